@@ -1,0 +1,1 @@
+"""asyncio wiring: signals, reload, control socket, metrics, notify."""

@@ -1,0 +1,1 @@
+"""LVS: virtual/real server model and dataplane backends (IPVS, nftables)."""

@@ -1,0 +1,1 @@
+"""VRRP protocol core (sans-IO): packets, state machine, timers, tracking, sync groups."""
