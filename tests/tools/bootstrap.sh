@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 APT_PACKAGES=(
-  keepalived ipvsadm nftables iproute2 tcpdump
+  keepalived ipvsadm nftables iproute2 tcpdump iputils-ping arping curl
   debootstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs
   openssh-client rsync psmisc procps python3-venv
 )
