@@ -1,0 +1,106 @@
+"""The VIP record under the state dir: what we put in the kernel, so a restart can clean it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from ipaddress import ip_address, ip_interface
+from pathlib import Path
+from typing import Any
+
+from vipkeeper.net.addrs import AddrSpec, RouteSpec
+
+
+def _addr_to_json(spec: AddrSpec) -> dict[str, Any]:
+    return {
+        "ifname": spec.ifname,
+        "address": str(spec.address),
+        "peer": str(spec.peer) if spec.peer else None,
+    }
+
+
+def _route_to_json(spec: RouteSpec) -> dict[str, Any]:
+    return {
+        "destination": str(spec.destination),
+        "ifname": spec.ifname,
+        "via": str(spec.via) if spec.via else None,
+        "table": spec.table,
+        "metric": spec.metric,
+        "type": spec.type,
+    }
+
+
+class VipRecord:
+    """A JSON file listing the addresses and routes this daemon currently holds."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.addrs: dict[str, AddrSpec] = {}
+        self.routes: dict[str, RouteSpec] = {}
+
+    def load(self) -> tuple[list[AddrSpec], list[RouteSpec]]:
+        """What an earlier run left recorded (empty when there is no usable record)."""
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return [], []
+        addrs: list[AddrSpec] = []
+        routes: list[RouteSpec] = []
+        with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
+            for item in data.get("addresses", []):
+                peer = item.get("peer")
+                addrs.append(
+                    AddrSpec(
+                        item["ifname"],
+                        ip_interface(item["address"]),
+                        peer=ip_interface(peer) if peer else None,
+                    )
+                )
+            for item in data.get("routes", []):
+                via = item.get("via")
+                routes.append(
+                    RouteSpec(
+                        ip_interface(item["destination"]),
+                        ifname=item.get("ifname"),
+                        via=ip_address(via) if via else None,
+                        table=item.get("table"),
+                        metric=item.get("metric"),
+                        type=item.get("type"),
+                    )
+                )
+        return addrs, routes
+
+    def add_address(self, spec: AddrSpec) -> None:
+        """Record an address before it is added."""
+        if spec.key() not in self.addrs:
+            self.addrs[spec.key()] = spec
+            self.save()
+
+    def remove_address(self, spec: AddrSpec) -> None:
+        """Forget an address after it is removed."""
+        if self.addrs.pop(spec.key(), None) is not None:
+            self.save()
+
+    def add_route(self, spec: RouteSpec) -> None:
+        """Record a route before it is added."""
+        if spec.key() not in self.routes:
+            self.routes[spec.key()] = spec
+            self.save()
+
+    def remove_route(self, spec: RouteSpec) -> None:
+        """Forget a route after it is removed."""
+        if self.routes.pop(spec.key(), None) is not None:
+            self.save()
+
+    def save(self) -> None:
+        """Write the record atomically (tmp file + rename)."""
+        data = {
+            "pid": os.getpid(),
+            "addresses": [_addr_to_json(s) for s in self.addrs.values()],
+            "routes": [_route_to_json(s) for s in self.routes.values()],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self.path)

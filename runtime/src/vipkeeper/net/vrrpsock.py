@@ -1,0 +1,134 @@
+# VRRP transport (RFC 3768 s5.1, RFC 5798 s5.1): IP protocol 112, sent with TTL / hop limit
+# 255 to 224.0.0.18 / ff02::12 (or a configured group, or unicast peers). The receiver
+# reports the TTL / hop limit it saw, so the core can drop anything that crossed a router.
+"""Raw IP protocol 112 sockets, one per (interface, family), bound to the interface."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+IPPROTO_VRRP = 112
+VRRP_TTL = 255
+IP_PKTINFO = 8  # Linux values (the socket module lacks some of them)
+IP_MULTICAST_ALL = 49
+SO_RCVBUFFORCE = 33
+IPV6_MULTICAST_ALL = 29
+RCVBUF = 4 * 1024 * 1024
+
+IPAddress = IPv4Address | IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class Datagram:
+    """A VRRP payload as received, with what the IP layer said about it."""
+
+    data: bytes  # the VRRP message (IP header removed)
+    src: IPAddress
+    dst: IPAddress
+    ttl: int  # IPv4 TTL or IPv6 hop limit as received
+
+
+class VrrpSocket:
+    """A raw VRRP socket on one interface: joins groups, sends with a chosen source, receives."""
+
+    def __init__(self, ifname: str, ifindex: int, family: int) -> None:
+        self.ifname = ifname
+        self.ifindex = ifindex
+        self.family = family
+        self.groups: set[IPAddress] = set()
+        af = socket.AF_INET if family == 4 else socket.AF_INET6
+        sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+            if family == 4:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+                mreqn = struct.pack("=4s4si", b"\0" * 4, b"\0" * 4, ifindex)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+            else:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+    def fileno(self) -> int:
+        """The socket's descriptor (for the event loop)."""
+        return self.sock.fileno()
+
+    def join(self, group: IPAddress) -> None:
+        """Join a multicast group on this interface (idempotent)."""
+        if group in self.groups:
+            return
+        if self.family == 4:
+            mreqn = struct.pack("=4s4si", group.packed, b"\0" * 4, self.ifindex)
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        else:
+            mreq = struct.pack("=16si", group.packed, self.ifindex)
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        self.groups.add(group)
+
+    def send(self, data: bytes, dst: IPAddress, src: IPAddress | None = None) -> None:
+        """Send one VRRP message to `dst` out of this interface, from `src` when given."""
+        if self.family == 4:
+            spec = src.packed if src is not None else b"\0" * 4
+            cmsg = (socket.IPPROTO_IP, IP_PKTINFO, struct.pack("=i4s4s", self.ifindex, spec, spec))
+            self.sock.sendmsg([data], [cmsg], 0, (str(dst), 0))
+        else:
+            spec6 = src.packed if src is not None else b"\0" * 16
+            cmsg = (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, struct.pack("=16si", spec6, 0))
+            self.sock.sendmsg([data], [cmsg], 0, (str(dst), 0, 0, self.ifindex))
+
+    def receive(self) -> Datagram | None:
+        """Read one datagram; None when nothing is waiting or it is not even an IP packet."""
+        try:
+            if self.family == 4:
+                raw = self.sock.recv(65535)
+                return parse_ipv4(raw)
+            data, ancdata, _flags, addr = self.sock.recvmsg(65535, 256)
+        except (BlockingIOError, InterruptedError):
+            return None
+        hoplimit = -1
+        dst: IPAddress | None = None
+        for level, kind, value in ancdata:
+            if level != socket.IPPROTO_IPV6:
+                continue
+            if kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
+                hoplimit = struct.unpack("=i", value[:4])[0]
+            elif kind == socket.IPV6_PKTINFO and len(value) >= 16:
+                dst = IPv6Address(value[:16])
+        src = ip_address(addr[0].split("%", 1)[0])
+        if dst is None or not isinstance(src, IPv6Address):
+            return None
+        return Datagram(data, src, dst, hoplimit)
+
+    def close(self) -> None:
+        """Close the socket (leaves every group)."""
+        self.sock.close()
+
+
+def parse_ipv4(raw: bytes) -> Datagram | None:
+    """Split a raw IPv4 packet into its VRRP payload and header facts."""
+    if len(raw) < 20 or raw[0] >> 4 != 4:
+        return None
+    ihl = (raw[0] & 0x0F) * 4
+    total = struct.unpack_from("!H", raw, 2)[0]
+    if ihl < 20 or len(raw) < ihl:
+        return None
+    end = total if ihl <= total <= len(raw) else len(raw)
+    return Datagram(raw[ihl:end], IPv4Address(raw[12:16]), IPv4Address(raw[16:20]), raw[8])
