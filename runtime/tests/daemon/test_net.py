@@ -59,7 +59,8 @@ def test_multicast_and_unicast_roundtrip(
 ) -> None:
     a = lab.add_node("a", addrs=[a_addr, "10.213.1.5/24" if fam == 4 else "fd00:213::5/64"])
     b = lab.add_node("b", addrs=[b_addr])
-    for dst, src in ((group, None), (b_addr.split("/")[0], a_addr.split("/")[0])):
+    b_ip, a_ip = b_addr.split("/", maxsplit=1)[0], a_addr.split("/", maxsplit=1)[0]
+    for dst, src in ((group, None), (b_ip, a_ip)):
         rx = b.popen([*_py(RECEIVER), str(fam), group], stdout=subprocess.PIPE)
         assert rx.stdout is not None
         assert rx.stdout.readline().strip() == b"ready"
@@ -137,7 +138,8 @@ async def main():
     r = [await a.add_address(spec), await a.add_address(spec)]
     v6 = AddrSpec("eth0", ip_interface("fd00:213::100/64"))
     r += [await a.add_address(v6)]
-    route = RouteSpec(ip_interface("10.213.50.0/24"), ifname="eth0", via=ip_interface("10.213.1.2/32").ip)
+    gw = ip_interface("10.213.1.2/32").ip
+    route = RouteSpec(ip_interface("10.213.50.0/24"), ifname="eth0", via=gw)
     r += [await a.add_route(route), await a.add_route(route)]
     print(r, [str(x) for x in await a.addresses("eth0")], flush=True)
     input()
