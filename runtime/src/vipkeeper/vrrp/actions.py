@@ -1,0 +1,138 @@
+"""Actions the VRRP core asks the daemon to carry out; every one names its instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vipkeeper.vrrp.errors import DropReason
+from vipkeeper.vrrp.settings import IPAddress, VirtualRoute
+from vipkeeper.vrrp.state import State, Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class SendAdvert:
+    """Send ``packet`` (the VRRP payload) from ``src`` to ``dst`` with this TTL, IP protocol 112."""
+
+    instance: str
+    packet: bytes
+    src: IPAddress
+    dst: IPAddress
+    ttl: int
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddVips:
+    """Add the virtual addresses (idempotently)."""
+
+    instance: str
+    addresses: tuple[IPAddress, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveVips:
+    """Remove the virtual addresses ("already gone" is success)."""
+
+    instance: str
+    addresses: tuple[IPAddress, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AddRoutes:
+    """Install the virtual routes."""
+
+    instance: str
+    routes: tuple[VirtualRoute, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveRoutes:
+    """Remove the virtual routes."""
+
+    instance: str
+    routes: tuple[VirtualRoute, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendGratuitous:
+    """Send ``repeat`` gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) for each address."""
+
+    instance: str
+    addresses: tuple[IPAddress, ...]
+    family: int
+    repeat: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunNotify:
+    """Run a notify command; ``kind`` is master|backup|fault|stop|generic."""
+
+    instance: str
+    kind: str
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteNotifyFifo:
+    """Write one line (without newline) to the notify FIFO."""
+
+    instance: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """The instance moved from ``old`` to ``new`` at ``at`` because of ``reason``."""
+
+    instance: str
+    old: State
+    new: State
+    reason: Trigger
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityChanged:
+    """The effective priority changed (tracking)."""
+
+    instance: str
+    old: int
+    new: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AdvertDropped:
+    """A received advert failed a check and was counted (a peer's bad input)."""
+
+    instance: str
+    reason: DropReason
+    src: IPAddress
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalMismatch:
+    """A v3 advert carried another interval than ours (keepalived only logs this)."""
+
+    instance: str
+    src: IPAddress
+    advertised: float
+    configured: float
+
+
+Action = (
+    SendAdvert
+    | AddVips
+    | RemoveVips
+    | AddRoutes
+    | RemoveRoutes
+    | SendGratuitous
+    | RunNotify
+    | WriteNotifyFifo
+    | StateChanged
+    | PriorityChanged
+    | AdvertDropped
+    | IntervalMismatch
+)

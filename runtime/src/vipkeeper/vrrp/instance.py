@@ -1,0 +1,482 @@
+"""One VRRP instance as a sans-IO state machine (aioquic-shaped).
+
+The daemon feeds it ``receive_advert(data, src, dst, ttl, now)``, ``handle_timer(now)`` when
+``get_timer()`` is due, tracker results, ``start(now)`` and ``stop(now)``; every call returns the
+actions to carry out, in order. Transitions are in ``state.py``; the rules applied here:
+
+- BACKUP, valid advert: priority 0 -> master-down timer = skew alone; accepted as master when
+  nopreempt, priority >= ours, or a preempt_delay is still running (armed at start and when a
+  lower-priority master is first seen) -> timer := master_down_interval (a v3 backup first adopts
+  the advertised interval); otherwise (preempt, lower priority) the advert is ignored, so we take
+  over when the timer runs out.
+- MASTER, valid advert: higher priority, or equal priority from a higher primary address ->
+  BACKUP. Priority 0 (another master resigned) -> advert now and a GARP burst. Lower priority ->
+  a second master exists (split brain). By default: advert now, then a GARP burst of
+  garp_lower_prio_repeat; with lower_prio_no_advert (strict RFC) no extra advert, and the GARP
+  burst follows our next regular advert, the one that demotes the other master. Either way one
+  more burst follows after garp_lower_prio_delay, when the other master has certainly released
+  the addresses (its own GARPs or ARP replies may otherwise win the caches).
+- Becoming MASTER: advert, VIPs, routes, a GARP burst of garp_master_repeat at once and again
+  after garp_master_delay; a burst of garp_master_refresh_repeat every garp_master_refresh.
+- Leaving MASTER for STOP or FAULT: one advert with priority 0 first; routes and VIPs go.
+- Own adverts looped back (source = our address) are ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from dataclasses import dataclass, field
+
+from vipkeeper.vrrp.actions import (
+    Action,
+    AddRoutes,
+    AddVips,
+    AdvertDropped,
+    IntervalMismatch,
+    PriorityChanged,
+    RemoveRoutes,
+    RemoveVips,
+    RunNotify,
+    SendAdvert,
+    SendGratuitous,
+    StateChanged,
+    WriteNotifyFifo,
+)
+from vipkeeper.vrrp.errors import DropReason, LocalProtocolError, PacketError
+from vipkeeper.vrrp.packet import Advert, encode_advert
+from vipkeeper.vrrp.settings import InstanceSettings, IPAddress
+from vipkeeper.vrrp.state import State, Trigger, next_state
+from vipkeeper.vrrp.timing import master_down_interval, skew_time
+from vipkeeper.vrrp.tracking import TrackResult, evaluate
+from vipkeeper.vrrp.validate import check_advert
+
+GARP_BECAME_MASTER = "became_master"
+GARP_MASTER_DELAY = "garp_master_delay"
+GARP_REFRESH = "garp_master_refresh"
+GARP_LOWER_PRIO = "lower_priority_advert"
+GARP_SPLIT_BRAIN_HEAL = "split_brain_heal"
+GARP_PEER_RESIGNED = "peer_master_resigned"
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters of one instance (keepalived's per-instance stats plus each drop reason)."""
+
+    received: int = 0
+    ignored_not_running: int = 0
+    own_adverts: int = 0
+    dropped: Counter[DropReason] = field(default_factory=Counter)
+    interval_mismatch: int = 0
+    sent: int = 0
+    priority_zero_received: int = 0
+    priority_zero_sent: int = 0
+    lower_priority_received: int = 0
+    became_master: int = 0
+    released_master: int = 0
+
+
+class VrrpInstance:
+    """A VRRP instance: feed it events with ``now``, carry out the actions it returns."""
+
+    def __init__(self, settings: InstanceSettings) -> None:
+        """Build the instance in INIT; nothing happens before ``start``."""
+        self.settings = settings
+        self.state = State.INIT
+        self.stats = Stats()
+        self.master_adv_int = settings.advert_int
+        self.current_master: IPAddress | None = None
+        self._scripts = {t.name: t.initially_ok for t in settings.track_scripts}
+        self._interfaces = {t.name: t.initially_up for t in settings.track_interfaces}
+        self._files = {t.name: t.initial_value for t in settings.track_files}
+        self._track: TrackResult = evaluate(settings, self._scripts, self._interfaces, self._files)
+        self._sync_fault = False
+        self._down_at: float | None = None
+        self._advert_at: float | None = None
+        self._refresh_at: float | None = None
+        self._garp_bursts: list[tuple[float, int, str]] = []
+        self._preempt_at: float | None = None
+        self._heal_pending = False
+
+    # ---- read-only views -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """Instance name."""
+        return self.settings.name
+
+    @property
+    def priority(self) -> int:
+        """Effective priority (base plus tracking, clamped)."""
+        return self._track.priority
+
+    @property
+    def faults(self) -> tuple[str, ...]:
+        """Trackers currently holding this instance in FAULT."""
+        return self._track.faults
+
+    @property
+    def own_fault(self) -> bool:
+        """Whether this instance's own trackers require FAULT."""
+        return bool(self._track.faults)
+
+    @property
+    def sync_fault(self) -> bool:
+        """Whether the sync group holds this instance in FAULT."""
+        return self._sync_fault
+
+    @property
+    def in_fault(self) -> bool:
+        """Whether FAULT is required, by own trackers or by the sync group."""
+        return self.own_fault or self._sync_fault
+
+    @property
+    def down_interval(self) -> float:
+        """The current master_down_interval."""
+        s = self.settings
+        return master_down_interval(
+            s.version, self.priority, self.master_adv_int, s.down_timer_adverts
+        )
+
+    @property
+    def skew(self) -> float:
+        """The current skew time."""
+        return skew_time(self.settings.version, self.priority, self.master_adv_int)
+
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` must next be called, or None."""
+        if self.state is State.BACKUP:
+            return self._down_at
+        if self.state is State.MASTER:
+            times = [t for t, _, _ in self._garp_bursts]
+            if self._advert_at is not None:
+                times.append(self._advert_at)
+            if self._refresh_at is not None:
+                times.append(self._refresh_at)
+            return min(times) if times else None
+        return None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """Start (or restart after stop): BACKUP, MASTER for the owner, or FAULT."""
+        self.master_adv_int = self.settings.advert_int
+        if self.in_fault:
+            trigger = Trigger.STARTED_IN_FAULT
+        elif self.settings.is_owner:
+            trigger = Trigger.STARTED_AS_OWNER
+        else:
+            trigger = Trigger.STARTED
+        return self._transition(trigger, now)
+
+    def stop(self, now: float) -> list[Action]:
+        """Stop: a master resigns with one priority-0 advert, then releases its addresses."""
+        return self._transition(Trigger.STOPPED, now)
+
+    # ---- packets ---------------------------------------------------------------------------
+
+    def receive_advert(
+        self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
+    ) -> list[Action]:
+        """Handle one received VRRP payload (IP header stripped by the daemon)."""
+        self.stats.received += 1
+        if self.state not in (State.BACKUP, State.MASTER):
+            self.stats.ignored_not_running += 1
+            return []
+        if src == self.settings.source:
+            self.stats.own_adverts += 1
+            return []
+        try:
+            checked = check_advert(
+                data, src, dst, ttl, settings=self.settings, current_master=self.current_master
+            )
+        except PacketError as err:
+            self.stats.dropped[err.reason] += 1
+            return [AdvertDropped(self.name, err.reason, src, err.detail)]
+        advert = checked.advert
+        actions: list[Action] = []
+        if checked.interval_mismatch:
+            self.stats.interval_mismatch += 1
+            actions.append(
+                IntervalMismatch(self.name, src, advert.interval_seconds, self.settings.advert_int)
+            )
+        if advert.priority == 0:
+            self.stats.priority_zero_received += 1
+        if self.state is State.BACKUP:
+            self._backup_rx(advert, src, now)
+        else:
+            actions += self._master_rx(advert, src, now)
+        return actions
+
+    def _adopt_interval(self, advert: Advert) -> None:
+        if self.settings.version == 3 and advert.interval > 0:
+            self.master_adv_int = advert.interval_seconds
+
+    def _backup_rx(self, advert: Advert, src: IPAddress, now: float) -> None:
+        s = self.settings
+        if advert.priority == 0:
+            self._adopt_interval(advert)
+            self._down_at = now + self.skew
+            return
+        lower = advert.priority < self.priority
+        if lower and s.preempt_delay > 0 and self._preempt_at is None:
+            self._preempt_at = now + s.preempt_delay
+        delaying = lower and self._preempt_at is not None and now < self._preempt_at
+        if s.nopreempt or not lower or delaying:
+            if not lower:
+                self._preempt_at = None
+            self._adopt_interval(advert)
+            self.current_master = src
+            self._down_at = now + self.down_interval
+        # else: preempt a lower-priority master: ignore it and let the down timer run out
+
+    def _master_rx(self, advert: Advert, src: IPAddress, now: float) -> list[Action]:
+        s = self.settings
+        if advert.priority == 0:
+            resigned = self._send_adverts(self.priority, now)
+            return resigned + self._garp(s.lower_prio_repeat, GARP_PEER_RESIGNED)
+        higher = advert.priority > self.priority or (
+            advert.priority == self.priority and int(src) > int(s.source)
+        )
+        if higher:
+            self._adopt_interval(advert)
+            self.current_master = src
+            return self._transition(Trigger.HIGHER_PRIORITY_ADVERT, now)
+        # Lower priority: another router also thinks it is master (a split brain healing).
+        self.stats.lower_priority_received += 1
+        acts: list[Action] = []
+        if s.lower_prio_no_advert:
+            self._heal_pending = True
+        else:
+            acts += self._send_adverts(self.priority, now)
+            acts += self._garp(s.lower_prio_repeat, GARP_LOWER_PRIO)
+        if s.lower_prio_delay > 0 and not any(
+            r == GARP_SPLIT_BRAIN_HEAL for _, _, r in self._garp_bursts
+        ):
+            self._garp_bursts.append(
+                (now + s.lower_prio_delay, s.lower_prio_repeat, GARP_SPLIT_BRAIN_HEAL)
+            )
+        return acts
+
+    # ---- timers ----------------------------------------------------------------------------
+
+    def handle_timer(self, now: float) -> list[Action]:
+        """Run whatever timers are due at ``now``."""
+        if self.state is State.BACKUP:
+            if self._down_at is not None and now >= self._down_at:
+                return self._transition(Trigger.MASTER_DOWN_TIMER, now)
+            return []
+        if self.state is not State.MASTER:
+            return []
+        s = self.settings
+        acts: list[Action] = []
+        if self._advert_at is not None and now >= self._advert_at:
+            acts += self._send_adverts(self.priority, now)
+            if self._heal_pending:
+                self._heal_pending = False
+                acts += self._garp(s.lower_prio_repeat, GARP_SPLIT_BRAIN_HEAL)
+        due = [b for b in self._garp_bursts if b[0] <= now]
+        if due:
+            self._garp_bursts = [b for b in self._garp_bursts if b[0] > now]
+            for _, repeat, reason in sorted(due):
+                acts += self._garp(repeat, reason)
+        if self._refresh_at is not None and now >= self._refresh_at:
+            self._refresh_at = now + s.garp_master_refresh
+            acts += self._garp(s.garp_master_refresh_repeat, GARP_REFRESH)
+        return acts
+
+    # ---- tracking --------------------------------------------------------------------------
+
+    def set_script_result(self, name: str, ok: bool, now: float) -> list[Action]:
+        """A tracked script's (rise/fall-filtered) result changed."""
+        self._require(name in self._scripts, f"unknown tracked script {name!r}")
+        self._scripts[name] = ok
+        return self._retrack(now)
+
+    def set_interface_state(self, name: str, up: bool, now: float) -> list[Action]:
+        """A tracked interface went up or down."""
+        self._require(name in self._interfaces, f"unknown tracked interface {name!r}")
+        self._interfaces[name] = up
+        return self._retrack(now)
+
+    def set_file_value(self, name: str, value: int, now: float) -> list[Action]:
+        """A tracked file holds a new value."""
+        self._require(name in self._files, f"unknown tracked file {name!r}")
+        self._files[name] = value
+        return self._retrack(now)
+
+    def set_track_state(self, kind: str, name: str, value: int | bool, now: float) -> list[Action]:
+        """Generic form: ``kind`` is script|interface|file."""
+        if kind == "script":
+            return self.set_script_result(name, bool(value), now)
+        if kind == "interface":
+            return self.set_interface_state(name, bool(value), now)
+        if kind == "file":
+            return self.set_file_value(name, int(value), now)
+        raise LocalProtocolError(f"unknown tracker kind {kind!r}")
+
+    def _retrack(self, now: float) -> list[Action]:
+        old = self._track
+        self._track = evaluate(self.settings, self._scripts, self._interfaces, self._files)
+        acts: list[Action] = []
+        if old.priority != self._track.priority:
+            acts.append(PriorityChanged(self.name, old.priority, self._track.priority, now))
+        acts += self._apply_fault(now, own=True)
+        return acts
+
+    # ---- sync group hooks ------------------------------------------------------------------
+
+    def set_sync_fault(self, fault: bool, now: float) -> list[Action]:
+        """The sync group holds (or releases) this member in FAULT."""
+        self._sync_fault = fault
+        return self._apply_fault(now, own=False)
+
+    def sync_to(self, target: State, now: float) -> list[Action]:
+        """The sync group moves this member to MASTER or BACKUP (no-op if not applicable)."""
+        if target is State.MASTER and self.state is State.BACKUP:
+            return self._transition(Trigger.SYNC_MASTER, now)
+        if target is State.BACKUP and self.state is State.MASTER:
+            return self._transition(Trigger.SYNC_BACKUP, now)
+        if target not in (State.MASTER, State.BACKUP):
+            raise LocalProtocolError(f"sync_to {target} is not supported")
+        return []
+
+    def _apply_fault(self, now: float, own: bool) -> list[Action]:
+        if self.in_fault and self.state in (State.BACKUP, State.MASTER):
+            return self._transition(Trigger.FAULT_DETECTED if own else Trigger.SYNC_FAULT, now)
+        if not self.in_fault and self.state is State.FAULT:
+            if not own:
+                return self._transition(Trigger.SYNC_FAULT_CLEARED, now)
+            if self.settings.is_owner:
+                return self._transition(Trigger.FAULT_CLEARED_AS_OWNER, now)
+            return self._transition(Trigger.FAULT_CLEARED, now)
+        return []
+
+    # ---- transitions -----------------------------------------------------------------------
+
+    def _transition(self, trigger: Trigger, now: float) -> list[Action]:
+        old = self.state
+        new = next_state(old, trigger)
+        acts: list[Action] = [StateChanged(self.name, old, new, trigger, now)]
+        if old is State.MASTER:
+            acts += self._leave_master(now, resign=new in (State.STOP, State.FAULT))
+        self.state = new
+        self._down_at = None
+        if new is State.BACKUP:
+            if old in (State.INIT, State.STOP, State.FAULT):
+                self.master_adv_int = self.settings.advert_int
+                self.current_master = None
+                if self.settings.preempt_delay > 0:
+                    self._preempt_at = now + self.settings.preempt_delay
+            self._down_at = now + self.down_interval
+        elif new is State.MASTER:
+            acts += self._enter_master(now)
+        acts += self._notify(new)
+        return acts
+
+    def _enter_master(self, now: float) -> list[Action]:
+        s = self.settings
+        self.stats.became_master += 1
+        self.master_adv_int = s.advert_int
+        self.current_master = s.source
+        self._preempt_at = None
+        self._heal_pending = False
+        acts = self._send_adverts(self.priority, now)
+        acts.append(AddVips(self.name, s.vips + s.excluded_vips))
+        if s.virtual_routes:
+            acts.append(AddRoutes(self.name, s.virtual_routes))
+        acts += self._garp(s.garp_master_repeat, GARP_BECAME_MASTER)
+        self._garp_bursts = []
+        if s.garp_master_delay > 0:
+            self._garp_bursts.append(
+                (now + s.garp_master_delay, s.garp_master_repeat, GARP_MASTER_DELAY)
+            )
+        self._refresh_at = now + s.garp_master_refresh if s.garp_master_refresh > 0 else None
+        return acts
+
+    def _leave_master(self, now: float, resign: bool) -> list[Action]:
+        s = self.settings
+        self.stats.released_master += 1
+        acts: list[Action] = []
+        if resign:
+            acts += self._send_adverts(0, now)
+        self._advert_at = None
+        self._refresh_at = None
+        self._garp_bursts = []
+        self._heal_pending = False
+        if s.virtual_routes:
+            acts.append(RemoveRoutes(self.name, s.virtual_routes))
+        acts.append(RemoveVips(self.name, s.vips + s.excluded_vips))
+        return acts
+
+    # ---- building actions ------------------------------------------------------------------
+
+    def build_advert(self, priority: int) -> Advert:
+        """The advert this instance sends with ``priority``."""
+        s = self.settings
+        return Advert(
+            version=s.version,
+            vrid=s.vrid,
+            priority=priority,
+            interval=s.wire_interval,
+            addresses=s.vips,
+            family=s.family,
+            auth_type=int(s.auth.type) if s.version == 2 else 0,
+            auth_data=s.auth.wire_data if s.version == 2 else b"",
+        )
+
+    def _send_adverts(self, priority: int, now: float) -> list[Action]:
+        s = self.settings
+        advert = self.build_advert(priority)
+        acts: list[Action] = []
+        for dst in s.advert_destinations:
+            data = encode_advert(advert, s.source, dst, v3_checksum_as_v2=s.v3_checksum_as_v2)
+            acts.append(SendAdvert(self.name, data, s.source, dst, s.advert_ttl, priority))
+        self.stats.sent += len(acts)
+        if priority == 0:
+            self.stats.priority_zero_sent += len(acts)
+        else:
+            self._advert_at = now + s.advert_int
+        return acts
+
+    def _garp(self, repeat: int, reason: str) -> list[Action]:
+        s = self.settings
+        addrs = s.vips + s.excluded_vips
+        acts: list[Action] = []
+        for family in (4, 6):
+            group = tuple(a for a in addrs if a.version == family)
+            if group:
+                acts.append(SendGratuitous(self.name, group, family, repeat, reason))
+        return acts
+
+    def _notify(self, new: State) -> list[Action]:
+        n = self.settings.notify
+        specific = {
+            State.MASTER: n.master,
+            State.BACKUP: n.backup,
+            State.FAULT: n.fault,
+            State.STOP: n.stop,
+        }.get(new, ())
+        acts: list[Action] = []
+        if specific:
+            acts.append(RunNotify(self.name, new.value.lower(), specific))
+        prio = str(self.priority)
+        if n.generic:
+            acts.append(
+                RunNotify(
+                    self.name, "generic", (*n.generic, "INSTANCE", self.name, new.value, prio)
+                )
+            )
+        if n.fifo:
+            acts.append(WriteNotifyFifo(self.name, f'INSTANCE "{self.name}" {new.value} {prio}'))
+        return acts
+
+    @staticmethod
+    def _require(cond: bool, message: str) -> None:
+        if not cond:
+            raise LocalProtocolError(message)
+
+
+def ip(text: str) -> IPAddress:
+    """Parse an address (convenience for callers and tests)."""
+    return ipaddress.ip_address(text)

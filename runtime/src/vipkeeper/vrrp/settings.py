@@ -1,0 +1,249 @@
+"""Everything one VRRP instance needs, independent of the config parser.
+
+The daemon maps its config model onto ``InstanceSettings``; construction validates the
+cross-field rules keepalived enforces and raises ``SettingsError`` naming the field.
+Times are seconds (floats); VRRPv3 puts centiseconds on the wire.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass, field
+
+from vipkeeper.vrrp.state import State
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+MCAST_V4 = ipaddress.IPv4Address("224.0.0.18")
+MCAST_V6 = ipaddress.IPv6Address("ff02::12")
+OWNER_PRIORITY = 255
+
+
+class SettingsError(ValueError):
+    """An ``InstanceSettings`` field breaks a protocol rule."""
+
+
+class AuthType(enum.IntEnum):
+    """VRRPv2 authentication types (RFC 2338 numbering, as keepalived)."""
+
+    NONE = 0
+    PASS = 1
+    AH = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """VRRPv2 authentication: type and password (at most 8 bytes, zero padded on the wire)."""
+
+    type: AuthType = AuthType.NONE
+    password: bytes = b""
+
+    @property
+    def wire_data(self) -> bytes:
+        """The 8 authentication bytes carried by a v2 advert."""
+        if self.type is AuthType.PASS:
+            return self.password.ljust(8, b"\0")
+        return bytes(8)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackScript:
+    """A tracked ``vrrp_script``: weight 0 -> FAULT while failing; >0 added if OK; <0 if failing."""
+
+    name: str
+    weight: int = 0
+    reverse: bool = False
+    initially_ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TrackInterface:
+    """A tracked interface: weight 0 -> FAULT while down; >0 added while up; <0 while down."""
+
+    name: str
+    weight: int = 0
+    reverse: bool = False
+    initially_up: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TrackFile:
+    """A tracked file: value x weight is added; below -253 (or non-zero with weight 0) -> FAULT."""
+
+    name: str
+    weight: int = 1
+    reverse: bool = False
+    initial_value: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Notify commands as argv tuples; ``fifo`` is set when a notify FIFO is configured."""
+
+    master: tuple[str, ...] = ()
+    backup: tuple[str, ...] = ()
+    fault: tuple[str, ...] = ()
+    stop: tuple[str, ...] = ()
+    generic: tuple[str, ...] = ()
+    fifo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualRoute:
+    """A virtual route installed while MASTER (carried through to the daemon untouched)."""
+
+    dst: IPNetwork
+    via: IPAddress | None = None
+    dev: str | None = None
+    src: IPAddress | None = None
+    table: int | None = None
+    metric: int | None = None
+    blackhole: bool = False
+
+
+def _check(cond: bool, field_name: str, message: str) -> None:
+    if not cond:
+        raise SettingsError(f"{field_name}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSettings:
+    """One ``vrrp_instance`` as the protocol core sees it."""
+
+    name: str
+    vrid: int
+    vips: tuple[IPAddress, ...]
+    source: IPAddress  # our primary address: advert source and the equal-priority tie-break
+    version: int = 2
+    family: int = 4
+    priority: int = 100
+    advert_int: float = 1.0
+    excluded_vips: tuple[IPAddress, ...] = ()
+    virtual_routes: tuple[VirtualRoute, ...] = ()
+    initial_state: State = State.BACKUP
+    nopreempt: bool = False
+    preempt_delay: float = 0.0
+    auth: Auth = field(default_factory=Auth)
+    lower_prio_no_advert: bool = False
+    down_timer_adverts: int = 3
+    garp_master_delay: float = 5.0
+    garp_master_repeat: int = 5
+    garp_master_refresh: float = 0.0
+    garp_master_refresh_repeat: int = 1
+    garp_lower_prio_delay: float | None = None  # None: as garp_master_delay
+    garp_lower_prio_repeat: int | None = None  # None: as garp_master_repeat
+    skip_check_adv_addr: bool = False
+    v3_checksum_as_v2: bool = False
+    unicast_peers: tuple[IPAddress, ...] = ()
+    unicast_ttl: int = 255
+    unicast_min_ttl: int = 0
+    unicast_max_ttl: int = 255
+    strict_mode: bool = False
+    track_scripts: tuple[TrackScript, ...] = ()
+    track_interfaces: tuple[TrackInterface, ...] = ()
+    track_files: tuple[TrackFile, ...] = ()
+    notify: Notify = field(default_factory=Notify)
+
+    def __post_init__(self) -> None:
+        """Enforce keepalived's cross-field rules."""
+        _check(bool(self.name), "name", "must not be empty")
+        _check(1 <= self.vrid <= 255, "vrid", f"{self.vrid} is not in 1..255")
+        _check(self.version in (2, 3), "version", f"{self.version} is not 2 or 3")
+        _check(self.family in (4, 6), "family", f"{self.family} is not 4 or 6")
+        _check(not (self.version == 2 and self.family == 6), "version", "VRRPv2 is IPv4 only")
+        _check(1 <= self.priority <= 255, "priority", f"{self.priority} is not in 1..255")
+        _check(len(self.vips) >= 1, "vips", "at least one virtual address is needed")
+        _check(len(self.vips) <= 255, "vips", "at most 255 addresses fit an advert")
+        for addr in (*self.vips, self.source, *self.unicast_peers):
+            _check(addr.version == self.family, "vips", f"{addr} is not IPv{self.family}")
+        if self.version == 2:
+            _check(
+                self.advert_int == int(self.advert_int) and 1 <= self.advert_int <= 255,
+                "advert_int",
+                f"{self.advert_int} must be whole seconds 1..255 for VRRPv2",
+            )
+        else:
+            cs = round(self.advert_int * 100)
+            _check(
+                1 <= cs <= 4095 and abs(cs - self.advert_int * 100) < 1e-6,
+                "advert_int",
+                f"{self.advert_int} must be 0.01..40.95 s in centiseconds for VRRPv3",
+            )
+        _check(self.initial_state in (State.BACKUP, State.MASTER), "initial_state", "MASTER|BACKUP")
+        _check(
+            not (self.nopreempt and self.priority == OWNER_PRIORITY),
+            "nopreempt",
+            "the address owner (priority 255) cannot use nopreempt",
+        )
+        _check(
+            not (self.nopreempt and self.initial_state is State.MASTER),
+            "nopreempt",
+            "nopreempt needs initial state BACKUP",
+        )
+        _check(0 <= self.preempt_delay <= 1000, "preempt_delay", "must be 0..1000 s")
+        _check(self.auth.type is not AuthType.AH, "auth", "AH authentication is not supported")
+        _check(len(self.auth.password) <= 8, "auth", "password is at most 8 bytes")
+        _check(
+            self.auth.type is AuthType.NONE or self.version == 2,
+            "auth",
+            "authentication exists only in VRRPv2",
+        )
+        _check(
+            not (self.strict_mode and self.auth.type is not AuthType.NONE),
+            "auth",
+            "strict_mode forbids authentication",
+        )
+        _check(
+            not (self.strict_mode and self.unicast_peers),
+            "unicast_peers",
+            "strict_mode forbids unicast",
+        )
+        _check(1 <= self.down_timer_adverts <= 100, "down_timer_adverts", "must be 1..100")
+        _check(self.garp_master_delay >= 0, "garp_master_delay", "must be >= 0")
+        _check(self.garp_master_repeat >= 1, "garp_master_repeat", "must be >= 1")
+        _check(self.garp_master_refresh >= 0, "garp_master_refresh", "must be >= 0")
+        _check(self.garp_master_refresh_repeat >= 1, "garp_master_refresh_repeat", "must be >= 1")
+        _check(1 <= self.unicast_ttl <= 255, "unicast_ttl", "must be 1..255")
+        _check(
+            0 <= self.unicast_min_ttl <= self.unicast_max_ttl <= 255,
+            "unicast_min_ttl",
+            "needs 0 <= min_ttl <= max_ttl <= 255",
+        )
+
+    @property
+    def is_owner(self) -> bool:
+        """Whether this router owns the addresses (priority 255)."""
+        return self.priority == OWNER_PRIORITY
+
+    @property
+    def advert_destinations(self) -> tuple[IPAddress, ...]:
+        """Where adverts go: the unicast peers, or the VRRP multicast group."""
+        if self.unicast_peers:
+            return self.unicast_peers
+        return (MCAST_V4,) if self.family == 4 else (MCAST_V6,)
+
+    @property
+    def advert_ttl(self) -> int:
+        """TTL / hop limit of our adverts."""
+        return self.unicast_ttl if self.unicast_peers else 255
+
+    @property
+    def wire_interval(self) -> int:
+        """Advert interval in wire units: seconds (v2) or centiseconds (v3)."""
+        if self.version == 2:
+            return int(self.advert_int)
+        return round(self.advert_int * 100)
+
+    @property
+    def lower_prio_delay(self) -> float:
+        """Delay of the second GARP burst after a lower-priority advert reached the master."""
+        d = self.garp_lower_prio_delay
+        return self.garp_master_delay if d is None else d
+
+    @property
+    def lower_prio_repeat(self) -> int:
+        """GARPs per burst after a lower-priority advert reached the master."""
+        r = self.garp_lower_prio_repeat
+        return self.garp_master_repeat if r is None else r

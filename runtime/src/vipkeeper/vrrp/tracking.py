@@ -1,0 +1,69 @@
+"""Effective priority and FAULT from tracked scripts, interfaces and files (keepalived semantics).
+
+- script / interface, ``reverse`` flips the sense first:
+  weight 0 -> FAULT while failing/down; weight > 0 -> added while OK/up;
+  weight < 0 -> added (so subtracted) while failing/down.
+- file: weight 0 -> FAULT while the value is non-zero; otherwise value x weight (negated by
+  ``reverse``) is added, and a result below -253 means FAULT.
+- The sum is added to the base priority and clamped to 1..254; the address owner (255) is never
+  adjusted, though it can still go to FAULT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vipkeeper.vrrp.settings import OWNER_PRIORITY, InstanceSettings
+
+FILE_FAULT_BELOW = -253
+
+
+@dataclass(frozen=True, slots=True)
+class TrackResult:
+    """The outcome of tracking: effective priority and the trackers holding a fault."""
+
+    priority: int
+    faults: tuple[str, ...]
+
+
+def _binary(weight: int, good: bool, name: str, faults: list[str]) -> int:
+    if weight == 0:
+        if not good:
+            faults.append(name)
+        return 0
+    if weight > 0:
+        return weight if good else 0
+    return weight if not good else 0
+
+
+def evaluate(
+    settings: InstanceSettings,
+    scripts: Mapping[str, bool],
+    interfaces: Mapping[str, bool],
+    files: Mapping[str, int],
+) -> TrackResult:
+    """Compute the effective priority and faults from the current tracker values."""
+    faults: list[str] = []
+    delta = 0
+    for ts in settings.track_scripts:
+        delta += _binary(ts.weight, scripts[ts.name] != ts.reverse, f"script:{ts.name}", faults)
+    for ti in settings.track_interfaces:
+        delta += _binary(
+            ti.weight, interfaces[ti.name] != ti.reverse, f"interface:{ti.name}", faults
+        )
+    for tf in settings.track_files:
+        value = files[tf.name]
+        if tf.weight == 0:
+            if value != 0:
+                faults.append(f"file:{tf.name}")
+            continue
+        contribution = value * tf.weight * (-1 if tf.reverse else 1)
+        if contribution < FILE_FAULT_BELOW:
+            faults.append(f"file:{tf.name}")
+        else:
+            delta += contribution
+    base = settings.priority
+    if base == OWNER_PRIORITY:
+        return TrackResult(base, tuple(faults))
+    return TrackResult(max(1, min(254, base + delta)), tuple(faults))
