@@ -878,3 +878,69 @@ def _virtual_servers(
             continue
         out.append(entry)
     return tuple(out)
+
+
+def plan_from_dict(data: Mapping[str, Any]) -> Plan:
+    """Rebuild a Plan from `Plan.to_dict(redact=False)` (the vrrp_plan filter's output)."""
+    clusters = []
+    for name, raw in data["clusters"].items():
+        instances = []
+        for inst in raw["instances"]:
+            fam = inst["family"]
+            group = inst.get("mcast_group")
+            instances.append(
+                Instance(
+                    name=inst["name"],
+                    cluster=name,
+                    family=fam,
+                    vrid=int(inst["vrid"]),
+                    version=int(inst["version"]),
+                    advert_int=inst["advert_int"],
+                    preempt=bool(inst["preempt"]),
+                    preempt_delay=inst.get("preempt_delay"),
+                    unicast=bool(inst["unicast"]),
+                    mcast_group=None if group == DEFAULT_GROUP[fam] else group,
+                    auth_pass=inst.get("auth_pass"),
+                    vips=tuple(inst["vips"]),
+                    domains=tuple(inst.get("domains", ())),
+                    members=tuple(
+                        Member(
+                            m["host"],
+                            m["interface"],
+                            int(m["priority"]),
+                            m["state"],
+                            m.get("address"),
+                            tuple(m.get("peers", ())),
+                        )
+                        for m in inst["members"]
+                    ),
+                    track_scripts=tuple(inst.get("track_scripts", ())),
+                    track_interfaces=tuple((t[0], t[1]) for t in inst.get("track_interfaces", ())),
+                    notify=tuple((inst.get("notify") or {}).items()),
+                    options=tuple((inst.get("options") or {}).items()),
+                )
+            )
+        scripts = tuple(
+            Script(
+                name=s["name"],
+                script=s["script"],
+                interval=s.get("interval"),
+                timeout=s.get("timeout"),
+                fall=s.get("fall"),
+                rise=s.get("rise"),
+                weight=s.get("weight"),
+                user=s.get("user"),
+                options=tuple((s.get("options") or {}).items()),
+            )
+            for s in raw.get("scripts", ())
+        )
+        clusters.append(
+            ClusterPlan(
+                name,
+                tuple(raw["hosts"]),
+                tuple(instances),
+                scripts,
+                tuple(raw.get("virtual_servers", ())),
+            )
+        )
+    return Plan(tuple(clusters), tuple(data.get("warnings", ())))

@@ -1,0 +1,195 @@
+# Copyright: vipkeeper maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plan every cluster, render this host's keepalived.conf, validate it, then write it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from ansible import constants as C
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.check import (
+    parse_keepalived,
+    parse_vipkeeper,
+    summary,
+)
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.inputs import (
+    collect_facts,
+    settings_from,
+)
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.planning import (
+    PlanError,
+    plan,
+    plan_from_dict,
+)
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.render import (
+    render_host,
+)
+
+VALIDATE = {
+    "vipkeeper": "vipkeeper check -f %s --json",
+    "keepalived": "keepalived -t -f %s",
+}
+COPY_ARGS = ("mode", "owner", "group", "backup", "seuser", "serole", "setype", "selevel")
+OWN_ARGS = frozenset(
+    {
+        "dest",
+        "daemon",
+        "validate",
+        "clusters",
+        "settings",
+        "lock",
+        "secrets",
+        "plan",
+        "template",
+        "global_defs",
+        "host",
+        *COPY_ARGS,
+    }
+)
+
+
+class ActionModule(ActionBase):
+    """vipkeeper.vrrp.render: like template, with the plan computed from the inventory."""
+
+    TRANSFERS_FILES = True
+    _VALID_ARGS = OWN_ARGS
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        try:
+            return self._run(result, task_vars)
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    def _arg(self, name, default=None):
+        value = self._task.args.get(name)
+        return default if value is None else value
+
+    def _plan(self, task_vars):
+        given = self._arg("plan")
+        if given:
+            if not isinstance(given, dict) or "clusters" not in given:
+                raise AnsibleActionFail("plan must be the output of vipkeeper.vrrp.vrrp_plan")
+            if any(
+                inst.get("auth_pass") == "********"
+                for cluster in given["clusters"].values()
+                for inst in cluster.get("instances", [])
+            ):
+                raise AnsibleActionFail("plan is redacted: use vrrp_plan(..., redact=false)")
+            return plan_from_dict(given)
+        clusters = self._arg("clusters", task_vars.get("vipkeeper_clusters"))
+        if clusters is None:
+            raise AnsibleActionFail("no clusters: set vipkeeper_clusters or pass clusters")
+        clusters = self._templar.template(clusters)
+        if not isinstance(clusters, list):
+            raise AnsibleActionFail("clusters must be a list")
+        hostvars = task_vars.get("hostvars", {})
+        return plan(
+            clusters,
+            collect_facts(clusters, hostvars),
+            settings_from(self._arg("settings", {})),
+            self._arg("lock", {}),
+            self._arg("secrets", {}),
+        )
+
+    def _template_text(self):
+        name = self._arg("template")
+        if not name:
+            return None
+        path = self._find_needle("templates", name)
+        return to_text(self._loader.get_text_file_contents(path))
+
+    def _run(self, result, task_vars):
+        dest = self._arg("dest")
+        if not dest:
+            raise AnsibleActionFail("dest is required")
+        daemon = self._arg("daemon", "vipkeeper")
+        if daemon not in VALIDATE:
+            raise AnsibleActionFail("daemon must be vipkeeper or keepalived")
+        validate = self._task.args.get("validate")
+        validate = VALIDATE[daemon] if validate is None else validate
+        host = self._arg("host", task_vars.get("inventory_hostname"))
+        try:
+            the_plan = self._plan(task_vars)
+        except PlanError as exc:
+            message = "vipkeeper plan failed:\n- " + "\n- ".join(exc.errors)
+            raise AnsibleActionFail(message) from None
+        for text in the_plan.warnings:
+            self._display.warning("vipkeeper plan: " + text)
+        clusters = the_plan.for_host(host)
+        content = render_host(the_plan, host, self._template_text(), self._arg("global_defs", {}))
+        instances = [
+            {"name": i.name, "cluster": c.name, "vrid": i.vrid, "state": i.member(host).state}
+            for c in clusters
+            for i in c.instances
+        ]
+
+        if self._task.check_mode and validate:
+            checked = self._check_on_host(content, daemon, task_vars)
+            if checked is not None and not checked["ok"]:
+                result.update(checked, failed=True, instances=instances)
+                result["msg"] = "rendered config does not pass the check on the host"
+                return result
+
+        copy_result = self._copy(content, dest, validate, task_vars)
+        if copy_result.get("failed") and "exit_status" in copy_result:
+            rc = int(copy_result["exit_status"])
+            if daemon == "keepalived":
+                found = parse_keepalived(copy_result.get("stderr", ""), rc)
+            else:
+                found = parse_vipkeeper(copy_result.get("stdout"), copy_result.get("stderr"), rc)
+            copy_result.update(summary(dest, rc, found))
+            errors = [d["message"] for d in found if d["severity"] == "error"]
+            copy_result["msg"] = "rendered config failed validation: " + "; ".join(errors[:5])
+        result.update(copy_result)
+        result["instances"] = instances
+        result["plan_warnings"] = list(the_plan.warnings)
+        return result
+
+    def _copy(self, content, dest, validate, task_vars):
+        new_task = self._task.copy()
+        new_task.args = {k: self._task.args[k] for k in COPY_ARGS if k in self._task.args}
+        local_tempdir = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
+        try:
+            source = os.path.join(local_tempdir, os.path.basename(dest))
+            with open(to_bytes(source, errors="surrogate_or_strict"), "wb") as handle:
+                handle.write(to_bytes(content, encoding="utf-8"))
+            new_task.args.update({"src": source, "dest": dest})
+            if validate:
+                new_task.args["validate"] = validate
+            copy_action = self._shared_loader_obj.action_loader.get(
+                "ansible.legacy.copy",
+                task=new_task,
+                connection=self._connection,
+                play_context=self._play_context,
+                loader=self._loader,
+                templar=self._templar,
+                shared_loader_obj=self._shared_loader_obj,
+            )
+            return copy_action.run(task_vars=task_vars)
+        finally:
+            shutil.rmtree(to_bytes(local_tempdir, errors="surrogate_or_strict"))
+
+    def _check_on_host(self, content, daemon, task_vars):
+        """In check mode: check the rendered text in a temp file on the host, if possible."""
+        tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
+        remote = self._connection._shell.join_path(tmpdir, "vipkeeper-render.conf")
+        self._transfer_data(remote, content)
+        self._fixup_perms2((tmpdir, remote))
+        checked = self._execute_module(
+            module_name="vipkeeper.vrrp.config_check",
+            module_args={"path": remote, "daemon": daemon, "fail_on_error": False},
+            task_vars=task_vars,
+        )
+        if checked.get("failed"):  # no checker installed yet (first run in check mode)
+            self._display.vvv("vipkeeper render: check skipped: %s" % checked.get("msg"))
+            return None
+        return checked

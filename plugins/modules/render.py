@@ -1,0 +1,192 @@
+#!/usr/bin/python
+# Copyright: vipkeeper maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This module is implemented as an action plugin (plugins/action/render.py); this file holds
+# its documentation only, like ansible.builtin.template.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: render
+short_description: Plan every VRRP cluster and write this host's keepalived-syntax config
+version_added: 0.1.0
+description:
+  - On the controller, plans all clusters at once from O(clusters) and the interface facts in
+    C(hostvars) (see P(vipkeeper.vrrp.vrrp_plan#filter)), then renders this host's config with
+    Jinja2 - every VRRP instance the host is a member of, its track scripts, sync groups and
+    virtual servers.
+  - Writes the file like M(ansible.builtin.template) does, through M(ansible.builtin.copy) -
+    check mode, diff, backup, mode and owner - and validates it on the host before it replaces
+    the old file, with C(vipkeeper check -f %s --json) or, with O(daemon=keepalived),
+    C(keepalived -t -f %s).
+  - In check mode the rendered text is checked on the host in a temporary file when the checker
+    is installed, so a config that would fail validation fails in check mode too.
+  - Inventory errors fail before anything is transferred, naming every cluster and host involved.
+  - The same config is rendered for hosts running vipkeeper and hosts running keepalived.
+author:
+  - vipkeeper maintainers
+options:
+  dest:
+    description: Where the config goes on the host.
+    type: path
+    required: true
+  daemon:
+    description: Which daemon reads the file; selects the default O(validate) command.
+    type: str
+    choices: [vipkeeper, keepalived]
+    default: vipkeeper
+  validate:
+    description:
+      - Command that validates the temporary file (C(%s)) before it replaces O(dest).
+      - Defaults to C(vipkeeper check -f %s --json) or C(keepalived -t -f %s). An empty string
+        disables validation.
+    type: str
+  clusters:
+    description: The clusters to plan; defaults to the C(vipkeeper_clusters) variable.
+    type: list
+    elements: dict
+  settings:
+    description: Planning settings, as for P(vipkeeper.vrrp.vrrp_plan#filter).
+    type: dict
+    default: {}
+  lock:
+    description: The C(lock) of an earlier plan, to keep its VRIDs and groups.
+    type: dict
+    default: {}
+  secrets:
+    description: Vaulted auth secret per cluster name.
+    type: dict
+    default: {}
+  plan:
+    description:
+      - A precomputed plan, the output of C(vrrp_plan(..., redact=false)). Large sites compute
+        it once with C(run_once) instead of once per host. O(clusters), O(settings), O(lock)
+        and O(secrets) are then ignored.
+    type: dict
+  template:
+    description:
+      - A Jinja2 template (searched like M(ansible.builtin.template) sources) that replaces the
+        built-in one. It receives C(host), C(clusters) (the plan of this host's clusters) and
+        C(global_defs), and the filters C(kvalue) and C(kblock).
+    type: str
+  global_defs:
+    description:
+      - Keywords added to C(global_defs). C(router_id) defaults to the short host name;
+        C(enable_script_security) and C(script_user root) are set when scripts are used.
+    type: dict
+    default: {}
+  host:
+    description: Render for this inventory host instead of C(inventory_hostname).
+    type: str
+  mode:
+    description: Permissions of O(dest), as for M(ansible.builtin.copy).
+    type: raw
+  owner:
+    description: Owner of O(dest).
+    type: str
+  group:
+    description: Group of O(dest).
+    type: str
+  backup:
+    description: Keep a timestamped copy of the old file.
+    type: bool
+    default: false
+  seuser:
+    description: SELinux user of O(dest).
+    type: str
+  serole:
+    description: SELinux role of O(dest).
+    type: str
+  setype:
+    description: SELinux type of O(dest).
+    type: str
+  selevel:
+    description: SELinux level of O(dest).
+    type: str
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+  safe_file_operations:
+    support: full
+  vault:
+    support: full
+    details: Secrets may be vaulted.
+seealso:
+  - plugin: vipkeeper.vrrp.vrrp_plan
+    plugin_type: filter
+  - module: vipkeeper.vrrp.config_check
+  - module: ansible.builtin.template
+"""
+
+EXAMPLES = r"""
+- name: Render, validate and deploy the vipkeeper config
+  vipkeeper.vrrp.render:
+    dest: /etc/vipkeeper/keepalived.conf
+    mode: "0640"
+    backup: true
+  notify: Reload vipkeeper
+
+- name: Same config for a host that still runs keepalived
+  vipkeeper.vrrp.render:
+    dest: /etc/keepalived/keepalived.conf
+    daemon: keepalived
+    secrets: "{{ vipkeeper_secrets }}"
+    settings:
+      mcast_unique: true
+
+- name: Large sites - plan once, render everywhere
+  block:
+    - name: Plan once
+      ansible.builtin.set_fact:
+        site_plan: "{{ vipkeeper_clusters | vipkeeper.vrrp.vrrp_plan(hostvars, redact=false) }}"
+      run_once: true
+      no_log: true
+    - name: Render from the plan
+      vipkeeper.vrrp.render:
+        dest: /etc/vipkeeper/keepalived.conf
+        plan: "{{ site_plan }}"
+"""
+
+RETURN = r"""
+dest:
+  description: Path of the config.
+  returned: success
+  type: str
+  sample: /etc/vipkeeper/keepalived.conf
+instances:
+  description: The VRRP instances this host runs.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: web, cluster: web, vrid: 51, state: MASTER}]
+plan_warnings:
+  description: Planning warnings (for example a one-host cluster).
+  returned: success
+  type: list
+  elements: str
+backup_file:
+  description: Name of the backup file.
+  returned: changed and O(backup=true)
+  type: str
+  sample: /etc/vipkeeper/keepalived.conf.2061.2026-01-01@10:00:00~
+checksum:
+  description: SHA1 of the new file.
+  returned: success
+  type: str
+diagnostics:
+  description: When validation fails, the checker's diagnostics (file, line, severity, message).
+  returned: on validation failure
+  type: list
+  elements: dict
+"""
