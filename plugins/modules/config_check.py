@@ -12,7 +12,8 @@ description:
   - Runs C(vipkeeper check -f PATH --json) on the managed host, or C(keepalived -t -f PATH) when
     the host runs Debian's keepalived (O(daemon=keepalived)).
   - Returns every diagnostic as structured data (file, line, column, severity, message, code).
-    The C(keepalived -t) lines C((FILE: Line N) message) are parsed into the same shape.
+  - The lines C(keepalived -t) prints (file name and line number in parentheses, then the
+    message) are parsed into the same shape.
   - Fails when the check fails (exit codes as C(keepalived -t) - 4 fatal, file not found or bad
     interface; 5 config errors; 6 script security), unless O(fail_on_error=false).
 author:
