@@ -68,6 +68,7 @@ class ScriptCommand:
     argv: tuple[str, ...]  # split like keepalived does (quotes group words)
     user: str | None = None  # run as this user; None = script_user / root
     group: str | None = None
+    location: Location | None = None
 
 
 # ---------------------------------------------------------------------------- global_defs

@@ -1,0 +1,412 @@
+# keepalived.conf preprocessing, applied line by line before tokenizing:
+# - `include GLOB` reads the matching files (sorted) relative to the including file's directory;
+#   a file that includes itself (directly or not) is an error;
+# - `@ID line` keeps the line only when the config-id is ID; `@^ID line` keeps it unless it is;
+# - `$NAME=value` defines a variable (no space before `=`); a value ending in `\` continues on
+#   the next line and a multi-line value expands to several lines;
+# - `$NAME` and `${NAME}` are replaced by the value; a value that refers to itself is an error;
+# - `~SEQ(var,start,step,end)` / `~SEQ(var,start,end)` / `~SEQ(var,end)` and
+#   `~LST(var,a,b,...)` repeat the rest of the line with $var set to each value.
+# Sizes are bounded so that hostile input costs bounded time and memory.
+"""Preprocessor: includes, conditional lines, variables and loops."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
+from vipkeeper.config.lexer import strip_comment
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_TOTAL_BYTES = 32 * 1024 * 1024
+MAX_LINES = 2_000_000
+MAX_LINE_CHARS = 64 * 1024
+MAX_INCLUDE_DEPTH = 32
+MAX_LOOP_VALUES = 100_000
+MAX_EXPANSION_DEPTH = 32
+
+_DEF_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_LOOP_RE = re.compile(r"^~(SEQ|LST)\(([^)]*)\)\s*(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLine:
+    """One logical line of config text, with where it came from."""
+
+    text: str
+    file: str
+    line: int
+
+
+class FileTooLarge(Exception):
+    """Raised by a reader when a file exceeds the size cap."""
+
+
+def read_bytes_capped(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Read a file, refusing more than `limit` bytes without reading them all."""
+    with path.open("rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(path)
+    return data
+
+
+class _Expansion(Exception):
+    """Variable expansion failed (recursion or size)."""
+
+    def __init__(self, code: Code, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class _Frame:
+    path: Path
+    name: str
+    lines: list[str]
+    real: str
+    index: int = 0
+    pending: deque[SourceLine] = field(default_factory=deque)  # raw lines still to process
+    ready: deque[SourceLine] = field(default_factory=deque)  # processed lines to emit
+
+
+class Preprocessor:
+    """Turns a main config file into a stream of `SourceLine`s, collecting diagnostics."""
+
+    def __init__(
+        self,
+        config_id: str,
+        diagnostics: list[Diagnostic],
+        reader: Callable[[Path], bytes] = read_bytes_capped,
+    ) -> None:
+        self.config_id = config_id
+        self.diagnostics = diagnostics
+        self.reader = reader
+        self.variables: dict[str, str] = {}
+        self.files: list[str] = []
+        self._total_bytes = 0
+        self._emitted = 0
+        self._aborted = False
+
+    # -------------------------------------------------------------------- reporting
+
+    def _diag(
+        self, code: Code, file: str, line: int, message: str, *, warning: bool = False
+    ) -> None:
+        sev = Severity.WARNING if warning else Severity.ERROR
+        self.diagnostics.append(Diagnostic(file, line, 1, sev, message, code))
+
+    # -------------------------------------------------------------------- files
+
+    def _load(self, path: Path, name: str, at: SourceLine | None) -> _Frame | None:
+        file, line = (at.file, at.line) if at else (name, 0)
+        try:
+            data = self.reader(path)
+        except FileTooLarge:
+            self._diag(
+                Code.FILE_TOO_LARGE,
+                file,
+                line,
+                f"configuration file '{name}' is larger than {MAX_FILE_BYTES // 2**20} MiB",
+            )
+            return None
+        except FileNotFoundError:
+            if at is None:
+                self._diag(Code.FILE_NOT_FOUND, name, 0, f"configuration file '{name}' not found")
+            else:
+                self._diag(Code.INCLUDE_MISSING, file, line, f"included file '{name}' not found")
+            return None
+        except OSError as exc:
+            self._diag(
+                Code.FILE_UNREADABLE, file, line, f"cannot read '{name}': {exc.strerror or exc}"
+            )
+            return None
+        self._total_bytes += len(data)
+        if self._total_bytes > MAX_TOTAL_BYTES:
+            self._diag(
+                Code.FILE_TOO_LARGE,
+                file,
+                line,
+                f"configuration is larger than {MAX_TOTAL_BYTES // 2**20} MiB in total",
+            )
+            return None
+        text = self._decode(data, name)
+        if text is None:
+            return None
+        self.files.append(name)
+        return _Frame(path, name, text.split("\n"), os.path.realpath(path))
+
+    def _decode(self, data: bytes, name: str) -> str | None:
+        nul = data.find(b"\0")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = exc.start if nul < 0 else min(exc.start, nul)
+            line = data.count(b"\n", 0, bad) + 1
+            self._diag(Code.BINARY, name, line, "binary data (not UTF-8 text); file ignored")
+            return None
+        if nul >= 0:
+            line = data.count(b"\n", 0, nul) + 1
+            self._diag(Code.BINARY, name, line, "binary data (NUL byte); file ignored")
+            return None
+        return text.replace("\r\n", "\n")
+
+    # -------------------------------------------------------------------- main loop
+
+    def run(self, main: Path) -> Iterator[SourceLine]:
+        """Yield the logical lines of `main` and everything it includes."""
+        first = self._load(main, str(main), None)
+        if first is None:
+            return
+        stack: list[_Frame] = [first]
+        while stack and not self._aborted:
+            frame = stack[-1]
+            if frame.ready:
+                out = frame.ready.popleft()
+                include = self._include_target(out)
+                if include is None:
+                    self._emitted += 1
+                    if self._emitted > MAX_LINES:
+                        self._diag(
+                            Code.EXPANSION_TOO_LARGE,
+                            out.file,
+                            out.line,
+                            f"configuration expands to more than {MAX_LINES} lines",
+                        )
+                        self._aborted = True
+                        return
+                    yield out
+                else:
+                    active = [f.real for f in stack]
+                    stack.extend(reversed(self._open_include(include, out, frame, active)))
+            elif frame.pending:
+                src = frame.pending.popleft()
+                frame.ready.extend(self._process(src, frame.pending))
+            elif frame.index < len(frame.lines):
+                raw, lineno = self._next_physical(frame)
+                frame.pending.append(SourceLine(raw, frame.name, lineno))
+            else:
+                stack.pop()
+
+    def _next_physical(self, frame: _Frame) -> tuple[str, int]:
+        """The next line of `frame`, with `\\`-continued variable definitions joined."""
+        lineno = frame.index + 1
+        raw = frame.lines[frame.index]
+        frame.index += 1
+        if raw.lstrip().startswith("$") and strip_comment(raw).rstrip().endswith("\\"):
+            parts = [strip_comment(raw).rstrip()[:-1]]
+            while frame.index < len(frame.lines):
+                nxt = strip_comment(frame.lines[frame.index]).rstrip()
+                frame.index += 1
+                if nxt.endswith("\\"):
+                    parts.append(nxt[:-1])
+                else:
+                    parts.append(nxt)
+                    break
+            raw = "\n".join(parts)
+        if len(raw) > MAX_LINE_CHARS:
+            self._diag(
+                Code.FILE_TOO_LARGE,
+                frame.name,
+                lineno,
+                f"line longer than {MAX_LINE_CHARS} characters; truncated",
+            )
+            raw = raw[:MAX_LINE_CHARS]
+        return raw, lineno
+
+    def _process(self, src: SourceLine, pending: deque[SourceLine]) -> list[SourceLine]:
+        text = strip_comment(src.text).rstrip() if "\n" not in src.text else src.text.rstrip()
+        if not text.strip():
+            return []
+        if text.lstrip().startswith("@"):
+            kept = self._conditional(text.strip())
+            if kept is None:
+                return []
+            text = kept
+        stripped = text.lstrip()
+        m = _DEF_RE.match(stripped)
+        if m:
+            self.variables[m.group(1)] = m.group(2).strip()
+            return []
+        lm = _LOOP_RE.match(stripped)
+        if lm:
+            self._loop(lm.group(1), lm.group(2), lm.group(3), src, pending)
+            return []
+        if "$" in text:
+            try:
+                text = self._expand(text)
+            except _Expansion as exc:
+                self._diag(exc.code, src.file, src.line, exc.message)
+                return []
+        out = []
+        for piece in text.split("\n"):
+            piece = strip_comment(piece).rstrip()
+            if piece.strip():
+                out.append(SourceLine(piece, src.file, src.line))
+        return out
+
+    def _conditional(self, text: str) -> str | None:
+        head, _, rest = text.partition(" ")
+        if head.startswith("@^"):
+            return None if head[2:] == self.config_id else rest.strip()
+        return rest.strip() if head[1:] == self.config_id else None
+
+    # -------------------------------------------------------------------- variables
+
+    def _expand(self, text: str) -> str:
+        """Substitute variables, detecting self-reference and bounding the result size."""
+        return self._expand_in(text, ())
+
+    def _expand_in(self, text: str, chain: tuple[str, ...]) -> str:
+        if len(chain) > MAX_EXPANSION_DEPTH:
+            raise _Expansion(Code.VARIABLE_RECURSION, "variables nest too deeply")
+        out: list[str] = []
+        size = 0
+        pos = 0
+        for m in _VAR_RE.finditer(text):
+            name = m.group(1) or m.group(2)
+            if name not in self.variables:
+                continue
+            if name in chain:
+                loop = " -> ".join((*chain, name))
+                raise _Expansion(
+                    Code.VARIABLE_RECURSION, f"variable ${name} expands into itself ({loop})"
+                )
+            value = self._expand_in(self.variables[name], (*chain, name))
+            out.append(text[pos : m.start()])
+            out.append(value)
+            size += m.start() - pos + len(value)
+            if size > MAX_LINE_CHARS:
+                raise _Expansion(
+                    Code.EXPANSION_TOO_LARGE,
+                    f"variable expansion longer than {MAX_LINE_CHARS} characters",
+                )
+            pos = m.end()
+        out.append(text[pos:])
+        return "".join(out)
+
+    # -------------------------------------------------------------------- loops
+
+    def _loop(
+        self, kind: str, spec: str, rest: str, src: SourceLine, pending: deque[SourceLine]
+    ) -> None:
+        try:
+            spec = self._expand(spec)
+        except _Expansion as exc:
+            self._diag(exc.code, src.file, src.line, exc.message)
+            return
+        args = [a.strip() for a in spec.split(",")]
+        var = args[0] if args else ""
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+            self._diag(Code.BAD_LOOP, src.file, src.line, f"~{kind}: bad variable name '{var}'")
+            return
+        values: list[str]
+        if kind == "LST":
+            values = args[1:]
+        else:
+            seq = self._seq_values(args[1:], src)
+            if seq is None:
+                return
+            values = seq
+        if len(values) > MAX_LOOP_VALUES:
+            self._diag(
+                Code.EXPANSION_TOO_LARGE,
+                src.file,
+                src.line,
+                f"~{kind} has more than {MAX_LOOP_VALUES} values",
+            )
+            return
+        # Each repetition becomes a definition line then the body, processed in order.
+        generated = []
+        for value in values:
+            generated.append(SourceLine(f"${var}={value}", src.file, src.line))
+            generated.append(SourceLine(rest, src.file, src.line))
+        pending.extendleft(reversed(generated))
+
+    def _seq_values(self, nums: list[str], src: SourceLine) -> list[str] | None:
+        try:
+            ints = [int(n) for n in nums]
+        except ValueError:
+            self._diag(Code.BAD_LOOP, src.file, src.line, f"~SEQ: bad number in {nums}")
+            return None
+        if len(ints) == 1:
+            start, step, end = 1, 1, ints[0]
+        elif len(ints) == 2:
+            start, step, end = ints[0], 1, ints[1]
+        elif len(ints) == 3:
+            start, step, end = ints
+        else:
+            self._diag(Code.BAD_LOOP, src.file, src.line, "~SEQ takes 1 to 3 numbers")
+            return None
+        if step == 0 or (end - start) * step < 0:
+            self._diag(Code.BAD_LOOP, src.file, src.line, "~SEQ: step does not reach the end")
+            return None
+        count = (end - start) // step + 1
+        if count > MAX_LOOP_VALUES:
+            self._diag(
+                Code.EXPANSION_TOO_LARGE,
+                src.file,
+                src.line,
+                f"~SEQ has more than {MAX_LOOP_VALUES} values",
+            )
+            return None
+        return [str(start + i * step) for i in range(count)]
+
+    # -------------------------------------------------------------------- includes
+
+    @staticmethod
+    def _include_target(line: SourceLine) -> str | None:
+        words = line.text.split(None, 1)
+        if len(words) == 2 and words[0] == "include":
+            return words[1].strip().strip('"')
+        return None
+
+    def _open_include(
+        self, pattern: str, at: SourceLine, frame: _Frame, active: list[str]
+    ) -> list[_Frame]:
+        if len(active) >= MAX_INCLUDE_DEPTH:
+            self._diag(
+                Code.INCLUDE_DEPTH,
+                at.file,
+                at.line,
+                f"includes nest deeper than {MAX_INCLUDE_DEPTH} files",
+            )
+            return []
+        base = frame.path.parent
+        full = pattern if os.path.isabs(pattern) else str(base / pattern)
+        if glob.has_magic(full):
+            matches = sorted(glob.glob(full))
+            if not matches:
+                self._diag(
+                    Code.INCLUDE_MISSING,
+                    at.file,
+                    at.line,
+                    f"no config files matched '{pattern}'",
+                    warning=True,
+                )
+                return []
+        else:
+            matches = [full]
+        frames = []
+        for match in matches:
+            real = os.path.realpath(match)
+            if real in active:
+                self._diag(
+                    Code.INCLUDE_CYCLE,
+                    at.file,
+                    at.line,
+                    f"include cycle: '{match}' is already being read",
+                )
+                continue
+            sub = self._load(Path(match), match, at)
+            if sub is not None:
+                frames.append(sub)
+        return frames

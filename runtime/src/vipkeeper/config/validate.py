@@ -1,0 +1,270 @@
+# Semantic rules, as keepalived -t applies them:
+# - every vrrp_instance has an interface, a virtual_router_id (1-255) and at least one VIP;
+# - all VIPs of an instance share its address family (mixed families are an error);
+# - two multicast instances may not use the same VRID on the same interface and family;
+# - nopreempt needs initial state BACKUP and a priority below 255 (255 = address owner);
+# - VRRPv2 advertises whole seconds; VRRPv3 at most 40.95 s in centiseconds;
+# - track_script / track_file / FILE_CHECK / sync-group members must name defined blocks;
+# - unicast peers have the instance's address family;
+# - vrrp_strict (or strict_mode): at least one VIP, no unicast peers, no authentication,
+#   and no IPv6 VIPs with VRRPv2;
+# - each interface named must exist, when an interface predicate is given.
+"""Semantic validation of a built Config (pure: no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from vipkeeper.config.build import Builder
+from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
+from vipkeeper.config.model import Config, Location, VrrpInstance
+from vipkeeper.config.parser import Node
+
+V3_MAX_ADVERT = 40.95
+
+
+class _Report:
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+
+    def at(
+        self, where: Location | Node | None, code: Code, message: str, *, warning: bool = False
+    ) -> None:
+        sev = Severity.WARNING if warning else Severity.ERROR
+        if where is None:
+            self.diagnostics.append(Diagnostic("<config>", 0, 0, sev, message, code))
+        elif isinstance(where, Node):
+            self.diagnostics.append(
+                Diagnostic(where.file, where.line, where.column, sev, message, code)
+            )
+        else:
+            self.diagnostics.append(
+                Diagnostic(where.file, where.line, where.column, sev, message, code)
+            )
+
+
+def _node(kw: dict[str, Any], name: str) -> Node | None:
+    value = kw.get(f"_{name}_node")
+    return value if isinstance(value, Node) else None
+
+
+def validate(
+    config: Config,
+    builder: Builder,
+    diagnostics: list[Diagnostic],
+    interface_exists: Callable[[str], bool] | None = None,
+) -> None:
+    """Append a diagnostic for every semantic rule the config breaks."""
+    r = _Report(diagnostics)
+    raw = {kw["name"]: (node, kw) for node, kw in builder.instances}
+    _duplicates(r, [(i.name, i.location) for i in config.vrrp_instances], "vrrp_instance")
+    _duplicates(r, [(s.name, s.location) for s in config.vrrp_scripts], "vrrp_script")
+    _duplicates(r, [(t.name, t.location) for t in config.track_files], "track_file")
+    _duplicates(r, [(g.name, g.location) for g in config.vrrp_sync_groups], "vrrp_sync_group")
+    _duplicates(
+        r, [(g.name, g.location) for g in config.virtual_server_groups], "virtual_server_group"
+    )
+    for inst in config.vrrp_instances:
+        node, kw = raw[inst.name]
+        _instance(r, config, inst, node, kw)
+    _vrid_conflicts(r, config.vrrp_instances)
+    _references(r, config)
+    if interface_exists is not None:
+        _interfaces(r, config, interface_exists)
+
+
+def _duplicates(r: _Report, items: Iterable[tuple[str, Location | None]], what: str) -> None:
+    seen: dict[str, Location | None] = {}
+    for name, where in items:
+        if name in seen:
+            first = seen[name]
+            line = f" (first at line {first.line})" if first else ""
+            r.at(where, Code.DUPLICATE, f"{what} '{name}' is defined twice{line}")
+        else:
+            seen[name] = where
+
+
+def _instance(
+    r: _Report, config: Config, inst: VrrpInstance, node: Node, kw: dict[str, Any]
+) -> None:
+    name = f"({inst.name})"
+    if "virtual_router_id" not in kw and _node(kw, "vrid") is None:
+        r.at(node, Code.MISSING_VALUE, f"{name} virtual_router_id must be set")
+    if inst.interface is None and not inst.unicast:
+        r.at(node, Code.MISSING_VALUE, f"{name} no interface specified")
+    if not inst.virtual_ipaddresses:
+        r.at(node, Code.MISSING_VALUE, f"{name} no VIP specified; at least one is required")
+    family = inst.family
+    for vip in (*inst.virtual_ipaddresses,):
+        if vip.family != family:
+            r.at(
+                vip.location,
+                Code.FAMILY_MISMATCH,
+                f"{name} address family of {vip.address} does not match the instance (IPv{family})",
+            )
+    if kw.get("version") == 2 and family == 6:
+        r.at(_node(kw, "version") or node, Code.BAD_VALUE, f"{name} VRRPv2 does not support IPv6")
+    # nopreempt
+    if inst.nopreempt:
+        where = _node(kw, "nopreempt") or node
+        if inst.priority == 255:
+            r.at(where, Code.NOPREEMPT, f"{name} nopreempt is incompatible with priority 255")
+        if "state" in kw and inst.state.value == "MASTER":
+            r.at(where, Code.NOPREEMPT, f"{name} nopreempt does not work with initial state MASTER")
+    # advert_int
+    adv_node = _node(kw, "advert_int") or node
+    if inst.version == 2 and family == 4 and inst.advert_int != int(inst.advert_int):
+        r.at(
+            adv_node,
+            Code.RANGE,
+            f"{name} VRRPv2 advert_int {inst.advert_int:g}s must be a whole number of seconds",
+        )
+    if inst.advert_int > V3_MAX_ADVERT and (inst.version == 3 or family == 6):
+        r.at(adv_node, Code.RANGE, f"{name} VRRPv3 advert_int must be at most {V3_MAX_ADVERT} s")
+    # unicast family
+    src = inst.unicast_src_ip
+    if src is not None and inst.virtual_ipaddresses and src.version != family:
+        r.at(
+            _node(kw, "unicast_src_ip") or node,
+            Code.FAMILY_MISMATCH,
+            f"{name} unicast_src_ip {src} is not IPv{family} like the instance",
+        )
+    for peer in inst.unicast_peers:
+        if peer.address.version != family:
+            r.at(
+                peer.location,
+                Code.FAMILY_MISMATCH,
+                f"{name} unicast peer {peer.address} must be IPv{family} like the instance",
+            )
+    # vrrp_strict
+    if inst.strict_mode:
+        if inst.unicast:
+            r.at(
+                _node(kw, "unicast_peer") or node,
+                Code.STRICT,
+                f"{name} strict mode does not support unicast peers",
+            )
+        if inst.authentication is not None:
+            r.at(
+                _node(kw, "authentication") or node,
+                Code.STRICT,
+                f"{name} strict mode does not support authentication",
+            )
+        if kw.get("version", config.global_defs.vrrp_version) == 2 and family == 6:
+            r.at(node, Code.STRICT, f"{name} strict mode: IPv6 VIPs need VRRP version 3")
+    elif inst.authentication is not None and (inst.version == 3 or family == 6):
+        r.at(
+            _node(kw, "authentication") or node,
+            Code.STRICT,
+            f"{name} authentication is not supported with VRRPv3",
+            warning=True,
+        )
+
+
+def _vrid_conflicts(r: _Report, instances: Iterable[VrrpInstance]) -> None:
+    seen: dict[tuple[str, int, int], VrrpInstance] = {}
+    for inst in instances:
+        if inst.unicast or inst.interface is None or not inst.virtual_router_id:
+            continue
+        key = (inst.interface, inst.family, inst.virtual_router_id)
+        other = seen.get(key)
+        if other is None:
+            seen[key] = inst
+            continue
+        r.at(
+            inst.location,
+            Code.VRID_CONFLICT,
+            f"{other.name} and {inst.name} both use VRID {inst.virtual_router_id} with "
+            f"IPv{inst.family} on interface {inst.interface}",
+        )
+
+
+def _references(r: _Report, config: Config) -> None:
+    scripts = {s.name for s in config.vrrp_scripts}
+    files = {t.name for t in config.track_files}
+    instances = {i.name for i in config.vrrp_instances}
+    owners: list[tuple[str, Any]] = [(f"({i.name})", i) for i in config.vrrp_instances]
+    owners += [(f"(sync group {g.name})", g) for g in config.vrrp_sync_groups]
+    for label, owner in owners:
+        for ref in owner.track_scripts:
+            if ref.name not in scripts:
+                r.at(
+                    ref.location,
+                    Code.UNDEFINED_REFERENCE,
+                    f"{label} track_script '{ref.name}' is not a defined vrrp_script",
+                )
+        for fref in owner.track_files:
+            if fref.name not in files:
+                r.at(
+                    fref.location,
+                    Code.UNDEFINED_REFERENCE,
+                    f"{label} track_file '{fref.name}' is not a defined track_file",
+                )
+    member_seen: dict[str, str] = {}
+    for group in config.vrrp_sync_groups:
+        for member in group.group:
+            if member not in instances:
+                r.at(
+                    group.location,
+                    Code.UNDEFINED_REFERENCE,
+                    f"(sync group {group.name}) member '{member}' is not a defined vrrp_instance",
+                )
+            elif member in member_seen:
+                r.at(
+                    group.location,
+                    Code.DUPLICATE,
+                    f"vrrp_instance '{member}' is in sync groups {member_seen[member]} "
+                    f"and {group.name}",
+                )
+            else:
+                member_seen[member] = group.name
+    groups = {g.name for g in config.virtual_server_groups}
+    for vs in config.virtual_servers:
+        if vs.group is not None and vs.group not in groups:
+            r.at(
+                vs.location,
+                Code.UNDEFINED_REFERENCE,
+                f"virtual_server group '{vs.group}' is not a defined virtual_server_group",
+            )
+        for rs in vs.real_servers:
+            method = rs.lvs_method or vs.lb_kind
+            if (
+                vs.address is not None
+                and rs.address.version != vs.address.version
+                and method.value != "TUN"
+            ):
+                r.at(
+                    rs.location,
+                    Code.FAMILY_MISMATCH,
+                    f"real_server {rs.address} is not the same address family as {vs.name}",
+                )
+            for chk in rs.checkers:
+                track = getattr(chk, "track_file", None)
+                if isinstance(track, str) and track and track not in files:
+                    r.at(
+                        chk.location,
+                        Code.UNDEFINED_REFERENCE,
+                        f"FILE_CHECK track_file '{track}' is not a defined track_file",
+                    )
+
+
+def _interfaces(r: _Report, config: Config, exists: Callable[[str], bool]) -> None:
+    def need(name: str | None, where: Location | None, what: str) -> None:
+        if name is not None and not exists(name):
+            r.at(where, Code.INTERFACE_MISSING, f"interface {name} for {what} doesn't exist")
+
+    dynamic = config.global_defs.dynamic_interfaces
+    for inst in config.vrrp_instances:
+        label = f"vrrp_instance {inst.name}"
+        if not dynamic:
+            need(inst.interface, inst.location, label)
+        for vip in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded):
+            need(vip.dev, vip.location, f"ip address {vip.address}")
+        for ti in inst.track_interfaces:
+            need(ti.name, ti.location, f"track_interface of {label}")
+    for group in config.vrrp_sync_groups:
+        for ti in group.track_interfaces:
+            need(ti.name, ti.location, f"track_interface of sync group {group.name}")
+    for vip in config.static_ipaddresses:
+        need(vip.dev, vip.location, f"static ip address {vip.address}")
