@@ -1,0 +1,173 @@
+"""HTTP_GET / SSL_GET: fetch each url; the status must be in range and the body's MD5 match.
+
+Request as keepalived sends it: `GET PATH HTTP/1.0`, `User-Agent: KeepAliveClient`, and
+`Host:` set to the virtualhost (url, then checker, then real/virtual server), else the
+real server's `address:port`. The body is read to EOF (or Content-Length); SSL_GET does
+not verify the certificate, and sends SNI only with `enable_sni`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+from dataclasses import dataclass
+
+from vipkeeper.checks.checkers.result import CheckResult, Target
+from vipkeeper.checks.checkers.sock import open_tcp
+from vipkeeper.config.model import HttpCheck, HttpUrl
+
+MAX_BODY = 16 * 1024 * 1024
+USER_AGENT = "KeepAliveClient"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """Status code and body of one fetch."""
+
+    status: int
+    body: bytes
+
+    @property
+    def md5(self) -> str:
+        """Lowercase hex MD5 of the body (what `digest` and genhash compare)."""
+        return hashlib.md5(self.body, usedforsecurity=False).hexdigest()
+
+
+def client_context() -> ssl.SSLContext:
+    """A TLS client context that, like keepalived, does not verify the server."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def build_request(path: str, host: str, protocol: str = "1.0") -> bytes:
+    """The request bytes keepalived's HTTP checker sends."""
+    version = "1.1" if protocol == "1.1" else "1.0"
+    lines = [f"GET {path} HTTP/{version}", f"User-Agent: {USER_AGENT}", f"Host: {host}"]
+    if protocol in ("1.0C", "1.1"):
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = bytearray()
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out += data[:size]
+        data = data[size + 2 :]
+    return bytes(out)
+
+
+async def http_fetch(
+    target: Target,
+    path: str,
+    *,
+    timeout: float,
+    use_ssl: bool = False,
+    host: str | None = None,
+    sni: str | None = None,
+    protocol: str = "1.0",
+) -> HttpResponse:
+    """GET `path` from the target; raises OSError, TimeoutError or ValueError on failure."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    sock = await open_tcp(target, timeout)
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                sock=sock,
+                ssl=client_context() if use_ssl else None,
+                server_hostname=(sni or "") if use_ssl else None,
+            ),
+            max(deadline - loop.time(), 0.001),
+        )
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        host_header = host or (
+            f"[{target.address}]:{target.port}"
+            if target.address.version == 6
+            else f"{target.address}:{target.port}"
+        )
+        writer.write(build_request(path, host_header, protocol))
+        return await asyncio.wait_for(_read_response(reader), max(deadline - loop.time(), 0.001))
+    finally:
+        writer.close()
+
+
+async def _read_response(reader: asyncio.StreamReader) -> HttpResponse:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        raise ValueError(f"not an HTTP response: {lines[0][:60]!r}")
+    status = int(parts[1])
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    length = headers.get("content-length")
+    if length is not None:
+        body = await reader.readexactly(min(int(length), MAX_BODY))
+    else:
+        body = await reader.read(MAX_BODY)
+        while len(body) < MAX_BODY:
+            more = await reader.read(MAX_BODY - len(body))
+            if not more:
+                break
+            body += more
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = _dechunk(body)
+    return HttpResponse(status, body)
+
+
+def status_ok(status: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    """Whether `status` lies in one of the inclusive ranges."""
+    return any(lo <= status <= hi for lo, hi in ranges)
+
+
+async def check_url(check: HttpCheck, url: HttpUrl, target: Target, timeout: float) -> CheckResult:
+    """Fetch one url and judge it."""
+    vhost = url.virtualhost or check.virtualhost or target.virtualhost
+    sni = None
+    if check.ssl and check.enable_sni:
+        sni = check.sni_name or vhost
+    try:
+        resp = await http_fetch(
+            target,
+            url.path,
+            timeout=timeout,
+            use_ssl=check.ssl,
+            host=vhost,
+            sni=sni,
+            protocol=check.http_protocol,
+        )
+    except TimeoutError:
+        return CheckResult(False, f"{check.kind} {target.hostport}{url.path}: timed out")
+    except (OSError, ValueError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
+        return CheckResult(False, f"{check.kind} {target.hostport}{url.path}: {exc}")
+    if not status_ok(resp.status, url.status_codes):
+        return CheckResult(False, f"{check.kind} {target.hostport}{url.path}: status {resp.status}")
+    if url.digest and resp.md5 != url.digest.lower():
+        return CheckResult(
+            False, f"{check.kind} {target.hostport}{url.path}: digest mismatch ({resp.md5})"
+        )
+    return CheckResult(True, f"status {resp.status}")
+
+
+async def http_check(check: HttpCheck, target: Target, timeout: float) -> CheckResult:
+    """Every url must pass (a check with no url fetches `/`)."""
+    urls = check.urls or (HttpUrl(),)
+    result = CheckResult(True)
+    for url in urls:
+        result = await check_url(check, url, target, timeout)
+        if not result.ok:
+            return result
+    return result

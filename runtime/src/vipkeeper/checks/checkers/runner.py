@@ -1,0 +1,149 @@
+"""The checker loop: keepalived's delay_loop / retry / delay_before_retry / warmup / alpha rules.
+
+- The first attempt runs `bootstrap` seconds after start plus a random share of `warmup`.
+- Success: up (at once), next attempt after delay_loop, retry count reset.
+- Failure while up (or before the first result): retry after delay_before_retry, up to
+  `retry` times; the failure after that marks the checker down, next attempt after delay_loop.
+- Failure while already down: next attempt after delay_loop.
+- alpha: the checker starts down (the real server is not used until a check succeeds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vipkeeper.checks.checkers import attempt_timeout, run_check
+from vipkeeper.checks.checkers.result import CheckResult, Target
+from vipkeeper.checks.process import RunAs
+from vipkeeper.config.model import Checker
+
+log = logging.getLogger(__name__)
+BOOTSTRAP_DELAY = 1.0  # keepalived: first check one second after start (+ warmup)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The outcome of one attempt: next delay and whether the state changed."""
+
+    delay: float
+    changed: bool
+
+
+class CheckerLoop:
+    """Runs one checker against one real server forever, reporting state changes."""
+
+    def __init__(
+        self,
+        checker: Checker,
+        target: Target,
+        on_change: Callable[[CheckerLoop], None],
+        *,
+        base_weight: int = 1,
+        file_path: str | None = None,
+        run_as: RunAs | None = None,
+        bootstrap: float = BOOTSTRAP_DELAY,
+        label: str = "",
+    ) -> None:
+        self.checker = checker
+        self.target = target
+        self.on_change = on_change
+        self.base_weight = base_weight
+        self.file_path = file_path
+        self.run_as = run_as
+        self.bootstrap = bootstrap
+        self.label = label or f"{checker.kind} {target.hostport}"
+        self.up = not checker.alpha
+        self.has_run = False
+        self.retry_it = 0
+        self.weight: int | None = None
+        self.last: CheckResult | None = None
+        self.attempts = 0
+        self.failures = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the loop as a task."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self.label)
+
+    async def stop(self) -> None:
+        """Cancel the loop and wait for it."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        first = self.bootstrap + (
+            random.uniform(0, self.checker.warmup) if self.checker.warmup else 0
+        )
+        await asyncio.sleep(first)
+        while True:
+            result = await self.attempt()
+            timing = self.epilog(result)
+            if timing.changed:
+                try:
+                    self.on_change(self)
+                except Exception:
+                    log.exception("%s: state change handler failed", self.label)
+            await asyncio.sleep(timing.delay)
+
+    async def attempt(self) -> CheckResult:
+        """One attempt, never longer than its timeout (plus a little slack)."""
+        self.attempts += 1
+        limit = attempt_timeout(self.checker) + 1.0
+        try:
+            return await asyncio.wait_for(
+                run_check(
+                    self.checker,
+                    self.target,
+                    base_weight=self.base_weight,
+                    file_path=self.file_path,
+                    run_as=self.run_as,
+                ),
+                limit,
+            )
+        except TimeoutError:
+            return CheckResult(False, f"{self.label}: no result within {limit:g}s")
+        except Exception as exc:  # a checker bug must not kill the loop
+            log.exception("%s: checker failed", self.label)
+            return CheckResult(False, f"{self.label}: internal error {exc!r}")
+
+    def epilog(self, result: CheckResult) -> Timing:
+        """Apply keepalived's retry rules to an attempt's result."""
+        c = self.checker
+        self.last = result
+        changed = False
+        if not result.ok:
+            self.failures += 1
+        if result.ok:
+            delay = c.delay_loop
+            self.retry_it = 0
+            if result.weight != self.weight:
+                self.weight = result.weight
+                changed = True
+            if not self.up or not self.has_run:
+                if not self.up:
+                    log.info("%s: success (%s), server up", self.label, result.detail)
+                changed = changed or not self.up
+                self.up = True
+        elif (self.up or not self.has_run) and self.retry_it >= c.retry:
+            delay = c.delay_loop
+            self.retry_it = 0
+            if self.up:
+                log.info("%s: failed (%s), server down", self.label, result.detail)
+                changed = True
+            self.up = False
+        elif self.up or not self.has_run:
+            delay = c.delay_before_retry
+            self.retry_it += 1
+        else:
+            delay = c.delay_loop
+        self.has_run = True
+        return Timing(delay, changed)

@@ -1,0 +1,485 @@
+"""The LVS manager: virtual servers, their health checks, quorum, and the dataplane.
+
+keepalived's rules (check/ipwrapper.c):
+- a real server is alive while none of its checkers has failed (alpha: checkers start failed);
+- alive servers are in the pool at their (possibly dynamic) weight; a dead one is removed, or
+  kept at weight 0 with inhibit_on_failure;
+- quorum: the sum of alive weights must reach `quorum + hysteresis` to gain it and drop
+  below `quorum - hysteresis` to lose it; on loss the sorry server replaces the alive servers;
+- reload keeps every unchanged real server (and its checker state) and never re-adds a
+  failed one at once; stop removes our services (lvs_flush_on_stop ALL flushes everything).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from vipkeeper.checks.checkers import Target, unsupported_reason
+from vipkeeper.checks.checkers.runner import BOOTSTRAP_DELAY, CheckerLoop
+from vipkeeper.checks.process import RunAs, run_command
+from vipkeeper.config.model import (
+    Config,
+    FileCheck,
+    LvsFlushOnStop,
+    RealServer,
+    ScriptCommand,
+    VirtualServer,
+)
+from vipkeeper.lvs.dataplane import Dataplane, DataplaneError, select_backend
+from vipkeeper.lvs.desired import dest, rs_label, service_for, service_keys, vs_label
+from vipkeeper.lvs.fifo import NotifyFifo, rs_line, vs_line
+from vipkeeper.lvs.model import ServiceKey, ServiceState, Table
+from vipkeeper.lvs.reconcile import DelDest, DelService, Op, apply_to, plan
+
+log = logging.getLogger(__name__)
+NOTIFY_TIMEOUT = 60.0
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that ignores `location` fields (moving a block in the file is no change)."""
+    return bool(_strip(a) == _strip(b))
+
+
+def _strip(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            tuple(
+                (f.name, _strip(getattr(value, f.name)))
+                for f in fields(value)
+                if f.name != "location"
+            ),
+        )
+    if isinstance(value, tuple):
+        return tuple(_strip(v) for v in value)
+    return value
+
+
+class RealServerState:
+    """A real server at run time: its checkers and their verdict."""
+
+    def __init__(self, manager: LvsManager, vs: VirtualServerState, rs: RealServer) -> None:
+        self.manager = manager
+        self.vs = vs
+        self.rs = rs
+        self.loops: list[CheckerLoop] = []
+        self.unsupported: list[str] = []
+        self.alive = False
+
+    @property
+    def checks_ok(self) -> bool:
+        """No checker has failed."""
+        return all(loop.up for loop in self.loops)
+
+    @property
+    def weight(self) -> int:
+        """The effective weight (a dynamic checker's, else the configured one)."""
+        for loop in self.loops:
+            if loop.weight is not None:
+                return loop.weight
+        return self.rs.weight
+
+    def build_loops(self) -> None:
+        """Create a loop for every supported checker."""
+        vs = self.vs.vs
+        for checker in self.rs.checkers:
+            reason = unsupported_reason(checker)
+            if reason is not None:
+                log.error("%s %s: %s", vs_label(vs), rs_label(vs, self.rs), reason)
+                self.unsupported.append(reason)
+                continue
+            target = Target(
+                address=checker.connect_ip or self.rs.address,
+                port=checker.connect_port or self.rs.port or vs.port or 0,
+                bind_address=checker.bindto,
+                bind_port=checker.bind_port,
+                bind_if=checker.bind_if,
+                fwmark=checker.fwmark,
+                virtualhost=self.rs.virtualhost or vs.virtualhost,
+            )
+            file_path = None
+            if isinstance(checker, FileCheck):
+                tf = self.manager.config.track_file(checker.track_file)
+                file_path = tf.file if tf else checker.track_file
+            self.loops.append(
+                CheckerLoop(
+                    checker,
+                    target,
+                    self._changed,
+                    base_weight=self.rs.weight,
+                    file_path=file_path,
+                    run_as=self.manager.run_as,
+                    bootstrap=self.manager.bootstrap,
+                    label=f"{checker.kind} {rs_label(vs, self.rs)} of {vs_label(vs)}",
+                )
+            )
+
+    def _changed(self, _loop: CheckerLoop) -> None:
+        self.manager.server_changed(self)
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-able state."""
+        return {
+            "address": str(self.rs.address),
+            "port": self.rs.port,
+            "name": rs_label(self.vs.vs, self.rs),
+            "alive": self.alive,
+            "weight": self.rs.weight,
+            "effective_weight": self.weight,
+            "inhibit_on_failure": self.rs.inhibit_on_failure,
+            "checkers": [
+                {
+                    "kind": loop.checker.kind,
+                    "target": loop.target.hostport,
+                    "up": loop.up,
+                    "has_run": loop.has_run,
+                    "attempts": loop.attempts,
+                    "failures": loop.failures,
+                    "result": None
+                    if loop.last is None
+                    else {"ok": loop.last.ok, "detail": loop.last.detail},
+                }
+                for loop in self.loops
+            ],
+            "unsupported": list(self.unsupported),
+        }
+
+
+class VirtualServerState:
+    """A virtual server at run time: quorum, sorry server, and its real servers."""
+
+    def __init__(self, vs: VirtualServer, keys: list[ServiceKey]) -> None:
+        self.vs = vs
+        self.keys = keys
+        self.servers: list[RealServerState] = []
+        self.quorum_up = True
+        self.sorry_active = False
+        total = sum(rs.weight for rs in vs.real_servers)
+        self.quorum = min(vs.quorum, total) if total else vs.quorum
+        self.hysteresis = min(vs.hysteresis, max(self.quorum - 1, 0))
+
+    @property
+    def label(self) -> str:
+        """keepalived's name for the virtual server."""
+        return vs_label(self.vs)
+
+    def live_weight(self) -> int:
+        """Sum of the alive servers' weights."""
+        return sum(s.weight for s in self.servers if s.alive)
+
+    def desired(self) -> Table:
+        """The kernel services and destinations this virtual server wants now."""
+        table: Table = {}
+        for key in self.keys:
+            dests = {}
+            for srv in self.servers:
+                use = srv.alive and not self.sorry_active
+                if use or srv.rs.inhibit_on_failure:
+                    d = dest(self.vs, key, srv.rs, srv.weight if use else 0)
+                    dests[d.key] = d
+            sorry = self.vs.sorry_server
+            if sorry is not None and (self.sorry_active or self.vs.sorry_server_inhibit):
+                d = dest(self.vs, key, sorry, 1 if self.sorry_active else 0)
+                dests.setdefault(d.key, d)
+            table[key] = ServiceState(service_for(self.vs, key), dests)
+        return table
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-able state."""
+        return {
+            "name": self.label,
+            "services": [str(k) for k in self.keys],
+            "scheduler": self.vs.lb_algo,
+            "method": str(self.vs.lb_kind),
+            "protocol": str(self.vs.protocol),
+            "quorum": self.quorum,
+            "hysteresis": self.hysteresis,
+            "quorum_up": self.quorum_up,
+            "live_weight": self.live_weight(),
+            "sorry_server": None
+            if self.vs.sorry_server is None
+            else str(self.vs.sorry_server.address),
+            "sorry_server_active": self.sorry_active,
+            "real_servers": [s.snapshot() for s in self.servers],
+        }
+
+
+class LvsManager:
+    """Owns the virtual servers of a config, their checkers, and the dataplane."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        backend: Dataplane | None = None,
+        run_as: RunAs | None = None,
+        bootstrap: float = BOOTSTRAP_DELAY,
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.run_as = run_as
+        self.bootstrap = bootstrap
+        self.virtual_servers: list[VirtualServerState] = []
+        self.errors: list[str] = []
+        self._programmed: Table = {}
+        self._owned: set[ServiceKey] = set()
+        self._fifo: NotifyFifo | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reconcile_pending = False
+        self._started = False
+        self.reconciles = 0
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        """Program the initial pool, then start every checker."""
+        if not self.config.virtual_servers:
+            self._started = True
+            return
+        if self.backend is None:
+            self.backend = select_backend()
+        self._open_fifo(self.config)
+        if self.config.global_defs.lvs_flush:
+            self.backend.flush()
+        self.virtual_servers = [
+            self._new_vs(vs, self.config, None) for vs in self.config.virtual_servers
+        ]
+        self._programmed = self.backend.read()
+        self._reconcile()
+        self._started = True
+        for vss in self.virtual_servers:
+            for srv in vss.servers:
+                for loop in srv.loops:
+                    loop.start()
+
+    async def apply(self, new_config: Config) -> None:
+        """Reload: keep unchanged servers (and their checker state), delete removed services."""
+        old = {vss.label: vss for vss in self.virtual_servers}
+        self.config = new_config
+        if self.backend is None and new_config.virtual_servers:
+            self.backend = select_backend()
+        if self._fifo is None or self._fifo.path != new_config.global_defs.lvs_notify_fifo:
+            if self._fifo is not None:
+                self._fifo.close()
+                self._fifo = None
+            self._open_fifo(new_config)
+        new_states: list[VirtualServerState] = []
+        for vs in new_config.virtual_servers:
+            prev = old.pop(vs_label(vs), None)
+            new_states.append(self._new_vs(vs, new_config, prev))
+        stopping = [loop for vss in old.values() for s in vss.servers for loop in s.loops]
+        for vss in new_states:
+            kept = {id(loop) for s in vss.servers for loop in s.loops}
+            prev_vs = next((p for p in self.virtual_servers if p.label == vss.label), None)
+            if prev_vs is not None:
+                stopping += [
+                    loop for s in prev_vs.servers for loop in s.loops if id(loop) not in kept
+                ]
+        for loop in stopping:
+            await loop.stop()
+        self.virtual_servers = new_states
+        if self.backend is not None:
+            self._programmed = self.backend.read()
+            self._reconcile()
+        for vss in self.virtual_servers:
+            for srv in vss.servers:
+                for loop in srv.loops:
+                    loop.start()
+
+    async def stop(self) -> None:
+        """Stop the checkers and remove our services as lvs_flush_on_stop says."""
+        for vss in self.virtual_servers:
+            for srv in vss.servers:
+                for loop in srv.loops:
+                    await loop.stop()
+        mode = self.config.global_defs.lvs_flush_on_stop
+        for vss in self.virtual_servers:
+            if vss.vs.omega:
+                for srv in vss.servers:
+                    if srv.alive and mode == LvsFlushOnStop.OFF:
+                        srv.alive = False
+                        self._rs_notify(vss, srv, stopping=True)
+                vss.quorum_up = False
+                self._vs_notify(vss)
+        if self.backend is not None and self.virtual_servers:
+            try:
+                if mode == LvsFlushOnStop.ALL:
+                    self.backend.flush()
+                else:
+                    ops: list[Op] = []
+                    for key in sorted(self._owned & set(self._programmed)):
+                        if mode == LvsFlushOnStop.OFF:
+                            ops += [DelDest(key, d) for d in sorted(self._programmed[key].dests)]
+                        ops.append(DelService(key))
+                    self.backend.apply(ops)
+            except DataplaneError as exc:
+                self._error(f"stop: {exc}")
+            self._programmed = {}
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=NOTIFY_TIMEOUT)
+        if self._fifo is not None:
+            self._fifo.close()
+        if self.backend is not None:
+            self.backend.close()
+
+    # ------------------------------------------------------------------ state
+
+    def _open_fifo(self, config: Config) -> None:
+        path = config.global_defs.lvs_notify_fifo
+        if path:
+            self._fifo = NotifyFifo(path)
+            self._fifo.open()
+
+    def _new_vs(
+        self, vs: VirtualServer, config: Config, prev: VirtualServerState | None
+    ) -> VirtualServerState:
+        vss = VirtualServerState(vs, service_keys(vs, config))
+        for rs in vs.real_servers:
+            old = None
+            if prev is not None:
+                old = next(
+                    (
+                        s
+                        for s in prev.servers
+                        if s.rs.address == rs.address and s.rs.port == rs.port
+                    ),
+                    None,
+                )
+            srv = RealServerState(self, vss, rs)
+            if old is not None and same(old.rs.checkers, rs.checkers):
+                srv.loops = old.loops  # the checkers carry on, state intact
+                srv.unsupported = old.unsupported
+                for loop in srv.loops:
+                    loop.on_change = srv._changed
+                    loop.base_weight = rs.weight
+                srv.alive = old.alive
+            else:
+                srv.build_loops()
+                srv.alive = srv.checks_ok
+            vss.servers.append(srv)
+        if prev is not None:
+            vss.quorum_up = prev.quorum_up
+            vss.sorry_active = prev.sorry_active
+            self._update_quorum(vss, init=False)
+        else:
+            vss.quorum_up = vss.live_weight() >= vss.quorum + vss.hysteresis
+            self._update_quorum(vss, init=True)
+        return vss
+
+    def server_changed(self, srv: RealServerState) -> None:
+        """A checker of `srv` changed state or weight."""
+        vss = srv.vs
+        alive = srv.checks_ok
+        if alive != srv.alive:
+            srv.alive = alive
+            log.info(
+                "%s service %s %s VS %s",
+                ("Enabling" if srv.rs.inhibit_on_failure else "Adding")
+                if alive
+                else ("Disabling" if srv.rs.inhibit_on_failure else "Removing"),
+                rs_label(vss.vs, srv.rs),
+                "to" if alive else "from",
+                vss.label,
+            )
+            self._rs_notify(vss, srv)
+        self._update_quorum(vss, init=False)
+        self._schedule_reconcile()
+
+    def _update_quorum(self, vss: VirtualServerState, *, init: bool) -> None:
+        weight = vss.live_weight()
+        threshold = vss.quorum + (-1 if vss.quorum_up else 1) * vss.hysteresis
+        sorry = vss.vs.sorry_server
+        if not vss.quorum_up and weight >= threshold:
+            vss.quorum_up = True
+            log.info("Gained quorum %d+%d=%d <= %d for VS %s", vss.quorum, vss.hysteresis,
+                     threshold, weight, vss.label)  # fmt: skip
+            vss.sorry_active = False
+            self._vs_notify(vss)
+        elif (vss.quorum_up and (not weight or weight < threshold)) or (init and not vss.quorum_up):
+            vss.quorum_up = False
+            log.info("%s for VS %s", "Starting with quorum down" if init else "Lost quorum",
+                     vss.label)  # fmt: skip
+            if sorry is not None:
+                vss.sorry_active = True
+            self._vs_notify(vss)
+
+    # ------------------------------------------------------------------ notifies
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _run_script(self, script: ScriptCommand | None) -> None:
+        if script is not None and self._started:
+            self._spawn(run_command(script.argv, timeout=NOTIFY_TIMEOUT, user=self.run_as))
+
+    def _rs_notify(
+        self, vss: VirtualServerState, srv: RealServerState, *, stopping: bool = False
+    ) -> None:
+        if stopping and not vss.vs.omega:
+            return
+        self._run_script(srv.rs.notify_up if srv.alive else srv.rs.notify_down)
+        if self._fifo is not None:
+            self._fifo.write(rs_line(rs_label(vss.vs, srv.rs), vss.label, srv.alive))
+
+    def _vs_notify(self, vss: VirtualServerState) -> None:
+        self._run_script(vss.vs.quorum_up if vss.quorum_up else vss.vs.quorum_down)
+        if self._fifo is not None:
+            self._fifo.write(vs_line(vss.label, vss.quorum_up))
+
+    # ------------------------------------------------------------------ dataplane
+
+    def desired(self) -> Table:
+        """The whole desired table."""
+        table: Table = {}
+        for vss in self.virtual_servers:
+            table.update(vss.desired())
+        return table
+
+    def _schedule_reconcile(self) -> None:
+        if not self._reconcile_pending:
+            self._reconcile_pending = True
+            asyncio.get_running_loop().call_soon(self._reconcile)
+
+    def _reconcile(self) -> None:
+        self._reconcile_pending = False
+        if self.backend is None:
+            return
+        desired = self.backend.normalize(self.desired())
+        managed = self._owned | set(desired)
+        ops = plan(desired, self._programmed, managed=managed)
+        self._owned = set(desired)
+        if not ops:
+            return
+        try:
+            self.backend.apply(ops)
+        except DataplaneError as exc:
+            self._error(str(exc))
+            self._programmed = self.backend.read()
+            return
+        self.reconciles += 1
+        self._programmed = apply_to(self._programmed, ops)
+
+    def _error(self, message: str) -> None:
+        log.error("LVS: %s", message)
+        self.errors = [*self.errors[-19:], message]
+
+    # ------------------------------------------------------------------ status
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-able state for `vipkeeper status` and the metrics."""
+        return {
+            "backend": None if self.backend is None else self.backend.name,
+            "virtual_servers": [vss.snapshot() for vss in self.virtual_servers],
+            "errors": list(self.errors),
+        }
+
+
+def all_loops(states: Iterable[VirtualServerState]) -> list[CheckerLoop]:
+    """Every checker loop of some virtual servers."""
+    return [loop for vss in states for s in vss.servers for loop in s.loops]

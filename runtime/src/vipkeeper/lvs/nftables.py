@@ -1,0 +1,335 @@
+"""nftables dataplane: a NAT load balancer for kernels without IPVS.
+
+Kernel layout (one `inet vipkeeper` table, changed only in atomic transactions):
+
+- `prerouting` / `output` nat chains jump to `services`, which holds one rule per service:
+  its match (`ip daddr . th dport` + l4proto, or `meta mark`), a jump to the service's own
+  chain `vs_<id>`, and a comment `vk1 ...` that records the service settings;
+- map `vs_<id>_rs` (`addr . port : mark`) records every destination and its weight, including
+  weight-0 (inhibited) ones, so the kernel holds the whole state and `read()` needs no cache;
+- chain `vs_<id>` holds one DNAT rule computed from that map: `numgen inc` over weight-sized
+  ranges for rr/wrr (so the share of new connections follows the weights), `jhash` of the
+  source (masked by persistence_granularity) for persistence and sh/mh, `numgen random` for
+  the other schedulers, and `drop` when no destination has a weight.
+
+Only new connections are scheduled: conntrack keeps established flows on their destination,
+so changing a service's map never breaks open connections. libnftables is used through
+`libnft` because pyroute2's nftables module cannot express numgen, jhash, maps or NAT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from functools import reduce
+from typing import Any
+
+from vipkeeper.config.model import LbKind
+from vipkeeper.lvs.dataplane import DataplaneError
+from vipkeeper.lvs.libnft import LibNft, NftError
+from vipkeeper.lvs.model import (
+    Dest,
+    DestKey,
+    Service,
+    ServiceKey,
+    ServiceState,
+    Table,
+)
+from vipkeeper.lvs.reconcile import AddService, DelService, EditService, Op, apply_to
+
+TABLE = "vipkeeper"
+FAMILY = "inet"
+SERVICES = "services"
+COMMENT_TAG = "vk1"
+METHOD_SHIFT = 24
+METHODS = (LbKind.NAT, LbKind.DR, LbKind.TUN)
+_T = {"family": FAMILY, "table": TABLE}
+RR_SCHEDULERS = frozenset({"rr", "wrr"})
+HASH_SCHEDULERS = frozenset({"sh", "mh"})
+
+
+def chain_name(key: ServiceKey) -> str:
+    """The per-service chain name (stable for a key)."""
+    return "vs_" + hashlib.sha1(repr(key).encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def encode_comment(service: Service) -> str:
+    """The `services` rule comment that records a service's settings."""
+    k = service.key
+    fields = [
+        COMMENT_TAG,
+        str(k.family),
+        k.protocol or "-",
+        k.address or "-",
+        str(k.port),
+        str(k.fwmark),
+        service.scheduler,
+        ",".join(service.flags) or "-",
+        str(service.persistence_timeout),
+        service.persistence_netmask or "-",
+        "1" if service.ops else "0",
+    ]
+    text = " ".join(fields)
+    if len(text) > 127:
+        raise DataplaneError(f"{k}: service settings too long for the nftables comment")
+    return text
+
+
+def decode_comment(text: str) -> Service | None:
+    """The Service a `services` rule comment records (None if it is not ours)."""
+    parts = text.split(" ")
+    if len(parts) != 11 or parts[0] != COMMENT_TAG:
+        return None
+    _, fam, proto, addr, port, mark, sched, flags, ptimeout, pmask, ops = parts
+    key = ServiceKey(
+        family=int(fam),
+        protocol="" if proto == "-" else proto,
+        address="" if addr == "-" else addr,
+        port=int(port),
+        fwmark=int(mark),
+    )
+    return Service(
+        key=key,
+        scheduler=sched,
+        flags=() if flags == "-" else tuple(flags.split(",")),
+        persistence_timeout=int(ptimeout),
+        persistence_netmask="" if pmask == "-" else pmask,
+        ops=ops == "1",
+    )
+
+
+def _ipfam(family: int) -> str:
+    return "ip" if family == 4 else "ip6"
+
+
+def _match(left: dict[str, Any], right: Any) -> dict[str, Any]:
+    return {"match": {"op": "==", "left": left, "right": right}}
+
+
+def service_match(key: ServiceKey) -> list[dict[str, Any]]:
+    """The expressions that select a service's packets."""
+    if key.fwmark:
+        return [
+            _match({"meta": {"key": "nfproto"}}, "ipv4" if key.family == 4 else "ipv6"),
+            _match({"meta": {"key": "mark"}}, key.fwmark),
+        ]
+    exprs = [
+        _match({"payload": {"protocol": _ipfam(key.family), "field": "daddr"}}, key.address),
+        _match({"meta": {"key": "l4proto"}}, key.protocol.lower()),
+    ]
+    if key.port:
+        exprs.append(_match({"payload": {"protocol": "th", "field": "dport"}}, key.port))
+    return exprs
+
+
+def _selector(service: Service, total: int) -> dict[str, Any]:
+    fam = _ipfam(service.key.family)
+    if service.persistence_timeout or service.scheduler in HASH_SCHEDULERS | {"dh"}:
+        field = "daddr" if service.scheduler == "dh" else "saddr"
+        expr: Any = {"payload": {"protocol": fam, "field": field}}
+        if service.persistence_netmask:
+            expr = {"&": [expr, service.persistence_netmask]}
+        return {"jhash": {"mod": total, "seed": 0, "expr": expr}}
+    mode = "inc" if service.scheduler in RR_SCHEDULERS else "random"
+    return {"numgen": {"mode": mode, "mod": total}}
+
+
+def dnat_rule(state: ServiceState) -> list[dict[str, Any]]:
+    """The expressions of a service chain's only rule."""
+    service = state.service
+    live = [d for d in state if d.weight > 0]
+    if service.scheduler == "fo" and live:  # weighted fail-over: the heaviest only
+        top = max(d.weight for d in live)
+        live = [next(d for d in live if d.weight == top)]
+    if not live:
+        return [{"drop": None}]
+    for dest in live:
+        if dest.method != LbKind.NAT:
+            raise DataplaneError(
+                f"{service.key}: real server {dest.key} uses {dest.method}; the nftables"
+                " dataplane forwards with NAT only (use IPVS for DR and TUN)"
+            )
+    weights = [1] * len(live) if service.scheduler == "rr" else [d.weight for d in live]
+    divisor = reduce(math.gcd, weights)
+    weights = [w // divisor for w in weights]
+    total = sum(weights)
+    with_port = any(d.key.port for d in live)
+    elems: list[list[Any]] = []
+    start = 0
+    for dest, weight in zip(live, weights, strict=True):
+        target: Any = dest.key.address
+        if with_port:
+            target = {"concat": [dest.key.address, dest.key.port or service.key.port]}
+        rng: Any = start if weight == 1 else {"range": [start, start + weight - 1]}
+        elems.append([rng, target])
+        start += weight
+    exprs: list[dict[str, Any]] = []
+    if with_port and service.key.fwmark:
+        exprs.append(_match({"meta": {"key": "l4proto"}}, {"set": ["tcp", "udp", "sctp"]}))
+    nat: dict[str, Any] = {
+        "family": _ipfam(service.key.family),
+        "addr": {"map": {"key": _selector(service, total), "data": {"set": elems}}},
+    }
+    exprs.append({"dnat": nat})
+    return exprs
+
+
+def _mark(dest: Dest) -> int:
+    return dest.weight | (METHODS.index(dest.method) << METHOD_SHIFT)
+
+
+def _unmark(key: DestKey, mark: int) -> Dest:
+    return Dest(key, mark & ((1 << METHOD_SHIFT) - 1), METHODS[(mark >> METHOD_SHIFT) & 3])
+
+
+class NftDataplane:
+    """Load balancing with nftables NAT, for kernels without IPVS."""
+
+    name = "nftables"
+
+    def __init__(self, nft: LibNft | None = None) -> None:
+        self._nft = nft or LibNft()
+
+    def close(self) -> None:
+        """Free the libnftables context."""
+        self._nft.close()
+
+    def _run(self, cmds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        try:
+            return self._nft.run(cmds)
+        except NftError as exc:
+            raise DataplaneError(f"nftables: {exc}") from exc
+
+    def _listing(self) -> list[dict[str, Any]]:
+        try:
+            return self._nft.run([{"list": {"table": {"family": FAMILY, "name": TABLE}}}])
+        except NftError:
+            return []  # no table yet: nothing programmed
+
+    def read(self) -> Table:
+        """Decode the services and destinations from the kernel's table."""
+        listing = self._listing()
+        maps: dict[str, list[Any]] = {}
+        services: dict[str, Service] = {}
+        for obj in listing:
+            if "map" in obj:
+                maps[obj["map"]["name"]] = obj["map"].get("elem", [])
+            rule = obj.get("rule")
+            if rule and rule["chain"] == SERVICES and "comment" in rule:
+                service = decode_comment(rule["comment"])
+                if service is not None:
+                    services[chain_name(service.key)] = service
+        table: Table = {}
+        for chain, service in services.items():
+            dests: dict[DestKey, Dest] = {}
+            for key_expr, mark in maps.get(chain + "_rs", []):
+                addr, port = key_expr["concat"]
+                dkey = DestKey(str(addr), int(port))
+                dests[dkey] = _unmark(dkey, int(mark))
+            table[service.key] = ServiceState(service, dests)
+        return table
+
+    def normalize(self, desired: Table) -> Table:
+        """Thresholds are not represented by this backend."""
+        out: Table = {}
+        for key, st in desired.items():
+            dests = {k: Dest(d.key, d.weight, d.method) for k, d in st.dests.items()}
+            out[key] = ServiceState(st.service, dests)
+        return out
+
+    def _base(self) -> list[dict[str, Any]]:
+        cmds: list[dict[str, Any]] = [{"add": {"table": {"family": FAMILY, "name": TABLE}}}]
+        cmds.append({"add": {"chain": {**_T, "name": SERVICES}}})
+        for name, hook in (("prerouting", "prerouting"), ("output", "output")):
+            chain = {**_T, "name": name, "type": "nat", "hook": hook, "prio": -100}
+            cmds.append({"add": {"chain": {**chain, "policy": "accept"}}})
+        return cmds
+
+    def _hooks_present(self, listing: list[dict[str, Any]]) -> bool:
+        return any(r["rule"]["chain"] in ("prerouting", "output") for r in listing if "rule" in r)
+
+    def apply(self, ops: list[Op]) -> None:
+        """Rewrite every service the ops touch, in one atomic transaction."""
+        if not ops:
+            return
+        listing = self._listing()
+        rule_handles: dict[str, int] = {}
+        for obj in listing:
+            rule = obj.get("rule")
+            if rule and rule["chain"] == SERVICES:
+                for expr in rule["expr"]:
+                    if "jump" in expr:
+                        rule_handles[expr["jump"]["target"]] = rule["handle"]
+        before = self.read()
+        after = apply_to(before, ops)
+        touched = {
+            op.service.key
+            if isinstance(op, AddService | EditService)
+            else op.key
+            if isinstance(op, DelService)
+            else op.service
+            for op in ops
+        }
+        cmds = self._base()
+        if not self._hooks_present(listing):
+            for hook in ("prerouting", "output"):
+                cmds.append(
+                    {
+                        "add": {
+                            "rule": {**_T, "chain": hook, "expr": [{"jump": {"target": SERVICES}}]}
+                        }
+                    }
+                )
+        for key in sorted(touched):
+            chain = chain_name(key)
+            if key in before:
+                if chain in rule_handles:
+                    cmds.append(
+                        {
+                            "delete": {
+                                "rule": {**_T, "chain": SERVICES, "handle": rule_handles[chain]}
+                            }
+                        }
+                    )
+                cmds.append({"delete": {"chain": {**_T, "name": chain}}})
+                cmds.append({"delete": {"map": {**_T, "name": chain + "_rs"}}})
+            st = after.get(key)
+            if st is None:
+                continue
+            cmds.extend(self._service_cmds(st))
+        self._run(cmds)
+
+    def _service_cmds(self, st: ServiceState) -> list[dict[str, Any]]:
+        key = st.service.key
+        chain = chain_name(key)
+        addr_type = "ipv4_addr" if key.family == 4 else "ipv6_addr"
+        rs_map: dict[str, Any] = {
+            **_T,
+            "name": chain + "_rs",
+            "type": [addr_type, "inet_service"],
+            "map": "mark",
+        }
+        elems = [[{"concat": [d.key.address, d.key.port]}, _mark(d)] for d in st]
+        if elems:
+            rs_map["elem"] = elems
+        rule = [*service_match(key), {"jump": {"target": chain}}]
+        return [
+            {"add": {"map": rs_map}},
+            {"add": {"chain": {**_T, "name": chain}}},
+            {"add": {"rule": {**_T, "chain": chain, "expr": dnat_rule(st)}}},
+            {
+                "add": {
+                    "rule": {
+                        **_T,
+                        "chain": SERVICES,
+                        "expr": rule,
+                        "comment": encode_comment(st.service),
+                    }
+                }
+            },
+        ]
+
+    def flush(self) -> None:
+        """Delete the whole vipkeeper table."""
+        if self._listing():
+            self._run([{"delete": {"table": {"family": FAMILY, "name": TABLE}}}])

@@ -1,0 +1,85 @@
+"""nftables rendering: comments round-trip, weights become range widths, schedulers map."""
+
+from __future__ import annotations
+
+import pytest
+
+from vipkeeper.config.model import LbKind
+from vipkeeper.lvs.dataplane import DataplaneError
+from vipkeeper.lvs.model import Dest, DestKey, Service, ServiceKey, state
+from vipkeeper.lvs.nftables import decode_comment, dnat_rule, encode_comment
+
+K = ServiceKey(family=4, protocol="TCP", address="10.213.2.100", port=80)
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        Service(K, "wrr"),
+        Service(K, "sh", ("sh-fallback", "sh-port"), 300, "255.255.255.0", False),
+        Service(ServiceKey(family=6, protocol="", fwmark=12), "rr", (), 0, "", True),
+        Service(
+            ServiceKey(
+                family=6, protocol="SCTP", address="fd00:213:ffff:ffff:ffff:ffff:ffff:1", port=65535
+            ),
+            "lblcr",
+        ),
+    ],
+)
+def test_comment_round_trip(service: Service) -> None:
+    text = encode_comment(service)
+    assert len(text) < 128
+    assert decode_comment(text) == service
+
+
+def test_foreign_comment_is_ignored() -> None:
+    assert decode_comment("something else") is None
+
+
+def _map(rule: list[dict]) -> tuple[dict, list]:  # type: ignore[type-arg]
+    m = rule[-1]["dnat"]["addr"]["map"]
+    return m["key"], m["data"]["set"]
+
+
+def test_wrr_ranges_follow_weights_reduced_by_gcd() -> None:
+    st = state(
+        Service(K, "wrr"),
+        [Dest(DestKey("10.213.1.11", 80), 6), Dest(DestKey("10.213.1.12", 8080), 2)],
+    )
+    key, elems = _map(dnat_rule(st))
+    assert key == {"numgen": {"mode": "inc", "mod": 4}}
+    assert elems == [
+        [{"range": [0, 2]}, {"concat": ["10.213.1.11", 80]}],
+        [3, {"concat": ["10.213.1.12", 8080]}],
+    ]
+
+
+def test_rr_ignores_weights_and_zero_weight_is_excluded() -> None:
+    st = state(
+        Service(K, "rr"),
+        [
+            Dest(DestKey("10.213.1.11", 80), 5),
+            Dest(DestKey("10.213.1.12", 80), 1),
+            Dest(DestKey("10.213.1.13", 80), 0),
+        ],
+    )
+    key, elems = _map(dnat_rule(st))
+    assert key["numgen"]["mod"] == 2
+    assert [e[1]["concat"][0] for e in elems] == ["10.213.1.11", "10.213.1.12"]
+
+
+def test_persistence_hashes_the_masked_source() -> None:
+    st = state(Service(K, "wlc", (), 300, "255.255.255.0"), [Dest(DestKey("10.213.1.11", 80))])
+    key, _ = _map(dnat_rule(st))
+    assert key["jhash"]["expr"] == {
+        "&": [{"payload": {"protocol": "ip", "field": "saddr"}}, "255.255.255.0"]
+    }
+
+
+def test_no_weighted_dest_drops() -> None:
+    assert dnat_rule(state(Service(K), [Dest(DestKey("10.213.1.11", 80), 0)])) == [{"drop": None}]
+
+
+def test_dr_is_refused_clearly() -> None:
+    with pytest.raises(DataplaneError, match="NAT only"):
+        dnat_rule(state(Service(K), [Dest(DestKey("10.213.1.11", 80), 1, LbKind.DR)]))
