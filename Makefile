@@ -7,9 +7,14 @@ export PATH := $(BIN):$(PATH)
 COLL := $(CURDIR)/build/ansible_collections/vipkeeper/vrrp
 PYTEST := $(BIN)/python -m pytest
 
+LAB ?= demo
+LBS ?= 2
+LAB_PY := $(BIN)/python tests/lab/lab.py
+
+.PHONY: lab-up lab-down test-lab
 .PHONY: test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
 
-test: deps lint test-runtime test-collection
+test: deps lint test-runtime test-collection test-lab
 	@echo ">> make test: all green"
 
 deps:
@@ -52,3 +57,16 @@ demo-down:
 
 clean:
 	rm -rf build .venv
+
+# The nspawn lab (tests/lab, docs/lab.md): `make lab-up LAB=name LBS=2`, `make lab-down LAB=name`.
+lab-up: deps
+	$(LAB_PY) up $(LAB) --lbs $(LBS)
+
+lab-down:
+	$(LAB_PY) down $(LAB)
+
+# Builds the cached base rootfs first (about 1-2 min, once) so its progress shows, then the tests.
+test-lab: deps
+	@echo ">> lab tests (systemd-nspawn hosts)"
+	$(LAB_PY) rootfs >/dev/null
+	cd tests/lab && $(PYTEST) -q -p no:cacheprovider tests

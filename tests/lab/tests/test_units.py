@@ -1,0 +1,112 @@
+"""The lab's pure parts: names, address plan, inventory, rootfs cache key (no root needed)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import labhelpers  # noqa: F401  (puts tests/lab on sys.path)
+import pytest
+import yaml  # type: ignore[import-untyped]
+from vklab import core, inventory, network, rootfs
+from vklab.procs import Proc
+from vklab.state import UP, LabState
+
+
+def _state(index: int = 123, lbs: int = 2, client: bool = True) -> LabState:
+    return LabState(
+        name="demo",
+        phase=UP,
+        bridge=network.bridge_name("demo"),
+        subnet_index=index,
+        base="/var/cache/vipkeeper-lab/rootfs-x",
+        creator=Proc(1, 1),
+        hosts=core.plan_hosts("demo", index, lbs, client),
+    )
+
+
+def test_bridge_names_fit_and_differ() -> None:
+    names = {network.bridge_name(f"lab{i}") for i in range(500)}
+    assert len(names) == 500
+    assert all(len(n) <= 15 and n.startswith("vkl") for n in names)
+
+
+@pytest.mark.parametrize("name", ["demo", "t12345-1", "a", "molecule-default"])
+def test_valid_names(name: str) -> None:
+    core.validate_name(name)
+
+
+@pytest.mark.parametrize("name", ["", "Demo", "1lab", "lab_1", "lab-", "x" * 40, "a b"])
+def test_invalid_names(name: str) -> None:
+    with pytest.raises(core.LabError, match="invalid lab name"):
+        core.validate_name(name)
+
+
+def test_plan_hosts_addresses() -> None:
+    hosts = core.plan_hosts("demo", 123, 3, True)
+    assert [(h.name, h.group, h.address) for h in hosts] == [
+        ("demo-lb1", "lb", "10.213.123.11"),
+        ("demo-lb2", "lb", "10.213.123.12"),
+        ("demo-lb3", "lb", "10.213.123.13"),
+        ("demo-client", "client", "10.213.123.50"),
+    ]
+    assert [h.name for h in core.plan_hosts("demo", 123, 1, False)] == ["demo-lb1"]
+    with pytest.raises(core.LabError):
+        core.plan_hosts("demo", 123, 0, True)
+
+
+def test_pick_subnet_avoids_machine_networks_and_other_labs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    used = [ipaddress.IPv4Network("10.213.100.0/23"), ipaddress.IPv4Network("192.0.2.0/24")]
+    monkeypatch.setattr(network, "networks_in_use", lambda: used)
+    assert network.pick_subnet(taken={102}) == 103
+    monkeypatch.setattr(network, "networks_in_use", lambda: [network.POOL])
+    with pytest.raises(network.NetworkError, match="no free"):
+        network.pick_subnet(taken=set())
+
+
+def test_inventory_is_valid_yaml_with_groups_and_lab_facts() -> None:
+    st = _state()
+    inv = yaml.safe_load(inventory.render_inventory(st, Path("/x/id_ed25519")))
+    v = inv["all"]["vars"]
+    assert v["ansible_user"] == "root"
+    assert v["ansible_ssh_private_key_file"] == "/x/id_ed25519"
+    assert "StrictHostKeyChecking=no" in v["ansible_ssh_common_args"]
+    assert "UserKnownHostsFile=/dev/null" in v["ansible_ssh_common_args"]
+    assert v["ansible_python_interpreter"] == "/usr/bin/python3"
+    assert v["lab_interface"] == "host0"
+    assert v["lab_network"] == "10.213.123.0/24"
+    assert v["lab_vip"] == "10.213.123.100/24"
+    groups = inv["all"]["children"]
+    assert groups["lb"]["hosts"]["demo-lb2"]["ansible_host"] == "10.213.123.12"
+    assert list(groups["client"]["hosts"]) == ["demo-client"]
+    used = {h.address for h in st.hosts} | {st.controller_address}
+    assert not used & {vip.split("/")[0] for vip in v["lab_vips"]}
+
+
+def test_inventory_without_client_keeps_an_empty_group() -> None:
+    inv = yaml.safe_load(inventory.render_inventory(_state(client=False), Path("/k")))
+    assert inv["all"]["children"]["client"]["hosts"] == {}
+
+
+def test_hosts_file_names_every_host() -> None:
+    text = inventory.render_hosts(_state())
+    assert "10.213.123.11\tdemo-lb1" in text
+    assert "10.213.123.50\tdemo-client" in text
+
+
+def test_state_round_trips_through_json() -> None:
+    st = _state()
+    host = st.hosts[0].__class__(**{**st.hosts[0].__dict__, "nspawn": Proc(10, 20)})
+    st = st.with_host(host)
+    assert LabState.from_json(st.to_json()) == st
+    assert [h.name for h in st.hosts] == ["demo-lb1", "demo-lb2", "demo-client"]
+
+
+def test_rootfs_key_follows_packages_and_suite() -> None:
+    k = rootfs.rootfs_key(["a", "b"], "bookworm", "http://m", None)
+    assert k == rootfs.rootfs_key(["b", "a", "a"], "bookworm", "http://m", None)
+    assert k != rootfs.rootfs_key(["a", "b", "c"], "bookworm", "http://m", None)
+    assert k != rootfs.rootfs_key(["a", "b"], "trixie", "http://m", None)
+    assert k != rootfs.rootfs_key(["a", "b"], "bookworm", "http://m", rootfs.configure_lab_host)
