@@ -728,6 +728,12 @@ def _plan_cluster(
     secret = raw.get("secret") or secrets.get(spec.name) or settings.secret
     scripts = _scripts(spec, problems)
     track_ifaces = _track_interfaces(raw.get("track_interfaces"), where, problems)
+    for h in spec.hosts:
+        if any(name == h.interface for name, _ in track_ifaces):
+            problems.error(
+                f"{where}: track_interfaces names {h.interface}, the VRRP interface of host"
+                f" {h.name}, which is always tracked (keepalived -t rejects it)"
+            )
     notify = _notify(raw.get("notify"), where, problems)
     options = raw.get("instance_options") or {}
     if not isinstance(options, Mapping):

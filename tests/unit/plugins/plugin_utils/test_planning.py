@@ -277,3 +277,11 @@ def test_all_problems_are_reported_at_once() -> None:
     )
     assert errors[0] == "cluster a: unknown host nope (not in the inventory)"
     assert any(e.startswith("cluster b: VIP 10.9.9.9/24 is outside") for e in errors)
+
+
+def test_tracking_the_vrrp_interface_itself_is_rejected() -> None:
+    errors = errors_of([cluster("web", track_interfaces=["eth1", "eth0"])])
+    assert errors[0] == (
+        "cluster web: track_interfaces names eth0, the VRRP interface of host lb1,"
+        " which is always tracked (keepalived -t rejects it)"
+    )
