@@ -1,0 +1,269 @@
+"""Map the config model onto the VRRP core's settings plus what the daemon itself needs.
+
+Two plans compare equal exactly when the running instance can be kept across a reload:
+nothing here carries a config location, so moving a block or adding a comment changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
+
+from vipkeeper.checks.trackfile import read_value
+from vipkeeper.config import model as m
+from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
+from vipkeeper.vrrp.settings import (
+    Auth,
+    AuthType,
+    InstanceSettings,
+    Notify,
+    SettingsError,
+    TrackFile,
+    TrackInterface,
+    TrackScript,
+    VirtualRoute,
+)
+from vipkeeper.vrrp.state import State
+from vipkeeper.vrrp.syncgroup import SyncGroupSettings
+
+IPAddress = IPv4Address | IPv6Address
+
+
+class BuildError(Exception):
+    """An instance cannot run as configured (names the instance and why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePlan:
+    """One instance: the core's settings and the kernel-facing details."""
+
+    settings: InstanceSettings
+    interface: str
+    mcast_group: IPAddress | None  # None for unicast
+    addrs: tuple[AddrSpec, ...]  # every VIP (included and excluded), as put in the kernel
+    routes: tuple[RouteSpec, ...]
+    garp_interval: float  # seconds between gratuitous ARPs of a burst
+    gna_interval: float  # seconds between unsolicited NAs of a burst
+    sync_group: str | None
+
+
+def _argv(cmd: m.ScriptCommand | None) -> tuple[str, ...]:
+    return cmd.argv if cmd is not None else ()
+
+
+def notify_of(n: m.Notify, fifo: bool) -> Notify:
+    """The core's notify settings."""
+    return Notify(
+        master=_argv(n.master),
+        backup=_argv(n.backup),
+        fault=_argv(n.fault),
+        stop=_argv(n.stop),
+        generic=_argv(n.generic),
+        fifo=fifo,
+    )
+
+
+def has_fifo(g: m.GlobalDefs) -> bool:
+    """Whether a VRRP notify FIFO is configured."""
+    return bool(g.notify_fifo or g.vrrp_notify_fifo)
+
+
+def _source(
+    inst: m.VrrpInstance, family: int, addrs: Sequence[IPInterface], vips: set[IPAddress]
+) -> IPAddress:
+    if inst.unicast_src_ip is not None:
+        return inst.unicast_src_ip
+    if inst.mcast_src_ip is not None:
+        return inst.mcast_src_ip
+    for a in addrs:
+        if a.version != family or a.ip in vips:
+            continue
+        if family == 6 and not a.ip.is_link_local:
+            continue
+        return a.ip
+    kind = "IPv4" if family == 4 else "IPv6 link-local"
+    raise BuildError(f"interface {inst.interface} has no {kind} address to send adverts from")
+
+
+def _route(r: m.VirtualRoute, interface: str) -> tuple[VirtualRoute, RouteSpec]:
+    blackhole = r.type == "blackhole"
+    dev = r.dev or (interface if r.via is None and r.type is None else None)
+    core = VirtualRoute(
+        dst=r.destination.network,
+        via=r.via,
+        dev=dev,
+        src=r.source,
+        table=r.table,
+        metric=r.metric,
+        blackhole=blackhole,
+    )
+    spec = RouteSpec(
+        destination=r.destination,
+        ifname=dev,
+        via=r.via,
+        source=r.source,
+        scope=r.scope,
+        table=r.table,
+        metric=r.metric,
+        type=r.type,
+    )
+    return core, spec
+
+
+def _addr(v: m.VirtualIP, interface: str) -> AddrSpec:
+    return AddrSpec(
+        ifname=v.dev or interface,
+        address=v.address,
+        label=v.label,
+        scope=v.scope,
+        broadcast=v.broadcast,
+        peer=v.peer,
+        nodad=v.nodad,
+        noprefixroute=v.noprefixroute,
+    )
+
+
+def build_instance(
+    config: m.Config,
+    inst: m.VrrpInstance,
+    addresses: Callable[[str], Sequence[IPInterface]],
+    link_up: Callable[[str], bool],
+) -> InstancePlan:
+    """The plan of one instance; BuildError when it cannot run."""
+    g = config.global_defs
+    if inst.interface is None:
+        raise BuildError(f"{inst.name}: no interface")
+    if not inst.virtual_ipaddresses:
+        raise BuildError(f"{inst.name}: no virtual_ipaddress")
+    family = inst.family
+    vips = tuple(v.address.ip for v in inst.virtual_ipaddresses)
+    excluded = tuple(v.address.ip for v in inst.virtual_ipaddresses_excluded)
+    source = _source(inst, family, addresses(inst.interface), set(vips + excluded))
+    group = config.sync_group(inst.sync_group) if inst.sync_group else None
+
+    scripts: list[TrackScript] = []
+    refs = (*inst.track_scripts, *(group.track_scripts if group else ()))
+    for ref in refs:
+        script = config.script(ref.name)
+        if script is None:
+            raise BuildError(f"{inst.name}: track_script {ref.name} is not defined")
+        weight = ref.weight if ref.weight is not None else script.weight
+        scripts.append(
+            TrackScript(
+                name=ref.name,
+                weight=weight,
+                reverse=ref.reverse or script.weight_reverse,
+                initially_ok=not script.init_fail,
+            )
+        )
+    tracked_ifs = list(inst.track_interfaces) + list(group.track_interfaces if group else ())
+    if not inst.dont_track_primary and all(t.name != inst.interface for t in tracked_ifs):
+        tracked_ifs.insert(0, m.TrackInterface(name=inst.interface))
+    interfaces = tuple(
+        TrackInterface(t.name, t.weight, t.reverse, initially_up=link_up(t.name))
+        for t in _unique(tracked_ifs)
+    )
+    files: list[TrackFile] = []
+    for fref in (*inst.track_files, *(group.track_files if group else ())):
+        block = config.track_file(fref.name)
+        if block is None:
+            raise BuildError(f"{inst.name}: track_file {fref.name} is not defined")
+        files.append(
+            TrackFile(
+                name=fref.name,
+                weight=fref.weight if fref.weight is not None else block.weight,
+                reverse=fref.reverse or block.weight_reverse,
+                initial_value=read_value(block.file),
+            )
+        )
+    routes = [_route(r, inst.interface) for r in inst.virtual_routes]
+    peers = inst.unicast_peers
+    min_ttl = max((p.min_ttl or 0 for p in peers), default=0)
+    max_ttl = min((p.max_ttl if p.max_ttl is not None else 255 for p in peers), default=255)
+    auth = Auth()
+    if inst.authentication is not None and inst.version == 2:
+        kind = AuthType.PASS if inst.authentication.auth_type is m.AuthType.PASS else AuthType.AH
+        auth = Auth(kind, inst.authentication.auth_pass.encode()[:8])
+    try:
+        settings = InstanceSettings(
+            name=inst.name,
+            vrid=inst.virtual_router_id,
+            vips=vips,
+            source=source,
+            version=inst.version,
+            family=family,
+            priority=inst.priority,
+            advert_int=inst.advert_int,
+            excluded_vips=excluded,
+            virtual_routes=tuple(core for core, _ in routes),
+            initial_state=State.MASTER if inst.state is m.State.MASTER else State.BACKUP,
+            nopreempt=inst.nopreempt,
+            preempt_delay=inst.preempt_delay,
+            auth=auth,
+            lower_prio_no_advert=inst.lower_prio_no_advert,
+            down_timer_adverts=inst.down_timer_adverts,
+            garp_master_delay=inst.garp_master_delay,
+            garp_master_repeat=inst.garp_master_repeat,
+            garp_master_refresh=inst.garp_master_refresh,
+            garp_master_refresh_repeat=inst.garp_master_refresh_repeat,
+            garp_lower_prio_delay=inst.garp_lower_prio_delay,
+            garp_lower_prio_repeat=inst.garp_lower_prio_repeat,
+            skip_check_adv_addr=inst.skip_check_adv_addr,
+            v3_checksum_as_v2=inst.v3_checksum_as_v2,
+            unicast_peers=tuple(p.address for p in peers),
+            unicast_ttl=inst.unicast_ttl,
+            unicast_min_ttl=min_ttl,
+            unicast_max_ttl=max_ttl,
+            strict_mode=inst.strict_mode,
+            track_scripts=tuple(scripts),
+            track_interfaces=interfaces,
+            track_files=tuple(files),
+            notify=notify_of(inst.notify, has_fifo(g)),
+        )
+    except SettingsError as exc:
+        raise BuildError(f"{inst.name}: {exc}") from exc
+    if peers:
+        mcast: IPAddress | None = None
+    elif inst.mcast_dst_ip is not None:
+        mcast = inst.mcast_dst_ip
+    else:
+        mcast = g.vrrp_mcast_group4 if family == 4 else g.vrrp_mcast_group6
+    addrs = tuple(
+        _addr(v, inst.interface)
+        for v in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded)
+    )
+    return InstancePlan(
+        settings=settings,
+        interface=inst.interface,
+        mcast_group=mcast,
+        addrs=addrs,
+        routes=tuple(spec for _, spec in routes),
+        garp_interval=g.vrrp_garp_interval,
+        gna_interval=g.vrrp_gna_interval,
+        sync_group=inst.sync_group,
+    )
+
+
+def _unique(items: Sequence[m.TrackInterface]) -> list[m.TrackInterface]:
+    seen: set[str] = set()
+    out = []
+    for t in items:
+        if t.name not in seen:
+            seen.add(t.name)
+            out.append(t)
+    return out
+
+
+def sync_group_settings(config: m.Config, group: m.VrrpSyncGroup) -> SyncGroupSettings:
+    """The core's settings of one sync group."""
+    return SyncGroupSettings(
+        name=group.name,
+        members=group.group,
+        notify=notify_of(group.notify, has_fifo(config.global_defs)),
+    )
+
+
+def interfaces_of(plans: Mapping[str, InstancePlan]) -> set[str]:
+    """Every interface the plans send on."""
+    return {p.interface for p in plans.values()}

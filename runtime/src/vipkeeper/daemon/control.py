@@ -1,0 +1,86 @@
+"""The control socket: a root-only unix stream socket speaking one JSON object per line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("vipkeeper.control")
+MAX_REQUEST = 65536
+
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class ControlServer:
+    """Answers requests `{"command": ..., ...}` with `{"ok": bool, ...}`."""
+
+    def __init__(self, path: str, handler: Handler) -> None:
+        self.path = path
+        self.handler = handler
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        """Listen (replacing a stale socket file), mode 0600."""
+        sock_path = Path(self.path)
+        sock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        with contextlib.suppress(FileNotFoundError):
+            if sock_path.is_socket():
+                sock_path.unlink()
+        old_umask = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._serve, path=self.path)
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+
+    async def stop(self) -> None:
+        """Stop listening and remove the socket file."""
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+            self._server = None
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), 5.0)
+            try:
+                request = json.loads(line[:MAX_REQUEST] or b"{}")
+                if not isinstance(request, dict):
+                    raise ValueError("a JSON object is expected")  # noqa: TRY004
+                response = await self.handler(request)
+            except ValueError as exc:
+                response = {"ok": False, "error": f"bad request: {exc}"}
+            writer.write(json.dumps(response).encode() + b"\n")
+            await writer.drain()
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            log.debug("control client: %s", exc)
+        finally:
+            writer.close()
+
+
+def request(path: str, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    """Send one request to a running daemon and return its answer (blocking client)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        sock.sendall(json.dumps(payload).encode() + b"\n")
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    answer = json.loads(b"".join(chunks) or b"{}")
+    if not isinstance(answer, dict):
+        raise TypeError("the daemon's answer is not a JSON object")
+    return answer

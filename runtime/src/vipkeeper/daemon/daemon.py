@@ -1,0 +1,921 @@
+"""The daemon: moves packets and events between net/ and the VRRP cores, and runs their actions.
+
+One timer serves every instance: after each event the loop's single `call_at` handle is
+re-armed to the earliest deadline any core reports (aioquic's adapter shape). Scripts,
+notifies and netlink work run as separate tasks, so they never delay an advert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vipkeeper import __version__
+from vipkeeper.checks.process import RunAs
+from vipkeeper.checks.script import (
+    ScriptSpec,
+    ScriptTracker,
+    default_script_user,
+    insecure_reason,
+    resolve_user,
+)
+from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec
+from vipkeeper.config import model as m
+from vipkeeper.daemon import dumps
+from vipkeeper.daemon.build import (
+    BuildError,
+    InstancePlan,
+    build_instance,
+    sync_group_settings,
+)
+from vipkeeper.daemon.control import ControlServer
+from vipkeeper.daemon.kernel import Kernel
+from vipkeeper.daemon.notify import NotifyFifo, NotifyQueue
+from vipkeeper.daemon.sdnotify import SdNotify
+from vipkeeper.net.addrs import IPInterface
+from vipkeeper.net.links import Link, LinkMonitor
+from vipkeeper.net.vrrpsock import Datagram, VrrpSocket
+from vipkeeper.vrrp.actions import (
+    Action,
+    AddRoutes,
+    AddVips,
+    AdvertDropped,
+    IntervalMismatch,
+    PriorityChanged,
+    RemoveRoutes,
+    RemoveVips,
+    RunNotify,
+    SendAdvert,
+    SendGratuitous,
+    StateChanged,
+    WriteNotifyFifo,
+)
+from vipkeeper.vrrp.instance import Stats, VrrpInstance
+from vipkeeper.vrrp.packet import decode_advert, encode_advert
+from vipkeeper.vrrp.settings import MCAST_V4, MCAST_V6
+from vipkeeper.vrrp.state import State
+from vipkeeper.vrrp.syncgroup import SyncGroup
+
+log = logging.getLogger("vipkeeper")
+READ_BATCH = 64  # datagrams read per wake-up of a socket
+DROP_LOG_EVERY = 10.0  # seconds between log lines about the same kind of dropped packet
+SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
+SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How the daemon was started (from the command line)."""
+
+    config_file: str
+    config_id: str | None = None
+    control_socket: str = "/run/vipkeeper/control.sock"
+    state_dir: str = "/run/vipkeeper"
+    dump_dir: str = "/tmp"
+    metrics: str | None = None
+    notify_timeout: float = 30.0
+
+
+@dataclass(eq=False)
+class Managed:
+    """A running instance: its plan, its core and what the daemon tracks about it."""
+
+    plan: InstancePlan
+    core: VrrpInstance
+    last_transition: dict[str, Any] | None = None
+    transitions: int = 0
+    held_until: float | None = None  # a demote hold: no takeover before this time
+    drop_logged: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The instance name."""
+        return self.plan.settings.name
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        """(interface, family, VRID): how received packets find the instance."""
+        s = self.plan.settings
+        return (self.plan.interface, s.family, s.vrid)
+
+
+def plan_identity(plan: InstancePlan) -> InstancePlan:
+    """The plan with run-time tracker values normalised (reload compares these)."""
+    s = plan.settings
+    settings = dataclasses.replace(
+        s,
+        track_interfaces=tuple(
+            dataclasses.replace(t, initially_up=True) for t in s.track_interfaces
+        ),
+        track_files=tuple(dataclasses.replace(t, initial_value=0) for t in s.track_files),
+    )
+    return dataclasses.replace(plan, settings=settings)
+
+
+class Daemon:
+    """The whole runtime for one config."""
+
+    def __init__(self, options: Options, config: m.Config) -> None:
+        self.options = options
+        self.config = config
+        self.loop = asyncio.get_running_loop()
+        self.kernel = Kernel(options.state_dir)
+        self.links = LinkMonitor(self._on_link)
+        self.sd = SdNotify()
+        self.instances: dict[str, Managed] = {}
+        self.by_key: dict[tuple[str, int, int], Managed] = {}
+        self.groups: dict[str, SyncGroup] = {}
+        self.sockets: dict[tuple[str, int], VrrpSocket] = {}
+        self.scripts: dict[str, ScriptTracker] = {}
+        self.files: dict[str, FileTracker] = {}
+        self.notify = NotifyQueue(options.notify_timeout)
+        self.fifos: list[NotifyFifo] = []
+        self.counters: dict[str, int] = {
+            "unknown_vrid": 0,
+            "not_vrrp": 0,
+            "send_errors": 0,
+            "reloads": 0,
+            "reload_failures": 0,
+        }
+        self.started_at = time.time()
+        self.last_reload: dict[str, Any] | None = None
+        self.control = ControlServer(options.control_socket, self._control)
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._stopping = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._lvs: Any = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Start everything, serve until SIGTERM/SIGINT, then stop cleanly; the exit code."""
+        await self.kernel.start()
+        await self.links.start()
+        plans = await self._build_plans(self.config)
+        keep: set[str] = set()
+        removed = await self.kernel.cleanup_stale(keep)
+        if removed:
+            log.info("cleaned %d stale VIP(s) left by an earlier run", removed)
+        self.notify.user = self._script_user(self.config)
+        self.notify.start()
+        self._open_fifos(self.config)
+        self._sync_trackers(self.config)
+        delay = self.config.global_defs.vrrp_startup_delay
+        if delay > 0:
+            log.info("vrrp_startup_delay: waiting %.1fs before starting instances", delay)
+            await asyncio.sleep(delay)
+        self._apply_plans(plans, initial=True)
+        await self.control.start()
+        self._install_signals()
+        await self._start_lvs()
+        if self.options.metrics:
+            self._start_metrics(self.options.metrics)
+        self.sd.ready(f"{len(self.instances)} VRRP instance(s)")
+        if self.sd.watchdog_interval:
+            self._spawn(self._watchdog(self.sd.watchdog_interval))
+        log.info(
+            "vipkeeper %s running: %d instance(s) from %s",
+            __version__,
+            len(self.instances),
+            self.options.config_file,
+        )
+        await self._stopping.wait()
+        await self._shutdown()
+        return 0
+
+    def request_stop(self) -> None:
+        """Begin a clean stop (SIGTERM)."""
+        self._stopping.set()
+
+    async def _shutdown(self) -> None:
+        self.sd.stopping()
+        log.info("stopping: releasing every VIP")
+        now = self.loop.time()
+        for managed in list(self.instances.values()):
+            self._feed(managed, managed.core.stop(now), now)
+        self._cancel_timer()
+        await self.kernel.drain(5.0)
+        await self.notify.drain(self.options.notify_timeout + 2.0)
+        await self._stop_lvs()
+        for tracker in self.scripts.values():
+            await tracker.stop()
+        for ftracker in self.files.values():
+            await ftracker.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.control.stop()
+        await self.notify.stop()
+        await self.links.stop()
+        await self.kernel.stop()
+        for sock in self.sockets.values():
+            self.loop.remove_reader(sock.fileno())
+            sock.close()
+        for fifo in self.fifos:
+            fifo.close()
+        log.info("stopped")
+
+    def _spawn(self, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            self.sd.watchdog()
+            await asyncio.sleep(interval)
+
+    def _install_signals(self) -> None:
+        self.loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        self.loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        self.loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        self.loop.add_signal_handler(signal.SIGUSR1, self._dump_data)
+        self.loop.add_signal_handler(signal.SIGUSR2, self._dump_stats)
+        self.loop.add_signal_handler(SIGJSON, self._dump_json)
+        self.loop.add_signal_handler(SIGSTATS_CLEAR, self._clear_stats)
+
+    # ---- building ------------------------------------------------------------------------
+
+    async def _build_plans(self, config: m.Config) -> dict[str, InstancePlan]:
+        names = {i.interface for i in config.vrrp_instances if i.interface}
+        addrs: dict[str, list[IPInterface]] = {}
+        for ifname in names:
+            addrs[ifname] = await self.kernel.addrs.addresses(ifname)
+        plans: dict[str, InstancePlan] = {}
+        for inst in config.vrrp_instances:
+            try:
+                plans[inst.name] = build_instance(
+                    config, inst, lambda n: addrs.get(n, []), self._link_up
+                )
+            except BuildError as exc:
+                where = f"{inst.location}: " if inst.location else ""
+                log.error("%s%s; the instance is not started", where, exc)  # noqa: TRY400
+        return plans
+
+    def _link_up(self, name: str) -> bool:
+        link = self.links.get(name)
+        return link is not None and link.up
+
+    def _script_user(self, config: m.Config) -> RunAs | None:
+        g = config.global_defs
+        try:
+            user = resolve_user(g.script_user, g.script_group)
+        except KeyError:
+            log.error("script_user %s does not exist; scripts run as root", g.script_user)  # noqa: TRY400
+            return None
+        return user if user is not None else default_script_user()
+
+    # ---- applying plans (start and reload) -------------------------------------------------
+
+    def _apply_plans(self, plans: dict[str, InstancePlan], *, initial: bool = False) -> None:
+        now = self.loop.time()
+        old = self.instances
+        kept: dict[str, Managed] = {}
+        stopped: list[Managed] = []
+        for name, managed in old.items():
+            new_plan = plans.get(name)
+            if new_plan is not None and plan_identity(new_plan) == plan_identity(managed.plan):
+                kept[name] = managed
+            else:
+                stopped.append(managed)
+        for managed in stopped:
+            why = "removed from the config" if managed.name not in plans else "changed"
+            log.info("(%s) %s: stopping it", managed.name, why)
+            self._run(managed, managed.core.stop(now), now)
+        self.instances = dict(kept)
+        started: list[Managed] = []
+        for name, plan in plans.items():
+            if name in kept:
+                continue
+            managed = Managed(plan, VrrpInstance(plan.settings))
+            self.instances[name] = managed
+            started.append(managed)
+        self.by_key = {managed.key: managed for managed in self.instances.values()}
+        self._sync_sockets()
+        self._rebuild_groups()
+        for managed in started:
+            self._push_tracker_state(managed)
+            if not initial:
+                log.info("(%s) new instance: starting it", managed.name)
+        for managed in started:
+            if managed.name in self.instances:
+                self._feed(managed, managed.core.start(now), now)
+        self._rearm()
+
+    def _push_tracker_state(self, managed: Managed) -> None:
+        core = managed.core
+        for ts in core.settings.track_scripts:
+            tracker = self.scripts.get(ts.name)
+            if tracker is not None and tracker.ok != ts.initially_ok:
+                core.set_script_result(ts.name, tracker.ok, self.loop.time())
+        for tf in core.settings.track_files:
+            ftracker = self.files.get(tf.name)
+            if ftracker is not None and ftracker.value != tf.initial_value:
+                core.set_file_value(tf.name, ftracker.value, self.loop.time())
+
+    def _rebuild_groups(self) -> None:
+        cores = {name: managed.core for name, managed in self.instances.items()}
+        self.groups = {}
+        for group in self.config.vrrp_sync_groups:
+            members = [n for n in group.group if n in cores]
+            if not members:
+                continue
+            settings = dataclasses.replace(
+                sync_group_settings(self.config, group), members=tuple(members)
+            )
+            self.groups[group.name] = SyncGroup(settings, cores)
+
+    def _sync_sockets(self) -> None:
+        wanted: dict[tuple[str, int], set[Any]] = {}
+        for managed in self.instances.values():
+            plan = managed.plan
+            groups = wanted.setdefault((plan.interface, plan.settings.family), set())
+            if plan.mcast_group is not None:
+                groups.add(plan.mcast_group)
+        for key in list(self.sockets):
+            if key not in wanted:
+                sock = self.sockets.pop(key)
+                self.loop.remove_reader(sock.fileno())
+                sock.close()
+        for key, mgroups in wanted.items():
+            maybe = self.sockets.get(key) or self._open_socket(*key)
+            if maybe is None:
+                continue
+            sock = maybe
+            for group in mgroups:
+                try:
+                    sock.join(group)
+                except OSError as exc:
+                    log.error("cannot join %s on %s: %s", group, sock.ifname, exc)  # noqa: TRY400
+
+    def _open_socket(self, ifname: str, family: int) -> VrrpSocket | None:
+        try:
+            sock = VrrpSocket(ifname, socket.if_nametoindex(ifname), family)
+        except OSError as exc:
+            log.error("cannot open a VRRP socket on %s: %s", ifname, exc)  # noqa: TRY400
+            return None
+        self.sockets[(ifname, family)] = sock
+        self.loop.add_reader(sock.fileno(), self._on_readable, sock)
+        return sock
+
+    def _sync_trackers(self, config: m.Config) -> None:
+        g = config.global_defs
+        user = self._script_user(config)
+        wanted_scripts: dict[str, ScriptSpec] = {}
+        for script in config.vrrp_scripts:
+            try:
+                run_as = resolve_user(script.script.user, script.script.group) or user
+            except KeyError:
+                log.error("vrrp_script %s: user %s does not exist", script.name, script.script.user)  # noqa: TRY400
+                continue
+            if g.enable_script_security and script.script.argv:
+                reason = insecure_reason(script.script.argv[0], run_as)
+                if reason is not None:
+                    log.error("vrrp_script %s disabled by script security: %s", script.name, reason)
+                    continue
+            wanted_scripts[script.name] = ScriptSpec(
+                name=script.name,
+                argv=script.script.argv,
+                interval=script.interval,
+                timeout=script.timeout,
+                rise=script.rise,
+                fall=script.fall,
+                init_fail=script.init_fail,
+                user=run_as,
+            )
+        tracked = {ref.name for i in config.vrrp_instances for ref in i.track_scripts} | {
+            ref.name for grp in config.vrrp_sync_groups for ref in grp.track_scripts
+        }
+        for name, tracker in list(self.scripts.items()):
+            if wanted_scripts.get(name) != tracker.spec or name not in tracked:
+                self._spawn(tracker.stop())
+                del self.scripts[name]
+        for name, spec in wanted_scripts.items():
+            if name in tracked and name not in self.scripts:
+                new = ScriptTracker(spec, self._on_script)
+                self.scripts[name] = new
+                new.start()
+        wanted_files = {
+            tf.name: TrackFileSpec(tf.name, tf.file, tf.init_file, tf.init_value, tf.init_overwrite)
+            for tf in config.track_files
+        }
+        for name, ftracker in list(self.files.items()):
+            if wanted_files.get(name) != ftracker.spec:
+                self._spawn(ftracker.stop())
+                del self.files[name]
+        for name, fspec in wanted_files.items():
+            if name not in self.files:
+                fnew = FileTracker(fspec, self._on_file)
+                self.files[name] = fnew
+                fnew.start()
+
+    def _open_fifos(self, config: m.Config) -> None:
+        for fifo in self.fifos:
+            fifo.close()
+        self.fifos = []
+        g = config.global_defs
+        for path in dict.fromkeys(p for p in (g.notify_fifo, g.vrrp_notify_fifo) if p):
+            fifo = NotifyFifo(path)
+            try:
+                fifo.open()
+            except OSError as exc:
+                log.error("notify fifo %s: %s", path, exc)  # noqa: TRY400
+                continue
+            self.fifos.append(fifo)
+
+    # ---- reload --------------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """SIGHUP: load the config again; keep running the old one when the new one is broken."""
+        from vipkeeper.config import load
+
+        async with self._reload_lock:
+            self.sd.reloading()
+            self.counters["reloads"] += 1
+            log.info("reloading %s", self.options.config_file)
+            try:
+                result = await asyncio.to_thread(
+                    load, self.options.config_file, self.options.config_id
+                )
+            except Exception as exc:  # a loader bug must not take the daemon down
+                return self._reload_failed([f"the loader failed: {exc}"])
+            if result.config is None or not result.ok:
+                return self._reload_failed([d.format() for d in result.errors])
+            config = result.config
+            plans = await self._build_plans(config)
+            self.config = config
+            self.notify.user = self._script_user(config)
+            self._open_fifos(config)
+            self._sync_trackers(config)
+            self._apply_plans(plans)
+            await self._apply_lvs(config)
+            self.last_reload = {"at": time.time(), "ok": True, "errors": 0}
+            log.info("reload done: %d instance(s)", len(self.instances))
+            self.sd.ready(f"{len(self.instances)} VRRP instance(s)")
+            return True
+
+    def _reload_failed(self, errors: list[str]) -> bool:
+        for text in errors:
+            log.error("reload: %s", text)
+        log.error(
+            "reload failed: the config has %d error(s); keeping the running config", len(errors)
+        )
+        self.counters["reload_failures"] += 1
+        self.last_reload = {"at": time.time(), "ok": False, "errors": len(errors)}
+        self.sd.ready("reload failed; running the previous config")
+        return False
+
+    # ---- the one timer -------------------------------------------------------------------
+
+    def _deadline(self, managed: Managed) -> float | None:
+        if managed.held_until is not None and managed.core.state is State.BACKUP:
+            return managed.held_until
+        return managed.core.get_timer()
+
+    def _rearm(self) -> None:
+        deadlines = [d for d in map(self._deadline, self.instances.values()) if d is not None]
+        at = min(deadlines) if deadlines else None
+        if at == self._timer_at and self._timer is not None:
+            return
+        self._cancel_timer()
+        if at is not None:
+            self._timer_at = at
+            self._timer = self.loop.call_at(at, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None
+
+    def _on_timer(self) -> None:
+        now = max(self.loop.time(), self._timer_at or 0.0)
+        self._timer = None
+        self._timer_at = None
+        for managed in list(self.instances.values()):
+            if managed.held_until is not None:
+                if now < managed.held_until and managed.core.state is State.BACKUP:
+                    continue
+                managed.held_until = None
+            at = managed.core.get_timer()
+            if at is None or at > now:
+                continue
+            self._run(managed, managed.core.handle_timer(now), now)
+        self._rearm()
+
+    # ---- packets -------------------------------------------------------------------------
+
+    def _on_readable(self, sock: VrrpSocket) -> None:
+        for _ in range(READ_BATCH):
+            try:
+                dgram = sock.receive()
+            except OSError as exc:
+                log.debug("receive on %s: %s", sock.ifname, exc)
+                return
+            if dgram is None:
+                break
+            self._on_datagram(sock, dgram)
+        self._rearm()
+
+    def _on_datagram(self, sock: VrrpSocket, dgram: Datagram) -> None:
+        if len(dgram.data) < 2:
+            self.counters["not_vrrp"] += 1
+            return
+        managed = self.by_key.get((sock.ifname, sock.family, dgram.data[1]))
+        if managed is None:
+            self.counters["unknown_vrid"] += 1
+            return
+        now = self.loop.time()
+        try:
+            actions = managed.core.receive_advert(dgram.data, dgram.src, dgram.dst, dgram.ttl, now)
+        except Exception as exc:  # a peer's packet must never take the daemon down
+            self.counters["not_vrrp"] += 1
+            log.error("(%s) packet from %s raised %r; dropped", managed.name, dgram.src, exc)  # noqa: TRY400
+            return
+        self._run(managed, actions, now)
+
+    # ---- trackers ------------------------------------------------------------------------
+
+    def _on_link(self, old: Link | None, new: Link | None) -> None:
+        link = new or old
+        if link is None:
+            return
+        name = link.name
+        up = new is not None and new.up
+        was = old is not None and old.up
+        if up == was:
+            return
+        log.info("interface %s is %s", name, "up" if up else "down")
+        now = self.loop.time()
+        for managed in list(self.instances.values()):
+            if any(t.name == name for t in managed.core.settings.track_interfaces):
+                self._run(managed, managed.core.set_interface_state(name, up, now), now)
+        self._rearm()
+
+    def _on_script(self, name: str, ok: bool) -> None:
+        log.info("vrrp_script %s is now %s", name, "OK" if ok else "FAILING")
+        now = self.loop.time()
+        for managed in list(self.instances.values()):
+            if any(t.name == name for t in managed.core.settings.track_scripts):
+                self._run(managed, managed.core.set_script_result(name, ok, now), now)
+        self._rearm()
+
+    def _on_file(self, name: str, value: int) -> None:
+        log.info("track_file %s now holds %d", name, value)
+        now = self.loop.time()
+        for managed in list(self.instances.values()):
+            if any(t.name == name for t in managed.core.settings.track_files):
+                self._run(managed, managed.core.set_file_value(name, value, now), now)
+        self._rearm()
+
+    # ---- actions -------------------------------------------------------------------------
+
+    def _run(self, managed: Managed, actions: list[Action], now: float) -> None:
+        """Pass a member's actions through its sync group, then carry them out."""
+        self._feed(managed, actions, now)
+
+    def _feed(self, managed: Managed, actions: list[Action], now: float) -> None:
+        group = self.groups.get(managed.plan.sync_group or "")
+        if group is not None and any(mb is managed.core for mb in group.members):
+            actions = group.follow(actions, now)
+        self._execute(actions)
+
+    def _execute(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            managed = self.instances.get(action.instance)
+            try:
+                self._do(action, managed)
+            except Exception as exc:  # one failed action must not stop the others
+                log.error("(%s) %s failed: %s", action.instance, type(action).__name__, exc)  # noqa: TRY400
+
+    def _do(self, action: Action, managed: Managed | None) -> None:
+        if isinstance(action, SendAdvert):
+            if managed is not None:
+                self._send(managed, action)
+        elif isinstance(action, StateChanged):
+            self._state_changed(action, managed)
+        elif isinstance(action, AddVips | RemoveVips):
+            if managed is None:
+                return
+            wanted = set(action.addresses)
+            specs = tuple(s for s in managed.plan.addrs if s.address.ip in wanted)
+            if isinstance(action, AddVips):
+                self.kernel.add_addresses(specs, managed.name)
+            else:
+                self.kernel.remove_addresses(specs, managed.name)
+        elif isinstance(action, AddRoutes | RemoveRoutes):
+            if managed is None:
+                return
+            index = {r: i for i, r in enumerate(managed.plan.settings.virtual_routes)}
+            routes = tuple(managed.plan.routes[index[r]] for r in action.routes if r in index)
+            if isinstance(action, AddRoutes):
+                self.kernel.add_routes(routes, managed.name)
+            else:
+                self.kernel.remove_routes(routes, managed.name)
+        elif isinstance(action, SendGratuitous):
+            if managed is not None:
+                self._gratuitous(managed, action)
+        elif isinstance(action, RunNotify):
+            self.notify.put(action.instance, action.argv)
+        elif isinstance(action, WriteNotifyFifo):
+            for fifo in self.fifos:
+                fifo.write(action.line)
+        elif isinstance(action, PriorityChanged):
+            log.info("(%s) effective priority %d -> %d", action.instance, action.old, action.new)
+        elif isinstance(action, AdvertDropped):
+            if managed is not None:
+                self._log_drop(managed, action.reason.value, f"from {action.src}: {action.detail}")
+        elif isinstance(action, IntervalMismatch) and managed is not None:
+            self._log_drop(
+                managed,
+                "interval_mismatch",
+                f"{action.src} advertises {action.advertised}s, ours is {action.configured}s",
+            )
+
+    def _log_drop(self, managed: Managed, reason: str, detail: str) -> None:
+        now = self.loop.time()
+        last = managed.drop_logged.get(reason)
+        if last is None or now - last >= DROP_LOG_EVERY:
+            managed.drop_logged[reason] = now
+            total = managed.core.stats.dropped.get(reason, 0)  # type: ignore[call-overload]
+            log.warning(
+                "(%s) advert dropped (%s) %s [%d so far]", managed.name, reason, detail, total
+            )
+
+    def _send(self, managed: Managed, action: SendAdvert) -> None:
+        plan = managed.plan
+        sock = self.sockets.get((plan.interface, plan.settings.family))
+        if sock is None:
+            self.counters["send_errors"] += 1
+            return
+        data, dst = action.packet, action.dst
+        if plan.mcast_group is not None and dst in (MCAST_V4, MCAST_V6) and dst != plan.mcast_group:
+            # The core addresses the standard group; a configured group needs its own checksum.
+            s = plan.settings
+            advert = decode_advert(data, s.family)
+            data = encode_advert(
+                advert, action.src, plan.mcast_group, v3_checksum_as_v2=s.v3_checksum_as_v2
+            )
+            dst = plan.mcast_group
+        try:
+            sock.send(data, dst, action.src)
+        except OSError as exc:
+            self.counters["send_errors"] += 1
+            log.debug("(%s) send to %s: %s", managed.name, dst, exc)
+
+    def _gratuitous(self, managed: Managed, action: SendGratuitous) -> None:
+        by_if: dict[str, list[Any]] = {}
+        wanted = set(action.addresses)
+        for spec in managed.plan.addrs:
+            if spec.address.ip in wanted:
+                by_if.setdefault(spec.ifname, []).append(spec.address.ip)
+        interval = managed.plan.garp_interval if action.family == 4 else managed.plan.gna_interval
+        for ifname, addrs in by_if.items():
+            link = self.links.get(ifname)
+            if link is None:
+                continue
+            self.kernel.gratuitous(
+                ifname,
+                ifindex=link.index,
+                mac=link.mac,
+                addresses=tuple(addrs),
+                repeat=action.repeat,
+                interval=interval,
+            )
+
+    def _state_changed(self, action: StateChanged, managed: Managed | None) -> None:
+        if managed is None:
+            return
+        managed.transitions += 1
+        managed.last_transition = {
+            "at": time.time(),
+            "from": action.old.value,
+            "to": action.new.value,
+            "reason": action.reason.value,
+        }
+        core = managed.core
+        extra = ""
+        if core.faults and action.new is State.FAULT:
+            extra = f" [{', '.join(core.faults)}]"
+        elif core.current_master is not None and action.new is State.BACKUP:
+            extra = f" [master {core.current_master}]"
+        log.info(
+            "(%s) %s -> %s: %s (priority %d)%s",
+            managed.name,
+            action.old.value,
+            action.new.value,
+            action.reason.value,
+            core.priority,
+            extra,
+        )
+
+    # ---- demote, status, dumps -----------------------------------------------------------
+
+    def demote(self, name: str, hold: float) -> dict[str, Any]:
+        """Planned switchover: resign with a priority-0 advert and stay BACKUP for `hold` s."""
+        managed = self.instances.get(name)
+        if managed is None:
+            return {"ok": False, "error": f"no instance {name!r}"}
+        core = managed.core
+        if core.state is not State.MASTER:
+            return {"ok": False, "error": f"{name} is {core.state.value}, not MASTER"}
+        now = self.loop.time()
+        demote = getattr(core, "demote", None)
+        if callable(demote):
+            actions = demote(now, hold)
+        else:
+            # Until the core has its own demote: resign like a stop, without stopping.
+            s = core.settings
+            advert = core.build_advert(0)
+            actions = [
+                SendAdvert(
+                    name,
+                    encode_advert(advert, s.source, dst, v3_checksum_as_v2=s.v3_checksum_as_v2),
+                    s.source,
+                    dst,
+                    s.advert_ttl,
+                    0,
+                )
+                for dst in s.advert_destinations
+            ]
+            actions += core.sync_to(State.BACKUP, now)
+            managed.held_until = now + hold
+        log.info("(%s) demoted by request: holding BACKUP for %.1fs", name, hold)
+        self._feed(managed, actions, now)
+        self._rearm()
+        return {"ok": True, "instance": name, "hold": hold}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The status figures (control socket, dumps, metrics)."""
+        instances = []
+        for managed in self.instances.values():
+            core, plan, s = managed.core, managed.plan, managed.plan.settings
+            st: Stats = core.stats
+            instances.append(
+                {
+                    "name": managed.name,
+                    "state": core.state.value,
+                    "interface": plan.interface,
+                    "vrid": s.vrid,
+                    "version": s.version,
+                    "family": s.family,
+                    "base_priority": s.priority,
+                    "effective_priority": core.priority,
+                    "advert_int": s.advert_int,
+                    "master_advert_int": core.master_adv_int,
+                    "source": str(s.source),
+                    "master_address": str(core.current_master) if core.current_master else None,
+                    "vips": [str(a.address) for a in plan.addrs],
+                    "unicast_peers": [str(p) for p in s.unicast_peers],
+                    "multicast_group": str(plan.mcast_group) if plan.mcast_group else None,
+                    "sync_group": plan.sync_group,
+                    "faults": list(core.faults),
+                    "held": managed.held_until is not None,
+                    "last_transition": managed.last_transition,
+                    "counters": {
+                        "adverts_sent": st.sent,
+                        "adverts_received": st.received,
+                        "own_adverts": st.own_adverts,
+                        "ignored_not_running": st.ignored_not_running,
+                        "drops": {str(r): n for r, n in st.dropped.items()},
+                        "interval_mismatch": st.interval_mismatch,
+                        "priority_zero_received": st.priority_zero_received,
+                        "priority_zero_sent": st.priority_zero_sent,
+                        "lower_priority_received": st.lower_priority_received,
+                        "became_master": st.became_master,
+                        "released_master": st.released_master,
+                        "transitions": managed.transitions,
+                    },
+                }
+            )
+        scripts = [
+            {
+                "name": name,
+                "command": " ".join(t.spec.argv),
+                "ok": t.ok,
+                "runs": t.runs,
+                "failures": t.failures,
+                "last_rc": t.last_rc,
+            }
+            for name, t in self.scripts.items()
+        ]
+        lvs = None
+        if self._lvs is not None:
+            with contextlib.suppress(Exception):
+                lvs = self._lvs.snapshot()
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "config": self.options.config_file,
+            "router_id": self.config.global_defs.router_id or socket.gethostname().split(".")[0],
+            "started_at": self.started_at,
+            "reloads": self.counters["reloads"],
+            "last_reload": self.last_reload,
+            "instances": instances,
+            "sync_groups": {n: g.state.value for n, g in self.groups.items()},
+            "scripts": scripts,
+            "track_files": {n: f.value for n, f in self.files.items()},
+            "counters": {
+                **self.counters,
+                "kernel_errors": self.kernel.errors,
+                "garps_sent": self.kernel.garps_sent,
+                "notifies_run": self.notify.ran,
+                "notifies_killed": self.notify.killed,
+            },
+            "lvs": lvs,
+        }
+
+    def _dump(self, name: str, text: str) -> None:
+        try:
+            path = dumps.write_dump(self.options.dump_dir, name, text)
+            log.info("wrote %s", path)
+        except OSError as exc:
+            log.error("dump %s: %s", name, exc)  # noqa: TRY400
+
+    def _dump_data(self) -> None:
+        self._dump(dumps.DATA_FILE, dumps.format_data(self.snapshot()))
+
+    def _dump_stats(self) -> None:
+        self._dump(dumps.STATS_FILE, dumps.format_stats(self.snapshot()))
+
+    def _dump_json(self) -> None:
+        self._dump(dumps.JSON_FILE, dumps.format_json(self.snapshot()))
+
+    def _clear_stats(self) -> None:
+        for managed in self.instances.values():
+            managed.core.stats = Stats()
+        log.info("statistics cleared")
+
+    async def _control(self, request: dict[str, Any]) -> dict[str, Any]:
+        command = request.get("command")
+        if command == "status":
+            return {"ok": True, **self.snapshot()}
+        if command == "demote":
+            hold = request.get("hold", 10.0)
+            if not isinstance(hold, int | float) or not 0 <= hold <= 3600:
+                return {"ok": False, "error": "hold must be 0..3600 seconds"}
+            return self.demote(str(request.get("instance", "")), float(hold))
+        if command == "reload":
+            ok = await self.reload()
+            return {"ok": ok}
+        if command == "dump":
+            self._dump_data()
+            self._dump_stats()
+            self._dump_json()
+            return {"ok": True, "dir": self.options.dump_dir}
+        return {"ok": False, "error": f"unknown command {command!r}"}
+
+    # ---- LVS and metrics (optional parts) ------------------------------------------------
+
+    async def _start_lvs(self) -> None:
+        if not self.config.virtual_servers:
+            return
+        try:
+            from vipkeeper.lvs.manager import LvsManager  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as exc:
+            log.error("virtual_server configured but LVS support is not available: %s", exc)  # noqa: TRY400
+            return
+        try:
+            self._lvs = LvsManager(self.config)
+            await self._lvs.start()
+        except Exception as exc:  # LVS trouble must not stop VRRP
+            log.error("LVS start failed: %s", exc)  # noqa: TRY400
+            self._lvs = None
+
+    async def _apply_lvs(self, config: m.Config) -> None:
+        if self._lvs is None:
+            if config.virtual_servers:
+                await self._start_lvs()
+            return
+        try:
+            await self._lvs.apply(config)
+        except Exception as exc:
+            log.error("LVS reload failed: %s", exc)  # noqa: TRY400
+
+    async def _stop_lvs(self) -> None:
+        if self._lvs is not None:
+            try:
+                await self._lvs.stop()
+            except Exception as exc:
+                log.error("LVS stop failed: %s", exc)  # noqa: TRY400
+
+    def _start_metrics(self, listen: str) -> None:
+        try:
+            from vipkeeper.daemon.metrics import start_metrics
+
+            start_metrics(listen, self.snapshot)
+            log.info("metrics on http://%s/metrics", listen)
+        except ImportError:
+            log.error("--metrics needs prometheus-client (pip install 'vipkeeper[metrics]')")  # noqa: TRY400
+        except (OSError, ValueError) as exc:
+            log.error("metrics endpoint %s: %s", listen, exc)  # noqa: TRY400

@@ -1,0 +1,201 @@
+"""Kernel side effects in order: VIPs, routes and gratuitous ARP/NA, kept apart from the timers.
+
+Address and route changes run one after the other on a queue (so an add never overtakes the
+remove before it) and are recorded under the state dir before they happen, so a later start
+can remove what a crashed run left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+
+from vipkeeper.net.addrs import Addresses, AddrSpec, NetError, RouteSpec
+from vipkeeper.net.garp import GarpSender
+from vipkeeper.net.record import VipRecord
+
+log = logging.getLogger("vipkeeper.kernel")
+RECORD_NAME = "vips.json"
+
+Job = Callable[[], Awaitable[None]]
+
+
+class Kernel:
+    """Owns the netlink socket, the VIP record and the GARP senders."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.addrs = Addresses()
+        self.record = VipRecord(Path(state_dir) / RECORD_NAME)
+        self.queue: asyncio.Queue[Job] = asyncio.Queue()
+        self.errors = 0
+        self.garps_sent = 0
+        self._garp: dict[str, GarpSender] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._bursts: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Open netlink and start the worker."""
+        await self.addrs.open()
+        self._task = asyncio.get_running_loop().create_task(self._work())
+
+    async def cleanup_stale(self, keep: set[str]) -> int:
+        """Remove addresses and routes an earlier run recorded (except those in `keep`)."""
+        addrs, routes = self.record.load()
+        removed = 0
+        for route in routes:
+            with contextlib.suppress(NetError):
+                removed += await self.addrs.remove_route(route)
+        for spec in addrs:
+            if spec.key() in keep:
+                continue
+            try:
+                if await self.addrs.remove_address(spec):
+                    removed += 1
+                    log.info(
+                        "removed stale VIP %s from %s (left by an earlier run)",
+                        spec.address,
+                        spec.ifname,
+                    )
+            except NetError as exc:
+                log.warning("stale VIP %s: %s", spec.address, exc)
+        self.record.save()
+        return removed
+
+    def submit(self, job: Job) -> None:
+        """Queue a kernel job; it runs after every job queued before it."""
+        self.queue.put_nowait(job)
+
+    def add_addresses(self, specs: tuple[AddrSpec, ...], owner: str) -> None:
+        """Queue adding VIPs."""
+
+        async def job() -> None:
+            for spec in specs:
+                self.record.add_address(spec)
+                try:
+                    if await self.addrs.add_address(spec):
+                        log.info("(%s) added VIP %s on %s", owner, spec.address, spec.ifname)
+                except NetError as exc:
+                    self.errors += 1
+                    log.error("(%s) %s", owner, exc)  # noqa: TRY400
+
+        self.submit(job)
+
+    def remove_addresses(self, specs: tuple[AddrSpec, ...], owner: str) -> None:
+        """Queue removing VIPs."""
+
+        async def job() -> None:
+            for spec in specs:
+                try:
+                    if await self.addrs.remove_address(spec):
+                        log.info("(%s) removed VIP %s from %s", owner, spec.address, spec.ifname)
+                    self.record.remove_address(spec)
+                except NetError as exc:
+                    self.errors += 1
+                    log.error("(%s) %s", owner, exc)  # noqa: TRY400
+
+        self.submit(job)
+
+    def add_routes(self, specs: tuple[RouteSpec, ...], owner: str) -> None:
+        """Queue installing virtual routes."""
+
+        async def job() -> None:
+            for spec in specs:
+                self.record.add_route(spec)
+                try:
+                    await self.addrs.add_route(spec)
+                except NetError as exc:
+                    self.errors += 1
+                    log.error("(%s) %s", owner, exc)  # noqa: TRY400
+
+        self.submit(job)
+
+    def remove_routes(self, specs: tuple[RouteSpec, ...], owner: str) -> None:
+        """Queue removing virtual routes."""
+
+        async def job() -> None:
+            for spec in specs:
+                try:
+                    await self.addrs.remove_route(spec)
+                    self.record.remove_route(spec)
+                except NetError as exc:
+                    self.errors += 1
+                    log.error("(%s) %s", owner, exc)  # noqa: TRY400
+
+        self.submit(job)
+
+    def gratuitous(
+        self,
+        ifname: str,
+        *,
+        ifindex: int,
+        mac: bytes,
+        addresses: tuple[IPv4Address | IPv6Address, ...],
+        repeat: int,
+        interval: float,
+    ) -> None:
+        """Queue a burst of `repeat` GARP/NA rounds, `interval` apart (after queued VIP adds)."""
+        sender = self._garp.get(ifname)
+        if sender is None or sender.ifindex != ifindex:
+            sender = self._garp[ifname] = GarpSender(ifname, ifindex)
+
+        def one_round() -> None:
+            for addr in addresses:
+                try:
+                    if isinstance(addr, IPv4Address):
+                        sender.send_garp(mac, addr)
+                    else:
+                        sender.send_na(mac, addr)
+                    self.garps_sent += 1
+                except OSError as exc:
+                    log.debug("gratuitous ARP/NA for %s on %s: %s", addr, ifname, exc)
+
+        async def burst() -> None:
+            for i in range(repeat):
+                if i:
+                    await asyncio.sleep(interval)
+                one_round()
+
+        async def job() -> None:
+            if interval <= 0 or repeat <= 1:
+                for _ in range(repeat):
+                    one_round()
+                return
+            task = asyncio.get_running_loop().create_task(burst())
+            self._bursts.add(task)
+            task.add_done_callback(self._bursts.discard)
+
+        self.submit(job)
+
+    async def drain(self, limit: float) -> None:
+        """Wait for every queued job, at most `limit` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), limit)
+
+    async def stop(self) -> None:
+        """Stop the worker and close the sockets."""
+        for task in list(self._bursts):
+            task.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for sender in self._garp.values():
+            sender.close()
+        self._garp.clear()
+        self.addrs.close()
+
+    async def _work(self) -> None:
+        while True:
+            job = await self.queue.get()
+            try:
+                await job()
+            except Exception as exc:  # one failed job must not stop the others
+                self.errors += 1
+                log.error("kernel job failed: %s", exc)  # noqa: TRY400
+            finally:
+                self.queue.task_done()

@@ -1,0 +1,65 @@
+"""Optional Prometheus endpoint (prometheus-client) exposing the status figures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+STATES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`ADDR:PORT`, `[V6]:PORT` or `:PORT` to (addr, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r}: expected ADDR:PORT")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+def start_metrics(listen: str, snapshot: Callable[[], dict[str, Any]]) -> Any:
+    """Serve /metrics on `listen`; the figures are read from `snapshot()` at scrape time."""
+    from prometheus_client import start_http_server
+    from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.registry import Collector
+
+    class _Collector(Collector):
+        def collect(self) -> Iterator[Any]:
+            snap = snapshot()
+            state = GaugeMetricFamily(
+                "vipkeeper_vrrp_state",
+                "1 for the instance's current state",
+                labels=["instance", "state"],
+            )
+            prio = GaugeMetricFamily(
+                "vipkeeper_vrrp_priority", "Priority", labels=["instance", "kind"]
+            )
+            sent = CounterMetricFamily(
+                "vipkeeper_vrrp_adverts_sent", "Adverts sent", labels=["instance"]
+            )
+            recv = CounterMetricFamily(
+                "vipkeeper_vrrp_adverts_received", "Adverts received", labels=["instance"]
+            )
+            drops = CounterMetricFamily(
+                "vipkeeper_vrrp_adverts_dropped", "Adverts dropped", labels=["instance", "reason"]
+            )
+            trans = CounterMetricFamily(
+                "vipkeeper_vrrp_transitions", "State transitions", labels=["instance"]
+            )
+            for inst in snap.get("instances", []):
+                name = inst["name"]
+                for st in STATES:
+                    state.add_metric([name, st], 1.0 if inst["state"] == st else 0.0)
+                prio.add_metric([name, "base"], inst["base_priority"])
+                prio.add_metric([name, "effective"], inst["effective_priority"])
+                c = inst["counters"]
+                sent.add_metric([name], c["adverts_sent"])
+                recv.add_metric([name], c["adverts_received"])
+                trans.add_metric([name], c["transitions"])
+                for reason, count in c.get("drops", {}).items():
+                    drops.add_metric([name, reason], count)
+            yield from (state, prio, sent, recv, drops, trans)
+
+    REGISTRY.register(_Collector())
+    host, port = parse_listen(listen)
+    return start_http_server(port, addr=host)

@@ -1,0 +1,112 @@
+# keepalived runs notify scripts for a transition in order: the state-specific one
+# (notify_master|backup|fault|stop) then the generic `notify` with "INSTANCE NAME STATE PRIO"
+# appended. The notify FIFO gets one line per transition, e.g. `INSTANCE "VI_1" MASTER 100`.
+# vipkeeper runs every notify strictly in order on one queue, kills one that hangs, and
+# never lets a notify delay the VRRP timers.
+"""Notify commands on an ordered queue, and the notify FIFO."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import stat
+from collections.abc import Sequence
+
+from vipkeeper.checks.process import RunAs, run_command
+
+log = logging.getLogger("vipkeeper.notify")
+
+
+class NotifyQueue:
+    """Runs notify commands one after the other; each one is killed after `timeout`."""
+
+    def __init__(self, timeout: float, user: RunAs | None = None) -> None:
+        self.timeout = timeout
+        self.user = user
+        self.queue: asyncio.Queue[tuple[str, tuple[str, ...]]] = asyncio.Queue()
+        self.ran = 0
+        self.killed = 0
+        self.failed = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the worker."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._work())
+
+    def put(self, label: str, argv: Sequence[str]) -> None:
+        """Queue one command (never blocks)."""
+        if argv:
+            self.queue.put_nowait((label, tuple(argv)))
+
+    async def drain(self, limit: float) -> None:
+        """Wait until every queued command has run, at most `limit` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), limit)
+
+    async def stop(self) -> None:
+        """Stop the worker."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _work(self) -> None:
+        while True:
+            label, argv = await self.queue.get()
+            try:
+                result = await run_command(argv, timeout=self.timeout, user=self.user)
+                self.ran += 1
+                if result.timed_out:
+                    self.killed += 1
+                    log.warning(
+                        "%s: notify %s hung; killed after %.1fs", label, argv[0], self.timeout
+                    )
+                elif result.error:
+                    self.failed += 1
+                    log.warning("%s: notify %s could not run: %s", label, argv[0], result.error)
+                elif result.returncode != 0:
+                    self.failed += 1
+                    log.info("%s: notify %s exited %s", label, argv[0], result.returncode)
+            except Exception as exc:  # a notify must never end the worker
+                log.error("%s: notify %s: %s", label, argv[0], exc)  # noqa: TRY400
+            finally:
+                self.queue.task_done()
+
+
+class NotifyFifo:
+    """A FIFO that receives keepalived-format notify lines; created when missing."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def open(self) -> None:
+        """Create the FIFO if needed and open it without blocking (read-write, as keepalived)."""
+        try:
+            st = os.stat(self.path)
+            if not stat.S_ISFIFO(st.st_mode):
+                raise OSError(f"{self.path} exists and is not a FIFO")
+        except FileNotFoundError:
+            os.mkfifo(self.path, 0o600)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def write(self, line: str) -> None:
+        """Write one line; a full FIFO (no reader keeping up) drops it with a log line."""
+        if self._fd is None:
+            return
+        try:
+            os.write(self._fd, line.encode() + b"\n")
+        except BlockingIOError:
+            log.warning("notify fifo %s is full; dropped: %s", self.path, line)
+        except OSError as exc:
+            log.warning("notify fifo %s: %s", self.path, exc)
+
+    def close(self) -> None:
+        """Close the FIFO."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,117 @@
+"""`vipkeeper run -f FILE`: the foreground daemon (systemd Type=notify)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from vipkeeper.daemon.daemon import Daemon, Options
+
+METRICS_ENV = "VIPKEEPER_METRICS"
+LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(message)s"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the run options."""
+    parser.add_argument(
+        "-f",
+        "--use-file",
+        dest="file",
+        default="/etc/keepalived/keepalived.conf",
+        help="keepalived.conf to run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "-i",
+        "--config-id",
+        default=None,
+        help="config id for @ID lines (default: the host name up to its first dot)",
+    )
+    parser.add_argument(
+        "--control-socket",
+        default="/run/vipkeeper/control.sock",
+        help="control socket path (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default="/run/vipkeeper",
+        help="where the VIP record lives (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dump-dir",
+        default="/tmp",
+        help="where SIGUSR1/SIGUSR2/JSON dumps go (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--metrics",
+        default=os.environ.get(METRICS_ENV),
+        metavar="ADDR:PORT",
+        help=f"serve Prometheus metrics here (or ${METRICS_ENV})",
+    )
+    parser.add_argument(
+        "--notify-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="kill a notify script still running after this (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level",
+    )
+
+
+def _setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Load the config, then run until SIGTERM; the exit code."""
+    from vipkeeper.config import load
+    from vipkeeper.config.diagnostics import exit_code
+
+    _setup_logging(args.log_level)
+    log = logging.getLogger("vipkeeper")
+    if os.geteuid() != 0:
+        log.warning("not running as root: raw sockets and address changes will fail")
+    result = load(args.file, args.config_id)
+    for diag in result.diagnostics:
+        log.log(
+            logging.ERROR if str(diag.severity) == "error" else logging.WARNING, "%s", diag.format()
+        )
+    code = exit_code(list(result.diagnostics))
+    config = result.config
+    if code != 0 or config is None:
+        log.error("%s: the config has errors; not starting", args.file)
+        return code or 4
+    options = Options(
+        config_file=args.file,
+        config_id=args.config_id,
+        control_socket=args.control_socket,
+        state_dir=args.state_dir,
+        dump_dir=args.dump_dir,
+        metrics=args.metrics,
+        notify_timeout=args.notify_timeout,
+    )
+
+    async def _run() -> int:
+        daemon = Daemon(options, config)
+        return await daemon.run()
+
+    try:
+        return asyncio.run(_run())
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        log.error("fatal: %s", exc)  # noqa: TRY400
+        return 1
