@@ -19,6 +19,11 @@ actions to carry out, in order. Transitions are in ``state.py``; the rules appli
 - Becoming MASTER: advert, VIPs, routes, a GARP burst of garp_master_repeat at once and again
   after garp_master_delay; a burst of garp_master_refresh_repeat every garp_master_refresh.
 - Leaving MASTER for STOP or FAULT: one advert with priority 0 first; routes and VIPs go.
+- Leaving MASTER for a higher-priority advert: routes and VIPs go, then (unless
+  split_brain_parting_advert is off) one "parting" advert with our own priority. Without it the
+  winner would re-send GARP only if it happened to receive one of our adverts before we received
+  one of its own; with it, the winner always sees a lower-priority advert, and only after we
+  released the addresses, so its GARP lands when nobody else can answer for them.
 - Own adverts looped back (source = our address) are ignored.
 """
 
@@ -360,6 +365,11 @@ class VrrpInstance:
         acts: list[Action] = [StateChanged(self.name, old, new, trigger, now)]
         if old is State.MASTER:
             acts += self._leave_master(now, resign=new in (State.STOP, State.FAULT))
+            if (
+                trigger is Trigger.HIGHER_PRIORITY_ADVERT
+                and self.settings.split_brain_parting_advert
+            ):
+                acts += self._send_adverts(self.priority, now, arm=False)
         self.state = new
         self._down_at = None
         if new is State.BACKUP:
@@ -425,7 +435,7 @@ class VrrpInstance:
             auth_data=s.auth.wire_data if s.version == 2 else b"",
         )
 
-    def _send_adverts(self, priority: int, now: float) -> list[Action]:
+    def _send_adverts(self, priority: int, now: float, arm: bool = True) -> list[Action]:
         s = self.settings
         advert = self.build_advert(priority)
         acts: list[Action] = []
@@ -435,7 +445,7 @@ class VrrpInstance:
         self.stats.sent += len(acts)
         if priority == 0:
             self.stats.priority_zero_sent += len(acts)
-        else:
+        elif arm:
             self._advert_at = now + s.advert_int
         return acts
 

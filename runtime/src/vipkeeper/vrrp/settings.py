@@ -145,6 +145,10 @@ class InstanceSettings:
     track_interfaces: tuple[TrackInterface, ...] = ()
     track_files: tuple[TrackFile, ...] = ()
     notify: Notify = field(default_factory=Notify)
+    # vipkeeper extension: a master pushed out by a higher-priority advert releases its
+    # addresses and then sends one advert with its own priority, so that the winner sees the
+    # lower-priority advert and re-sends GARP after the split brain healed (see instance.py).
+    split_brain_parting_advert: bool = True
 
     def __post_init__(self) -> None:
         """Enforce keepalived's cross-field rules."""
