@@ -164,8 +164,9 @@ def dnat_rule(state: ServiceState) -> list[dict[str, Any]]:
         elems.append([rng, target])
         start += weight
     exprs: list[dict[str, Any]] = []
-    if with_port and service.key.fwmark:
-        exprs.append(_match({"meta": {"key": "l4proto"}}, {"set": ["tcp", "udp", "sctp"]}))
+    if with_port:  # nft maps ports only after a transport protocol match
+        proto: Any = service.key.protocol.lower() or {"set": ["tcp", "udp", "sctp"]}
+        exprs.append(_match({"meta": {"key": "l4proto"}}, proto))
     nat: dict[str, Any] = {
         "family": _ipfam(service.key.family),
         "addr": {"map": {"key": _selector(service, total), "data": {"set": elems}}},

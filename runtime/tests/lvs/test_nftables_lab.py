@@ -1,0 +1,186 @@
+"""nftables dataplane end to end: client -> director (vipkeeper) -> three real servers.
+
+Real TCP connections from a client namespace through a director namespace running the
+LvsManager with TCP_CHECKs, to real-server namespaces that greet with their name.
+"""
+
+from __future__ import annotations
+
+import collections
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from ipaddress import ip_address
+from pathlib import Path
+
+import pytest
+from lvs.nsthread import NsThread
+from netlab import NetLab, Node, stop_process, wait_for
+
+from vipkeeper.config.model import Config, RealServer, SorryServer, TcpCheck, VirtualServer
+from vipkeeper.lvs.manager import LvsManager
+from vipkeeper.lvs.nftables import NftDataplane
+
+VIP = "10.213.2.100"
+PORT = 80
+RS_PORT = 8080
+SERVER = str(Path(__file__).with_name("rserver.py"))
+CHECK = TcpCheck(connect_timeout=1.0, delay_loop=0.5, retry=1, delay_before_retry=0.3)
+
+
+def _rs(n: int, weight: int) -> RealServer:
+    return RealServer(
+        address=ip_address(f"10.213.1.{n}"), port=RS_PORT, weight=weight, checkers=(CHECK,)
+    )
+
+
+def _config(weights: dict[int, int], **kw: object) -> Config:
+    vs = VirtualServer(
+        address=ip_address(VIP),
+        port=PORT,
+        lb_algo="wrr",
+        real_servers=tuple(_rs(n, w) for n, w in weights.items()),
+        **kw,  # type: ignore[arg-type]
+    )
+    return Config(virtual_servers=(vs,))
+
+
+class Lab:
+    """The five namespaces and the director's manager thread."""
+
+    def __init__(self, lab: NetLab) -> None:
+        self.lab = lab
+        self.client = lab.add_node("client", addrs=["10.213.2.10/24"])
+        self.director = lab.add_node("dir", addrs=["10.213.1.1/24", "10.213.2.1/24", f"{VIP}/24"])
+        for key in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0",
+                    "net.ipv4.conf.eth0.send_redirects=0"):  # fmt: skip
+            self.director.run(["sysctl", "-qw", key])
+        self.client.run(["ip", "route", "add", "default", "via", "10.213.2.1"])
+        self.servers: dict[int, Node] = {}
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        for n in (11, 12, 13, 99):
+            node = lab.add_node(f"rs{n}", addrs=[f"10.213.1.{n}/24"])
+            node.run(["ip", "route", "add", "default", "via", "10.213.1.1"])
+            self.servers[n] = node
+            self.start_server(n)
+        self.dthread = NsThread(self.director.ns)
+        self.cthread = NsThread(self.client.ns)
+        self.manager: LvsManager | None = None
+
+    def start_server(self, n: int) -> None:
+        self.procs[n] = self.servers[n].popen([sys.executable, SERVER, f"rs{n}", str(RS_PORT)])
+        assert wait_for(lambda: self._listening(n), 10) is not None
+
+    def _listening(self, n: int) -> bool:
+        out = self.servers[n].run(["ss", "-Hltn", f"sport = :{RS_PORT}"]).stdout
+        return bool(out.strip())
+
+    def stop_server(self, n: int) -> None:
+        stop_process(self.procs.pop(n))
+
+    def connect(self) -> tuple[socket.socket, str]:
+        """A client connection to the VIP and the name of the server that answered."""
+        sock = self.cthread.call(lambda: socket.create_connection((VIP, PORT), timeout=5))
+        sock.settimeout(5)
+        name = b""
+        while not name.endswith(b"\n"):
+            chunk = sock.recv(64)
+            if not chunk:
+                break
+            name += chunk
+        return sock, name.decode().strip()
+
+    def spread(self, count: int) -> collections.Counter[str]:
+        counts: collections.Counter[str] = collections.Counter()
+        for _ in range(count):
+            sock, name = self.connect()
+            sock.close()
+            counts[name] += 1
+        return counts
+
+    def alive(self, n: int) -> bool:
+        assert self.manager is not None
+        snap = self.dthread.call(self.manager.snapshot)
+        rs = next(
+            r for r in snap["virtual_servers"][0]["real_servers"] if r["address"] == f"10.213.1.{n}"
+        )
+        return bool(rs["alive"])
+
+    def close(self) -> None:
+        if self.manager is not None:
+            self.dthread.run(self.manager.stop())
+        self.dthread.close()
+        self.cthread.close()
+
+
+@pytest.fixture
+def lvslab(lab: NetLab) -> Iterator[Lab]:
+    built = Lab(lab)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+def test_nftables_director(lvslab: Lab) -> None:
+    lab = lvslab
+
+    async def start() -> LvsManager:
+        mgr = LvsManager(_config({11: 3, 12: 2, 13: 1}), backend=NftDataplane(), bootstrap=0.1)
+        await mgr.start()
+        return mgr
+
+    lab.manager = lab.dthread.run(start())
+    mgr = lab.manager
+    # Distribution follows wrr weights exactly over whole cycles.
+    assert lab.spread(60) == {"rs11": 30, "rs12": 20, "rs13": 10}
+
+    # Hold an open connection to rs11 across the failure, the reload and the quorum loss.
+    held, name = lab.connect()
+    while name != "rs11":
+        held.close()
+        held, name = lab.connect()
+
+    # A failed server stops receiving new connections (within delay_loop x (retry + 1) + timeout).
+    lab.stop_server(12)
+    bound = (
+        CHECK.delay_loop + CHECK.retry * CHECK.delay_before_retry + 2 * CHECK.connect_timeout + 1.0
+    )
+    took = wait_for(lambda: not lab.alive(12), bound)
+    assert took is not None, "rs12 was not removed"
+    counts = lab.spread(40)
+    assert set(counts) == {"rs11", "rs13"} and counts == {"rs11": 30, "rs13": 10}
+
+    # Reload with new weights and a sorry server with quorum 2: the held connection survives.
+    sorry = SorryServer(address=ip_address("10.213.1.99"), port=RS_PORT)
+    new = _config({11: 1, 12: 1, 13: 1}, quorum=2, sorry_server=sorry)
+    lab.dthread.run(mgr.apply(new))
+    held.sendall(b"still here\n")
+    assert held.recv(64) == b"still here\n"
+    counts = lab.spread(20)
+    assert counts == {"rs11": 10, "rs13": 10}
+
+    # Quorum lost (alive weight 1 < 2): the sorry server takes over new connections.
+    lab.stop_server(13)
+    assert wait_for(lambda: not lab.alive(13), bound) is not None
+    time.sleep(0.2)
+    assert lab.spread(10) == {"rs99": 10}
+    held.sendall(b"and now\n")
+    assert held.recv(64) == b"and now\n"
+
+    # Quorum back: real servers again, the sorry server leaves.
+    lab.start_server(13)
+    assert wait_for(lambda: lab.alive(13), bound) is not None
+    time.sleep(0.2)
+    assert lab.spread(20) == {"rs11": 10, "rs13": 10}
+    held.close()
+
+    # Stop removes our table's services.
+    lab.dthread.run(mgr.stop())
+    lab.manager = None
+    out = lab.director.run(["nft", "-j", "list", "table", "inet", "vipkeeper"], check=False).stdout
+    assert '"comment": "vk1' not in out
