@@ -12,9 +12,10 @@ LBS ?= 2
 LAB_PY := $(BIN)/python tests/lab/lab.py
 
 .PHONY: lab-up lab-down test-lab
+.PHONY: vm-image test-vm
 .PHONY: test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
 
-test: deps lint test-runtime test-collection test-lab
+test: deps lint test-vm test-runtime test-collection test-lab
 	@echo ">> make test: all green"
 
 deps:
@@ -70,3 +71,13 @@ test-lab: deps
 	@echo ">> lab tests (systemd-nspawn hosts)"
 	$(LAB_PY) rootfs >/dev/null
 	cd tests/lab && $(PYTEST) -q -p no:cacheprovider tests
+
+# The qemu lab VM (tests/lab/vm, docs/lab-vm.md): Debian's cloud kernel, which has ip_vs.
+# Builds the cached image first (about 1.5 min, once) so its progress shows, then the tests.
+# It runs before test-runtime, whose IPVS tests (runtime/tests/lvs) boot the same image.
+vm-image: deps
+	@$(BIN)/python tests/lab/vm/vmrun.py --build-only
+
+test-vm: vm-image
+	@echo ">> lab VM tests (qemu -accel tcg, Debian cloud kernel with ip_vs)"
+	$(PYTEST) -q -p no:cacheprovider tests/lab/vm
