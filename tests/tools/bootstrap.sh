@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 APT_PACKAGES=(
   keepalived ipvsadm nftables iproute2 tcpdump iputils-ping arping curl
   debootstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs
-  openssh-client rsync psmisc procps python3-venv
+  openssh-client rsync psmisc procps python3-venv openssl
 )
 
 missing=()
