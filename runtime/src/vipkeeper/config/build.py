@@ -339,11 +339,11 @@ def h_weight(field: str, lo: int, hi: int, reverse_field: str | None) -> Handler
     return handle
 
 
-def h_ignore_dup(alias_of: Handler, note: str) -> Handler:
-    """An alias that warns (deprecated name) and then behaves like `alias_of`."""
+def h_deprecated(alias_of: Handler, note: str) -> Handler:
+    """A deprecated name: an error for `-t` (as keepalived), then it acts like `alias_of`."""
 
     def handle(b: Builder, node: Node, kw: Kwargs) -> None:
-        b.report(node, Code.DEPRECATED, note, warning=True)
+        b.report(node, Code.DEPRECATED, note)
         alias_of(b, node, kw)
 
     return handle
@@ -1286,7 +1286,9 @@ CHECKER_HANDLERS: dict[str, dict[str, Handler]] = {
     "PING_CHECK": CHECKER_COMMON,
     "HTTP_GET": {
         **CHECKER_COMMON,
-        "nb_get_retry": h_ignore_dup(_retry_handler(), "'nb_get_retry' is deprecated; use 'retry'"),
+        "nb_get_retry": h_deprecated(
+            _retry_handler(), "nb_get_retry is deprecated - please use 'retry'"
+        ),
         "virtualhost": h_str("virtualhost"),
         "http_protocol": _http_protocol,
         "enable_sni": h_flag("enable_sni"),

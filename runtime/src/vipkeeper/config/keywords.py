@@ -162,7 +162,7 @@ _TABLE: dict[str, str] = {
     "UDP_CHECK": _CHECKER_COMMON + " payload require_reply min_reply_length max_reply_length",
     "FILE_CHECK": _CHECKER_COMMON + " track_file weight",
     "SMTP_CHECK": _CHECKER_COMMON + " helo_name -host{SMTP_host}",
-    "SMTP_host": _CHECKER_COMMON,
+    "SMTP_host": " ".join("-" + word for word in _CHECKER_COMMON.split()),
     "BFD_CHECK": _CHECKER_COMMON + " name",
 }
 
