@@ -13,6 +13,7 @@ from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.packet import encode_advert
 from vipkeeper.vrrp.settings import MCAST_V4, MCAST_V6, InstanceSettings, IPAddress
 from vipkeeper.vrrp.state import State
+from vipkeeper.vrrp.syncgroup import SyncGroup
 
 
 def ip(text: str) -> IPAddress:
@@ -81,23 +82,36 @@ class FakeLink:
         self._queue: list[tuple[float, int, int, SendAdvert]] = []
         self._seq = 0
         self.max_masters_seen = 0
+        self.groups: dict[int, SyncGroup] = {}
+        self._by_name = {n.name: i for i, n in enumerate(self.nodes)}
+
+    def add_group(self, group: SyncGroup) -> None:
+        """Route the members' actions through ``group.follow``."""
+        for m in group.members:
+            self.groups[self.index(m)] = group
 
     def index(self, node: VrrpInstance) -> int:
         """Index of ``node``."""
         return self.nodes.index(node)
 
     def apply(self, i: int, actions: Sequence[Action]) -> list[Action]:
-        """Record node ``i``'s actions and put its adverts on the wire."""
+        """Record node ``i``'s actions and put its adverts on the wire (same VRID only)."""
+        group = self.groups.get(i)
+        if group is not None:
+            actions = group.follow(actions, self.now)
         for a in actions:
-            self.log.append((self.now, i, a))
+            k = self._by_name.get(getattr(a, "instance", ""), i)
+            self.log.append((self.now, k, a))
             if isinstance(a, SendAdvert):
+                vrid = self.nodes[k].settings.vrid
                 for j, other in enumerate(self.nodes):
-                    if j == i or frozenset((i, j)) in self.blocked or self.drop(i, j, a):
+                    if j == k or frozenset((k, j)) in self.blocked or self.drop(k, j, a):
+                        continue
+                    if other.settings.vrid != vrid:
                         continue
                     if a.dst.is_multicast or a.dst == other.settings.source:
                         self._seq += 1
                         heapq.heappush(self._queue, (self.now + self.delay, self._seq, j, a))
-        self.max_masters_seen = max(self.max_masters_seen, len(self.masters()))
         return list(actions)
 
     def call(self, node: VrrpInstance, method: str, *args: Any) -> list[Action]:
@@ -134,7 +148,15 @@ class FakeLink:
                 self.apply(j, node.receive_advert(adv.packet, adv.src, adv.dst, adv.ttl, self.now))
             else:
                 self.apply(i_timer, self.nodes[i_timer].handle_timer(self.now))
+            self.max_masters_seen = max(self.max_masters_seen, self.masters_per_vrid())
         raise AssertionError("simulation did not settle (timer loop?)")
+
+    def masters_per_vrid(self) -> int:
+        """The largest number of simultaneous masters of any one VRID."""
+        counts: dict[int, int] = {}
+        for n in self.masters():
+            counts[n.settings.vrid] = counts.get(n.settings.vrid, 0) + 1
+        return max(counts.values(), default=0)
 
     def masters(self) -> list[VrrpInstance]:
         """Nodes currently MASTER."""
