@@ -110,3 +110,50 @@ def test_rootfs_key_follows_packages_and_suite() -> None:
     assert k != rootfs.rootfs_key(["a", "b", "c"], "bookworm", "http://m", None)
     assert k != rootfs.rootfs_key(["a", "b"], "trixie", "http://m", None)
     assert k != rootfs.rootfs_key(["a", "b"], "bookworm", "http://m", rootfs.configure_lab_host)
+
+
+def _fake_debootstrap(calls: list[Path], fail: bool = False):  # type: ignore[no-untyped-def]
+    def run(target: Path, *_args: object) -> None:
+        calls.append(target)
+        (target / "etc").mkdir(parents=True)
+        (target / "etc/os-release").write_text("fake\n")
+        if fail:
+            raise rootfs.RootfsError("debootstrap failed (1)")
+
+    return run
+
+
+def test_ensure_rootfs_builds_once_and_renames_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+    monkeypatch.setattr(rootfs, "_debootstrap", _fake_debootstrap(calls))
+    stale = tmp_path / ".build-0123456789ab-1"
+    (stale / "var").mkdir(parents=True)
+    first = rootfs.ensure_rootfs(
+        ["pkg"], mirror="http://m", cache=tmp_path, configure=None, progress=lambda _: None
+    )
+    again = rootfs.ensure_rootfs(
+        ["pkg"], mirror="http://m", cache=tmp_path, configure=None, progress=lambda _: None
+    )
+    assert (
+        first
+        == again
+        == tmp_path / f"rootfs-{rootfs.rootfs_key(['pkg'], 'bookworm', 'http://m', None)}"
+    )
+    assert len(calls) == 1 and calls[0].name.startswith(".build-")
+    assert (first / "etc/os-release").read_text() == "fake\n"
+    assert not list(tmp_path.glob(".build-*"))  # the killed build's leftover is gone too
+
+
+def test_failed_rootfs_build_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+    monkeypatch.setattr(rootfs, "_debootstrap", _fake_debootstrap(calls, fail=True))
+    with pytest.raises(rootfs.RootfsError):
+        rootfs.ensure_rootfs(
+            ["pkg"], mirror="http://m", cache=tmp_path, configure=None, progress=lambda _: None
+        )
+    assert calls and not calls[0].exists()
+    assert not list(tmp_path.glob("rootfs-*"))

@@ -403,7 +403,7 @@ def up(
                     f"lab {name} already runs with {shape[0]} lb(s), client={shape[1]}; "
                     f"run `lab.py down {name}` first"
                 )
-            if owner is not None:
+            if owner != st.owner:  # the last up decides whose lifetime bounds the lab
                 st = replace(st, owner=owner)
                 sd.save(st)
             _write_files(sd, st)

@@ -79,7 +79,7 @@ def rootfs_key(
         "suite": suite,
         "mirror": mirror,
         "packages": sorted(set(packages)),
-        "configure": f"{configure.__module__}.{configure.__qualname__}" if configure else None,
+        "configure": configure.__qualname__ if configure else None,
     }
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -203,19 +203,29 @@ def _debootstrap(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
         )
         assert proc.stdout is not None
-        for line in proc.stdout:
-            logf.write(line)
-            line = line.rstrip()
-            m = _PER_PACKAGE.match(line)
-            now = time.monotonic()
-            if m:
-                counts[m.group(1)] = counts.get(m.group(1), 0) + 1
-                if now - last >= 10:
-                    last = now
-                    say(f"rootfs: [{now - start:4.0f}s] {m.group(1).lower()} {counts[m.group(1)]}")
-            elif line.startswith(("I: ", "E: ", "W: ")):
-                say(f"rootfs: [{now - start:4.0f}s] {line[3:]}")
-        rc = proc.wait()
+        try:
+            for line in proc.stdout:
+                logf.write(line)
+                line = line.rstrip()
+                m = _PER_PACKAGE.match(line)
+                now = time.monotonic()
+                if m:
+                    step = m.group(1)
+                    counts[step] = counts.get(step, 0) + 1
+                    if now - last >= 10:
+                        last = now
+                        say(f"rootfs: [{now - start:4.0f}s] {step.lower()} {counts[step]} packages")
+                elif line.startswith(("I: ", "E: ", "W: ")):
+                    say(f"rootfs: [{now - start:4.0f}s] {line[3:]}")
+            rc = proc.wait()
+        except BaseException:
+            proc.terminate()  # never delete the tree under a running debootstrap
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
     if rc != 0:
         raise RootfsError(f"debootstrap failed ({rc}); full log: {log}")
     say(f"rootfs: debootstrap done in {time.monotonic() - start:.0f}s")
@@ -231,7 +241,7 @@ def ensure_rootfs(
     progress: Progress = _say,
 ) -> Path:
     """Return the cached base tree for PACKAGES, building it (about 1-2 min) when missing."""
-    mirror = mirror or os.environ.get("VIPKEEPER_LAB_MIRROR", DEFAULT_MIRROR)
+    mirror = mirror or os.environ.get("VIPKEEPER_LAB_MIRROR") or DEFAULT_MIRROR
     cache = cache or cache_dir()
     key = rootfs_key(packages, suite, mirror, configure)
     final = cache / f"rootfs-{key}"
@@ -259,7 +269,3 @@ def ensure_rootfs(
             raise
     progress(f"rootfs: ready at {final}")
     return final
-
-
-if __name__ == "__main__":
-    print(ensure_rootfs())
