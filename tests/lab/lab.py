@@ -95,8 +95,24 @@ def _cmd_ssh(args: argparse.Namespace) -> int:
     sd = StateDir(args.name)
     if not sd.ssh_config.is_file():
         raise core.LabError(f"lab {args.name} is not up (no {sd.ssh_config})")
-    host = args.host if args.host.startswith(f"{args.name}-") else f"{args.name}-{args.host}"
+    host = _host_name(args.name, args.host)
     return subprocess.call(["ssh", "-F", str(sd.ssh_config), host, *args.command])
+
+
+def _host_name(name: str, host: str) -> str:
+    return host if host.startswith(f"{name}-") else f"{name}-{host}"
+
+
+def _cmd_exec(args: argparse.Namespace) -> int:
+    sd = StateDir(args.name)
+    if not sd.exists():
+        raise core.LabError(f"lab {args.name} is not up")
+    want = _host_name(args.name, args.host)
+    host = next((h for h in sd.load().hosts if h.name == want), None)
+    if host is None or host.init is None or not procs.is_ours(host.init, args.name):
+        raise core.LabError(f"lab {args.name}: no running host {want}")
+    command = args.command or ["/bin/bash", "-l"]
+    return subprocess.call(["nsenter", "-t", str(host.init.pid), "-a", *command])
 
 
 def _cmd_rootfs(_args: argparse.Namespace) -> int:
@@ -130,6 +146,11 @@ def parser() -> argparse.ArgumentParser:
     ssh.add_argument("host")
     ssh.add_argument("command", nargs=argparse.REMAINDER)
     ssh.set_defaults(func=_cmd_ssh)
+    ex = sub.add_parser("exec", help="run a command (default: a shell) in a host via nsenter")
+    ex.add_argument("name")
+    ex.add_argument("host")
+    ex.add_argument("command", nargs=argparse.REMAINDER)
+    ex.set_defaults(func=_cmd_exec)
     rf = sub.add_parser("rootfs", help="build the cached base tree if needed; print its path")
     rf.set_defaults(func=_cmd_rootfs)
     return p

@@ -94,6 +94,8 @@ def test_up_ansible_isolation_down(lab_name: str) -> None:
     assert len(addresses) == len(machine_ids) == len(host_keys) == 3
     # keepalived is installed but not started at boot; hosts resolve each other by name.
     lb1 = f"{lab_name}-lb1"
+    res = lab_cli("exec", lab_name, "lb1", "hostname")
+    assert res.returncode == 0 and res.stdout.strip() == lb1, res.stderr
     assert _ssh(lab_name, lb1, "systemctl is-enabled keepalived || true").strip() == "disabled"
     assert (
         _ssh(lab_name, lb1, f"getent hosts {lab_name}-client").split()[0]
