@@ -12,6 +12,7 @@ lab.py rootfs                                       build (if needed) and print 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -58,17 +59,33 @@ def _cmd_down(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     names = [args.name] if args.name else [sd.name for sd in all_labs() if sd.exists()]
     if not names:
-        print("no labs")
+        print("[]" if args.json else "no labs")
         return 0
     worst = 0
+    docs: list[dict[str, object]] = []
     for name in names:
         result = core.status(name)
         if result is None:
-            print(f"lab {name}: not up")
+            print(f"lab {name}: not up", file=sys.stderr if args.json else sys.stdout)
             worst = max(worst, 3)
             continue
         st, rows = result
         healthy = st.phase == "up" and all(r.running and r.ssh for r in rows)
+        if args.json:
+            sd = StateDir(name)
+            doc = {
+                **st.to_json(),
+                "healthy": healthy,
+                "state_dir": str(sd.path),
+                "inventory": str(sd.inventory),
+                "ssh_config": str(sd.ssh_config),
+                "private_key": str(sd.key),
+                "controller_address": st.controller_address,
+                "interface": "host0",
+            }
+            docs.append(doc)
+            worst = max(worst, 0 if healthy else 1)
+            continue
         print(
             f"lab {st.name}: {st.phase}{'' if healthy else ' (DEGRADED)'}  bridge {st.bridge}  "
             f"network {st.network}  inventory {StateDir(name).inventory}"
@@ -80,6 +97,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
                 f" {'running' if r.running else 'STOPPED'}  ssh {'ok' if r.ssh else 'DOWN'}"
             )
         worst = max(worst, 0 if healthy else 1)
+    if args.json:
+        one = docs[0] if docs else None
+        print(json.dumps(one if args.name else docs, indent=2))
     return worst
 
 
@@ -137,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
     down.set_defaults(func=_cmd_down)
     st = sub.add_parser("status", help="show a lab (or all labs)")
     st.add_argument("name", nargs="?")
+    st.add_argument("--json", action="store_true", help="machine-readable (for playbooks)")
     st.set_defaults(func=_cmd_status)
     inv = sub.add_parser("inventory", help="print the path of a lab's inventory")
     inv.add_argument("name")

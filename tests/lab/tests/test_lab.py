@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -114,6 +115,14 @@ def test_up_ansible_isolation_down(lab_name: str) -> None:
     assert _ssh(
         lab_name, f"{lab_name}-lb2", f"ls /etc/{probe} 2>/dev/null || echo absent"
     ).strip() == ("absent")
+
+    res = lab_cli("status", lab_name, "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["healthy"] and doc["inventory"] == str(inv_path)
+    assert {h["name"]: h["address"] for h in doc["hosts"]} == {
+        n: h["ansible_host"] for n, h in hosts.items()
+    }
 
     # A second up reuses the running lab.
     pids = [h.nspawn for h in st.hosts]
