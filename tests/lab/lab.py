@@ -124,11 +124,11 @@ def _host_name(name: str, host: str) -> str:
 
 
 def _cmd_exec(args: argparse.Namespace) -> int:
-    sd = StateDir(args.name)
-    if not sd.exists():
+    st = StateDir(args.name).try_load()
+    if st is None:
         raise core.LabError(f"lab {args.name} is not up")
     want = _host_name(args.name, args.host)
-    host = next((h for h in sd.load().hosts if h.name == want), None)
+    host = next((h for h in st.hosts if h.name == want), None)
     if host is None or host.init is None or not procs.is_ours(host.init, args.name):
         raise core.LabError(f"lab {args.name}: no running host {want}")
     command = args.command or ["/bin/bash", "-l"]

@@ -225,3 +225,20 @@ def test_status_and_errors_without_traceback(lab_name: str) -> None:
     res = lab_cli("up", "Bad_Name")
     assert res.returncode == 1 and "invalid lab name" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_parallel_labs_get_their_own_network(lab_name: str) -> None:
+    other = f"{lab_name}-b"
+    try:
+        ups = [_start_up(n, "--lbs", "1", "--no-client", "--owner-pid", str(os.getpid()))
+               for n in (lab_name, other)]  # fmt: skip
+        for up in ups:
+            _out, err = up.communicate(timeout=300)
+            assert up.returncode == 0, err
+        a, b = StateDir(lab_name).load(), StateDir(other).load()
+        assert a.network != b.network and a.bridge != b.bridge
+        assert _ssh(lab_name, f"{lab_name}-lb1", "hostname").strip() == f"{lab_name}-lb1"
+        assert _ssh(other, f"{other}-lb1", "hostname").strip() == f"{other}-lb1"
+    finally:
+        lab_cli("down", other)
+    _assert_gone(other)

@@ -199,7 +199,7 @@ def down_stale(say: Say = say_stderr, keep: str | None = None) -> list[str]:
                 _teardown(sd.name, say)
                 removed.append(sd.name)
     with _global_lock():
-        claimed = {sd.load().bridge for sd in all_labs() if sd.exists()}
+        claimed = {st.bridge for st in (sd.try_load() for sd in all_labs()) if st}
         for bridge in network.lab_bridges():
             if bridge not in claimed:
                 say(f"lab: removing orphan bridge {bridge}")
@@ -414,7 +414,8 @@ def up(
             _teardown(name, say)
         try:
             with _global_lock():
-                taken = {o.load().subnet_index for o in all_labs() if o.exists()}
+                others = (o.try_load() for o in all_labs())
+                taken = {o.subnet_index for o in others if o}
                 index = network.pick_subnet(taken)
                 me = procs.proc_of(os.getpid())
                 assert me is not None
@@ -468,9 +469,8 @@ class HostStatus:
 def status(name: str) -> tuple[LabState, list[HostStatus]] | None:
     """Current state of lab NAME, or None when it does not exist."""
     validate_name(name)
-    sd = StateDir(name)
-    if not sd.exists():
+    st = StateDir(name).try_load()
+    if st is None:
         return None
-    st = sd.load()
     rows = [HostStatus(h, host_running(h, name), ssh_banner(h.address, 1.0)) for h in st.hosts]
     return st, rows

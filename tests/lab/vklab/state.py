@@ -172,6 +172,13 @@ class StateDir:
         """Read state.json."""
         return LabState.from_json(json.loads(self.state_file.read_text()))
 
+    def try_load(self) -> LabState | None:
+        """state.json, or None when absent or vanishing under a concurrent `down`."""
+        try:
+            return self.load()
+        except (OSError, ValueError, KeyError):
+            return None
+
     def save(self, state: LabState) -> None:
         """Write state.json atomically (a crash leaves the old or the new file, never half)."""
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -76,7 +76,39 @@ MASKED_UNITS: tuple[str, ...] = (
     "systemd-timesyncd.service",
     "systemd-update-utmp.service",
     "systemd-update-utmp-runlevel.service",
+    # No hardware to manage: device nodes come from devtmpfs, modules are loaded by name.
+    "systemd-udevd.service",
+    "systemd-udev-trigger.service",
+    "systemd-udev-settle.service",
+    "systemd-udevd-control.socket",
+    "systemd-udevd-kernel.socket",
+    # Mounts and helpers a throwaway test VM does not use.
+    "proc-sys-fs-binfmt_misc.automount",
+    "systemd-binfmt.service",
+    "sys-kernel-config.mount",
+    "sys-kernel-debug.mount",
+    "sys-kernel-tracing.mount",
+    "sys-fs-fuse-connections.mount",
+    "dev-hugepages.mount",
+    "modprobe@dm_mod.service",
+    "modprobe@efi_pstore.service",
+    "modprobe@loop.service",
+    "modprobe@fuse.service",
+    "modprobe@configfs.service",
+    "systemd-journal-flush.service",
+    "systemd-random-seed.service",
+    "systemd-pstore.service",
+    "systemd-repart.service",
+    "systemd-firstboot.service",
+    "systemd-ask-password-console.path",
+    "systemd-ask-password-wall.path",
 )
+# The initramfs only needs the virtio disk (ext4 is built in): a small one unpacks fast.
+# Written before the kernel is installed, so its postinst builds the small initramfs.
+INITRAMFS_FILES: dict[str, tuple[str, int]] = {
+    "etc/initramfs-tools/conf.d/vk-lab.conf": ("MODULES=list\n", 0o644),
+    "usr/share/initramfs-tools/modules.d/vk-lab": ("virtio_pci\nvirtio_blk\n", 0o644),
+}
 
 PAYLOAD_DEV = "/dev/vdb"
 RESULT_DIR = ".vk"  # under the payload mount: timeout (in), output and exit_code (out)
@@ -167,6 +199,7 @@ def image_key() -> str:
         "wheels": WHEELS,
         "masked": MASKED_UNITS,
         "files": GUEST_FILES,
+        "initramfs": INITRAMFS_FILES,
         "size": DISK_SIZE,
     }
     blob = json.dumps(recipe, sort_keys=True).encode()
@@ -288,6 +321,7 @@ def _build(work: Path) -> None:
     argv = ["debootstrap", "--variant=minbase", f"--include={include}", SUITE, str(root), MIRROR]
     _run("debootstrap", argv, log, timeout=1800)
 
+    _write_files(root, INITRAMFS_FILES)
     policy = root / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\n# no service starts while the image is built\nexit 101\n")
     policy.chmod(0o755)
@@ -341,11 +375,7 @@ def _build(work: Path) -> None:
 
 def _configure(root: Path, machine: str, log: Path) -> None:
     """Install the payload runner, boot straight to it, mask what slows the boot down."""
-    for rel, (text, mode) in GUEST_FILES.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        path.chmod(mode)
+    _write_files(root, GUEST_FILES)
     system = root / "etc/systemd/system"
     default = system / "default.target"
     default.unlink(missing_ok=True)
@@ -361,3 +391,11 @@ def _configure(root: Path, machine: str, log: Path) -> None:
     (root / "etc/machine-id").write_text("")
     shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
     (root / "var/lib/apt/lists/partial").mkdir(parents=True)
+
+
+def _write_files(root: Path, files: dict[str, tuple[str, int]]) -> None:
+    for rel, (text, mode) in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(mode)
