@@ -30,6 +30,7 @@ from vipkeeper.checks.script import (
 )
 from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec
 from vipkeeper.config import model as m
+from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
 from vipkeeper.daemon import dumps
 from vipkeeper.daemon.build import (
     BuildError,
@@ -70,6 +71,17 @@ READ_BATCH = 64  # datagrams read per wake-up of a socket
 DROP_LOG_EVERY = 10.0  # seconds between log lines about the same kind of dropped packet
 SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
+
+
+# keepalived starts with these and disables the script concerned (`-t` still fails on them).
+RUNTIME_WARNINGS = frozenset({Code.SCRIPT_SECURITY, Code.SCRIPT_MISSING})
+
+
+def blocking_errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The errors that stop a config from running (script problems only disable a script)."""
+    return [
+        d for d in diagnostics if d.severity is Severity.ERROR and d.code not in RUNTIME_WARNINGS
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,8 +461,12 @@ class Daemon:
                 )
             except Exception as exc:  # a loader bug must not take the daemon down
                 return self._reload_failed([f"the loader failed: {exc}"])
-            if result.config is None or not result.ok:
-                return self._reload_failed([d.format() for d in result.errors])
+            errors = blocking_errors(result.diagnostics)
+            if result.config is None or errors:
+                return self._reload_failed([d.format() for d in errors] or ["no config"])
+            for diag in result.diagnostics:
+                if diag not in errors:
+                    log.warning("reload: %s", diag.format())
             config = result.config
             plans = await self._build_plans(config)
             self.config = config

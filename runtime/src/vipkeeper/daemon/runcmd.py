@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from vipkeeper.daemon.daemon import Daemon, Options
+from vipkeeper.daemon.daemon import Daemon, Options, blocking_errors
 
 METRICS_ENV = "VIPKEEPER_METRICS"
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(message)s"
@@ -85,11 +85,10 @@ def main(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         log.warning("not running as root: raw sockets and address changes will fail")
     result = load(args.file, args.config_id)
+    errors = blocking_errors(result.diagnostics)
     for diag in result.diagnostics:
-        log.log(
-            logging.ERROR if str(diag.severity) == "error" else logging.WARNING, "%s", diag.format()
-        )
-    code = exit_code(list(result.diagnostics))
+        log.log(logging.ERROR if diag in errors else logging.WARNING, "%s", diag.format())
+    code = exit_code(errors)
     config = result.config
     if code != 0 or config is None:
         log.error("%s: the config has errors; not starting", args.file)
