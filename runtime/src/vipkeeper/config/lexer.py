@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 
@@ -39,8 +40,16 @@ class LexError:
     message: str
 
 
+_TOKEN_RE = re.compile(r'([{}])|"([^"]*)(")?|([^\s{}#!"]+)|([#!])')
+
+
 def strip_comment(text: str) -> str:
     """`text` without its `#`/`!` comment; quotes protect comment characters."""
+    if "#" not in text and "!" not in text:
+        return text
+    if '"' not in text:
+        cut = min(i for i in (text.find("#"), text.find("!")) if i >= 0)
+        return text[:cut]
     quoted = False
     for i, ch in enumerate(text):
         if ch == '"':
@@ -56,33 +65,20 @@ def tokenize_line(
     """Split one logical line into tokens; comments are dropped."""
     tokens: list[Token] = []
     errors: list[LexError] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in "#!":
+    for m in _TOKEN_RE.finditer(text):
+        brace, quoted, close, word, comment = m.groups()
+        col = m.start() + 1
+        if word is not None:
+            tokens.append(Token(TokenKind.WORD, word, file, line, col))
+        elif brace is not None:
+            kind = TokenKind.LBRACE if brace == "{" else TokenKind.RBRACE
+            tokens.append(Token(kind, brace, file, line, col))
+        elif quoted is not None:
+            if close is None:
+                errors.append(
+                    LexError(col, f"unterminated quote: {text[m.start() : m.start() + 40]!r}")
+                )
+            tokens.append(Token(TokenKind.QUOTED, quoted, file, line, col))
+        elif comment is not None:
             break
-        if ch.isspace():
-            i += 1
-            continue
-        col = i + 1
-        if ch == "{":
-            tokens.append(Token(TokenKind.LBRACE, "{", file, line, col))
-            i += 1
-        elif ch == "}":
-            tokens.append(Token(TokenKind.RBRACE, "}", file, line, col))
-            i += 1
-        elif ch == '"':
-            end = text.find('"', i + 1)
-            if end < 0:
-                errors.append(LexError(col, f"unterminated quote: {text[i : i + 40]!r}"))
-                tokens.append(Token(TokenKind.QUOTED, text[i + 1 :], file, line, col))
-                break
-            tokens.append(Token(TokenKind.QUOTED, text[i + 1 : end], file, line, col))
-            i = end + 1
-        else:
-            j = i
-            while j < n and not text[j].isspace() and text[j] not in '{}#!"':
-                j += 1
-            tokens.append(Token(TokenKind.WORD, text[i:j], file, line, col))
-            i = j
     return tokens, errors

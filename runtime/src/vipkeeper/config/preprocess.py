@@ -25,7 +25,8 @@ from vipkeeper.config.lexer import strip_comment
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
-MAX_LINES = 2_000_000
+MAX_LINES = 1_000_000
+MAX_LOOP_LINES = 100_000  # lines all ~SEQ/~LST loops may generate together
 MAX_LINE_CHARS = 64 * 1024
 MAX_INCLUDE_DEPTH = 32
 MAX_LOOP_VALUES = 100_000
@@ -95,6 +96,7 @@ class Preprocessor:
         self._total_bytes = 0
         self._emitted = 0
         self._aborted = False
+        self._loop_lines = 0
 
     # -------------------------------------------------------------------- reporting
 
@@ -323,6 +325,16 @@ class Preprocessor:
                 src.line,
                 f"~{kind} has more than {MAX_LOOP_VALUES} values",
             )
+            return
+        self._loop_lines += len(values)
+        if self._loop_lines > MAX_LOOP_LINES:
+            self._diag(
+                Code.EXPANSION_TOO_LARGE,
+                src.file,
+                src.line,
+                f"~SEQ/~LST loops generate more than {MAX_LOOP_LINES} lines; stopped",
+            )
+            self._aborted = True
             return
         # Each repetition becomes a definition line then the body, processed in order.
         generated = []

@@ -1,0 +1,136 @@
+"""Script existence and keepalived's script security rules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from vipkeeper.config import LoadResult
+
+Conf = Callable[..., LoadResult]
+
+SECURE = "global_defs {\n    enable_script_security\n    script_user root\n}\n"
+
+
+def with_script(command: str, head: str = SECURE) -> str:
+    return head + (
+        f'vrrp_script chk {{\n    script "{command}"\n}}\n'
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 5\n"
+        "    virtual_ipaddress {\n        10.213.0.1/24\n    }\n"
+        "    track_script {\n        chk\n    }\n}\n"
+    )
+
+
+def script_file(directory: Path, mode: int = 0o755, dir_mode: int = 0o755) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "check.sh"
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(mode)
+    directory.chmod(dir_mode)
+    return path
+
+
+@pytest.fixture
+def safe_dir(tmp_path: Path) -> Path:
+    """A directory tree only root can write (pytest's tmp dirs are 0700 root-owned)."""
+    for part in (tmp_path, *tmp_path.parents):
+        if part == Path("/"):
+            break
+        st = part.stat()
+        assert st.st_uid == 0 or st.st_mode & 0o1000, f"{part} must be root-owned for this test"
+    return tmp_path
+
+
+def test_secure_script_passes(conf: Conf, safe_dir: Path) -> None:
+    path = script_file(safe_dir / "bin")
+    res = conf(with_script(f"{path} arg"), check_scripts=True)
+    assert res.diagnostics == []
+    assert res.exit_code == 0
+
+
+def test_missing_script(conf: Conf) -> None:
+    res = conf(with_script("/nonexistent/check.sh"), check_scripts=True)
+    assert [(d.line, str(d.code)) for d in res.errors] == [(6, "script-missing")]
+    assert "'/nonexistent/check.sh' not found" in res.errors[0].message
+    assert res.exit_code == 5
+
+
+def test_script_found_in_path(conf: Conf) -> None:
+    res = conf(with_script("true"), check_scripts=True)
+    assert res.errors == []
+
+
+def test_not_executable(conf: Conf, safe_dir: Path) -> None:
+    path = script_file(safe_dir / "bin", mode=0o644)
+    res = conf(with_script(str(path)), check_scripts=True)
+    assert [str(d.code) for d in res.errors] == ["script-missing"]
+    assert "not executable" in res.errors[0].message
+
+
+def test_world_writable_script_is_insecure(conf: Conf, safe_dir: Path) -> None:
+    path = script_file(safe_dir / "bin", mode=0o777)
+    res = conf(with_script(str(path)), check_scripts=True)
+    assert [(d.line, str(d.code)) for d in res.errors] == [(6, "script-security")]
+    assert f"'{path}' is writable" in res.errors[0].message
+    assert res.exit_code == 6
+
+
+def test_group_writable_parent_dir_is_insecure(conf: Conf, safe_dir: Path) -> None:
+    path = script_file(safe_dir / "bin", dir_mode=0o775)
+    os.chown(path.parent, 0, 65534)  # group nogroup may write the directory
+    res = conf(with_script(str(path)), check_scripts=True)
+    assert [str(d.code) for d in res.errors] == ["script-security"]
+    assert f"'{path.parent}' is writable" in res.errors[0].message
+
+
+def test_sticky_world_writable_dir_is_fine(conf: Conf, safe_dir: Path) -> None:
+    path = script_file(safe_dir / "tmp", dir_mode=0o1777)
+    res = conf(with_script(str(path)), check_scripts=True)
+    assert res.errors == []
+
+
+def test_owner_other_than_root_is_insecure(conf: Conf, safe_dir: Path) -> None:
+    path = script_file(safe_dir / "bin")
+    os.chown(path, 65534, 0)
+    res = conf(with_script(str(path)), check_scripts=True)
+    assert [str(d.code) for d in res.errors] == ["script-security"]
+
+
+def test_scripts_as_root_without_security_is_a_violation(conf: Conf) -> None:
+    res = conf(with_script("/usr/bin/true", head=""), check_scripts=True)
+    assert [str(d.code) for d in res.errors] == ["script-security"]
+    assert res.errors[0].message.startswith("SECURITY VIOLATION")
+    assert res.exit_code == 6
+
+
+def test_security_without_script_user_needs_default_user(conf: Conf) -> None:
+    head = "global_defs {\n    enable_script_security\n}\n"
+    res = conf(with_script("/usr/bin/true", head=head), check_scripts=True)
+    assert [str(d.code) for d in res.errors] == ["bad-value"]
+    assert "keepalived_script" in res.errors[0].message
+
+
+def test_unknown_script_user(conf: Conf) -> None:
+    head = "global_defs {\n    enable_script_security\n    script_user nosuchuser_vk\n}\n"
+    res = conf(with_script("/usr/bin/true", head=head), check_scripts=True)
+    assert [str(d.code) for d in res.errors] == ["bad-value"]
+    assert "nosuchuser_vk" in res.errors[0].message
+
+
+def test_notify_and_misc_scripts_are_checked(conf: Conf) -> None:
+    text = (
+        SECURE + "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 5\n"
+        "    virtual_ipaddress {\n        10.213.0.1/24\n    }\n"
+        '    notify_master "/nonexistent/notify.sh master"\n}\n'
+        "virtual_server 10.213.0.1 80 {\n    real_server 10.213.0.2 80 {\n"
+        '        MISC_CHECK {\n            misc_path "/nonexistent/misc.sh"\n        }\n    }\n}\n'
+    )
+    assert conf(text).errors == []  # the fixture leaves script checks off by default
+    res = conf(text, check_scripts=True)
+    assert [(d.line, str(d.code)) for d in res.errors] == [
+        (11, "script-missing"),
+        (16, "script-missing"),
+    ]
