@@ -286,22 +286,25 @@ def _prepare(sd: StateDir, st: LabState) -> None:
 
 
 def _ssh_ok(sd: StateDir, host: Host) -> bool:
-    res = subprocess.run(
-        [
-            "ssh",
-            "-F",
-            str(sd.ssh_config),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=5",
-            host.name,
-            "true",
-        ],
-        capture_output=True,
-        check=False,
-        timeout=30,
-    )
+    try:
+        res = subprocess.run(
+            [
+                "ssh",
+                "-F",
+                str(sd.ssh_config),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=5",
+                host.name,
+                "true",
+            ],
+            capture_output=True,
+            check=False,
+            timeout=30,
+        )
+    except subprocess.TimeoutExpired:
+        return False
     return res.returncode == 0
 
 
@@ -451,6 +454,8 @@ def up(
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
             raise
     say(f"lab {name}: up ({len(st.hosts)} hosts); inventory {sd.inventory}")
+    say(f"lab {name}: explore with `tests/lab/lab.py ssh {name} lb1`, remove with "
+        f"`tests/lab/lab.py down {name}`")  # fmt: skip
     return sd
 
 
