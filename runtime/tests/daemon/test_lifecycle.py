@@ -1,0 +1,138 @@
+"""Reload without a transition, reload of a broken config, SIGKILL then restart, dumps."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from daemon.vkd import VIP, config, holders, instance_conf, start_vipkeeper, stays
+from netlab import NetLab, wait_for
+
+from vipkeeper.vrrp.timing import master_down_interval
+
+pytestmark = pytest.mark.netns
+ADV = 0.1
+VIP2 = "10.213.1.101"
+
+
+def test_reload_keeps_unchanged_instances_without_a_transition(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    vi1 = instance_conf(priority=150, version=3, advert=ADV)
+    va = start_vipkeeper(lab, a, config(vi1))
+    vb = start_vipkeeper(lab, b, config(instance_conf(priority=100, version=3, advert=ADV)))
+    assert wait_for(lambda: holders([a, b]) == ["a"], master_down_interval(3, 150, ADV) + 2)
+    assert vb.wait_state("BACKUP", 1) is not None
+    before = va.instance()
+    log_mark = len(va.log())
+    lost: list[float] = []
+    stop = threading.Event()
+
+    def watch() -> None:  # the VIP must never leave a during the reloads
+        while not stop.is_set():
+            if not a.has_address(VIP):
+                lost.append(time.time())
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        # Same instance (moved down, comments added) plus a new one.
+        vi2 = instance_conf(name="VI_2", vrid=52, priority=150, version=3, advert=ADV,
+                            vips=(f"{VIP2}/24",))  # fmt: skip
+        va.write_config(config(vi2, "# a comment\n! another\n" + vi1))
+        va.signal(signal.SIGHUP)
+        assert wait_for(lambda: "reload done: 2 instance(s)" in va.log(), 5), va.log()
+        assert va.wait_state("MASTER", master_down_interval(3, 150, ADV) + 2, "VI_2") is not None
+        assert wait_for(lambda: a.has_address(VIP2), 1) is not None
+        after = va.instance()
+        assert after["state"] == "MASTER"
+        assert after["last_transition"] == before["last_transition"]
+        assert after["counters"]["transitions"] == before["counters"]["transitions"]
+        assert after["counters"]["adverts_sent"] > before["counters"]["adverts_sent"]
+        # Removing VI_2 releases its VIP; VI_1 still does not move.
+        va.write_config(config(vi1))
+        va.signal(signal.SIGHUP)
+        assert wait_for(lambda: not a.has_address(VIP2), 5) is not None, va.log()
+        assert "(VI_2) removed from the config: stopping it" in va.log()
+        assert va.instance()["last_transition"] == before["last_transition"]
+    finally:
+        stop.set()
+        watcher.join()
+    assert lost == [], "the VIP left the master during a reload"
+    assert vb.state() == "BACKUP"
+    assert va.status()["reloads"] == 2
+    assert "(VI_1)" not in va.log()[log_mark:], "VI_1 logged nothing during the reloads"
+
+
+def test_reload_with_a_broken_config_keeps_running(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    va = start_vipkeeper(lab, a, config(instance_conf(priority=150, version=3, advert=ADV)))
+    assert va.wait_state("MASTER", 2) is not None
+    before = va.instance()
+    va.write_config("vrrp_instance VI_1 {\n  priority banana\n  virtual_router_id 999\n")
+    va.signal(signal.SIGHUP)
+    assert wait_for(lambda: "keeping the running config" in va.log(), 5) is not None, va.log()
+    assert "reload: (" in va.log(), "the errors are logged with file and line"
+    assert stays(lambda: a.has_address(VIP) and va.alive(), 1)
+    status = va.status()
+    assert status["last_reload"]["ok"] is False
+    assert status["counters"]["reload_failures"] == 1
+    assert va.instance()["last_transition"] == before["last_transition"]
+
+
+def test_sigkill_then_restart_removes_the_stale_vip(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    va = start_vipkeeper(lab, a, config(instance_conf(priority=150, version=3, advert=ADV)))
+    vb = start_vipkeeper(lab, b, config(instance_conf(priority=100, version=3, advert=ADV)))
+    assert wait_for(lambda: holders([a, b]) == ["a"], master_down_interval(3, 150, ADV) + 2)
+    va.kill()
+    assert wait_for(lambda: b.has_address(VIP), master_down_interval(3, 100, ADV) + 1)
+    assert a.has_address(VIP), "a crash leaves the VIP behind"
+    assert json.loads((va.workdir / "state" / "vips.json").read_text())["addresses"]
+    # Restart with a lower priority: a must clean up at once and stay BACKUP.
+    va.write_config(config(instance_conf(priority=50, version=3, advert=ADV)))
+    va.start()
+    assert not a.has_address(VIP), "the stale VIP is removed before the daemon answers"
+    assert "removed stale VIP 10.213.1.100/24 from eth0" in va.log()
+    assert stays(lambda: holders([a, b]) == ["b"], 1)
+    assert va.state() == "BACKUP"
+    assert vb.state() == "MASTER"
+
+
+def test_dumps_status_command_and_demote(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    va = start_vipkeeper(lab, a, config(instance_conf(priority=150, version=3, advert=ADV)))
+    start_vipkeeper(lab, b, config(instance_conf(priority=100, version=3, advert=ADV)))
+    assert wait_for(lambda: holders([a, b]) == ["a"], master_down_interval(3, 150, ADV) + 2)
+    for sig, name in ((signal.SIGUSR1, "keepalived.data"), (signal.SIGUSR2, "keepalived.stats"),
+                      (signal.SIGRTMIN + 2, "keepalived.json")):  # fmt: skip
+        va.signal(sig)
+        assert wait_for(lambda n=name: (va.workdir / n).exists(), 3) is not None, name
+    assert "VRRP Instance = VI_1" in (va.workdir / "keepalived.data").read_text()
+    assert "Advertisements:" in (va.workdir / "keepalived.stats").read_text()
+    dumped = json.loads((va.workdir / "keepalived.json").read_text())
+    assert dumped["instances"][0]["state"] == "MASTER"
+    cli = [sys.executable, "-m", "vipkeeper.cli", "status", "--socket", va.sock]
+    table = subprocess.run(cli, capture_output=True, text=True, check=True).stdout
+    assert "VI_1" in table and "MASTER" in table and "150/150" in table
+    as_json = json.loads(subprocess.run([*cli, "--json"], capture_output=True, text=True).stdout)
+    inst = as_json["instances"][0]
+    assert inst["base_priority"] == 150 and inst["master_address"] == "10.213.1.1"
+    assert {"adverts_sent", "adverts_received", "drops"} <= set(inst["counters"])
+    assert oct((va.workdir / "control.sock").stat().st_mode & 0o777) == "0o600"
+    # A planned switchover: a resigns and holds BACKUP; b takes over at once.
+    from vipkeeper.daemon.control import request
+
+    answer = request(va.sock, {"command": "demote", "instance": "VI_1", "hold": 2})
+    assert answer["ok"], answer
+    assert wait_for(lambda: holders([a, b]) == ["b"], master_down_interval(3, 100, ADV))
+    assert stays(lambda: holders([a, b]) == ["b"], 1.5)
+    assert wait_for(lambda: holders([a, b]) == ["a"], 2 + master_down_interval(3, 150, ADV))
