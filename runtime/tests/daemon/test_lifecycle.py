@@ -123,7 +123,9 @@ def test_dumps_status_command_and_demote(lab: NetLab) -> None:
     cli = [sys.executable, "-m", "vipkeeper.cli", "status", "--socket", va.sock]
     table = subprocess.run(cli, capture_output=True, text=True, check=True).stdout
     assert "VI_1" in table and "MASTER" in table and "150/150" in table
-    as_json = json.loads(subprocess.run([*cli, "--json"], capture_output=True, text=True).stdout)
+    as_json = json.loads(
+        subprocess.run([*cli, "--json"], capture_output=True, text=True, check=True).stdout
+    )
     inst = as_json["instances"][0]
     assert inst["base_priority"] == 150 and inst["master_address"] == "10.213.1.1"
     assert {"adverts_sent", "adverts_received", "drops"} <= set(inst["counters"])
