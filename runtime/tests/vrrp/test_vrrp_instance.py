@@ -544,3 +544,43 @@ def test_pending_garps_are_cancelled_when_mastership_ends() -> None:
         now += 0.25
     assert inst.state is State.BACKUP
     assert not of_type(seen, SendGratuitous)
+
+
+# ---- demote (planned switchover) ------------------------------------------------------------
+
+
+def test_demote_resigns_and_holds_backup() -> None:
+    inst = master(garp_master_delay=0)
+    acts = inst.demote(10.0, 30.0)
+    assert changes(acts) == [(State.MASTER, State.BACKUP, Trigger.DEMOTED)]
+    assert [a.priority for a in of_type(acts, SendAdvert)] == [0]
+    assert of_type(acts, RemoveVips)
+    assert inst.get_timer() == pytest.approx(40.0)  # alone: back when the hold ends
+    assert inst.handle_timer(40.0 - EPS) == []
+    inst.handle_timer(40.0)
+    assert inst.state is State.MASTER
+
+
+def test_demoted_backup_accepts_a_lower_master_until_the_hold_ends() -> None:
+    inst = master(priority=200, garp_master_delay=0)
+    inst.demote(10.0, 20.0)
+    t = 10.5
+    while t < 30.0:
+        rx(inst, 100, t)
+        assert inst.get_timer() == pytest.approx(max(t + inst.down_interval, 30.0))
+        t += 1.0
+    rx(inst, 100, 30.5)  # hold over: preemption resumes, the lower master is ignored
+    deadline = 29.5 + inst.down_interval
+    assert inst.get_timer() == pytest.approx(deadline)
+    inst.handle_timer(deadline - EPS)
+    assert inst.state is State.BACKUP
+    inst.handle_timer(deadline + EPS)
+    assert inst.state is State.MASTER
+
+
+def test_demote_only_from_master() -> None:
+    inst = started()
+    with pytest.raises(LocalProtocolError, match="illegal transition"):
+        inst.demote(1.0, 10.0)
+    with pytest.raises(LocalProtocolError):
+        master().demote_until(1.0, 5.0)

@@ -48,7 +48,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[VrrpInstance], list[Event], float]:
                 )
             )
         )
-    kinds = ["partition", "heal", "lossy", "track", "stop", "start", "jump", "wait"]
+    kinds = ["partition", "heal", "lossy", "track", "stop", "start", "demote", "jump", "wait"]
     events = draw(
         st.lists(
             st.builds(
@@ -81,6 +81,8 @@ def apply(link: FakeLink, ev: Event) -> None:
         link.call(a, "stop")
     elif ev.kind == "start" and a.state is State.STOP:
         link.call(a, "start")
+    elif ev.kind == "demote" and a.state is State.MASTER:
+        link.call(a, "demote", 5.0)
     elif ev.kind == "jump":
         link.now += 20.0  # the process was suspended: everything due is handled late
 

@@ -247,3 +247,18 @@ def test_every_state_change_is_logged_with_its_time() -> None:
         assert isinstance(change, StateChanged)
         assert change.at == t
     assert all(isinstance(g, SendGratuitous) for _, g in link.garps(a))
+
+
+def test_planned_switchover_with_demote() -> None:
+    a, b = node(1, 200), node(2, 100)
+    link = FakeLink([a, b], DELAY)
+    link.start_all()
+    link.run_until(10.5)
+    link.call(a, "demote", 30.0)
+    link.run_until(40.0)
+    assert link.masters() == [b]
+    assert became_master(link, b) == [pytest.approx(10.5 + DELAY + b.skew, abs=1e-9)]
+    link.run_until(60.0)
+    assert link.masters() == [a]  # the hold is over: a preempts again
+    last_accepted = last_advert_from(link, b, 40.5) + DELAY
+    assert became_master(link, a)[-1] == pytest.approx(last_accepted + a.down_interval, abs=1e-9)

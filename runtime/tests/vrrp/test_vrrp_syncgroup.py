@@ -127,3 +127,17 @@ def test_two_nodes_move_as_groups() -> None:
     link.max_masters_seen = 0
     link.run_until(60.0)
     assert link.max_masters_seen == 1
+
+
+def test_demote_takes_the_group_along() -> None:
+    v1, v2 = member("VI_1", 51, 150), member("VI_2", 52, 100)
+    g = group_of(v1, v2)
+    g.follow(v1.start(0.0) + v2.start(0.0), 0.0)
+    g.handle_timer(g.get_timer())  # type: ignore[arg-type]
+    acts = g.follow(v1.demote(10.0, 20.0), 10.0)
+    assert moves(acts) == [
+        ("VI_1", State.MASTER, State.BACKUP, Trigger.DEMOTED),
+        ("VI_2", State.MASTER, State.BACKUP, Trigger.DEMOTED),
+    ]
+    assert v1.held_until == v2.held_until == 30.0
+    assert g.get_timer() == pytest.approx(30.0)

@@ -24,6 +24,8 @@ actions to carry out, in order. Transitions are in ``state.py``; the rules appli
   winner would re-send GARP only if it happened to receive one of our adverts before we received
   one of its own; with it, the winner always sees a lower-priority advert, and only after we
   released the addresses, so its GARP lands when nobody else can answer for them.
+- ``demote(now, hold)``: a master resigns (priority-0 advert, addresses released) and stays
+  BACKUP; until ``now + hold`` it accepts any master and its down timer cannot end earlier.
 - Own adverts looped back (source = our address) are ignored.
 """
 
@@ -102,6 +104,7 @@ class VrrpInstance:
         self._garp_bursts: list[tuple[float, int, str]] = []
         self._preempt_at: float | None = None
         self._heal_pending = False
+        self.held_until: float | None = None
 
     # ---- read-only views -------------------------------------------------------------------
 
@@ -178,6 +181,25 @@ class VrrpInstance:
         """Stop: a master resigns with one priority-0 advert, then releases its addresses."""
         return self._transition(Trigger.STOPPED, now)
 
+    def demote(self, now: float, hold: float) -> list[Action]:
+        """Planned switchover: resign like a stop but stay BACKUP, holding off for ``hold`` s."""
+        return self.demote_until(now + hold, now)
+
+    def demote_until(self, until: float, now: float) -> list[Action]:
+        """Resign now and hold BACKUP until ``until`` (a sync group demotes its members so)."""
+        if until < now:
+            raise LocalProtocolError(f"hold ends at {until}, before now ({now})")
+        self.held_until = until
+        return self._transition(Trigger.DEMOTED, now)
+
+    def _held(self, now: float) -> bool:
+        return self.held_until is not None and now < self.held_until
+
+    def _arm_down_timer(self, at: float, now: float) -> None:
+        if self._held(now) and self.held_until is not None:
+            at = max(at, self.held_until)
+        self._down_at = at
+
     # ---- packets ---------------------------------------------------------------------------
 
     def receive_advert(
@@ -221,18 +243,18 @@ class VrrpInstance:
         s = self.settings
         if advert.priority == 0:
             self._adopt_interval(advert)
-            self._down_at = now + self.skew
+            self._arm_down_timer(now + self.skew, now)
             return
         lower = advert.priority < self.priority
         if lower and s.preempt_delay > 0 and self._preempt_at is None:
             self._preempt_at = now + s.preempt_delay
         delaying = lower and self._preempt_at is not None and now < self._preempt_at
-        if s.nopreempt or not lower or delaying:
+        if s.nopreempt or not lower or delaying or self._held(now):
             if not lower:
                 self._preempt_at = None
             self._adopt_interval(advert)
             self.current_master = src
-            self._down_at = now + self.down_interval
+            self._arm_down_timer(now + self.down_interval, now)
         # else: preempt a lower-priority master: ignore it and let the down timer run out
 
     def _master_rx(self, advert: Advert, src: IPAddress, now: float) -> list[Action]:
@@ -364,7 +386,8 @@ class VrrpInstance:
         new = next_state(old, trigger)
         acts: list[Action] = [StateChanged(self.name, old, new, trigger, now)]
         if old is State.MASTER:
-            acts += self._leave_master(now, resign=new in (State.STOP, State.FAULT))
+            resign = new in (State.STOP, State.FAULT) or trigger is Trigger.DEMOTED
+            acts += self._leave_master(now, resign=resign)
             if (
                 trigger is Trigger.HIGHER_PRIORITY_ADVERT
                 and self.settings.split_brain_parting_advert
@@ -372,13 +395,15 @@ class VrrpInstance:
                 acts += self._send_adverts(self.priority, now, arm=False)
         self.state = new
         self._down_at = None
+        if trigger is not Trigger.DEMOTED:
+            self.held_until = None
         if new is State.BACKUP:
             if old in (State.INIT, State.STOP, State.FAULT):
                 self.master_adv_int = self.settings.advert_int
                 self.current_master = None
                 if self.settings.preempt_delay > 0:
                     self._preempt_at = now + self.settings.preempt_delay
-            self._down_at = now + self.down_interval
+            self._arm_down_timer(now + self.down_interval, now)
         elif new is State.MASTER:
             acts += self._enter_master(now)
         acts += self._notify(new)

@@ -14,6 +14,9 @@ Rules (keepalived 2.2 semantics, RFC 3768/5798 section 6.4):
   track_file result falls below -253. FAULT -> BACKUP (or MASTER for the owner) once every fault
   has cleared.
 - A sync group forces members to MASTER, BACKUP or FAULT together (the SYNC_* triggers).
+- MASTER -> BACKUP on ``demote`` (a planned switchover): like a stop, a priority-0 advert and
+  the VIPs released, but the instance stays running as a BACKUP that neither preempts nor takes
+  over until the hold time has passed.
 - Any state -> STOP on ``stop``; a master first sends one priority-0 advert and releases its VIPs.
 - Everything else is illegal: asking for it is our bug and raises ``LocalProtocolError``.
 """
@@ -43,6 +46,7 @@ class Trigger(enum.StrEnum):
     STARTED_IN_FAULT = "started_in_fault"
     MASTER_DOWN_TIMER = "master_down_timer"
     HIGHER_PRIORITY_ADVERT = "higher_priority_advert"
+    DEMOTED = "demoted"
     FAULT_DETECTED = "fault_detected"
     FAULT_CLEARED = "fault_cleared"
     FAULT_CLEARED_AS_OWNER = "fault_cleared_as_owner"
@@ -67,6 +71,7 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     # election
     (S.BACKUP, T.MASTER_DOWN_TIMER): S.MASTER,
     (S.MASTER, T.HIGHER_PRIORITY_ADVERT): S.BACKUP,
+    (S.MASTER, T.DEMOTED): S.BACKUP,
     # tracking
     (S.BACKUP, T.FAULT_DETECTED): S.FAULT,
     (S.MASTER, T.FAULT_DETECTED): S.FAULT,

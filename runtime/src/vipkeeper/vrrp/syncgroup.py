@@ -1,5 +1,6 @@
 """VRRP sync groups: members move together (keepalived ``vrrp_sync_group`` semantics).
 
+- A member demoted (planned switchover) demotes every MASTER member with the same hold.
 - A member entering MASTER on its own (down timer, start as owner) takes every BACKUP member to
   MASTER with it; a member pushed out of MASTER by a higher-priority advert takes every MASTER
   member to BACKUP. Moves forced by the group do not cascade further.
@@ -82,7 +83,13 @@ class SyncGroup:
             for change in pending:
                 if change.instance not in names or change.reason in _SYNC_TRIGGERS:
                     continue
-                if change.new is State.MASTER:
+                if change.reason is Trigger.DEMOTED:
+                    demoted = next(m for m in self.members if m.name == change.instance)
+                    until = demoted.held_until if demoted.held_until is not None else now
+                    for m in self.members:
+                        if m.state is State.MASTER:
+                            new += m.demote_until(until, now)
+                elif change.new is State.MASTER:
                     for m in self.members:
                         new += m.sync_to(State.MASTER, now)
                 elif change.old is State.MASTER and change.new is State.BACKUP:
