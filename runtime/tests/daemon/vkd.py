@@ -167,7 +167,7 @@ _VRRP = re.compile(
     r"^(\S+) > (\S+): VRRPv(\d), Advertisement, vrid (\d+), prio (\d+)", re.IGNORECASE
 )
 _ARP = re.compile(r"Request who-has (\S+) (?:\(\S+\) )?tell ([^\s,]+)")
-_NA = re.compile(r"^(\S+) > (\S+): ICMP6, neighbor advertisement, tgt is (\S+)")
+_NA = re.compile(r"^(\S+) > (\S+): ICMP6, neighbor advertisement, tgt is ([^\s,]+)")
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,16 @@ class Capture:
     def __init__(self, node: Node, ifname: str = "eth0") -> None:
         self.packets: list[Packet] = []
         self.proc = node.popen(
-            ["tcpdump", "-i", ifname, "-e", "-n", "-l", "-tt", "vrrp or arp or icmp6"],
+            [
+                "tcpdump",
+                "-i",
+                ifname,
+                "-e",
+                "-n",
+                "-l",
+                "-tt",
+                "vrrp or ip6 proto 112 or arp or icmp6",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
