@@ -85,6 +85,12 @@ def test_variables_plain_braced_and_lazy(tmp_path: Path) -> None:
     assert diags == []
 
 
+def test_bare_variable_must_end_the_word(tmp_path: Path) -> None:
+    text = "$n=7\na $n/24 ${n}/24 x$n $n{ $nn\n"
+    lines, _ = run(write(tmp_path / "k.conf", text))
+    assert texts(lines) == ["a $n/24 7/24 x7 7{ $nn"]
+
+
 def test_multiline_variable_expands_to_several_lines(tmp_path: Path) -> None:
     text = "$V=advert_int 1 \\\n  priority 100 \\\n  state BACKUP\nx {\n$V\n}\n"
     lines, _ = run(write(tmp_path / "k.conf", text))
@@ -108,7 +114,9 @@ def test_mutually_recursive_variables_are_an_error(tmp_path: Path) -> None:
 
 
 def test_exponential_expansion_is_bounded(tmp_path: Path) -> None:
-    defs = "$V0=xxxxxxxxxxxxxxxx\n" + "".join(f"$V{i}=$V{i - 1}$V{i - 1}\n" for i in range(1, 30))
+    defs = "$V0=xxxxxxxxxxxxxxxx\n" + "".join(
+        f"$V{i}=${{V{i - 1}}}${{V{i - 1}}}\n" for i in range(1, 30)
+    )
     _, diags = run(write(tmp_path / "k.conf", defs + "use $V29\n"))
     assert [d.code for d in diags] == [Code.EXPANSION_TOO_LARGE]
 
@@ -123,7 +131,7 @@ def test_seq_forms(tmp_path: Path) -> None:
 
 
 def test_lst_and_nested_loops(tmp_path: Path) -> None:
-    text = "~LST(x,a,b) ~SEQ(n,1,2) $x$n\n"
+    text = "~LST(x,a,b) ~SEQ(n,1,2) ${x}$n\n"
     lines, _ = run(write(tmp_path / "k.conf", text))
     assert texts(lines) == ["a1", "a2", "b1", "b2"]
 
@@ -143,7 +151,7 @@ def test_bad_loops_reported(tmp_path: Path) -> None:
 def test_include_from_a_loop(tmp_path: Path) -> None:
     write(tmp_path / "p1.conf", "one\n")
     write(tmp_path / "p2.conf", "two\n")
-    main = write(tmp_path / "k.conf", "~SEQ(i,2) include p$i.conf\nend\n")
+    main = write(tmp_path / "k.conf", "~SEQ(i,2) include p${i}.conf\nend\n")
     lines, diags = run(main)
     assert texts(lines) == ["one", "two", "end"]
     assert diags == []

@@ -4,7 +4,8 @@
 # - `@ID line` keeps the line only when the config-id is ID; `@^ID line` keeps it unless it is;
 # - `$NAME=value` defines a variable (no space before `=`); a value ending in `\` continues on
 #   the next line and a multi-line value expands to several lines;
-# - `$NAME` and `${NAME}` are replaced by the value; a value that refers to itself is an error;
+# - `${NAME}` is replaced anywhere, bare `$NAME` only when it ends at a blank, brace or end of
+#   line (as keepalived: `$n/24` stays as is); a value that refers to itself is an error;
 # - `~SEQ(var,start,step,end)` / `~SEQ(var,start,end)` / `~SEQ(var,end)` and
 #   `~LST(var,a,b,...)` repeat the rest of the line with $var set to each value.
 # Sizes are bounded so that hostile input costs bounded time and memory.
@@ -33,7 +34,8 @@ MAX_LOOP_VALUES = 100_000
 MAX_EXPANSION_DEPTH = 32
 
 _DEF_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
-_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+# `${NAME}` anywhere; bare `$NAME` only as a whole word (keepalived leaves `$n/24` alone).
+_VAR_RE = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[\s{}"]|$)')
 _LOOP_RE = re.compile(r"^~(SEQ|LST)\(([^)]*)\)\s*(.*)$", re.DOTALL)
 
 
