@@ -83,7 +83,7 @@ def check_advert(
     if not checksum_ok(data, src, dst, v3_checksum_as_v2=s.v3_checksum_as_v2):
         raise PacketError(DropReason.CHECKSUM, "bad checksum")
     skip = s.skip_check_adv_addr and current_master is not None and src == current_master
-    if not skip and sorted(advert.addresses) != sorted(s.vips):
+    if not skip and (len(advert.addresses) != len(s.vips) or set(advert.addresses) != set(s.vips)):
         raise PacketError(
             DropReason.VIP_MISMATCH,
             f"{len(advert.addresses)} addresses {[str(a) for a in advert.addresses]} "
