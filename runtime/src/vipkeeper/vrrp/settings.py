@@ -112,39 +112,39 @@ def _check(cond: bool, field_name: str, message: str) -> None:
 class InstanceSettings:
     """One ``vrrp_instance`` as the protocol core sees it."""
 
-    name: str
-    vrid: int
-    vips: tuple[IPAddress, ...]
-    source: IPAddress  # our primary address: advert source and the equal-priority tie-break
-    version: int = 2
-    family: int = 4
-    priority: int = 100
-    advert_int: float = 1.0
-    excluded_vips: tuple[IPAddress, ...] = ()
-    virtual_routes: tuple[VirtualRoute, ...] = ()
-    initial_state: State = State.BACKUP
-    nopreempt: bool = False
-    preempt_delay: float = 0.0
-    auth: Auth = field(default_factory=Auth)
-    lower_prio_no_advert: bool = False
-    down_timer_adverts: int = 3
-    garp_master_delay: float = 5.0
-    garp_master_repeat: int = 5
-    garp_master_refresh: float = 0.0
-    garp_master_refresh_repeat: int = 1
+    name: str  # vrrp_instance NAME (notify arguments, logs)
+    vrid: int  # virtual_router_id, 1..255
+    vips: tuple[IPAddress, ...]  # virtual_ipaddress, in advert order (all of `family`)
+    source: IPAddress  # primary address (unicast_src_ip / interface address; IPv6 link-local)
+    version: int = 2  # version / vrrp_version: 2 or 3 (v2 is IPv4 only)
+    family: int = 4  # 4 or 6, the family of vips, source and peers
+    priority: int = 100  # base priority 1..255; 255 = address owner
+    advert_int: float = 1.0  # seconds; v2 whole seconds, v3 centisecond resolution
+    excluded_vips: tuple[IPAddress, ...] = ()  # virtual_ipaddress_excluded (not advertised)
+    virtual_routes: tuple[VirtualRoute, ...] = ()  # virtual_routes, installed while MASTER
+    initial_state: State = State.BACKUP  # state MASTER|BACKUP (see docs/protocol.md)
+    nopreempt: bool = False  # nopreempt: never take over from a live lower master
+    preempt_delay: float = 0.0  # preempt_delay, 0..1000 s
+    auth: Auth = field(default_factory=Auth)  # authentication { auth_type auth_pass } (v2)
+    lower_prio_no_advert: bool = False  # (vrrp_)lower_prio_no_advert: strict RFC reaction
+    down_timer_adverts: int = 3  # (vrrp_)down_timer_adverts, 1..100
+    garp_master_delay: float = 5.0  # second GARP burst after becoming MASTER (0 = none)
+    garp_master_repeat: int = 5  # GARPs per address per burst
+    garp_master_refresh: float = 0.0  # periodic GARP while MASTER (0 = off)
+    garp_master_refresh_repeat: int = 1  # GARPs per address per refresh
     garp_lower_prio_delay: float | None = None  # None: as garp_master_delay
     garp_lower_prio_repeat: int | None = None  # None: as garp_master_repeat
-    skip_check_adv_addr: bool = False
-    v3_checksum_as_v2: bool = False
-    unicast_peers: tuple[IPAddress, ...] = ()
-    unicast_ttl: int = 255
-    unicast_min_ttl: int = 0
-    unicast_max_ttl: int = 255
-    strict_mode: bool = False
-    track_scripts: tuple[TrackScript, ...] = ()
-    track_interfaces: tuple[TrackInterface, ...] = ()
-    track_files: tuple[TrackFile, ...] = ()
-    notify: Notify = field(default_factory=Notify)
+    skip_check_adv_addr: bool = False  # skip the VIP check for the current master's adverts
+    v3_checksum_as_v2: bool = False  # v3/IPv4 checksum without the pseudo-header
+    unicast_peers: tuple[IPAddress, ...] = ()  # unicast_peer; empty = multicast
+    unicast_ttl: int = 255  # unicast_ttl of our unicast adverts
+    unicast_min_ttl: int = 0  # unicast_peer min_ttl: lowest TTL accepted
+    unicast_max_ttl: int = 255  # unicast_peer max_ttl: highest TTL accepted
+    strict_mode: bool = False  # strict_mode / vrrp_strict: refuses auth and unicast
+    track_scripts: tuple[TrackScript, ...] = ()  # track_script (rise/fall done by the daemon)
+    track_interfaces: tuple[TrackInterface, ...] = ()  # track_interface
+    track_files: tuple[TrackFile, ...] = ()  # track_file
+    notify: Notify = field(default_factory=Notify)  # notify_* commands, notify FIFO
     # vipkeeper extension: a master pushed out by a higher-priority advert releases its
     # addresses and then sends one advert with its own priority, so that the winner sees the
     # lower-priority advert and re-sends GARP after the split brain healed (see instance.py).
