@@ -71,6 +71,7 @@ class Vipkeeper:
     conf: Path
     proc: subprocess.Popen[bytes] | None = None
     extra: tuple[str, ...] = ()
+    env: dict[str, str] | None = None
     log_path: Path = field(init=False)
     starts: int = 0
 
@@ -97,7 +98,8 @@ class Vipkeeper:
         ]  # fmt: skip
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sock)
-        self.proc = self.node.popen(argv, stdout=log, stderr=log)
+        env = None if self.env is None else {**os.environ, **self.env}
+        self.proc = self.node.popen(argv, stdout=log, stderr=log, env=env)
         log.close()
         ready = wait_for(lambda: self._answers() or self.proc.poll() is not None, 15)
         assert ready is not None and self.proc.poll() is None, self.log()
@@ -151,11 +153,13 @@ class Vipkeeper:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def start_vipkeeper(lab: NetLab, node: Node, conf: str, *extra: str) -> Vipkeeper:
+def start_vipkeeper(
+    lab: NetLab, node: Node, conf: str, *extra: str, env: dict[str, str] | None = None
+) -> Vipkeeper:
     """Write `conf` and start vipkeeper in `node`."""
     workdir = Path(lab.workdir) / f"vk-{node.name}"
     workdir.mkdir(exist_ok=True)
-    vk = Vipkeeper(node, workdir, workdir / "keepalived.conf", extra=extra)
+    vk = Vipkeeper(node, workdir, workdir / "keepalived.conf", extra=extra, env=env)
     vk.write_config(conf)
     return vk.start()
 

@@ -1,0 +1,154 @@
+"""Notify scripts and their arguments, the notify FIFO, a hung notify, track_file, sync groups."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from daemon.vkd import config, holders, instance_conf, start_vipkeeper
+from netlab import NetLab, wait_for
+
+from vipkeeper.vrrp.timing import master_down_interval
+
+pytestmark = pytest.mark.netns
+ADV = 0.1
+VIP2 = "10.213.1.101"
+
+
+def _script(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def _fifo_reader(path: Path) -> int:
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+
+
+def _read_fifo(fd: int) -> list[str]:
+    try:
+        return os.read(fd, 65536).decode().splitlines()
+    except BlockingIOError:
+        return []
+
+
+def test_notify_scripts_fifo_and_order(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    work = Path(lab.workdir)
+    out = work / "notify.out"
+    rec = _script(work / "rec.sh", f'echo "$*" >> {out}\n')
+    fifo = work / "notify.fifo"
+    notify = (
+        f'notify_master "{rec} master-cmd"\n  notify_backup "{rec} backup-cmd"\n'
+        f'  notify_stop "{rec} stop-cmd"\n  notify "{rec}"'
+    )
+    conf = config(
+        instance_conf(priority=150, version=3, advert=ADV, extra=notify),
+        globals_=f"notify_fifo {fifo}",
+    )
+    va = start_vipkeeper(lab, a, conf)
+    assert fifo.exists()
+    fd = _fifo_reader(fifo)
+    try:
+        assert va.wait_state("MASTER", 2) is not None
+        va.stop()
+        lines: list[str] = []
+        assert wait_for(lambda: lines.extend(_read_fifo(fd)) or len(lines) >= 3, 3) is not None
+    finally:
+        os.close(fd)
+    # keepalived's FIFO lines (the first, BACKUP, may predate our reader: it is buffered).
+    assert lines == [
+        'INSTANCE "VI_1" BACKUP 150',
+        'INSTANCE "VI_1" MASTER 150',
+        'INSTANCE "VI_1" STOP 150',
+    ]
+    # Specific then generic, in transition order, with keepalived's arguments.
+    assert out.read_text().splitlines() == [
+        "backup-cmd",
+        "INSTANCE VI_1 BACKUP 150",
+        "master-cmd",
+        "INSTANCE VI_1 MASTER 150",
+        "stop-cmd",
+        "INSTANCE VI_1 STOP 150",
+    ]
+
+
+def test_a_hung_notify_is_killed_and_the_next_still_runs(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    work = Path(lab.workdir)
+    pidfile, done = work / "hung.pid", work / "stop.done"
+    hung = _script(work / "hung.sh", f"echo $$ > {pidfile}\nexec sleep 600\n")
+    stop = _script(work / "stop.sh", f"touch {done}\n")
+    extra = f'notify_master "{hung}"\n  notify_stop "{stop}"'
+    va = start_vipkeeper(
+        lab, a, config(instance_conf(priority=150, version=3, advert=ADV, extra=extra))
+    )
+    assert va.wait_state("MASTER", 2) is not None
+    # The advert timer does not wait for the hung notify.
+    sent = va.instance()["counters"]["adverts_sent"]
+    time.sleep(1)
+    assert va.instance()["counters"]["adverts_sent"] >= sent + 8
+    assert wait_for(pidfile.exists, 2) is not None
+    pid = int(pidfile.read_text())
+    assert va.stop(timeout=20) == 0
+    assert done.exists(), "the stop notify ran after the hung one was killed"
+    assert "hung; killed after" in va.log()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_track_file_weight_moves_the_master(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    weightfile = Path(lab.workdir) / "weight"
+    weightfile.write_text("0\n")
+    head = f'track_file tf {{\n  file "{weightfile}"\n  weight -1\n}}'
+    inst = instance_conf(priority=150, version=3, advert=ADV, extra="track_file {\n    tf\n  }")
+    va = start_vipkeeper(lab, a, config(inst, head=head))
+    start_vipkeeper(lab, b, config(instance_conf(priority=100, version=3, advert=ADV)))
+    assert wait_for(lambda: holders([a, b]) == ["a"], master_down_interval(3, 150, ADV) + 2)
+    weightfile.write_text("100\n")
+    assert wait_for(lambda: holders([a, b]) == ["b"], 1 + master_down_interval(3, 100, ADV))
+    assert va.instance()["effective_priority"] == 50
+    weightfile.write_text("300\n")  # 300 x -1 < -253: FAULT
+    assert va.wait_state("FAULT", 2) is not None
+    weightfile.write_text("0\n")
+    assert wait_for(lambda: holders([a, b]) == ["a"], 2 + master_down_interval(3, 150, ADV))
+
+
+def test_sync_group_members_move_together(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    flag = Path(lab.workdir) / "ok"
+    flag.write_text("1")
+    group = "vrrp_sync_group G {\n  group {\n    VI_1\n    VI_2\n  }\n}\n"
+    script = f'vrrp_script chk {{\n  script "/usr/bin/test -f {flag}"\n  interval 1\n}}\n'
+
+    def conf(prio: int, track: bool) -> str:
+        return config(
+            instance_conf(priority=prio, version=3, advert=ADV),
+            instance_conf(
+                name="VI_2",
+                vrid=52,
+                priority=prio,
+                version=3,
+                advert=ADV,
+                vips=(f"{VIP2}/24",),
+                extra="track_script {\n    chk\n  }" if track else "",
+            ),
+            head=group + script,
+        )
+
+    va = start_vipkeeper(lab, a, conf(150, True))
+    vb = start_vipkeeper(lab, b, conf(100, False))
+    bound = master_down_interval(3, 150, ADV) + 2
+    assert wait_for(lambda: holders([a, b]) == ["a"] and holders([a, b], VIP2) == ["a"], bound)
+    flag.unlink()  # only VI_2 tracks the script; the group takes VI_1 along
+    assert wait_for(lambda: holders([a, b]) == ["b"] and holders([a, b], VIP2) == ["b"], 4)
+    assert va.state("VI_1") == "FAULT" and va.state("VI_2") == "FAULT"
+    assert vb.status()["sync_groups"] == {"G": "MASTER"}
+    assert va.status()["sync_groups"] == {"G": "FAULT"}
+    flag.write_text("1")
+    assert wait_for(lambda: holders([a, b]) == ["a"] and holders([a, b], VIP2) == ["a"], 4)
