@@ -229,6 +229,7 @@ def ensure_image(cache_root: Path = CACHE_ROOT) -> VmImage:
         try:
             _build(work)
             os.rename(work / "image", final)
+            _remove_other_images(cache_root, keep=final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
             # systemd-nspawn leaves an empty mount-propagation directory per machine name.
@@ -257,6 +258,14 @@ def _remove_stale_builds(cache_root: Path) -> None:
         pid = entry.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _pid_alive(int(pid)):
             _progress(f"removing an aborted build: {entry}")
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _remove_other_images(cache_root: Path, keep: Path) -> None:
+    """Drop images of older recipes (a running VM keeps its open disk until it exits)."""
+    for entry in cache_root.glob("vm-*"):
+        if entry != keep and (entry / "manifest.json").is_file():
+            _progress(f"removing an image of an older recipe: {entry}")
             shutil.rmtree(entry, ignore_errors=True)
 
 
