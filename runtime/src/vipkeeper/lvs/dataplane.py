@@ -77,10 +77,9 @@ def ipvs_available() -> bool:
     if os.path.exists("/proc/net/ip_vs"):
         return True
     try:
-        from pyroute2 import IPVS
+        from vipkeeper.lvs.ipvs import IpvsDataplane
 
-        sock = IPVS()
-        sock.close()
+        IpvsDataplane().close()
     except Exception:  # any failure means "no IPVS here"
         return False
     return True

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import errno
 import socket
-from ipaddress import ip_address
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from ipaddress import IPv4Address, ip_address
+from typing import Any, TypeVar
 
 from vipkeeper.config.model import LbKind
 from vipkeeper.lvs.dataplane import DataplaneError
@@ -23,6 +26,8 @@ from vipkeeper.lvs.reconcile import (
     EditService,
     Op,
 )
+
+T = TypeVar("T")
 
 # include/uapi/linux/ip_vs.h
 F_PERSISTENT = 0x0001
@@ -63,9 +68,7 @@ def service_flags(service: Service) -> int:
 
 def flag_names(flags: int, scheduler: str) -> tuple[str, ...]:
     """Scheduler flag names for IPVS flag bits (inverse of `service_flags`)."""
-    names = []
-    if flags & F_HASHED:
-        names.append("hashed")
+    names: list[str] = []  # F_HASHED is kernel-internal: set on every service, never read back
     prefix = {"sh": "sh-", "mh": "mh-"}.get(scheduler)
     for bit, n in ((F_SCHED1, 1), (F_SCHED2, 2), (F_SCHED3, 3)):
         if flags & bit:
@@ -91,6 +94,12 @@ def service_attrs(service: Service, *, key_only: bool = False) -> dict[str, Any]
     attrs["timeout"] = service.persistence_timeout
     if k.family == 4:
         attrs["netmask"] = service.persistence_netmask or "255.255.255.255"
+    else:
+        # The kernel requires a netmask attribute; for IPv6 it is a prefix length read as a
+        # raw 32-bit value in host byte order (what ipvsadm's NLA_PUT_U32 sends): /128 is
+        # 0x80 00 00 00 on the wire, i.e. pyroute2's ip4addr "128.0.0.0".
+        plen = int(service.persistence_netmask or 128)
+        attrs["netmask"] = str(IPv4Address(plen.to_bytes(4, "little")))
     return attrs
 
 
@@ -131,7 +140,9 @@ def decode_service(msg: Any) -> Service:
     flags_attr = _attr(svc, "IPVS_SVC_ATTR_FLAGS", {"flags": 0})
     flags = flags_attr["flags"] if isinstance(flags_attr, dict) else int(flags_attr)
     netmask = str(_attr(svc, "IPVS_SVC_ATTR_NETMASK", "") or "")
-    if netmask in ("255.255.255.255", "0.0.0.0", "128"):
+    if family == 6 and netmask:
+        netmask = str(int.from_bytes(IPv4Address(netmask).packed, "little"))
+    if netmask in ("255.255.255.255", "0.0.0.0", "128", "0"):
         netmask = ""
     return Service(
         key=key,
@@ -165,16 +176,23 @@ class IpvsDataplane:
     name = "ipvs"
 
     def __init__(self) -> None:
-        from pyroute2 import IPVS
-
+        # pyroute2's synchronous sockets run their own event loop, which cannot start inside
+        # a running one: every call goes to one worker thread. A new thread inherits the
+        # creating thread's network namespace, so the socket lives where the caller does.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs")
         try:
-            self._ipvs = IPVS()
+            self._ipvs: Any = self._call(_open_ipvs)
         except Exception as exc:
+            self._pool.shutdown()
             raise DataplaneError(f"IPVS is not available in this kernel ({exc})") from exc
 
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._pool.submit(fn, *args).result()
+
     def close(self) -> None:
-        """Close the netlink socket."""
-        self._ipvs.close()
+        """Close the netlink socket and the worker thread."""
+        self._call(self._ipvs.close)
+        self._pool.shutdown()
 
     def _svc(self, service: Service, *, key_only: bool = False) -> Any:
         from pyroute2 import IPVSService
@@ -183,6 +201,9 @@ class IpvsDataplane:
 
     def read(self) -> Table:
         """Dump every IPVS service and its destinations."""
+        return self._call(self._read)
+
+    def _read(self) -> Table:
         table: Table = {}
         for msg in self._ipvs.service("dump"):
             service = decode_service(msg)
@@ -194,11 +215,18 @@ class IpvsDataplane:
         return table
 
     def normalize(self, desired: Table) -> Table:
-        """IPVS represents everything vipkeeper programs."""
-        return desired
+        """The `hashed` flag is kernel-internal (always set, never reported): drop it."""
+        out: Table = {}
+        for key, st in desired.items():
+            flags = tuple(f for f in st.service.flags if f != "hashed")
+            out[key] = ServiceState(replace(st.service, flags=flags), st.dests)
+        return out
 
     def apply(self, ops: list[Op]) -> None:
         """Send each operation; 'already there' / 'already gone' count as success."""
+        self._call(self._apply, ops)
+
+    def _apply(self, ops: list[Op]) -> None:
         from pyroute2 import IPVSDest
 
         services: dict[ServiceKey, Service] = {}
@@ -232,9 +260,18 @@ class IpvsDataplane:
 
     def flush(self) -> None:
         """Delete every IPVS service (`ipvsadm -C`)."""
-        for key, st in self.read().items():
+        self._call(self._flush)
+
+    def _flush(self) -> None:
+        for key, st in self._read().items():
             del key
             self._ipvs.service("del", service=self._svc(st.service, key_only=True))
+
+
+def _open_ipvs() -> Any:
+    from pyroute2 import IPVS
+
+    return IPVS()
 
 
 def _benign(exc: Exception, op: Op) -> bool:
