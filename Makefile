@@ -4,7 +4,8 @@ SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 export PATH := $(BIN):$(PATH)
-COLL := $(CURDIR)/build/ansible_collections/vipkeeper/vrrp
+# Outside the git work tree: inside it, ansible-test would ask git for the file list and see none.
+COLL := $(or $(TMPDIR),/tmp)/vipkeeper-coll-$(shell echo '$(CURDIR)' | md5sum | cut -c1-8)/ansible_collections/vipkeeper/vrrp
 PYTEST := $(BIN)/python -m pytest
 
 LAB ?= demo
@@ -35,7 +36,8 @@ test-runtime: deps
 # ansible-test needs the collection at ansible_collections/<namespace>/<name>.
 collection-tree:
 	@rm -rf $(COLL) && mkdir -p $(COLL)
-	@rsync -a --exclude-from=tests/tools/collection-excludes.txt ./ $(COLL)/
+	@rsync -a --delete --exclude-from=tests/tools/collection-excludes.txt \
+		--exclude-from=tests/tools/sanity-excludes.txt ./ $(COLL)/
 
 sanity: deps collection-tree
 	@echo ">> ansible-test sanity"
