@@ -11,7 +11,7 @@ from vipkeeper.config import LoadResult, load
 
 CONFIGS = Path(__file__).resolve().parent.parent / "data" / "configs"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-LAB_INTERFACES = frozenset({"eth0", "eth1"})
+LAB_INTERFACES = frozenset({"eth0", "eth1", "eth2"})
 
 
 @pytest.fixture

@@ -115,7 +115,7 @@ vrrp_instance VI_9 {
     unicast_ttl 10
     track_interface {
         eth1 weight -10
-        eth0
+        eth2
     }
     track_script {
         chk weight 5 reverse
@@ -159,7 +159,7 @@ vrrp_instance VI_9 {
     [peer] = inst.unicast_peers
     assert (str(peer.address), peer.min_ttl, peer.max_ttl) == ("10.213.0.3", 254, 255)
     assert inst.unicast_ttl == 10
-    assert [(t.name, t.weight) for t in inst.track_interfaces] == [("eth1", -10), ("eth0", 0)]
+    assert [(t.name, t.weight) for t in inst.track_interfaces] == [("eth1", -10), ("eth2", 0)]
     [ts] = inst.track_scripts
     assert (ts.name, ts.weight, ts.reverse) == ("chk", 5, True)
     assert [t.name for t in inst.track_files] == ["tf"]

@@ -133,6 +133,17 @@ def test_unicast_peer_family(conf: Conf) -> None:
     ]
 
 
+def test_tracking_own_interface(conf: Conf) -> None:
+    res = conf(instance("    track_interface {\n        eth0\n        eth1\n    }\n"))
+    assert errors(res) == [
+        (
+            8,
+            "bad-value",
+            "(VI_1) track_interface eth0 is the instance's own interface (it is tracked already)",
+        )
+    ]
+
+
 def test_mixed_vip_families(conf: Conf) -> None:
     res = conf(instance("    virtual_ipaddress {\n        fd00::1/64\n    }\n"))
     assert errors(res) == [

@@ -36,6 +36,8 @@ MAX_EXPANSION_DEPTH = 32
 _DEF_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 # `${NAME}` anywhere; bare `$NAME` only as a whole word (keepalived leaves `$n/24` alone).
 _VAR_RE = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[\s{}"]|$)')
+# A line with none of `$ @ ~ # !` that is not an include needs no preprocessing.
+_PLAIN_RE = re.compile(r"^(?!\s*include\b)[^$@~#!]*$")
 _LOOP_RE = re.compile(r"^~(SEQ|LST)\(([^)]*)\)\s*(.*)$", re.DOTALL)
 
 
@@ -179,13 +181,7 @@ class Preprocessor:
                 if include is None:
                     self._emitted += 1
                     if self._emitted > MAX_LINES:
-                        self._diag(
-                            Code.EXPANSION_TOO_LARGE,
-                            out.file,
-                            out.line,
-                            f"configuration expands to more than {MAX_LINES} lines",
-                        )
-                        self._aborted = True
+                        self._too_many(out.file, out.line)
                         return
                     yield out
                 else:
@@ -195,10 +191,30 @@ class Preprocessor:
                 src = frame.pending.popleft()
                 frame.ready.extend(self._process(src, frame.pending))
             elif frame.index < len(frame.lines):
+                raw = frame.lines[frame.index]
+                if _PLAIN_RE.match(raw) and len(raw) <= MAX_LINE_CHARS:
+                    # fast path: nothing to preprocess on this line
+                    frame.index += 1
+                    if raw and not raw.isspace():
+                        self._emitted += 1
+                        if self._emitted > MAX_LINES:
+                            self._too_many(frame.name, frame.index)
+                            return
+                        yield SourceLine(raw, frame.name, frame.index)
+                    continue
                 raw, lineno = self._next_physical(frame)
                 frame.pending.append(SourceLine(raw, frame.name, lineno))
             else:
                 stack.pop()
+
+    def _too_many(self, file: str, line: int) -> None:
+        self._diag(
+            Code.EXPANSION_TOO_LARGE,
+            file,
+            line,
+            f"configuration expands to more than {MAX_LINES} lines",
+        )
+        self._aborted = True
 
     def _next_physical(self, frame: _Frame) -> tuple[str, int]:
         """The next line of `frame`, with `\\`-continued variable definitions joined."""

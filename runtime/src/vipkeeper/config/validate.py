@@ -1,4 +1,5 @@
 # Semantic rules, as keepalived -t applies them:
+# - an instance may not track_interface its own interface (it is tracked implicitly);
 # - every vrrp_instance has an interface, a virtual_router_id (1-255) and at least one VIP;
 # - all VIPs of an instance share its address family (mixed families are an error);
 # - two multicast instances may not use the same VRID on the same interface and family;
@@ -105,6 +106,14 @@ def _instance(
             )
     if kw.get("version") == 2 and family == 6:
         r.at(_node(kw, "version") or node, Code.BAD_VALUE, f"{name} VRRPv2 does not support IPv6")
+    for ti in inst.track_interfaces:
+        if ti.name == inst.interface:
+            r.at(
+                ti.location,
+                Code.BAD_VALUE,
+                f"{name} track_interface {ti.name} is the instance's own interface "
+                "(it is tracked already)",
+            )
     # nopreempt
     if inst.nopreempt:
         where = _node(kw, "nopreempt") or node

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Benchmark `vipkeeper check` against `keepalived -t` on a generated large config.
+
+Generates a keepalived.conf with 1,000 vrrp_instances and 200 virtual_servers, creates a
+throwaway network namespace that has the interfaces the config names, and times both
+checkers on it (wall clock of the whole command, several repetitions, median reported).
+
+    sudo .venv/bin/python bench/check/run.py [--reps 7] [--instances 1000] [--servers 200]
+
+Writes bench/results/check.json and prints a Markdown table for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFIX = "vkcb"
+IFACES_PER_VRID_SPACE = 250  # VRIDs must be unique per interface: 250 instances per link
+
+
+def generate(instances: int, servers: int) -> tuple[str, list[str]]:
+    """The config text and the interfaces it needs."""
+    links = [
+        f"eth{i}" for i in range((instances + IFACES_PER_VRID_SPACE - 1) // IFACES_PER_VRID_SPACE)
+    ]
+    out = [
+        "global_defs {\n    router_id bench\n    vrrp_garp_master_delay 2\n}\n",
+    ]
+    for i in range(instances):
+        link = links[i // IFACES_PER_VRID_SPACE]
+        vrid = i % IFACES_PER_VRID_SPACE + 1
+        a, b = divmod(i, 250)
+        out.append(
+            f"vrrp_instance VI_{i} {{\n"
+            f"    state {'MASTER' if i % 2 else 'BACKUP'}\n"
+            f"    interface {link}\n"
+            f"    virtual_router_id {vrid}\n"
+            f"    priority {100 + i % 100}\n"
+            "    advert_int 1\n"
+            "    authentication {\n        auth_type PASS\n        auth_pass bench\n    }\n"
+            "    virtual_ipaddress {\n"
+            f"        10.213.{a}.{b + 1}/16 dev {link}\n"
+            f"        10.214.{a}.{b + 1}/16\n"
+            "    }\n"
+            "    track_interface {\n"
+            f"        {links[(i // IFACES_PER_VRID_SPACE + 1) % len(links)]} weight -10\n"
+            "    }\n"
+            "}\n"
+        )
+    for s in range(servers):
+        a, b = divmod(s, 250)
+        out.append(
+            f"virtual_server 10.215.{a}.{b + 1} 80 {{\n"
+            "    delay_loop 6\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n"
+            "    persistence_timeout 60\n"
+        )
+        for r in range(2):
+            out.append(
+                f"    real_server 10.216.{a}.{(b * 2 + r) % 250 + 1} 80 {{\n"
+                "        weight 1\n"
+                "        HTTP_GET {\n            url {\n                path /health\n"
+                "                status_code 200\n            }\n"
+                "            connect_timeout 3\n            retry 2\n        }\n"
+                "    }\n"
+            )
+        out.append("}\n")
+    return "".join(out), links
+
+
+def ip(*args: str, check: bool = True) -> None:
+    subprocess.run(["ip", *args], check=check, capture_output=True)
+
+
+def cleanup_stale() -> None:
+    """Remove benchmark namespaces whose owning process is gone."""
+    listing = subprocess.run(
+        ["ip", "netns", "list"], check=False, capture_output=True, text=True
+    ).stdout
+    for line in listing.splitlines():
+        m = re.match(rf"^({PREFIX}-(\d+))\b", line)
+        if m:
+            try:
+                os.kill(int(m.group(2)), 0)
+            except ProcessLookupError:
+                ip("netns", "delete", m.group(1), check=False)
+
+
+def time_cmd(argv: list[str], reps: int) -> tuple[list[float], list[float], int, str]:
+    """Wall-clock and CPU (user+sys of the child processes) seconds of each run."""
+    walls, cpus = [], []
+    rc, err = 0, ""
+    for _ in range(reps):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=600)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        rc, err = proc.returncode, proc.stderr
+    return walls, cpus, rc, err
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--servers", type=int, default=200)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("needs root (network namespace)", file=sys.stderr)
+        return 2
+    cleanup_stale()
+    text, links = generate(args.instances, args.servers)
+    ns = f"{PREFIX}-{os.getpid()}"
+    workdir = Path(tempfile.mkdtemp(prefix=f"{ns}-"))
+    conf = workdir / "keepalived.conf"
+    conf.write_text(text)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    ip("netns", "add", ns)
+    try:
+        for link in links:
+            ip("-n", ns, "link", "add", link, "type", "bridge")
+            ip("-n", ns, "link", "set", link, "up")
+        vipkeeper = [sys.executable, "-m", "vipkeeper.cli", "check", "-f", str(conf)]
+        keepalived = ["keepalived", "-t", "-f", str(conf)]
+        results = {}
+        for name, argv in (("vipkeeper check", vipkeeper), ("keepalived -t", keepalived)):
+            times, cpus, rc, err = time_cmd(["ip", "netns", "exec", ns, *argv], args.reps)
+            if rc != 0:
+                head = "\n".join(err.splitlines()[:10])
+                print(f"{name} rejected the generated config (exit {rc}):\n{head}", file=sys.stderr)
+                return 1
+            results[name] = {
+                "median_s": statistics.median(times),
+                "runs_s": times,
+                "median_cpu_s": statistics.median(cpus),
+                "cpu_s": cpus,
+                "exit": rc,
+            }
+    finally:
+        ip("netns", "delete", ns, check=False)
+        subprocess.run(["rm", "-rf", str(workdir)], check=False)
+    ratio = results["vipkeeper check"]["median_s"] / results["keepalived -t"]["median_s"]
+    cpu_ratio = (
+        results["vipkeeper check"]["median_cpu_s"] / results["keepalived -t"]["median_cpu_s"]
+    )
+    report = {
+        "instances": args.instances,
+        "virtual_servers": args.servers,
+        "config_bytes": len(text),
+        "config_lines": text.count("\n"),
+        "reps": args.reps,
+        "results": results,
+        "ratio_vipkeeper_over_keepalived": ratio,
+        "cpu_ratio_vipkeeper_over_keepalived": cpu_ratio,
+        "python": platform.python_version(),
+        "keepalived": subprocess.run(
+            ["keepalived", "--version"], check=False, capture_output=True, text=True
+        ).stderr.splitlines()[0],
+        "cpus": os.cpu_count(),
+    }
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "check.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(
+        f"config: {args.instances} vrrp_instances, {args.servers} virtual_servers "
+        f"({report['config_lines']} lines, {report['config_bytes']} bytes), {args.reps} runs each\n"
+    )
+    print("| command | median wall | min wall | max wall | median CPU |\n|---|---|---|---|---|")
+    for name, r in results.items():
+        runs = r["runs_s"]
+        print(
+            f"| `{name}` | {r['median_s']:.3f} s | {min(runs):.3f} s | {max(runs):.3f} s "
+            f"| {r['median_cpu_s']:.3f} s |"
+        )
+    print(f"\nratio vipkeeper / keepalived (median wall): {ratio:.2f}")
+    print(f"ratio vipkeeper / keepalived (median CPU): {cpu_ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
