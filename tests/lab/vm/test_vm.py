@@ -92,6 +92,8 @@ for _ in $(seq 100); do
 done
 ipvsadm -Ln >keepalived.txt
 kill $ka; wait $ka
+find /payload/pkg | sort >pkg.txt
+PYTHONPATH=/payload/pkg python -c 'import vkmod; print(vkmod.ANSWER)' >pkg_import.txt
 echo done
 exit 7
 """
@@ -121,17 +123,26 @@ def image() -> VmImage:
 
 
 @pytest.fixture(scope="module")
-def ipvs_run(image: VmImage, tmp_path_factory: pytest.TempPathFactory) -> IpvsRun:
+def ipvs_run(
+    image: VmImage, tmp_path_factory: pytest.TempPathFactory, vm_timings: list[str]
+) -> IpvsRun:
     """One VM run of GUEST_SCRIPT, with the base disk's (mtime, sha256) before and after."""
     before = (image.disk.stat().st_mtime, _sha256(image.disk))
     staging = tmp_path_factory.mktemp("payload")
     (staging / "program.py").write_text(PYROUTE2_SCRIPT)
     (staging / "keepalived.conf").write_text(KEEPALIVED_CONF)
+    pkg = staging / "pkg"
+    (pkg / "__pycache__").mkdir(parents=True)
+    (pkg / "vkmod.py").write_text("ANSWER = 42\n")
+    (pkg / "__pycache__" / "vkmod.cpython-311.pyc").write_bytes(b"not for the VM")
     out = tmp_path_factory.mktemp("out")
-    payload = {"program.py": staging / "program.py", "keepalived.conf": staging / "keepalived.conf"}
+    payload = {
+        "program.py": staging / "program.py",
+        "keepalived.conf": staging / "keepalived.conf",
+        "pkg": pkg,
+    }
     res = run_in_vm(GUEST_SCRIPT, payload, timeout=120, out_dir=out, image=image)
-    print(f"\nVM run (boot + ipvsadm + pyroute2 + keepalived + power-off): {res.seconds:.1f} s",
-          file=sys.stderr)  # fmt: skip
+    vm_timings.append(f"boot + ipvsadm + pyroute2 + keepalived + power-off: {res.seconds:.1f} s")
     after = (image.disk.stat().st_mtime, _sha256(image.disk))
     return res, out, before, after
 
@@ -140,6 +151,12 @@ def test_script_exit_code_and_output_come_back(ipvs_run: IpvsRun) -> None:
     res, _, _, _ = ipvs_run
     assert res.exit_code == 7, res.output + res.console[-2000:]
     assert res.output.strip().endswith("done"), res.output
+
+
+def test_payload_directory_arrives_without_host_caches(ipvs_run: IpvsRun) -> None:
+    _, out, _, _ = ipvs_run
+    assert (out / "pkg.txt").read_text().split() == ["/payload/pkg", "/payload/pkg/vkmod.py"]
+    assert (out / "pkg_import.txt").read_text().strip() == "42"
 
 
 def test_vm_runs_the_cloud_kernel_with_ip_vs(ipvs_run: IpvsRun) -> None:
@@ -193,8 +210,9 @@ def test_base_disk_unchanged(ipvs_run: IpvsRun) -> None:
     assert before == after
 
 
-def test_guest_timeout_stops_the_script(image: VmImage) -> None:
+def test_guest_timeout_stops_the_script(image: VmImage, vm_timings: list[str]) -> None:
     res = run_in_vm("echo started; sleep 600; echo never", timeout=3, image=image)
+    vm_timings.append(f"boot + 3 s guest timeout + power-off: {res.seconds:.1f} s")
     assert res.exit_code == 124
     assert res.timed_out
     assert res.output.strip() == "started"
