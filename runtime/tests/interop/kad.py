@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.vkd import Capture
 from netlab import NetLab, Node, wait_for
 
 KEEPALIVED = "keepalived"
@@ -98,23 +96,3 @@ class Keepalived:
 def keepalived_in(lab: NetLab, node: Node) -> Keepalived:
     """A keepalived driver for `node` with its own work directory."""
     return Keepalived(node, Path(lab.workdir) / f"ka-{node.name}-{os.getpid()}")
-
-
-class VrrpCapture(Capture):
-    """The daemon tests' capture, but seeing VRRP over IPv6 too (tcpdump's `vrrp` is IPv4 only)."""
-
-    FILTER = "vrrp or (ip6 and proto 112) or arp or icmp6"
-
-    def __init__(self, node: Node, ifname: str = "eth0") -> None:
-        self.packets = []
-        self.proc = node.popen(
-            ["tcpdump", "-i", ifname, "-e", "-n", "-l", "-tt", self.FILTER],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert self.proc.stderr is not None
-        for _ in range(5):  # wait until tcpdump listens
-            if b"listening on" in self.proc.stderr.readline():
-                break
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()

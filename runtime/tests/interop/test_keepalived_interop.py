@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from daemon.vkd import Vipkeeper, config, instance_conf, start_vipkeeper, stays
-from interop.kad import Keepalived, VrrpCapture, keepalived_in
+from daemon.vkd import Capture, Vipkeeper, config, instance_conf, start_vipkeeper, stays
+from interop.kad import Keepalived, keepalived_in
 from netlab import NetLab, Node, wait_for
 
 from vipkeeper.vrrp.timing import master_down_interval, skew_time
@@ -146,7 +146,7 @@ def test_mixed_group(lab: NetLab, sc: Scenario, vk_role: str) -> None:
         master_kind, backup_kind = backup_kind, master_kind
     master = Side(lab, nodes[0], sc, 0, HIGH, master_kind)
     backup = Side(lab, nodes[1], sc, 1, LOW, backup_kind)
-    cap = VrrpCapture(nodes[1])
+    cap = Capture(nodes[1])
     backup.start()
     master.start()
     vk = (master if master.kind == "vipkeeper" else backup).vk
