@@ -6,6 +6,7 @@ accept keepalived's adverts, and the captured timing must match our timer formul
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -18,10 +19,11 @@ from typing import Any
 import pytest
 from vrrpkit import ip, of_type
 
-from vipkeeper.vrrp.actions import SendAdvert
+from vipkeeper.vrrp.actions import SendAdvert, StateChanged
 from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.packet import decode_advert, encode_advert
 from vipkeeper.vrrp.settings import Auth, AuthType, InstanceSettings
+from vipkeeper.vrrp.state import State
 from vipkeeper.vrrp.timing import master_down_interval
 from vipkeeper.vrrp.validate import check_advert
 
@@ -148,3 +150,13 @@ def test_live_recapture_matches(tmp_path: Path) -> None:
         assert pkts, inst["name"]
         test_encoder_is_byte_identical(inst, pkts)
         test_receive_checks_accept_keepalived(inst, pkts)
+
+
+def test_keepalived_state_master_also_starts_in_backup() -> None:
+    """The basis for our start rule: `state MASTER` (VK_V2AUTH) enters BACKUP first in 2.2.7."""
+    (inst,) = [i for i, _ in GOLDEN if i.get("state") == "MASTER"]
+    log = (DATA / "keepalived-run1.log").read_text()
+    assert f"({inst['name']}) Entering BACKUP STATE (init)" in log
+    me = VrrpInstance(to_settings(inst, "10.213.0.1"))
+    as_master = VrrpInstance(dataclasses.replace(me.settings, initial_state=State.MASTER))
+    assert [a.new for a in of_type(as_master.start(0.0), StateChanged)] == [State.BACKUP]
