@@ -15,6 +15,7 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 .PHONY: lab-up lab-down test-lab
 .PHONY: vm-image test-vm
 .PHONY: test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
+.PHONY: lint-ansible changelog-lint test-collection-integration
 
 test: deps lint test-vm test-runtime test-collection test-lab
 	@echo ">> make test: all green"
@@ -47,7 +48,21 @@ units: deps collection-tree
 	@echo ">> collection unit tests"
 	cd $(COLL) && $(BIN)/ansible-test units --python 3.11 --color no --requirements-mode skip --local $(UNITS_ARGS)
 
-test-collection: sanity units
+test-collection: sanity units lint-ansible changelog-lint test-collection-integration
+
+# ansible-lint, production profile (.ansible-lint): roles, playbooks, role metadata.
+lint-ansible: deps
+	@echo ">> ansible-lint (production profile)"
+	$(BIN)/ansible-lint -q
+
+changelog-lint: deps
+	@echo ">> antsibull-changelog lint"
+	$(BIN)/antsibull-changelog lint
+
+# ansible-playbook against throwaway namespaces: render, check mode, idempotence, the lock.
+test-collection-integration: deps collection-tree
+	@echo ">> collection integration tests (ansible-playbook in namespaces)"
+	VIPKEEPER_COLLECTIONS_PATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider tests/integration/collection
 
 build: deps
 	$(BIN)/ansible-galaxy collection build --force --output-path build/

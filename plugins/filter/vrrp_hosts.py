@@ -13,7 +13,7 @@ description:
   - With O(without_facts=true), only the hosts that are in the inventory but have no gathered
     interface facts (for example hosts outside C(--limit)).
 author:
-  - vipkeeper maintainers
+  - vipkeeper maintainers (@vipkeeper)
 options:
   _input:
     description: The clusters (usually C(vipkeeper_clusters)).

@@ -18,7 +18,7 @@ description:
     template with every problem, naming the clusters and hosts involved.
   - See C(docs/inventory.md) in the collection for the inventory model.
 author:
-  - vipkeeper maintainers
+  - vipkeeper maintainers (@vipkeeper)
 options:
   _input:
     description: The clusters (usually C(vipkeeper_clusters)).
@@ -54,8 +54,7 @@ options:
     type: bool
     default: true
 seealso:
-  - plugin: vipkeeper.vrrp.render
-    plugin_type: action
+  - module: vipkeeper.vrrp.render
 """
 
 EXAMPLES = r"""

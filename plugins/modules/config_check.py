@@ -17,7 +17,7 @@ description:
   - Fails when the check fails (exit codes as C(keepalived -t) - 4 fatal, file not found or bad
     interface; 5 config errors; 6 script security), unless O(fail_on_error=false).
 author:
-  - vipkeeper maintainers
+  - vipkeeper maintainers (@vipkeeper)
 options:
   path:
     description: The config file to check.
@@ -52,9 +52,10 @@ attributes:
     support: none
   platform:
     platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 seealso:
-  - plugin: vipkeeper.vrrp.render
-    plugin_type: action
+  - module: vipkeeper.vrrp.render
 """
 
 EXAMPLES = r"""

@@ -25,7 +25,7 @@ description:
   - Inventory errors fail before anything is transferred, naming every cluster and host involved.
   - The same config is rendered for hosts running vipkeeper and hosts running keepalived.
 author:
-  - vipkeeper maintainers
+  - vipkeeper maintainers (@vipkeeper)
 options:
   dest:
     description: Where the config goes on the host.
@@ -118,10 +118,14 @@ attributes:
   platform:
     platforms: posix
   safe_file_operations:
+    description: Writes through M(ansible.builtin.copy), with its atomic file operations.
     support: full
   vault:
+    description: Secrets and the clusters may come from vaulted variables.
     support: full
-    details: Secrets may be vaulted.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 seealso:
   - plugin: vipkeeper.vrrp.vrrp_plan
     plugin_type: filter

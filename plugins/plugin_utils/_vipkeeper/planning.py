@@ -729,7 +729,7 @@ def _plan_cluster(
     scripts = _scripts(spec, problems)
     track_ifaces = _track_interfaces(raw.get("track_interfaces"), where, problems)
     for h in spec.hosts:
-        if any(name == h.interface for name, _ in track_ifaces):
+        if any(tracked[0] == h.interface for tracked in track_ifaces):
             problems.error(
                 f"{where}: track_interfaces names {h.interface}, the VRRP interface of host"
                 f" {h.name}, which is always tracked (keepalived -t rejects it)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -180,6 +181,11 @@ def environment() -> jinja2.Environment:
     return env
 
 
+@functools.lru_cache(maxsize=8)
+def _template(text: str) -> jinja2.Template:
+    return environment().from_string(text)
+
+
 def render_host(
     plan: Plan,
     host: str,
@@ -192,6 +198,6 @@ def render_host(
     if any(c.scripts or any(i.notify for i in c.instances) for c in clusters):
         defs.update({"enable_script_security": True, "script_user": "root"})
     defs.update(global_defs or {})
-    template = environment().from_string(template_text or DEFAULT_TEMPLATE)
+    template = _template(template_text or DEFAULT_TEMPLATE)
     text = template.render(host=host, clusters=clusters, global_defs=defs)
     return re.sub(r"\n{3,}", "\n\n", text)

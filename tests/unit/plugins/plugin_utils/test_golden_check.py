@@ -18,8 +18,19 @@ from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.plugin_utils.scenario
     Scenario,
 )
 
-ROOT = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(ROOT / "runtime" / "tests"))
+
+def _netlab_dir() -> Path:
+    """runtime/tests of this checkout; ansible-test's copy of the collection lacks runtime/,
+    so fall back to the checkout the (editable) runtime package is installed from."""
+    here = Path(__file__).resolve().parents[4] / "runtime" / "tests"
+    if (here / "netlab.py").is_file():
+        return here
+    import vipkeeper
+
+    return Path(vipkeeper.__file__).resolve().parents[2] / "tests"
+
+
+sys.path.insert(0, str(_netlab_dir()))
 from netlab import NetLab  # noqa: E402
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]

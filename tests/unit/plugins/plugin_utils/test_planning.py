@@ -28,9 +28,11 @@ def cluster(name: str, **kw: object) -> dict[str, object]:
     return base
 
 
-def errors_of(clusters: list[dict[str, object]], facts=LB, **kw: object) -> tuple[str, ...]:
+def errors_of(
+    clusters: list[dict[str, object]], facts: dict[str, HostFacts] | None = None, **kw: object
+) -> tuple[str, ...]:
     with pytest.raises(PlanError) as info:
-        plan(clusters, facts, **kw)
+        plan(clusters, LB if facts is None else facts, **kw)
     return info.value.errors
 
 
