@@ -140,7 +140,7 @@ vrrp_instance VI_9 {
     assert inst.authentication is not None
     assert inst.authentication.auth_type is AuthType.AH
     assert inst.authentication.auth_pass == "12345678"
-    assert [w.message for w in res.warnings] == [
+    assert [w.message for w in res.errors] == [  # keepalived -t rejects it too
         "auth_pass '1234567890' is longer than 8 bytes; truncated to 8"
     ]
     v1, v2 = inst.virtual_ipaddresses
@@ -204,15 +204,15 @@ def test_vrrp_script_and_track_file_defaults(conf: Conf) -> None:
 
 def test_sync_group(conf: Conf) -> None:
     res = conf(
-        "vrrp_sync_group G {\n group {\n  VI_1\n }\n notify_fault /usr/bin/true\n"
-        " global_tracking\n}\n" + MINIMAL
+        "vrrp_sync_group G {\n group {\n  VI_1 VI_2\n }\n notify_fault /usr/bin/true\n"
+        " global_tracking\n}\n" + MINIMAL + MINIMAL.replace("VI_1", "VI_2").replace("id 7", "id 8")
     )
     assert res.ok, res.diagnostics
     assert res.config is not None
     [g] = res.config.vrrp_sync_groups
-    assert g.group == ("VI_1",) and g.global_tracking
+    assert g.group == ("VI_1", "VI_2") and g.global_tracking
     assert g.notify.fault is not None
-    assert res.config.vrrp_instances[0].sync_group == "G"
+    assert [i.sync_group for i in res.config.vrrp_instances] == ["G", "G"]
 
 
 LVS = """

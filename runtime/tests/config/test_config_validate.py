@@ -144,6 +144,33 @@ def test_tracking_own_interface(conf: Conf) -> None:
     ]
 
 
+def test_sync_group_needs_two_members(conf: Conf) -> None:
+    res = conf("vrrp_sync_group G {\n    group {\n        VI_1\n    }\n}\n" + instance(""))
+    assert errors(res) == [
+        (1, "missing-value", "sync group G has 1 member(s); it needs at least 2")
+    ]
+
+
+def test_vrrpv3_has_no_authentication(conf: Conf) -> None:
+    auth = "    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n"
+    res = conf(instance(auth, vip="fd00::1/64"))
+    assert errors(res) == [
+        (7, "bad-value", "(VI_1) VRRP version 3 does not support authentication")
+    ]
+    res = conf(instance(auth + "    version 3\n"))
+    assert errors(res) == [
+        (7, "bad-value", "(VI_1) VRRP version 3 does not support authentication")
+    ]
+
+
+def test_undefined_virtual_server_group_is_a_warning(conf: Conf) -> None:
+    res = conf("virtual_server group NOPE {\n    real_server 10.213.1.2 80 {\n    }\n}\n")
+    assert res.errors == []
+    assert [(d.line, d.message) for d in res.warnings] == [
+        (1, "virtual_server group 'NOPE' is not a defined virtual_server_group")
+    ]
+
+
 def test_mixed_vip_families(conf: Conf) -> None:
     res = conf(instance("    virtual_ipaddress {\n        fd00::1/64\n    }\n"))
     assert errors(res) == [

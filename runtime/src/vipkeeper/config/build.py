@@ -728,11 +728,9 @@ def _authentication(b: Builder, node: Node, sub: Kwargs) -> Authentication | Non
     password = sub.get("auth_pass", "")
     raw = password.encode()
     if len(raw) > 8:
+        # keepalived truncates it, and its -t counts that as a config error.
         b.report(
-            node,
-            Code.TRUNCATED,
-            f"auth_pass '{password}' is longer than 8 bytes; truncated to 8",
-            warning=True,
+            node, Code.TRUNCATED, f"auth_pass '{password}' is longer than 8 bytes; truncated to 8"
         )
         password = raw[:8].decode(errors="ignore")
     return Authentication(auth_type=auth_type, auth_pass=password)

@@ -5,7 +5,9 @@
 # - two multicast instances may not use the same VRID on the same interface and family;
 # - nopreempt needs initial state BACKUP and a priority below 255 (255 = address owner);
 # - VRRPv2 advertises whole seconds; VRRPv3 at most 40.95 s in centiseconds;
-# - track_script / track_file / FILE_CHECK / sync-group members must name defined blocks;
+# - track_script / track_file / FILE_CHECK / sync-group members must name defined blocks
+#   (a sync group needs two members); an undefined virtual_server group is only a warning;
+# - VRRPv3 (and so IPv6) has no authentication;
 # - unicast peers have the instance's address family;
 # - vrrp_strict (or strict_mode): at least one VIP, no unicast peers, no authentication,
 #   and no IPv6 VIPs with VRRPv2;
@@ -165,9 +167,8 @@ def _instance(
     elif inst.authentication is not None and (inst.version == 3 or family == 6):
         r.at(
             _node(kw, "authentication") or node,
-            Code.STRICT,
-            f"{name} authentication is not supported with VRRPv3",
-            warning=True,
+            Code.BAD_VALUE,
+            f"{name} VRRP version 3 does not support authentication",
         )
 
 
@@ -212,6 +213,12 @@ def _references(r: _Report, config: Config) -> None:
                 )
     member_seen: dict[str, str] = {}
     for group in config.vrrp_sync_groups:
+        if len(group.group) < 2:
+            r.at(
+                group.location,
+                Code.MISSING_VALUE,
+                f"sync group {group.name} has {len(group.group)} member(s); it needs at least 2",
+            )
         for member in group.group:
             if member not in instances:
                 r.at(
@@ -231,10 +238,11 @@ def _references(r: _Report, config: Config) -> None:
     groups = {g.name for g in config.virtual_server_groups}
     for vs in config.virtual_servers:
         if vs.group is not None and vs.group not in groups:
-            r.at(
+            r.at(  # keepalived -t accepts this; the service then has no addresses
                 vs.location,
                 Code.UNDEFINED_REFERENCE,
                 f"virtual_server group '{vs.group}' is not a defined virtual_server_group",
+                warning=True,
             )
         for rs in vs.real_servers:
             method = rs.lvs_method or vs.lb_kind
