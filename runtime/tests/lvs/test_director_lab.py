@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from ipaddress import ip_address
 from pathlib import Path
 
@@ -22,7 +23,14 @@ import pytest
 from lvs.nsthread import NsThread
 from netlab import NetLab, Node, stop_process, wait_for
 
-from vipkeeper.config.model import Config, RealServer, SorryServer, TcpCheck, VirtualServer
+from vipkeeper.config.model import (
+    Config,
+    LbKind,
+    RealServer,
+    SorryServer,
+    TcpCheck,
+    VirtualServer,
+)
 from vipkeeper.lvs.dataplane import select_backend
 from vipkeeper.lvs.manager import LvsManager
 
@@ -84,9 +92,9 @@ class Lab:
     def stop_server(self, n: int) -> None:
         stop_process(self.procs.pop(n))
 
-    def connect(self) -> tuple[socket.socket, str]:
+    def connect(self, port: int = PORT) -> tuple[socket.socket, str]:
         """A client connection to the VIP and the name of the server that answered."""
-        sock = self.cthread.call(lambda: socket.create_connection((VIP, PORT), timeout=5))
+        sock = self.cthread.call(lambda: socket.create_connection((VIP, port), timeout=5))
         sock.settimeout(5)
         name = b""
         while not name.endswith(b"\n"):
@@ -96,10 +104,10 @@ class Lab:
             name += chunk
         return sock, name.decode().strip()
 
-    def spread(self, count: int) -> collections.Counter[str]:
+    def spread(self, count: int, port: int = PORT) -> collections.Counter[str]:
         counts: collections.Counter[str] = collections.Counter()
         for _ in range(count):
-            sock, name = self.connect()
+            sock, name = self.connect(port)
             sock.close()
             counts[name] += 1
         return counts
@@ -196,3 +204,52 @@ def test_director(lvslab: Lab) -> None:
     else:
         out = lab.director.run(["ipvsadm", "-Ln"])
         assert VIP not in out.stdout
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+def test_director_dr(lvslab: Lab) -> None:
+    """DR: the director forwards frames unchanged; real servers hold the VIP and reply directly."""
+    lab = lvslab
+    dr_port = 80
+    procs = {}
+    for n in (11, 12):
+        node = lab.servers[n]
+        node.run(["ip", "addr", "add", f"{VIP}/32", "dev", "lo"])
+        for conf in ("all", "eth0"):
+            node.run(["sysctl", "-qw", f"net.ipv4.conf.{conf}.arp_ignore=1"])
+            node.run(["sysctl", "-qw", f"net.ipv4.conf.{conf}.arp_announce=2"])
+        node.run(
+            ["ip", "route", "add", "10.213.2.0/24", "dev", "eth0"]
+        )  # replies skip the director
+        procs[n] = node.popen([sys.executable, SERVER, f"dr{n}", str(dr_port)])
+    check = replace(CHECK, connect_port=dr_port)
+    servers = tuple(
+        RealServer(address=ip_address(f"10.213.1.{n}"), port=dr_port, checkers=(check,))
+        for n in (11, 12)
+    )
+    vs = VirtualServer(
+        address=ip_address(VIP),
+        port=dr_port,
+        lb_algo="wrr",
+        lb_kind=LbKind.DR,
+        real_servers=servers,
+    )
+
+    async def start() -> LvsManager:
+        mgr = LvsManager(
+            Config(virtual_servers=(vs,)), backend=select_backend(BACKEND), bootstrap=0.1
+        )
+        await mgr.start()
+        return mgr
+
+    lab.manager = lab.dthread.run(start())
+    assert wait_for(lambda: lab.alive(11) and lab.alive(12), 10) is not None
+    counts = lab.spread(60, port=dr_port)
+    assert set(counts) == {"dr11", "dr12"} and min(counts.values()) >= 10, counts
+    stop_process(procs[12])
+    bound = (
+        CHECK.delay_loop + CHECK.retry * CHECK.delay_before_retry + 2 * CHECK.connect_timeout + 1.0
+    )
+    assert wait_for(lambda: not lab.alive(12), bound) is not None
+    assert lab.spread(20, port=dr_port) == {"dr11": 20}

@@ -7,7 +7,7 @@ import pytest
 from vipkeeper.config.model import LbKind
 from vipkeeper.lvs.dataplane import DataplaneError
 from vipkeeper.lvs.model import Dest, DestKey, Service, ServiceKey, state
-from vipkeeper.lvs.nftables import decode_comment, dnat_rule, encode_comment
+from vipkeeper.lvs.nftables import decode_comment, dnat_rule, dr_rule, encode_comment
 
 K = ServiceKey(family=4, protocol="TCP", address="10.213.2.100", port=80)
 
@@ -80,6 +80,27 @@ def test_no_weighted_dest_drops() -> None:
     assert dnat_rule(state(Service(K), [Dest(DestKey("10.213.1.11", 80), 0)])) == [{"drop": None}]
 
 
-def test_dr_is_refused_clearly() -> None:
-    with pytest.raises(DataplaneError, match="NAT only"):
-        dnat_rule(state(Service(K), [Dest(DestKey("10.213.1.11", 80), 1, LbKind.DR)]))
+def test_tun_and_mixed_methods_are_refused_clearly() -> None:
+    with pytest.raises(DataplaneError, match="NAT or DR, not TUN"):
+        dnat_rule(state(Service(K), [Dest(DestKey("10.213.1.11", 80), 1, LbKind.TUN)]))
+    mixed = [Dest(DestKey("10.213.1.11", 80), 1, LbKind.DR), Dest(DestKey("10.213.1.12", 80))]
+    with pytest.raises(DataplaneError, match="DR/NAT"):
+        dnat_rule(state(Service(K), mixed))
+
+
+def test_dr_forwards_at_ingress_by_flow_hash() -> None:
+    dests = [
+        Dest(DestKey("10.213.1.11", 80), 2, LbKind.DR),
+        Dest(DestKey("10.213.1.12", 80), 1, LbKind.DR),
+    ]
+    st = state(Service(K, "wrr"), dests)
+    assert dnat_rule(st) == [{"accept": None}]
+    fwd = dr_rule(st, "eth0")[-1]["fwd"]
+    assert fwd["dev"] == "eth0" and fwd["family"] == "ip"
+    sel = fwd["addr"]["map"]["key"]["jhash"]
+    assert sel["mod"] == 3
+    assert sel["expr"]["concat"][1] == {"payload": {"protocol": "th", "field": "sport"}}
+    assert fwd["addr"]["map"]["data"]["set"] == [
+        [{"range": [0, 1]}, "10.213.1.11"],
+        [2, "10.213.1.12"],
+    ]

@@ -13,7 +13,14 @@ Kernel layout (one `inet vipkeeper` table, changed only in atomic transactions):
   the other schedulers, and `drop` when no destination has a weight.
 
 Only new connections are scheduled: conntrack keeps established flows on their destination,
-so changing a service's map never breaks open connections. libnftables is used through
+so changing a service's map never breaks open connections.
+
+DR: a `netdev vipkeeper` table hooks ingress on the interface that leads to the real servers
+and forwards the service's packets unchanged (`fwd ... to ADDR device IF`, the real server's
+MAC, found by neighbour lookup), choosing the server by a hash of the flow; the inet chain of
+a DR service only accepts (packets reaching it were not forwarded: no live server).
+
+libnftables is used through
 `libnft` because pyroute2's nftables module cannot express numgen, jhash, maps or NAT.
 """
 
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from functools import reduce
 from typing import Any
 
@@ -39,6 +47,7 @@ from vipkeeper.lvs.reconcile import AddService, DelService, EditService, Op, app
 
 TABLE = "vipkeeper"
 FAMILY = "inet"
+DR_FAMILY = "netdev"
 SERVICES = "services"
 COMMENT_TAG = "vk1"
 METHOD_SHIFT = 24
@@ -137,32 +146,13 @@ def _selector(service: Service, total: int) -> dict[str, Any]:
 def dnat_rule(state: ServiceState) -> list[dict[str, Any]]:
     """The expressions of a service chain's only rule."""
     service = state.service
-    live = [d for d in state if d.weight > 0]
-    if service.scheduler == "fo" and live:  # weighted fail-over: the heaviest only
-        top = max(d.weight for d in live)
-        live = [next(d for d in live if d.weight == top)]
+    live = live_dests(state)
     if not live:
         return [{"drop": None}]
-    for dest in live:
-        if dest.method != LbKind.NAT:
-            raise DataplaneError(
-                f"{service.key}: real server {dest.key} uses {dest.method}; the nftables"
-                " dataplane forwards with NAT only (use IPVS for DR and TUN)"
-            )
-    weights = [1] * len(live) if service.scheduler == "rr" else [d.weight for d in live]
-    divisor = reduce(math.gcd, weights)
-    weights = [w // divisor for w in weights]
-    total = sum(weights)
+    if forwarding(state) == LbKind.DR:
+        return [{"accept": None}]  # forwarded earlier, at ingress (dr_rule)
     with_port = any(d.key.port for d in live)
-    elems: list[list[Any]] = []
-    start = 0
-    for dest, weight in zip(live, weights, strict=True):
-        target: Any = dest.key.address
-        if with_port:
-            target = {"concat": [dest.key.address, dest.key.port or service.key.port]}
-        rng: Any = start if weight == 1 else {"range": [start, start + weight - 1]}
-        elems.append([rng, target])
-        start += weight
+    total, elems = _slots(service, live, with_port=with_port)
     exprs: list[dict[str, Any]] = []
     if with_port:  # nft maps ports only after a transport protocol match
         proto: Any = service.key.protocol.lower() or {"set": ["tcp", "udp", "sctp"]}
@@ -175,6 +165,67 @@ def dnat_rule(state: ServiceState) -> list[dict[str, Any]]:
     return exprs
 
 
+def live_dests(state: ServiceState) -> list[Dest]:
+    """Destinations that get new connections (weight > 0; fo: the heaviest only)."""
+    live = [d for d in state if d.weight > 0]
+    if state.service.scheduler == "fo" and live:
+        top = max(d.weight for d in live)
+        live = [next(d for d in live if d.weight == top)]
+    return live
+
+
+def forwarding(state: ServiceState) -> LbKind:
+    """The one forwarding method of a service's destinations (NAT or DR on nftables)."""
+    methods = {d.method for d in state}
+    if not methods or methods == {LbKind.NAT}:
+        return LbKind.NAT
+    key = state.service.key
+    if methods == {LbKind.DR} and not key.fwmark:
+        return LbKind.DR
+    raise DataplaneError(
+        f"{key}: the nftables dataplane forwards a service with NAT or DR, not"
+        f" {'/'.join(sorted(methods))}{' (fwmark DR needs IPVS)' if key.fwmark else ''};"
+        " use IPVS for TUN and mixed methods"
+    )
+
+
+def _slots(service: Service, live: list[Dest], *, with_port: bool) -> tuple[int, list[list[Any]]]:
+    weights = [1] * len(live) if service.scheduler == "rr" else [d.weight for d in live]
+    divisor = reduce(math.gcd, weights)
+    weights = [w // divisor for w in weights]
+    elems: list[list[Any]] = []
+    start = 0
+    for dest, weight in zip(live, weights, strict=True):
+        target: Any = dest.key.address
+        if with_port:
+            target = {"concat": [dest.key.address, dest.key.port or service.key.port]}
+        rng: Any = start if weight == 1 else {"range": [start, start + weight - 1]}
+        elems.append([rng, target])
+        start += weight
+    return start, elems
+
+
+def dr_rule(state: ServiceState, device: str) -> list[dict[str, Any]]:
+    """An ingress rule that forwards a DR service's packets unchanged to a real server's MAC.
+
+    Stateless: the server is chosen by a hash of the source address (and port, unless the
+    service is persistent), so every packet of a flow goes to the same server; the share of
+    flows follows the weights statistically.
+    """
+    service = state.service
+    key = service.key
+    fam = _ipfam(key.family)
+    total, elems = _slots(service, live_dests(state), with_port=False)
+    saddr: Any = {"payload": {"protocol": fam, "field": "saddr"}}
+    if service.persistence_timeout or service.scheduler in HASH_SCHEDULERS:
+        expr = {"&": [saddr, service.persistence_netmask]} if service.persistence_netmask else saddr
+    else:
+        expr = {"concat": [saddr, {"payload": {"protocol": "th", "field": "sport"}}]}
+    selector = {"jhash": {"mod": total, "seed": 0, "expr": expr}}
+    fwd = {"dev": device, "family": fam, "addr": {"map": {"key": selector, "data": {"set": elems}}}}
+    return [*service_match(key), {"fwd": fwd}]
+
+
 def _mark(dest: Dest) -> int:
     return dest.weight | (METHODS.index(dest.method) << METHOD_SHIFT)
 
@@ -184,7 +235,7 @@ def _unmark(key: DestKey, mark: int) -> Dest:
 
 
 class NftDataplane:
-    """Load balancing with nftables NAT, for kernels without IPVS."""
+    """nftables load balancing: NAT in `inet vipkeeper`, DR at ingress in `netdev vipkeeper`."""
 
     name = "nftables"
 
@@ -201,34 +252,15 @@ class NftDataplane:
         except NftError as exc:
             raise DataplaneError(f"nftables: {exc}") from exc
 
-    def _listing(self) -> list[dict[str, Any]]:
+    def _listing(self, family: str = FAMILY) -> list[dict[str, Any]]:
         try:
-            return self._nft.run([{"list": {"table": {"family": FAMILY, "name": TABLE}}}])
+            return self._nft.run([{"list": {"table": {"family": family, "name": TABLE}}}])
         except NftError:
             return []  # no table yet: nothing programmed
 
     def read(self) -> Table:
         """Decode the services and destinations from the kernel's table."""
-        listing = self._listing()
-        maps: dict[str, list[Any]] = {}
-        services: dict[str, Service] = {}
-        for obj in listing:
-            if "map" in obj:
-                maps[obj["map"]["name"]] = obj["map"].get("elem", [])
-            rule = obj.get("rule")
-            if rule and rule["chain"] == SERVICES and "comment" in rule:
-                service = decode_comment(rule["comment"])
-                if service is not None:
-                    services[chain_name(service.key)] = service
-        table: Table = {}
-        for chain, service in services.items():
-            dests: dict[DestKey, Dest] = {}
-            for key_expr, mark in maps.get(chain + "_rs", []):
-                addr, port = key_expr["concat"]
-                dkey = DestKey(str(addr), int(port))
-                dests[dkey] = _unmark(dkey, int(mark))
-            table[service.key] = ServiceState(service, dests)
-        return table
+        return _decode(self._listing())
 
     def normalize(self, desired: Table) -> Table:
         """Thresholds are not represented by this backend."""
@@ -238,30 +270,38 @@ class NftDataplane:
             out[key] = ServiceState(st.service, dests)
         return out
 
-    def _base(self) -> list[dict[str, Any]]:
+    def _base(self, listing: list[dict[str, Any]]) -> list[dict[str, Any]]:
         cmds: list[dict[str, Any]] = [{"add": {"table": {"family": FAMILY, "name": TABLE}}}]
         cmds.append({"add": {"chain": {**_T, "name": SERVICES}}})
-        for name, hook in (("prerouting", "prerouting"), ("output", "output")):
-            chain = {**_T, "name": name, "type": "nat", "hook": hook, "prio": -100}
+        for name in ("prerouting", "output"):
+            chain = {**_T, "name": name, "type": "nat", "hook": name, "prio": -100}
             cmds.append({"add": {"chain": {**chain, "policy": "accept"}}})
+        hooked = {r["rule"]["chain"] for r in listing if "rule" in r}
+        for name in ("prerouting", "output"):
+            if name not in hooked:
+                jump = [{"jump": {"target": SERVICES}}]
+                cmds.append({"add": {"rule": {**_T, "chain": name, "expr": jump}}})
         return cmds
-
-    def _hooks_present(self, listing: list[dict[str, Any]]) -> bool:
-        return any(r["rule"]["chain"] in ("prerouting", "output") for r in listing if "rule" in r)
 
     def apply(self, ops: list[Op]) -> None:
         """Rewrite every service the ops touch, in one atomic transaction."""
         if not ops:
             return
         listing = self._listing()
-        rule_handles: dict[str, int] = {}
+        dr_listing = self._listing(DR_FAMILY)
+        jump_handles: dict[str, int] = {}
         for obj in listing:
             rule = obj.get("rule")
             if rule and rule["chain"] == SERVICES:
                 for expr in rule["expr"]:
                     if "jump" in expr:
-                        rule_handles[expr["jump"]["target"]] = rule["handle"]
-        before = self.read()
+                        jump_handles[expr["jump"]["target"]] = rule["handle"]
+        dr_handles: dict[str, tuple[str, int]] = {}
+        for obj in dr_listing:
+            rule = obj.get("rule")
+            if rule and "comment" in rule:
+                dr_handles[rule["comment"]] = (rule["chain"], rule["handle"])
+        before = _decode(listing)
         after = apply_to(before, ops)
         touched = {
             op.service.key
@@ -271,33 +311,25 @@ class NftDataplane:
             else op.service
             for op in ops
         }
-        cmds = self._base()
-        if not self._hooks_present(listing):
-            for hook in ("prerouting", "output"):
-                cmds.append(
-                    {
-                        "add": {
-                            "rule": {**_T, "chain": hook, "expr": [{"jump": {"target": SERVICES}}]}
-                        }
-                    }
-                )
+        cmds = self._base(listing)
         for key in sorted(touched):
             chain = chain_name(key)
+            if chain in dr_handles:
+                dr_chain, handle = dr_handles[chain]
+                rule_ref = {"family": DR_FAMILY, "table": TABLE, "chain": dr_chain}
+                cmds.append({"delete": {"rule": {**rule_ref, "handle": handle}}})
             if key in before:
-                if chain in rule_handles:
-                    cmds.append(
-                        {
-                            "delete": {
-                                "rule": {**_T, "chain": SERVICES, "handle": rule_handles[chain]}
-                            }
-                        }
-                    )
+                if chain in jump_handles:
+                    ref = {**_T, "chain": SERVICES, "handle": jump_handles[chain]}
+                    cmds.append({"delete": {"rule": ref}})
                 cmds.append({"delete": {"chain": {**_T, "name": chain}}})
                 cmds.append({"delete": {"map": {**_T, "name": chain + "_rs"}}})
             st = after.get(key)
             if st is None:
                 continue
             cmds.extend(self._service_cmds(st))
+            if forwarding(st) == LbKind.DR and live_dests(st):
+                cmds.extend(self._dr_cmds(st))
         self._run(cmds)
 
     def _service_cmds(self, st: ServiceState) -> list[dict[str, Any]]:
@@ -313,24 +345,80 @@ class NftDataplane:
         elems = [[{"concat": [d.key.address, d.key.port]}, _mark(d)] for d in st]
         if elems:
             rs_map["elem"] = elems
-        rule = [*service_match(key), {"jump": {"target": chain}}]
+        jump = [*service_match(key), {"jump": {"target": chain}}]
+        comment = encode_comment(st.service)
         return [
             {"add": {"map": rs_map}},
             {"add": {"chain": {**_T, "name": chain}}},
             {"add": {"rule": {**_T, "chain": chain, "expr": dnat_rule(st)}}},
-            {
-                "add": {
-                    "rule": {
-                        **_T,
-                        "chain": SERVICES,
-                        "expr": rule,
-                        "comment": encode_comment(st.service),
-                    }
-                }
-            },
+            {"add": {"rule": {**_T, "chain": SERVICES, "expr": jump, "comment": comment}}},
+        ]
+
+    def _dr_cmds(self, st: ServiceState) -> list[dict[str, Any]]:
+        device = route_device(live_dests(st)[0].key.address)
+        table = {"family": DR_FAMILY, "table": TABLE}
+        chain = f"in_{device}"
+        base = {**table, "name": chain, "type": "filter", "hook": "ingress", "dev": device}
+        rule = {**table, "chain": chain, "expr": dr_rule(st, device)}
+        return [
+            {"add": {"table": {"family": DR_FAMILY, "name": TABLE}}},
+            {"add": {"chain": {**base, "prio": 0, "policy": "accept"}}},
+            {"add": {"rule": {**rule, "comment": chain_name(st.service.key)}}},
         ]
 
     def flush(self) -> None:
-        """Delete the whole vipkeeper table."""
+        """Delete vipkeeper's tables."""
+        cmds = []
         if self._listing():
-            self._run([{"delete": {"table": {"family": FAMILY, "name": TABLE}}}])
+            cmds.append({"delete": {"table": {"family": FAMILY, "name": TABLE}}})
+        if self._listing(DR_FAMILY):
+            cmds.append({"delete": {"table": {"family": DR_FAMILY, "name": TABLE}}})
+        if cmds:
+            self._run(cmds)
+
+
+def _decode(listing: list[dict[str, Any]]) -> Table:
+    maps: dict[str, list[Any]] = {}
+    services: dict[str, Service] = {}
+    for obj in listing:
+        if "map" in obj:
+            maps[obj["map"]["name"]] = obj["map"].get("elem", [])
+        rule = obj.get("rule")
+        if rule and rule["chain"] == SERVICES and "comment" in rule:
+            service = decode_comment(rule["comment"])
+            if service is not None:
+                services[chain_name(service.key)] = service
+    table: Table = {}
+    for chain, service in services.items():
+        dests: dict[DestKey, Dest] = {}
+        for key_expr, mark in maps.get(chain + "_rs", []):
+            addr, port = key_expr["concat"]
+            dkey = DestKey(str(addr), int(port))
+            dests[dkey] = _unmark(dkey, int(mark))
+        table[service.key] = ServiceState(service, dests)
+    return table
+
+
+def route_device(address: str) -> str:
+    """The interface the kernel routes `address` through (DR sends frames out of it)."""
+    result: list[str | BaseException] = []
+
+    def lookup() -> None:  # own thread: pyroute2's sync socket cannot open inside a running loop
+        try:
+            from pyroute2 import IPRoute
+
+            with IPRoute() as ipr:
+                route = ipr.route("get", dst=address)[0]
+                link = ipr.get_links(route.get_attr("RTA_OIF"))[0]
+                result.append(str(link.get_attr("IFLA_IFNAME")))
+        except Exception as exc:
+            result.append(exc)
+
+    worker = threading.Thread(target=lookup, name="route-get")
+    worker.start()
+    worker.join(10)
+    if not result or isinstance(result[0], BaseException):
+        raise DataplaneError(
+            f"no route to real server {address}: {result[0] if result else 'timeout'}"
+        )
+    return result[0]
