@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +285,36 @@ def mac_of(node: Node, ifname: str = "eth0") -> str:
     """The MAC address of a node's interface."""
     out = node.run(["ip", "-j", "link", "show", "dev", ifname]).stdout
     return str(json.loads(out)[0]["address"])
+
+
+_MON = re.compile(r"^\[(\S+)\] (Deleted )?\d+: \S+\s+inet6? (\S+?)/")
+
+
+class AddrWatch:
+    """`ip -ts monitor address` in a node: kernel timestamps of VIPs coming and going."""
+
+    def __init__(self, node: Node) -> None:
+        self.events: list[tuple[float, bool, str]] = []  # (unix time, added, address)
+        self.proc = node.popen(
+            ["ip", "-ts", "monitor", "address"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        time.sleep(0.1)  # let the monitor subscribe
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            m = _MON.match(raw.decode(errors="replace"))
+            if m:
+                at = datetime.fromisoformat(m.group(1)).timestamp()
+                self.events.append((at, m.group(2) is None, m.group(3)))
+
+    def added_after(self, t: float, addr: str = VIP, timeout: float = 3.0) -> float | None:
+        """Unix time the kernel added `addr` first after `t` (waits for the monitor's line)."""
+        end = time.monotonic() + timeout
+        while True:
+            found = [at for at, add, a in list(self.events) if add and a == addr and at >= t]
+            if found or time.monotonic() > end:
+                return found[0] if found else None
+            time.sleep(0.01)

@@ -567,6 +567,8 @@ class Daemon:
         if link is None:
             return
         name = link.name
+        if new is None or (old is not None and old.index != new.index):
+            self.kernel.addrs.forget(name)
         up = new is not None and new.up
         was = old is not None and old.up
         if up == was:

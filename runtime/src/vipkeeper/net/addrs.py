@@ -83,6 +83,7 @@ class Addresses:
 
     def __init__(self) -> None:
         self.ipr: AsyncIPRoute | None = None
+        self._index: dict[str, int] = {}  # interface name -> index, dropped on ENODEV
 
     async def open(self) -> None:
         """Open the netlink socket."""
@@ -101,8 +102,17 @@ class Addresses:
 
     async def ifindex(self, ifname: str) -> int | None:
         """The index of `ifname`, or None when it does not exist."""
+        if ifname in self._index:
+            return self._index[ifname]
         found = await self._ipr().link_lookup(ifname=ifname)
-        return int(found[0]) if found else None
+        if not found:
+            return None
+        self._index[ifname] = int(found[0])
+        return int(found[0])
+
+    def forget(self, ifname: str) -> None:
+        """Drop a cached interface index (the interface went away or was recreated)."""
+        self._index.pop(ifname, None)
 
     async def _addr_args(self, spec: AddrSpec) -> dict[str, Any] | None:
         index = await self.ifindex(spec.ifname)
@@ -141,6 +151,7 @@ class Addresses:
         except NetlinkError as exc:
             if exc.code in _EXISTS:
                 return False
+            self.forget(spec.ifname)
             raise NetError(f"adding {spec.address} to {spec.ifname}: {exc}") from exc
         return True
 
@@ -153,7 +164,10 @@ class Addresses:
             await self._ipr().addr("del", **args)
         except NetlinkError as exc:
             if exc.code in _GONE:
+                if exc.code == errno.ENODEV:
+                    self.forget(spec.ifname)
                 return False
+            self.forget(spec.ifname)
             raise NetError(f"removing {spec.address} from {spec.ifname}: {exc}") from exc
         return True
 
