@@ -6,14 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from image import VmImage, ensure_image
-from vmrun import PREFIX, VmError, VmResult, run_in_vm
+from vmrun import PREFIX, VmError, VmResult, cleanup_stale, run_in_vm
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow]
 
@@ -218,24 +221,10 @@ def test_guest_timeout_stops_the_script(image: VmImage, vm_timings: list[str]) -
     assert res.output.strip() == "started"
 
 
-def _my_qemus() -> list[int]:
-    name = f"{PREFIX}-{os.getpid()}".encode()
-    pids = []
-    for proc_dir in Path("/proc").iterdir():
-        if proc_dir.name.isdigit():
-            try:
-                argv = (proc_dir / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if name in argv:
-                pids.append(int(proc_dir.name))
-    return pids
-
-
 def test_host_timeout_kills_qemu_and_removes_temp_files(image: VmImage) -> None:
     with pytest.raises(VmError, match="no result within"):
         run_in_vm("sleep 600", timeout=1, image=image, boot_allowance=2)
-    assert _my_qemus() == []
+    assert _qemus_named(f"{PREFIX}-{os.getpid()}") == []
     leftovers = list(Path(tempfile.gettempdir()).glob(f"{PREFIX}-{os.getpid()}-*"))
     assert leftovers == []
 
@@ -254,3 +243,72 @@ def test_cli_build_only_names_the_image(image: VmImage) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"image: {image.disk.parent}"
+
+
+def _qemus_named(name: str) -> list[int]:
+    pids = []
+    for proc_dir in Path("/proc").iterdir():
+        if proc_dir.name.isdigit():
+            try:
+                argv = (proc_dir / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if name.encode() in argv and argv[0].endswith(b"qemu-system-x86_64"):
+                pids.append(int(proc_dir.name))
+    return pids
+
+
+def _wait_for(cond: Callable[[], bool], limit: float) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return cond()
+
+
+def test_killed_runner_takes_qemu_down_and_next_run_cleans_up(image: VmImage) -> None:
+    cli = Path(__file__).with_name("vmrun.py")
+    runner = subprocess.Popen(
+        [sys.executable, str(cli), "--", "sleep 600"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    name = f"{PREFIX}-{runner.pid}"
+    try:
+        assert _wait_for(lambda: _qemus_named(name) != [], 30), "qemu never started"
+        runner.kill()  # SIGKILL: the runner cannot clean up after itself
+        runner.wait()
+        assert _wait_for(lambda: _qemus_named(name) == [], 10), "qemu outlived its runner"
+        leftovers = list(Path(tempfile.gettempdir()).glob(f"{name}-*"))
+        assert leftovers != []  # the killed runner could not remove its temp dir...
+        removed = cleanup_stale()
+        assert all(str(p) in removed for p in leftovers)  # ...the next run does
+        assert not any(p.exists() for p in leftovers)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+
+
+def test_ctrl_c_stops_qemu_and_removes_temp_files(image: VmImage) -> None:
+    cli = Path(__file__).with_name("vmrun.py")
+    runner = subprocess.Popen(
+        [sys.executable, str(cli), "--", "sleep 600"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    name = f"{PREFIX}-{runner.pid}"
+    try:
+        assert _wait_for(lambda: _qemus_named(name) != [], 30), "qemu never started"
+        runner.send_signal(signal.SIGINT)
+        _, err = runner.communicate(timeout=30)
+        assert runner.returncode == 130, err
+        assert "interrupted" in err
+        assert _qemus_named(name) == []
+        assert list(Path(tempfile.gettempdir()).glob(f"{name}-*")) == []
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()

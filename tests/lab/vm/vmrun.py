@@ -136,7 +136,7 @@ def _make_payload(tmp: Path, script: str, payload: Mapping[str, Path], timeout: 
             raise FileNotFoundError(f"payload {name!r}: {src} is neither a file nor a directory")
     (stage / "run.sh").write_text(
         "# written by vmrun.py; VK_PAYLOAD=/payload, VK_OUT=/payload/out\n"
-        "export VK_OUT=/payload/out\n" + script + "\n"
+        "export VK_OUT=/payload/out VK_IN_VM=1\n" + script + "\n"
     )
     (stage / RESULT_DIR / "timeout").write_text(f"{max(1, round(timeout))}\n")
     used = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file() and not p.is_symlink())
