@@ -584,3 +584,29 @@ def test_demote_only_from_master() -> None:
         inst.demote(1.0, 10.0)
     with pytest.raises(LocalProtocolError):
         master().demote_until(1.0, 5.0)
+
+
+@pytest.mark.parametrize("faulty", [False, True])
+def test_start_removes_leftover_addresses(faulty: bool) -> None:
+    """keepalived's "removing VIPs." at start-up: leftovers of a crash must not stay."""
+    route = VirtualRoute(dst=ipaddress.ip_network("10.213.50.0/24"))
+    s = make_settings(
+        excluded_vips=(ip("10.213.100.9"),),
+        virtual_routes=(route,),
+        track_scripts=(TrackScript("c", initially_ok=not faulty),),
+    )
+    inst = VrrpInstance(s)
+    acts = inst.start(0.0)
+    assert inst.state is (State.FAULT if faulty else State.BACKUP)
+    assert of_type(acts, RemoveRoutes) == [RemoveRoutes("VI_1", (route,))]
+    assert of_type(acts, RemoveVips) == [
+        RemoveVips("VI_1", (ip("10.213.100.1"), ip("10.213.100.9")))
+    ]
+    inst.stop(1.0)
+    assert of_type(inst.start(2.0), RemoveVips)  # and on a restart
+
+
+def test_owner_start_adds_rather_than_removes() -> None:
+    acts = VrrpInstance(make_settings(priority=255)).start(0.0)
+    assert of_type(acts, AddVips)
+    assert not of_type(acts, RemoveVips)

@@ -26,6 +26,9 @@ actions to carry out, in order. Transitions are in ``state.py``; the rules appli
   released the addresses, so its GARP lands when nobody else can answer for them.
 - ``demote(now, hold)``: a master resigns (priority-0 advert, addresses released) and stays
   BACKUP; until ``now + hold`` it accepts any master and its down timer cannot end earlier.
+- Starting into BACKUP or FAULT removes our routes and VIPs (idempotently), as keepalived's
+  "removing VIPs." at start-up: a node that crashed as MASTER, or took over from a crashed
+  keepalived, must not keep answering for the addresses while another router is master.
 - Own adverts looped back (source = our address) are ignored.
 """
 
@@ -406,6 +409,8 @@ class VrrpInstance:
             self._arm_down_timer(now + self.down_interval, now)
         elif new is State.MASTER:
             acts += self._enter_master(now)
+        if trigger in (Trigger.STARTED, Trigger.STARTED_IN_FAULT):
+            acts += self._release()
         acts += self._notify(new)
         return acts
 
@@ -430,7 +435,6 @@ class VrrpInstance:
         return acts
 
     def _leave_master(self, now: float, resign: bool) -> list[Action]:
-        s = self.settings
         self.stats.released_master += 1
         acts: list[Action] = []
         if resign:
@@ -439,6 +443,11 @@ class VrrpInstance:
         self._refresh_at = None
         self._garp_bursts = []
         self._heal_pending = False
+        return acts + self._release()
+
+    def _release(self) -> list[Action]:
+        s = self.settings
+        acts: list[Action] = []
         if s.virtual_routes:
             acts.append(RemoveRoutes(self.name, s.virtual_routes))
         acts.append(RemoveVips(self.name, s.vips + s.excluded_vips))
