@@ -138,3 +138,15 @@ def test_dumps_status_command_and_demote(lab: NetLab) -> None:
     assert wait_for(lambda: holders([a, b]) == ["b"], master_down_interval(3, 100, ADV))
     assert stays(lambda: holders([a, b]) == ["b"], 1.5)
     assert wait_for(lambda: holders([a, b]) == ["a"], 2 + master_down_interval(3, 150, ADV))
+
+
+def test_a_starting_backup_removes_its_vips_found_on_the_interface(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    vb = start_vipkeeper(lab, b, config(instance_conf(priority=150, version=3, advert=ADV)))
+    assert vb.wait_state("MASTER", 2) is not None
+    a.add_address(f"{VIP}/24")  # left by keepalived, an admin, anything but our own record
+    va = start_vipkeeper(lab, a, config(instance_conf(priority=100, version=3, advert=ADV)))
+    assert wait_for(lambda: not a.has_address(VIP), 2) is not None, va.log()
+    assert "(VI_1) removed VIP 10.213.1.100/24 from eth0" in va.log()
+    assert stays(lambda: holders([a, b]) == ["b"], 1)

@@ -265,6 +265,12 @@ class Daemon:
             addrs[ifname] = await self.kernel.addrs.addresses(ifname)
         plans: dict[str, InstancePlan] = {}
         for inst in config.vrrp_instances:
+            if inst.use_vmac:
+                log.warning(
+                    "(%s) use_vmac is not implemented by vipkeeper: adverts and GARPs use the "
+                    "interface's own MAC",
+                    inst.name,
+                )
             try:
                 plans[inst.name] = build_instance(
                     config, inst, lambda n: addrs.get(n, []), self._link_up
@@ -736,6 +742,11 @@ class Daemon:
             core.priority,
             extra,
         )
+        if action.old in (State.INIT, State.STOP) and action.new in (State.BACKUP, State.FAULT):
+            # As keepalived: a starting instance that is not master removes its VIPs and
+            # routes wherever they were left (another daemon's crash, an admin, a migration).
+            self.kernel.remove_routes(managed.plan.routes, managed.name)
+            self.kernel.remove_addresses(managed.plan.addrs, managed.name)
 
     # ---- demote, status, dumps -----------------------------------------------------------
 
