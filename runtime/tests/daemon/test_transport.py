@@ -95,3 +95,23 @@ def test_wrong_password_is_ignored_and_counted(lab: NetLab) -> None:
     assert drops.get("auth_password", 0) >= 2, drops
     assert va.instance()["counters"]["drops"].get("auth_password", 0) >= 2
     assert "advert dropped (auth_password)" in vb.log()
+
+
+def test_configured_multicast_group(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    cap = Capture(b)
+    conf = config(instance_conf(priority=150, version=3, advert=0.1),
+                  globals_="vrrp_mcast_group4 224.0.0.19")  # fmt: skip
+    va = start_vipkeeper(lab, a, conf)
+    vb = start_vipkeeper(lab, b, conf.replace("priority 150", "priority 100"))
+    assert wait_for(lambda: holders([a, b]) == ["a"], master_down_interval(3, 150, 0.1) + 2)
+    assert vb.wait_state("BACKUP", 1) is not None
+    time.sleep(0.3)
+    dsts = {p.dst for p in cap.since(0, "vrrp")}
+    assert dsts == {"224.0.0.19"}, dsts
+    # b accepts them (right checksum for the group): it counts them and drops none.
+    inst = vb.instance()
+    assert inst["counters"]["adverts_received"] >= 2
+    assert inst["counters"]["drops"] == {}
+    assert va.instance()["multicast_group"] == "224.0.0.19"
