@@ -5,8 +5,8 @@
 
 Builds a throwaway namespace lab (runtime/tests/netlab.py): a real-server namespace listening
 on N TCP ports (it accepts and closes), and a director namespace where the checker runs with
-one TCP_CHECK per real server (delay_loop 1, connect_timeout 1). CPU is the checker process's
-user+system time over the measuring window, as a share of one core.
+one TCP_CHECK per real server (delay_loop 1, connect_timeout 1, warmup 1). CPU is the checker
+process's user+system time over the measuring window, as a share of one core.
 
 - vipkeeper: LvsManager with an in-memory dataplane (the checks are what is measured).
 - keepalived (--keepalived): its checker process (`keepalived -C`) on the same config; it
@@ -43,14 +43,28 @@ VIP = "10.213.2.100"
 # ---------------------------------------------------------------- children (run in namespaces)
 
 
-async def _serve(ports: int) -> None:
+def _raise_nofile() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def _serve(ports: int, count_file: str) -> None:
+    """Accept and close on `ports` ports; keep the number of accepted connections in a file."""
+    _raise_nofile()
+    accepted = 0
+
     async def handle(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
         w.close()
 
     for i in range(ports):
         await asyncio.start_server(handle, "0.0.0.0", BASE_PORT + i, backlog=64)
     print("ready", flush=True)
-    await asyncio.Event().wait()
+    while True:
+        Path(count_file + ".tmp").write_text(str(accepted))
+        os.replace(count_file + ".tmp", count_file)
+        await asyncio.sleep(0.1)
 
 
 def _rusage() -> float:
@@ -58,12 +72,22 @@ def _rusage() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-async def _vipkeeper_load(servers: int, seconds: float, warmup: float) -> dict[str, float]:
+def _accepted(count_file: str) -> int:
+    return int(Path(count_file).read_text() or 0)
+
+
+async def _vipkeeper_load(
+    servers: int, seconds: float, warmup: float, count_file: str
+) -> dict[str, float]:
     from vipkeeper.config.model import Config, RealServer, TcpCheck, VirtualServer
     from vipkeeper.lvs.dataplane import FakeDataplane
     from vipkeeper.lvs.manager import LvsManager, all_loops
 
-    check = TcpCheck(connect_timeout=1.0, delay_loop=1.0, retry=1, delay_before_retry=1.0)
+    _raise_nofile()
+    # warmup 1 spreads the first checks over a second, as keepalived's default (= delay_loop)
+    check = TcpCheck(
+        connect_timeout=1.0, delay_loop=1.0, retry=1, delay_before_retry=1.0, warmup=1.0
+    )
     rss = tuple(
         RealServer(address=ip_address(RS_ADDR), port=BASE_PORT + i, checkers=(check,))
         for i in range(servers)
@@ -73,6 +97,7 @@ async def _vipkeeper_load(servers: int, seconds: float, warmup: float) -> dict[s
     await mgr.start()
     await asyncio.sleep(warmup)
     loops = all_loops(mgr.virtual_servers)
+    n0 = _accepted(count_file)
     a0, f0, c0, t0 = (
         sum(x.attempts for x in loops),
         sum(x.failures for x in loops),
@@ -80,6 +105,7 @@ async def _vipkeeper_load(servers: int, seconds: float, warmup: float) -> dict[s
         time.monotonic(),
     )
     await asyncio.sleep(seconds)
+    n1 = _accepted(count_file)
     a1, f1, c1, t1 = (
         sum(x.attempts for x in loops),
         sum(x.failures for x in loops),
@@ -91,6 +117,7 @@ async def _vipkeeper_load(servers: int, seconds: float, warmup: float) -> dict[s
     return {
         "cpu_percent": round(100 * (c1 - c0) / wall, 2),
         "checks_per_second": round((a1 - a0) / wall, 1),
+        "server_accepts_per_second": round((n1 - n0) / wall, 1),
         "failed_checks": f1 - f0,
         "alive": sum(1 for x in loops if x.up),
     }
@@ -134,11 +161,12 @@ def _reconcile(services: int) -> dict[str, float]:
 # ---------------------------------------------------------------- parent
 
 
-def _keepalived_load(
-    director, servers: int, seconds: float, warmup: float, workdir: str
-) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _keepalived_load(  # type: ignore[no-untyped-def]
+    director, servers: int, seconds: float, warmup: float, *, workdir: str, count_file: str
+) -> dict[str, float]:
     lines = ["global_defs {", "    router_id vk_bench", "}", f"virtual_server {VIP} 80 {{"]
-    lines += ["    delay_loop 1", "    lb_algo rr", "    lb_kind NAT", "    protocol TCP"]
+    lines += ["    delay_loop 1", "    warmup 1", "    lb_algo rr", "    lb_kind NAT"]
+    lines += ["    protocol TCP"]
     for i in range(servers):
         lines += [f"    real_server {RS_ADDR} {BASE_PORT + i} {{", "        TCP_CHECK {"]
         lines += ["            connect_timeout 1", "        }", "    }"]
@@ -159,24 +187,26 @@ def _keepalived_load(
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    c0, t0 = cpu(), time.monotonic()
+    c0, n0, t0 = cpu(), _accepted(count_file), time.monotonic()
     time.sleep(seconds)
-    c1, t1 = cpu(), time.monotonic()
+    c1, n1, t1 = cpu(), _accepted(count_file), time.monotonic()
     from netlab import stop_process
 
     stop_process(proc)
-    return {"cpu_percent": round(100 * (c1 - c0) / (t1 - t0), 2)}
+    return {
+        "cpu_percent": round(100 * (c1 - c0) / (t1 - t0), 2),
+        "server_accepts_per_second": round((n1 - n0) / (t1 - t0), 1),
+    }
 
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         cmd = sys.argv[1]
         if cmd == "_serve":
-            asyncio.run(_serve(int(sys.argv[2])))
+            asyncio.run(_serve(int(sys.argv[2]), sys.argv[3]))
         elif cmd == "_vipkeeper":
-            res = asyncio.run(
-                _vipkeeper_load(int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]))
-            )
+            n, secs, warm, count_file = sys.argv[2:6]
+            res = asyncio.run(_vipkeeper_load(int(n), float(secs), float(warm), count_file))
             print(json.dumps(res))
         elif cmd == "_reconcile":
             print(json.dumps(_reconcile(int(sys.argv[2]))))
@@ -197,18 +227,25 @@ def main() -> int:
         director = lab.add_node("dir", addrs=["10.213.1.1/24"])
         rs = lab.add_node("rs", addrs=[f"{RS_ADDR}/24"])
         rs.run(["sysctl", "-qw", "net.core.somaxconn=4096"])
-        server = rs.popen([*me, "_serve", str(args.servers)], stdout=subprocess.PIPE)
+        count_file = os.path.join(lab.workdir, "accepted")
+        server = rs.popen([*me, "_serve", str(args.servers), count_file], stdout=subprocess.PIPE)
         assert server.stdout is not None
         server.stdout.readline()
         for sysctl in ("net.ipv4.ip_local_port_range=10000 60999", "net.ipv4.tcp_tw_reuse=1"):
             director.run(["sysctl", "-qw", sysctl])
         load = [*me, "_vipkeeper", str(args.servers), str(args.seconds), str(args.warmup)]
+        load.append(count_file)
         res = director.run(load, timeout=args.seconds + args.warmup + 120)
         out["vipkeeper"] = json.loads(res.stdout)
         if args.keepalived:
             workdir = tempfile.mkdtemp(prefix="vk-bench-", dir=lab.workdir)
             out["keepalived"] = _keepalived_load(
-                director, args.servers, args.seconds, args.warmup, workdir
+                director,
+                args.servers,
+                args.seconds,
+                args.warmup,
+                workdir=workdir,
+                count_file=count_file,
             )
         recon = lab.add_node("recon")
         env = dict(os.environ, VK_BENCH_BACKEND=args.backend)

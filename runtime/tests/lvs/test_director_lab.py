@@ -115,6 +115,7 @@ class Lab:
     def alive(self, n: int) -> bool:
         assert self.manager is not None
         snap = self.dthread.call(self.manager.snapshot)
+        self.dthread.run(self.manager.wait_synced())  # the kernel now holds what snap says
         rs = next(
             r for r in snap["virtual_servers"][0]["real_servers"] if r["address"] == f"10.213.1.{n}"
         )

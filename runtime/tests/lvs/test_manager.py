@@ -56,9 +56,10 @@ def set_check(mgr: LvsManager, n: int, up: bool, vs_index: int = 0) -> None:
     mgr.server_changed(srv)
 
 
-async def settle() -> None:
+async def settle(mgr: LvsManager | None = None) -> None:
     await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    if mgr is not None:
+        await mgr.wait_synced()
 
 
 async def _pool_follows_checks_and_inhibit() -> None:
@@ -75,10 +76,10 @@ async def _pool_follows_checks_and_inhibit() -> None:
     }
     set_check(mgr, 11, False)
     set_check(mgr, 12, False)
-    await settle()
+    await settle(mgr)
     assert weights(fake) == {"10.213.1.12": 0}  # removed; inhibited one kept at weight 0
     set_check(mgr, 11, True)
-    await settle()
+    await settle(mgr)
     assert weights(fake) == {"10.213.1.11": 3, "10.213.1.12": 0}
     snap = mgr.snapshot()
     assert snap["virtual_servers"][0]["real_servers"][1]["alive"] is False
@@ -110,13 +111,13 @@ async def _hysteresis() -> None:
     set_check(mgr, 12, False)
     assert vss.quorum_up  # 1 is not below quorum - hysteresis = 1
     set_check(mgr, 13, False)
-    await settle()
+    await settle(mgr)
     assert not vss.quorum_up and weights(fake) == {"10.213.1.99": 1}
     set_check(mgr, 11, True)
     set_check(mgr, 12, True)
     assert not vss.quorum_up  # 2 is below quorum + hysteresis = 3
     set_check(mgr, 13, True)
-    await settle()
+    await settle(mgr)
     assert vss.quorum_up and set(weights(fake)) == {"10.213.1.11", "10.213.1.12", "10.213.1.13"}
     await mgr.stop()
 
@@ -130,10 +131,10 @@ async def _quorum_loss_brings_sorry_server_and_back() -> None:
     await mgr.start()
     assert set(weights(fake)) == {"10.213.1.11", "10.213.1.12"}
     set_check(mgr, 11, False)
-    await settle()
+    await settle(mgr)
     assert weights(fake) == {"10.213.1.99": 1}  # alive 12 removed, sorry server in
     set_check(mgr, 11, True)
-    await settle()
+    await settle(mgr)
     assert set(weights(fake)) == {"10.213.1.11", "10.213.1.12"}
     await mgr.stop()
 
@@ -144,7 +145,7 @@ async def _reload_keeps_unchanged_and_deletes_removed() -> None:
     mgr = LvsManager(cfg(vs(rs(11), rs(12)), other), backend=fake, bootstrap=NEVER)
     await mgr.start()
     set_check(mgr, 12, False)
-    await settle()
+    await settle(mgr)
     loop11 = mgr.virtual_servers[0].servers[0].loops[0]
     fake.applied.clear()
     await mgr.apply(cfg(vs(rs(11), rs(12), rs(13))))
@@ -206,7 +207,7 @@ async def _notify_fifo_lines() -> None:
     await mgr.start()
     set_check(mgr, 11, False)
     set_check(mgr, 12, False)
-    await settle()
+    await settle(mgr)
     data = os.read(reader, 4096).decode()
     assert data == (
         "RS [10.213.1.11]:tcp:8080 [10.213.2.100]:tcp:80 DOWN\n"

@@ -229,7 +229,9 @@ class LvsManager:
         self._owned: set[ServiceKey] = set()
         self._fifo: NotifyFifo | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._reconcile_pending = False
+        self._dirty = False
+        self._sync_lock = asyncio.Lock()
+        self._sync_task: asyncio.Task[None] | None = None
         self._started = False
         self.reconciles = 0
 
@@ -244,12 +246,12 @@ class LvsManager:
             self.backend = select_backend()
         self._open_fifo(self.config)
         if self.config.global_defs.lvs_flush:
-            self.backend.flush()
+            await asyncio.to_thread(self.backend.flush)
         self.virtual_servers = [
             self._new_vs(vs, self.config, None) for vs in self.config.virtual_servers
         ]
-        self._programmed = self.backend.read()
-        self._reconcile()
+        self._programmed = await asyncio.to_thread(self.backend.read)
+        await self._sync()
         self._started = True
         for vss in self.virtual_servers:
             for srv in vss.servers:
@@ -283,8 +285,9 @@ class LvsManager:
             await loop.stop()
         self.virtual_servers = new_states
         if self.backend is not None:
-            self._programmed = self.backend.read()
-            self._reconcile()
+            await self.wait_synced()
+            self._programmed = await asyncio.to_thread(self.backend.read)
+            await self._sync()
         for vss in self.virtual_servers:
             for srv in vss.servers:
                 for loop in srv.loops:
@@ -296,6 +299,7 @@ class LvsManager:
             for srv in vss.servers:
                 for loop in srv.loops:
                     await loop.stop()
+        await self.wait_synced()
         mode = self.config.global_defs.lvs_flush_on_stop
         for vss in self.virtual_servers:
             if vss.vs.omega:
@@ -308,14 +312,14 @@ class LvsManager:
         if self.backend is not None and self.virtual_servers:
             try:
                 if mode == LvsFlushOnStop.ALL:
-                    self.backend.flush()
+                    await asyncio.to_thread(self.backend.flush)
                 else:
                     ops: list[Op] = []
                     for key in sorted(self._owned & set(self._programmed)):
                         if mode == LvsFlushOnStop.OFF:
                             ops += [DelDest(key, d) for d in sorted(self._programmed[key].dests)]
                         ops.append(DelService(key))
-                    self.backend.apply(ops)
+                    await asyncio.to_thread(self.backend.apply, ops)
             except DataplaneError as exc:
                 self._error(f"stop: {exc}")
             self._programmed = {}
@@ -442,12 +446,24 @@ class LvsManager:
         return table
 
     def _schedule_reconcile(self) -> None:
-        if not self._reconcile_pending:
-            self._reconcile_pending = True
-            asyncio.get_running_loop().call_soon(self._reconcile)
+        self._dirty = True
+        if self._sync_task is None or self._sync_task.done():
+            self._sync_task = asyncio.ensure_future(self._sync())
 
-    def _reconcile(self) -> None:
-        self._reconcile_pending = False
+    async def wait_synced(self) -> None:
+        """Wait until the dataplane holds the current desired state."""
+        while self._sync_task is not None and not self._sync_task.done():
+            await asyncio.wait({self._sync_task})
+
+    async def _sync(self) -> None:
+        """Reconcile until no change is pending; kernel calls run off the event loop."""
+        self._dirty = True
+        async with self._sync_lock:
+            while self._dirty:
+                self._dirty = False
+                await self._reconcile_once()
+
+    async def _reconcile_once(self) -> None:
         if self.backend is None:
             return
         desired = self.backend.normalize(self.desired())
@@ -457,10 +473,10 @@ class LvsManager:
         if not ops:
             return
         try:
-            self.backend.apply(ops)
+            await asyncio.to_thread(self.backend.apply, ops)
         except DataplaneError as exc:
             self._error(str(exc))
-            self._programmed = self.backend.read()
+            self._programmed = await asyncio.to_thread(self.backend.read)
             return
         self.reconciles += 1
         self._programmed = apply_to(self._programmed, ops)
