@@ -103,6 +103,19 @@ MASKED_UNITS: tuple[str, ...] = (
     "systemd-ask-password-console.path",
     "systemd-ask-password-wall.path",
 )
+# Generators that find nothing to do in this VM: each one is an exec at every boot.
+MASKED_GENERATORS: tuple[str, ...] = (
+    "systemd-bless-boot-generator",
+    "systemd-cryptsetup-generator",
+    "systemd-getty-generator",
+    "systemd-gpt-auto-generator",
+    "systemd-hibernate-resume-generator",
+    "systemd-integritysetup-generator",
+    "systemd-rc-local-generator",
+    "systemd-system-update-generator",
+    "systemd-sysv-generator",
+    "systemd-veritysetup-generator",
+)
 # The initramfs only needs the virtio disk (ext4 is built in): a small one unpacks fast.
 # Written before the kernel is installed, so its postinst builds the small initramfs.
 INITRAMFS_FILES: dict[str, tuple[str, int]] = {
@@ -110,7 +123,7 @@ INITRAMFS_FILES: dict[str, tuple[str, int]] = {
     "usr/share/initramfs-tools/modules.d/vk-lab": ("virtio_pci\nvirtio_blk\n", 0o644),
 }
 
-PAYLOAD_DEV = "/dev/vdb"
+PAYLOAD_LABEL = "vkpayload"  # the payload disk is found by its ext4 label (no udev needed)
 RESULT_DIR = ".vk"  # under the payload mount: timeout (in), output and exit_code (out)
 EXIT_MARKER = "VK-PAYLOAD-EXIT="
 
@@ -119,7 +132,7 @@ EXIT_MARKER = "VK-PAYLOAD-EXIT="
 GUEST_RUNNER = f"""#!/bin/bash
 # vipkeeper lab VM: run the payload at boot, record the result on the payload disk, power off.
 mkdir -p /payload
-if ! mount -t ext4 {PAYLOAD_DEV} /payload; then
+if ! mount -t ext4 LABEL={PAYLOAD_LABEL} /payload; then
     echo "{EXIT_MARKER}255 (no payload disk)" >/dev/ttyS0
     exit 1
 fi
@@ -198,6 +211,7 @@ def image_key() -> str:
         "late": LATE_PACKAGES,
         "wheels": WHEELS,
         "masked": MASKED_UNITS,
+        "generators": MASKED_GENERATORS,
         "files": GUEST_FILES,
         "initramfs": INITRAMFS_FILES,
         "size": DISK_SIZE,
@@ -393,6 +407,10 @@ def _configure(root: Path, machine: str, log: Path) -> None:
         link = system / unit
         link.unlink(missing_ok=True)
         link.symlink_to("/dev/null")
+    generators = root / "etc/systemd/system-generators"
+    generators.mkdir(parents=True, exist_ok=True)
+    for name in MASKED_GENERATORS:
+        (generators / name).symlink_to("/dev/null")
     (root / "usr/sbin/policy-rc.d").unlink()
     script = "systemctl disable -q keepalived.service nftables.service; apt-get clean"
     _run("configure", _in_tree(root, machine, "sh", "-c", script), log, timeout=300)
