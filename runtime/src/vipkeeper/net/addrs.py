@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from vipkeeper.net.netlink import AsyncIPRoute, NetlinkError
 
 IFA_F_NODAD = 0x02
 IFA_F_NOPREFIXROUTE = 0x200

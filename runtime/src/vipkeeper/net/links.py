@@ -9,8 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.rtnl import RTMGRP_LINK
+from vipkeeper.net.netlink import RTMGRP_LINK, AsyncIPRoute
 
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
