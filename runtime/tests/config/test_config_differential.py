@@ -24,12 +24,16 @@ pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[Node]:
-    """A namespace with eth0 (veth to a private bridge) and eth1 (an empty bridge)."""
+    """A namespace with eth0 (veth to a private bridge) and eth1 (a bridge), both addressed."""
     if os.geteuid() != 0:
         pytest.fail("the differential test needs root for network namespaces")
     with NetLab() as lab:
         n = lab.add_node("chk", addrs=["10.213.250.1/24"])
-        for cmd in (["link", "add", "eth1", "type", "bridge"], ["link", "set", "eth1", "up"]):
+        for cmd in (
+            ["link", "add", "eth1", "type", "bridge"],
+            ["link", "set", "eth1", "up"],
+            ["addr", "add", "10.213.252.1/24", "dev", "eth1"],
+        ):
             subprocess.run(["ip", "-n", n.ns, *cmd], check=True, capture_output=True)
         yield n
 

@@ -71,6 +71,21 @@ def test_same_vrid_same_interface_and_family(conf: Conf) -> None:
     ]
 
 
+def test_same_vrid_unicast_to_a_common_peer(conf: Conf) -> None:
+    peers = "    unicast_peer {\n        10.213.0.8\n        %s\n    }\n"
+    res = conf(
+        instance(peers % "10.213.0.9", name="VI_A")
+        + instance(peers % "10.213.0.7", name="VI_B", vip="10.213.0.2/24")
+    )
+    assert errors(res) == [
+        (
+            12,
+            "vrid-conflict",
+            "VI_A and VI_B both use VRID 5 with IPv4 on interface eth0 to unicast peer 10.213.0.8",
+        )
+    ]
+
+
 def test_same_vrid_other_interface_or_unicast_is_fine(conf: Conf) -> None:
     other = instance("", name="VI_2").replace("interface eth0", "interface eth1")
     uni = instance("    unicast_peer {\n 10.213.0.9\n }\n", name="VI_3")
@@ -206,6 +221,15 @@ def test_vrrp_strict_rules(conf: Conf) -> None:
         (20, "vrrp-strict", "(VI_2) strict mode does not support authentication"),
         (25, "vrrp-strict", "(VI_3) strict mode: IPv6 VIPs need VRRP version 3"),
     ]
+    res = conf(strict + instance("    state MASTER\n    priority 254\n"))
+    assert errors(res) == [
+        (
+            10,
+            "vrrp-strict",
+            "(VI_1) strict mode: state MASTER must match being address owner (priority 255)",
+        )
+    ]
+    assert errors(conf(strict + instance("    state MASTER\n    priority 255\n"))) == []
     # per-instance strict_mode works the same way; vrrp_version 3 allows IPv6
     res = conf(
         "global_defs {\n vrrp_version 3\n}\n" + instance("    strict_mode\n", vip="fd00::1/64")

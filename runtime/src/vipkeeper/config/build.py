@@ -896,7 +896,7 @@ def finish_instance(g: GlobalDefs, kw: Kwargs) -> VrrpInstance:
     data["notify"] = _notify(data)
     data.setdefault("version", g.vrrp_version)
     vips = data.get("virtual_ipaddresses", ())
-    if vips and vips[0].family == 6 and "version" not in kw:
+    if vips and vips[0].family == 6:
         data["version"] = 3  # VRRPv2 has no IPv6: keepalived uses v3 for IPv6 instances
     data.setdefault("garp_master_delay", g.vrrp_garp_master_delay)
     data.setdefault("garp_master_repeat", g.vrrp_garp_master_repeat)

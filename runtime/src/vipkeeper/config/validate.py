@@ -2,7 +2,8 @@
 # - an instance may not track_interface its own interface (it is tracked implicitly);
 # - every vrrp_instance has an interface, a virtual_router_id (1-255) and at least one VIP;
 # - all VIPs of an instance share its address family (mixed families are an error);
-# - two multicast instances may not use the same VRID on the same interface and family;
+# - two multicast instances may not use the same VRID on the same interface and family,
+#   nor two unicast instances that share a peer;
 # - nopreempt needs initial state BACKUP and a priority below 255 (255 = address owner);
 # - VRRPv2 advertises whole seconds; VRRPv3 at most 40.95 s in centiseconds;
 # - track_script / track_file / FILE_CHECK / sync-group members must name defined blocks
@@ -10,7 +11,7 @@
 # - VRRPv3 (and so IPv6) has no authentication;
 # - unicast peers have the instance's address family;
 # - vrrp_strict (or strict_mode): at least one VIP, no unicast peers, no authentication,
-#   and no IPv6 VIPs with VRRPv2;
+#   no IPv6 VIPs with VRRPv2, and initial state MASTER only for the address owner (255);
 # - each interface named must exist, when an interface predicate is given.
 """Semantic validation of a built Config (pure: no I/O)."""
 
@@ -107,7 +108,12 @@ def _instance(
                 f"{name} address family of {vip.address} does not match the instance (IPv{family})",
             )
     if kw.get("version") == 2 and family == 6:
-        r.at(_node(kw, "version") or node, Code.BAD_VALUE, f"{name} VRRPv2 does not support IPv6")
+        r.at(
+            _node(kw, "version") or node,
+            Code.BAD_VALUE,
+            f"{name} VRRPv2 does not support IPv6; using version 3",
+            warning=True,
+        )
     for ti in inst.track_interfaces:
         if ti.name == inst.interface:
             r.at(
@@ -162,6 +168,12 @@ def _instance(
                 Code.STRICT,
                 f"{name} strict mode does not support authentication",
             )
+        if "state" in kw and inst.state.value == "MASTER" and inst.priority != 255:
+            r.at(
+                _node(kw, "state") or node,
+                Code.STRICT,
+                f"{name} strict mode: state MASTER must match being address owner (priority 255)",
+            )
         if kw.get("version", config.global_defs.vrrp_version) == 2 and family == 6:
             r.at(node, Code.STRICT, f"{name} strict mode: IPv6 VIPs need VRRP version 3")
     elif inst.authentication is not None and (inst.version == 3 or family == 6):
@@ -173,21 +185,27 @@ def _instance(
 
 
 def _vrid_conflicts(r: _Report, instances: Iterable[VrrpInstance]) -> None:
-    seen: dict[tuple[str, int, int], VrrpInstance] = {}
+    # Multicast instances clash on (interface, family, VRID); unicast ones only when they
+    # also send to a common peer.
+    seen: dict[tuple[str, int, int, str], VrrpInstance] = {}
     for inst in instances:
-        if inst.unicast or inst.interface is None or not inst.virtual_router_id:
+        if inst.interface is None or not inst.virtual_router_id:
             continue
-        key = (inst.interface, inst.family, inst.virtual_router_id)
-        other = seen.get(key)
-        if other is None:
-            seen[key] = inst
-            continue
-        r.at(
-            inst.location,
-            Code.VRID_CONFLICT,
-            f"{other.name} and {inst.name} both use VRID {inst.virtual_router_id} with "
-            f"IPv{inst.family} on interface {inst.interface}",
-        )
+        dests = [str(p.address) for p in inst.unicast_peers] or ["multicast"]
+        for dest in dests:
+            key = (inst.interface, inst.family, inst.virtual_router_id, dest)
+            other = seen.get(key)
+            if other is None:
+                seen[key] = inst
+                continue
+            via = "" if dest == "multicast" else f" to unicast peer {dest}"
+            r.at(
+                inst.location,
+                Code.VRID_CONFLICT,
+                f"{other.name} and {inst.name} both use VRID {inst.virtual_router_id} with "
+                f"IPv{inst.family} on interface {inst.interface}{via}",
+            )
+            break
 
 
 def _references(r: _Report, config: Config) -> None:
