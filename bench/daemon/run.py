@@ -2,7 +2,7 @@
 
 Run as root from the repository root:
 
-    .venv/bin/python bench/daemon/run.py                       # everything (about 35 minutes)
+    .venv/bin/python bench/daemon/run.py                       # everything (about 40 minutes)
     .venv/bin/python bench/daemon/run.py --quick                # harness check (about 3 minutes)
     .venv/bin/python bench/daemon/run.py --phases failover --reps 10
 
@@ -368,7 +368,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--handover-reps", type=int, default=10, help="handovers per case")
     p.add_argument(
-        "--cpu-window", type=float, default=60, help="seconds of CPU sampling, 100 instances at 1 s"
+        "--cpu-window", type=float, default=120, help="seconds of CPU sampling, 100 instances at 1 s"
     )
     p.add_argument(
         "--duration", type=float, default=600, help="soak seconds (20 instances at 10 ms)"
