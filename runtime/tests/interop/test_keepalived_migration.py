@@ -3,8 +3,9 @@
 A node whose keepalived died hard (SIGKILL, OOM, a crash) keeps its VIPs on the interface. When
 the node's daemon starts again in BACKUP, keepalived 2.2.7 removes the configured VIPs at once
 ("(VI_1) removing VIPs."), so the group never has two holders. vipkeeper, started in its place
-with the same file, must do the same: the crash record it keeps under /run/vipkeeper is its own,
-and it cannot know about addresses keepalived left.
+with the same file, must do the same: its crash record under /run/vipkeeper covers only its own
+runs, so this clean-up is what protects a node migrated from keepalived. The keepalived case is the
+reference that shows the expected behaviour.
 """
 
 from __future__ import annotations
@@ -31,20 +32,7 @@ def _conf(priority: int, notify: str = "") -> str:
     return config(instance_conf(priority=priority, advert=ADVERT, extra=f"nopreempt\n  {notify}"))
 
 
-@pytest.mark.parametrize(
-    "replacement",
-    [
-        "keepalived",
-        pytest.param(
-            "vipkeeper",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: vipkeeper starting in BACKUP does not remove configured VIPs it "
-                "finds on the interface (keepalived does); see .cache/daemon-bugs.md",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("replacement", ["keepalived", "vipkeeper"])
 def test_restart_after_keepalived_crash_removes_leftover_vip(lab: NetLab, replacement: str) -> None:
     a = lab.add_node("a", addrs=["10.213.1.1/24"])
     b = lab.add_node("b", addrs=["10.213.1.2/24"])
