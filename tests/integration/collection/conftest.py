@@ -1,4 +1,4 @@
-"""Markers of the collection unit tests (ansible-test units runs pytest with --strict-markers)."""
+"""Markers of the collection integration tests."""
 
 from __future__ import annotations
 
@@ -10,3 +10,4 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "netns: needs root and network namespaces (creates its own, always removes them)"
     )
     config.addinivalue_line("markers", "keepalived: runs Debian's keepalived as the reference")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")

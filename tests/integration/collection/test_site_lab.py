@@ -1,0 +1,159 @@
+"""`ansible-playbook vipkeeper.vrrp.site` on two Debian 12 hosts of the nspawn lab (offline,
+SSH as root): check mode on fresh hosts, deploy, idempotence, reload (never restart) on a
+config change with stable VRIDs, and a bad inventory failing before anything changes.
+
+The lab (tests/lab/lab.py, docs/lab.md) is unique to this run and always torn down.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+LAB = ROOT / "tests" / "lab" / "lab.py"
+BIN = Path(sys.executable).parent
+pytestmark = [pytest.mark.netns, pytest.mark.slow]
+
+
+def lab(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(LAB), *args], capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[dict[str, Any]]:
+    name = f"vkc-{os.getpid()}"
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    # The runtime role builds the runtime from <collection>/runtime: use this checkout as is.
+    coll = work / "collections" / "ansible_collections" / "vipkeeper"
+    coll.mkdir(parents=True)
+    (coll / "vrrp").symlink_to(ROOT)
+    try:
+        up = lab("up", name, "--lbs", "2", "--no-client", "--owner-pid", str(os.getpid()))
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield {"name": name, "work": work, "inventory": up.stdout.strip().splitlines()[-1]}
+    finally:
+        lab("down", name)
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+def clusters(site: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> Path:
+    data = {
+        "all": {
+            "vars": {
+                "vipkeeper_offline": True,
+                "vipkeeper_hosts": "lb",
+                "vipkeeper_lock_file": str(site["work"] / "lock.yml"),
+                "vipkeeper_secrets": {"web": "labsecret"},
+                "vipkeeper_clusters": [
+                    {
+                        "name": "web",
+                        "hosts": "{{ groups['lb'] }}",
+                        "interface": "host0",
+                        "vips": ["{{ lab_vips[0] }}"],
+                        "track": [
+                            {"name": "sshd", "script": "/usr/bin/pgrep -x sshd", "weight": -30}
+                        ],
+                    },
+                    *(extra or []),
+                ],
+            }
+        }
+    }
+    path = site["work"] / f"clusters-{len(extra or [])}.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def play(site: dict[str, Any], vars_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ANSIBLE_COLLECTIONS_PATH": str(site["work"] / "collections"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+    }
+    argv = [
+        str(BIN / "ansible-playbook"),
+        "vipkeeper.vrrp.site",
+        "-i",
+        site["inventory"],
+        "-i",
+        str(vars_file),
+    ]
+    return subprocess.run(
+        [*argv, *args], capture_output=True, text=True, env=env, timeout=900, check=False
+    )
+
+
+def changed(output: str) -> dict[str, int]:
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+
+
+def on(site: dict[str, Any], host: str, command: str) -> str:
+    done = lab("ssh", site["name"], host, command)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_site_deploys_idempotently_and_reloads_without_restart(site: dict[str, Any]) -> None:
+    vars1 = clusters(site)
+    check = play(site, vars1, "--check", "--diff")
+    assert check.returncode == 0, check.stdout[-4000:] + check.stderr
+    assert "+  virtual_router_id" in check.stdout
+    assert "inactive" in lab("ssh", site["name"], "lb1", "systemctl is-active vipkeeper").stdout
+
+    first = play(site, vars1)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr
+    vip = yaml.safe_load(Path(site["inventory"]).read_text())["all"]["vars"]["lab_vips"][0]
+    assert vip in on(site, "lb1", "ip -br addr show host0")
+    assert vip not in on(site, "lb2", "ip -br addr show host0")
+    unit = on(site, "lb1", "systemctl show vipkeeper -p Type -p WatchdogUSec -p ActiveState")
+    assert "Type=notify" in unit
+    assert "WatchdogUSec=10s" in unit
+    assert "ActiveState=active" in unit
+    assert "0640" in on(site, "lb1", "stat -c %a /etc/vipkeeper/keepalived.conf").replace(
+        "640", "0640"
+    )
+
+    for extra in ((), ("--check",)):
+        again = play(site, vars1, *extra)
+        assert again.returncode == 0, again.stdout[-4000:]
+        assert set(changed(again.stdout).values()) == {0}, again.stdout[-4000:]
+
+    lock_before = yaml.safe_load((site["work"] / "lock.yml").read_text())
+    pids = {h: on(site, h, "systemctl show vipkeeper -p MainPID") for h in ("lb1", "lb2")}
+    api = {"name": "api", "hosts": "{{ groups['lb'] | reverse | list }}", "interface": "host0",
+           "vips": ["{{ lab_vips[1] }}"]}  # fmt: skip
+    vars2 = clusters(site, [api])
+    second = play(site, vars2)
+    assert second.returncode == 0, second.stdout[-4000:]
+    assert "RUNNING HANDLER [vipkeeper.vrrp.vrrp : Reload the VRRP daemon]" in second.stdout
+    for host in ("lb1", "lb2"):
+        assert on(site, host, "systemctl show vipkeeper -p MainPID") == pids[host]  # reload only
+        assert "NRestarts=0" in on(site, host, "systemctl show vipkeeper -p NRestarts")
+    lock_after = yaml.safe_load((site["work"] / "lock.yml").read_text())
+    assert lock_after["web"] == lock_before["web"]
+    assert "api" in lock_after
+
+
+def test_bad_inventory_fails_before_any_host_changes(site: dict[str, Any]) -> None:
+    before = on(site, "lb1", "sha1sum /etc/vipkeeper/keepalived.conf")
+    ghost = {"name": "bad", "hosts": ["ghost", "{{ groups['lb'][0] }}"], "interface": "host0",
+             "vips": ["{{ lab_vips[2] }}"]}  # fmt: skip
+    failed = play(site, clusters(site, [ghost]))
+    assert failed.returncode != 0
+    assert "cluster bad: unknown host ghost (not in the inventory)" in failed.stdout
+    assert "TASK [vipkeeper.vrrp.runtime" not in failed.stdout
+    assert on(site, "lb1", "sha1sum /etc/vipkeeper/keepalived.conf") == before
