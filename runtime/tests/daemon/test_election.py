@@ -99,6 +99,9 @@ def test_handover_on_sigterm(lab: NetLab, version: int, advert: float) -> None:
     assert va.proc is not None and va.proc.wait(10) == 0
     assert not a.has_address(VIP)
     assert vb.state() == "MASTER"
+    zero_seen = lambda: [p for p in cap.since(sent - 0.05, "vrrp") if p.prio == 0]  # noqa: E731
+    assert wait_for(zero_seen, 2) is not None
+    time.sleep(2 * advert)  # nothing may follow it
     from_a = [p for p in cap.since(sent - 0.05, "vrrp") if p.src == "10.213.1.1"]
     zero = [p for p in from_a if p.prio == 0]
     assert len(zero) == 1, "exactly one priority-0 advert from the old master"

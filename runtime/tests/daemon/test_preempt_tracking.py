@@ -111,7 +111,12 @@ def test_script_failure_fails_over(lab: NetLab, weight: int) -> None:
         assert inst["faults"] == ["script:chk"]
         assert "MASTER -> FAULT: fault_detected" in va.log()
         # Leaving MASTER for FAULT resigns with a priority-0 advert.
-        assert any(p.prio == 0 and p.src == "10.213.1.1" for p in cap.since(failed_at, "vrrp"))
+        assert wait_for(
+            lambda: any(
+                p.prio == 0 and p.src == "10.213.1.1" for p in cap.since(failed_at, "vrrp")
+            ),
+            2,
+        )
     else:
         assert inst["state"] == "BACKUP"
         assert inst["effective_priority"] == 90

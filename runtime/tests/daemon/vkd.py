@@ -312,9 +312,18 @@ class AddrWatch:
 
     def added_after(self, t: float, addr: str = VIP, timeout: float = 3.0) -> float | None:
         """Unix time the kernel added `addr` first after `t` (waits for the monitor's line)."""
+        return self._after(t, addr, True, timeout)
+
+    def removed_after(self, t: float, addr: str = VIP, timeout: float = 3.0) -> float | None:
+        """Unix time the kernel removed `addr` first after `t`."""
+        return self._after(t, addr, False, timeout)
+
+    def _after(self, t: float, addr: str, added: bool, timeout: float) -> float | None:
         end = time.monotonic() + timeout
         while True:
-            found = [at for at, add, a in list(self.events) if add and a == addr and at >= t]
+            found = [
+                at for at, add, a in list(self.events) if add == added and a == addr and at >= t
+            ]
             if found or time.monotonic() > end:
                 return found[0] if found else None
             time.sleep(0.01)

@@ -504,7 +504,24 @@ class Daemon:
             return managed.held_until
         return managed.core.get_timer()
 
-    def _rearm(self) -> None:
+    def _rearm(self, touched: Iterable[Managed] | None = None) -> None:
+        """Arm the one timer for the earliest deadline.
+
+        With `touched` (the instances an event concerned) only an earlier deadline re-arms:
+        a deadline that moved later (a backup hearing its master) lets the armed timer fire
+        early and find nothing due, which costs less than re-arming on every advert.
+        """
+        if touched is not None and self._timer is not None and self._timer_at is not None:
+            earliest = self._timer_at
+            for managed in touched:
+                d = self._deadline(managed)
+                if d is not None and d < earliest:
+                    earliest = d
+            if earliest < self._timer_at:
+                self._timer.cancel()
+                self._timer_at = earliest
+                self._timer = self.loop.call_at(earliest, self._on_timer)
+            return
         deadlines = [d for d in map(self._deadline, self.instances.values()) if d is not None]
         at = min(deadlines) if deadlines else None
         if at == self._timer_at and self._timer is not None:
@@ -538,33 +555,40 @@ class Daemon:
     # ---- packets -------------------------------------------------------------------------
 
     def _on_readable(self, sock: VrrpSocket) -> None:
+        touched: set[Managed] = set()
+        full = False
         for _ in range(READ_BATCH):
             try:
                 dgram = sock.receive()
             except OSError as exc:
                 log.debug("receive on %s: %s", sock.ifname, exc)
-                return
+                break
             if dgram is None:
                 break
-            self._on_datagram(sock, dgram)
-        self._rearm()
+            managed = self._on_datagram(sock, dgram)
+            if managed is not None:
+                touched.add(managed)
+                full = full or managed.plan.sync_group in self.groups
+        self._rearm(None if full else touched)
 
-    def _on_datagram(self, sock: VrrpSocket, dgram: Datagram) -> None:
+    def _on_datagram(self, sock: VrrpSocket, dgram: Datagram) -> Managed | None:
         if len(dgram.data) < 2:
             self.counters["not_vrrp"] += 1
-            return
+            return None
         managed = self.by_key.get((sock.ifname, sock.family, dgram.data[1]))
         if managed is None:
             self.counters["unknown_vrid"] += 1
-            return
+            return None
         now = self.loop.time()
         try:
             actions = managed.core.receive_advert(dgram.data, dgram.src, dgram.dst, dgram.ttl, now)
         except Exception as exc:  # a peer's packet must never take the daemon down
             self.counters["not_vrrp"] += 1
             log.error("(%s) packet from %s raised %r; dropped", managed.name, dgram.src, exc)  # noqa: TRY400
-            return
-        self._run(managed, actions, now)
+            return None
+        if actions:
+            self._run(managed, actions, now)
+        return managed
 
     # ---- trackers ------------------------------------------------------------------------
 

@@ -122,13 +122,26 @@ class VrrpSocket:
         self.sock.close()
 
 
+_ADDR_CACHE: dict[bytes, IPv4Address] = {}  # the few addresses a segment uses, parsed once
+_ADDR_CACHE_MAX = 1024
+
+
+def _v4(packed: bytes) -> IPv4Address:
+    addr = _ADDR_CACHE.get(packed)
+    if addr is None:
+        if len(_ADDR_CACHE) >= _ADDR_CACHE_MAX:
+            _ADDR_CACHE.clear()
+        addr = _ADDR_CACHE[packed] = IPv4Address(packed)
+    return addr
+
+
 def parse_ipv4(raw: bytes) -> Datagram | None:
     """Split a raw IPv4 packet into its VRRP payload and header facts."""
     if len(raw) < 20 or raw[0] >> 4 != 4:
         return None
     ihl = (raw[0] & 0x0F) * 4
-    total = struct.unpack_from("!H", raw, 2)[0]
+    total = (raw[2] << 8) | raw[3]
     if ihl < 20 or len(raw) < ihl:
         return None
     end = total if ihl <= total <= len(raw) else len(raw)
-    return Datagram(raw[ihl:end], IPv4Address(raw[12:16]), IPv4Address(raw[16:20]), raw[8])
+    return Datagram(raw[ihl:end], _v4(raw[12:16]), _v4(raw[16:20]), raw[8])
