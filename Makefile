@@ -59,7 +59,8 @@ changelog-lint: deps
 	@echo ">> antsibull-changelog lint"
 	$(BIN)/antsibull-changelog lint
 
-# ansible-playbook against throwaway namespaces: render, check mode, idempotence, the lock.
+# ansible-playbook against throwaway namespaces (render, check mode, idempotence, the lock) and
+# vipkeeper.vrrp.site against two hosts of the nspawn lab (offline install, deploy, reload).
 test-collection-integration: deps collection-tree
 	@echo ">> collection integration tests (ansible-playbook in namespaces)"
 	VIPKEEPER_COLLECTIONS_PATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider tests/integration/collection

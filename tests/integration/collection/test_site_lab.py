@@ -53,6 +53,8 @@ def clusters(site: dict[str, Any], extra: list[dict[str, Any]] | None = None) ->
         "all": {
             "vars": {
                 "vipkeeper_offline": True,
+                # a wheelhouse of this run: the hosts get the runtime of this checkout
+                "runtime_controller_wheelhouse": str(site["work"] / "wheels"),
                 "vipkeeper_hosts": "lb",
                 "vipkeeper_lock_file": str(site["work"] / "lock.yml"),
                 "vipkeeper_secrets": {"web": "labsecret"},
