@@ -271,6 +271,15 @@ class Daemon:
                     "interface's own MAC",
                     inst.name,
                 )
+            if inst.interface and self.links.get(inst.interface) is None:
+                where = f"{inst.location}: " if inst.location else ""
+                log.error(
+                    "%s(%s) interface %s does not exist; the instance is not started",
+                    where,
+                    inst.name,
+                    inst.interface,
+                )
+                continue
             try:
                 plans[inst.name] = build_instance(
                     config, inst, lambda n: addrs.get(n, []), self._link_up
