@@ -156,7 +156,9 @@ vips:
     held: {description: Whether an interface of this host has the address., type: bool}
     interface: {description: The interface that has it., type: str}
     held_since:
-      description: When the kernel added the address (Unix time, 10 ms steps).
+      description:
+        - When the kernel added the address (Unix time, from the address's creation stamp in
+          10 ms steps; the kernel's tick clock may be a fraction of a second off the wall clock).
       type: float
   sample:
     - {address: 10.0.0.100, prefix: 24, instance: web, state: MASTER, held: true,
@@ -186,10 +188,11 @@ checked_at:
 wait:
   description:
     - With O(wait_for) - C(for), C(vip), C(outcome) (C(held), C(released), C(other_master),
-      C(timeout)) and C(seconds).
+      C(timeout)), C(seconds) and C(held_at) - the Unix time the kernel's netlink event that
+      added the VIP was received while waiting (null if it came before the wait began).
   returned: when O(wait_for) is not C(none)
   type: dict
-  sample: {for: held, vip: 10.0.0.100, outcome: held, seconds: 3.21}
+  sample: {for: held, vip: 10.0.0.100, outcome: held, seconds: 3.21, held_at: 1795240403.52}
 """
 
 from ansible.module_utils.basic import AnsibleModule

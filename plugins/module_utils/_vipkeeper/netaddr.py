@@ -117,6 +117,38 @@ def netlink_addresses():
         sock.close()
 
 
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
+
+
+class AddrMonitor:
+    """Address additions as they happen (the time each RTM_NEWADDR event was received)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        self.sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+        self.added = {}
+
+    def wait(self, timeout):
+        """Read events for up to `timeout` seconds; remember the first add time per address."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                return
+            now = time.time()
+            for item in parse_addr_messages(data, now, time.monotonic())[0]:
+                self.added.setdefault(item["address"], round(now, 3))
+
+    def close(self):
+        self.sock.close()
+
+
 def parse_ip_json(text):
     """Addresses from `ip -j addr show` (no creation time)."""
     found = []

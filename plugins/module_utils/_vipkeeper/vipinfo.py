@@ -130,21 +130,34 @@ class VipInfo:
             self.module.fail_json(msg="wait_for needs wait_vip")
         vip = normalize(params["wait_vip"])
         other_than = {normalize(a) for a in params["wait_master_not"] or ()}
+        try:
+            monitor = netaddr.AddrMonitor()
+        except OSError:
+            monitor = None
         start = time.monotonic()
         deadline = start + params["wait_timeout"]
-        while True:
-            result = self.collect()
-            outcome = wait_outcome(result["vips"], result["instances"], vip, want, other_than)
-            now = time.monotonic()
-            if outcome or now >= deadline:
-                result["wait"] = {
-                    "for": want,
-                    "vip": vip,
-                    "outcome": outcome or "timeout",
-                    "seconds": round(now - start, 3),
-                }
-                return result
-            time.sleep(params["wait_interval"])
+        try:
+            while True:
+                result = self.collect()
+                outcome = wait_outcome(result["vips"], result["instances"], vip, want, other_than)
+                now = time.monotonic()
+                if outcome or now >= deadline:
+                    result["wait"] = {
+                        "for": want,
+                        "vip": vip,
+                        "outcome": outcome or "timeout",
+                        "seconds": round(now - start, 3),
+                        # When the kernel announced the VIP (netlink event received), if it did.
+                        "held_at": monitor.added.get(vip) if monitor else None,
+                    }
+                    return result
+                if monitor:
+                    monitor.wait(params["wait_interval"])
+                else:
+                    time.sleep(params["wait_interval"])
+        finally:
+            if monitor:
+                monitor.close()
 
 
 def _json_signal(module):
