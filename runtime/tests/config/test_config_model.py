@@ -295,6 +295,8 @@ virtual_server fwmark 3 {
 }
 virtual_server group G1 {
     lb_kind NAT
+    real_server 10.213.1.4 80 {
+    }
 }
 track_file tf {
     file /run/tf

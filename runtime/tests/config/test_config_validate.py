@@ -186,6 +186,42 @@ def test_undefined_virtual_server_group_is_a_warning(conf: Conf) -> None:
     ]
 
 
+def test_virtual_server_rules(conf: Conf) -> None:
+    rs = "    real_server 10.213.1.%d 80 {\n        weight %d\n    }\n"
+    res = conf(
+        "virtual_server 10.213.1.1 80 {\n    sorry_server 10.213.1.9 80\n}\n"
+        "virtual_server 10.213.1.1 81 {\n    quorum 3\n" + rs % (2, 1) + rs % (3, 1) + "}\n"
+        "virtual_server 10.213.1.1 82 {\n    quorum 2\n    hysteresis 2\n" + rs % (2, 5) + "}\n"
+        "virtual_server 10.213.1.1 83 {\n" + rs % (2, 0) + "}\n"
+    )
+    assert errors(res) == [
+        (1, "missing-value", "virtual server 10.213.1.1:80 has no real servers"),
+        (
+            4,
+            "out-of-range",
+            "quorum 3 for 10.213.1.1:81 exceeds the total weight of its real servers (2)",
+        ),
+        (13, "out-of-range", "hysteresis 2 for 10.213.1.1:82 must be below quorum 2"),
+        (
+            20,
+            "out-of-range",
+            "quorum 1 for 10.213.1.1:83 exceeds the total weight of its real servers (0)",
+        ),
+    ]
+
+
+def test_http_checker_needs_urls_with_paths(conf: Conf) -> None:
+    res = conf(
+        "virtual_server 10.213.1.1 80 {\n    real_server 10.213.1.2 80 {\n"
+        "        HTTP_GET {\n            url {\n                status_code 200\n            }\n"
+        "        }\n    }\n}\n"
+    )
+    assert errors(res) == [
+        (3, "missing-value", "HTTP_GET checker has no urls specified"),
+        (4, "missing-value", "HTTP/SSL_GET checker url has no path"),
+    ]
+
+
 def test_mixed_vip_families(conf: Conf) -> None:
     res = conf(instance("    virtual_ipaddress {\n        fd00::1/64\n    }\n"))
     assert errors(res) == [

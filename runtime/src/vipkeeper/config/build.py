@@ -1151,6 +1151,8 @@ def _checker(kind: str, context: str) -> Handler:
                 f"keyword '{kind}' is not supported by vipkeeper",
                 warning=True,
             )
+        if kind in ("HTTP_GET", "SSL_GET") and not sub.get("urls"):
+            b.report(node, Code.MISSING_VALUE, f"{kind} checker has no urls specified")
         kw.setdefault("_checkers", []).append(sub)
 
     return handle
@@ -1228,6 +1230,9 @@ def _url(b: Builder, node: Node, sub: Kwargs) -> HttpUrl:
 
 def _urls(b: Builder, node: Node, kw: Kwargs) -> None:
     sub = b.walk(node, "url")
+    if "path" not in sub:
+        b.report(node, Code.MISSING_VALUE, "HTTP/SSL_GET checker url has no path")
+        return
     kw["urls"] = (*kw.get("urls", ()), _url(b, node, sub))
 
 

@@ -12,6 +12,8 @@
 # - unicast peers have the instance's address family;
 # - vrrp_strict (or strict_mode): at least one VIP, no unicast peers, no authentication,
 #   no IPv6 VIPs with VRRPv2, and initial state MASTER only for the address owner (255);
+# - a virtual_server has real servers, a quorum at most their total weight, and a
+#   hysteresis below its quorum;
 # - each interface named must exist, when an interface predicate is given.
 """Semantic validation of a built Config (pure: no I/O)."""
 
@@ -255,6 +257,22 @@ def _references(r: _Report, config: Config) -> None:
                 member_seen[member] = group.name
     groups = {g.name for g in config.virtual_server_groups}
     for vs in config.virtual_servers:
+        total = sum(rs.weight for rs in vs.real_servers)
+        if not vs.real_servers:
+            r.at(vs.location, Code.MISSING_VALUE, f"virtual server {vs.name} has no real servers")
+        elif vs.quorum > total:
+            r.at(
+                vs.location,
+                Code.RANGE,
+                f"quorum {vs.quorum} for {vs.name} exceeds the total weight of its real "
+                f"servers ({total})",
+            )
+        elif vs.hysteresis >= vs.quorum:
+            r.at(
+                vs.location,
+                Code.RANGE,
+                f"hysteresis {vs.hysteresis} for {vs.name} must be below quorum {vs.quorum}",
+            )
         if vs.group is not None and vs.group not in groups:
             r.at(  # keepalived -t accepts this; the service then has no addresses
                 vs.location,
