@@ -105,7 +105,6 @@ class Managed:
     core: VrrpInstance
     last_transition: dict[str, Any] | None = None
     transitions: int = 0
-    held_until: float | None = None  # a demote hold: no takeover before this time
     drop_logged: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -508,9 +507,8 @@ class Daemon:
 
     # ---- the one timer -------------------------------------------------------------------
 
-    def _deadline(self, managed: Managed) -> float | None:
-        if managed.held_until is not None and managed.core.state is State.BACKUP:
-            return managed.held_until
+    @staticmethod
+    def _deadline(managed: Managed) -> float | None:
         return managed.core.get_timer()
 
     def _rearm(self, touched: Iterable[Managed] | None = None) -> None:
@@ -551,10 +549,6 @@ class Daemon:
         self._timer = None
         self._timer_at = None
         for managed in list(self.instances.values()):
-            if managed.held_until is not None:
-                if now < managed.held_until and managed.core.state is State.BACKUP:
-                    continue
-                managed.held_until = None
             at = managed.core.get_timer()
             if at is None or at > now:
                 continue
@@ -775,11 +769,6 @@ class Daemon:
             core.priority,
             extra,
         )
-        if action.old in (State.INIT, State.STOP) and action.new in (State.BACKUP, State.FAULT):
-            # As keepalived: a starting instance that is not master removes its VIPs and
-            # routes wherever they were left (another daemon's crash, an admin, a migration).
-            self.kernel.remove_routes(managed.plan.routes, managed.name)
-            self.kernel.remove_addresses(managed.plan.addrs, managed.name)
 
     # ---- demote, status, dumps -----------------------------------------------------------
 
@@ -792,26 +781,7 @@ class Daemon:
         if core.state is not State.MASTER:
             return {"ok": False, "error": f"{name} is {core.state.value}, not MASTER"}
         now = self.loop.time()
-        demote = getattr(core, "demote", None)
-        if callable(demote):
-            actions = demote(now, hold)
-        else:
-            # Until the core has its own demote: resign like a stop, without stopping.
-            s = core.settings
-            advert = core.build_advert(0)
-            actions = [
-                SendAdvert(
-                    name,
-                    encode_advert(advert, s.source, dst, v3_checksum_as_v2=s.v3_checksum_as_v2),
-                    s.source,
-                    dst,
-                    s.advert_ttl,
-                    0,
-                )
-                for dst in s.advert_destinations
-            ]
-            actions += core.sync_to(State.BACKUP, now)
-            managed.held_until = now + hold
+        actions = core.demote(now, hold)
         log.info("(%s) demoted by request: holding BACKUP for %.1fs", name, hold)
         self._feed(managed, actions, now)
         self._rearm()
@@ -842,7 +812,9 @@ class Daemon:
                     "multicast_group": str(plan.mcast_group) if plan.mcast_group else None,
                     "sync_group": plan.sync_group,
                     "faults": list(core.faults),
-                    "held": managed.held_until is not None,
+                    "hold_remaining": round(
+                        max(0.0, (core.held_until or 0.0) - self.loop.time()), 3
+                    ),
                     "last_transition": managed.last_transition,
                     "counters": {
                         "adverts_sent": st.sent,
