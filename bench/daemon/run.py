@@ -367,9 +367,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="failovers per case (default 20; 10 ms and 50 ms cases run 2x)",
     )
     p.add_argument("--handover-reps", type=int, default=10, help="handovers per case")
-    p.add_argument(
-        "--cpu-window", type=float, default=120, help="seconds of CPU sampling, 100 instances at 1 s"
-    )
+    p.add_argument("--cpu-window", type=float, default=120, help="CPU sampling seconds, 100 x 1 s")
     p.add_argument(
         "--duration", type=float, default=600, help="soak seconds (20 instances at 10 ms)"
     )
