@@ -14,7 +14,8 @@ description:
     the fault's command ran).
   - C(stop) stops the daemon's unit (a clean stop - vipkeeper and keepalived send a priority-0
     advert and release the VIPs).
-  - C(kill) sends SIGKILL to every process of the unit, as a crash does - the VIPs stay behind on
+  - C(kill) sends SIGKILL to the unit's main process and every process below it (keepalived's
+    children too), as a crash does - the VIPs stay behind on
     the host. systemd's C(Restart=on-failure) may start the daemon again.
   - C(isolate) drops VRRP traffic (IP protocol 112, IPv4 and IPv6) in and out with an nftables
     table of its own (O(table)); nothing else of the host's firewall is touched.
@@ -147,7 +148,7 @@ commands:
   returned: always
   type: list
   elements: str
-  sample: [systemctl kill --kill-whom=all --signal=SIGKILL vipkeeper]
+  sample: [systemctl stop vipkeeper]
 at:
   description: Unix time just before the fault's command ran; null when nothing ran.
   returned: always
@@ -168,6 +169,12 @@ killed_pid:
   returned: with O(fault=kill) when something ran
   type: int
   sample: 767
+killed_pids:
+  description: Every pid that got SIGKILL (the main pid first).
+  returned: with O(fault=kill) when something ran
+  type: list
+  elements: int
+  sample: [767, 790]
 answer:
   description: The control socket's answer to the demote request.
   returned: with O(fault=demote)

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import time
 
 from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper import daemons
@@ -23,6 +25,25 @@ def nft_ruleset(table):
         " meta l4proto 112 counter drop; }\n"
         "}\n" % table
     )
+
+
+def descendants(root, proc="/proc"):
+    """`root` and every process below it (from each process's parent pid)."""
+    parent = {}
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, name, "stat")) as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # Field 4 (ppid) follows the command name, which is in parentheses and may hold spaces.
+        parent[int(name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found = [root]
+    for pid in found:
+        found.extend(sorted(child for child, ppid in parent.items() if ppid == pid))
+    return found
 
 
 class Fault:
@@ -72,7 +93,7 @@ class Fault:
             return (
                 active,
                 "SIGKILL every process of %s (a crash: VIPs stay)" % unit,
-                [["systemctl", "kill", "--kill-whom=all", "--signal=SIGKILL", unit]],
+                [["kill", "-KILL", "<main pid of %s and its descendants>" % unit]],
             )
         if fault == "service":
             svc = self.p["tracked_service"]
@@ -148,8 +169,12 @@ class Fault:
         }
         if not needed or self.module.check_mode:
             return result
-        if p["fault"] == "kill":
-            result["killed_pid"] = self._main_pid()
+        if p["fault"] == "kill" and p["state"] == "present":
+            main = self._main_pid()
+            if not main:
+                self.module.fail_json(msg="%s has no main pid to kill" % self.unit, **result)
+            result["killed_pid"] = main
+            result["killed_pids"] = descendants(main)
         if p["fault"] == "link" and p["state"] == "present" and p["restore_after"]:
             # The link may carry our own SSH session: a systemd timer brings it back.
             ip = self.module.get_bin_path("ip", required=True)
@@ -177,6 +202,10 @@ class Fault:
             if not answer.get("ok"):
                 self.module.fail_json(msg="demote refused: %s" % answer.get("error"), **result)
             result["answer"] = answer
+        elif p["fault"] == "kill" and p["state"] == "present":
+            for pid in result["killed_pids"]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         else:
             for argv in commands:
                 data = nft_ruleset(p["table"]) if argv == ["nft", "-f", "-"] else None
