@@ -40,7 +40,14 @@ collection-tree:
 	@rsync -a --delete --exclude-from=tests/tools/collection-excludes.txt \
 		--exclude-from=tests/tools/sanity-excludes.txt ./ $(COLL)/
 
+# ansible-test bootstraps pip in its sanity venvs with get-pip.py from ci-files.testing.ansible.com,
+# which this machine and CI cannot reach: seed its cache with tests/sanity/bootstrap_pip.py
+# (ensurepip, then pip from PyPI) unless a real script is already cached.
 sanity: deps collection-tree
+	@pipv=$$($(BIN)/python -c "import types, ansible_test._internal.python_requirements as r; \
+		print(r.get_venv_packages(types.SimpleNamespace(version='3.11'))['pip'].replace('.', '_'))"); \
+	boot="$$HOME/.ansible/test/cache/get_pip_$$pipv.py"; \
+	[ -s "$$boot" ] || { mkdir -p "$$(dirname "$$boot")" && cp tests/sanity/bootstrap_pip.py "$$boot"; }
 	@echo ">> ansible-test sanity"
 	cd $(COLL) && $(BIN)/ansible-test sanity --python 3.11 --color no $(SANITY_ARGS)
 
