@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Run a shell script inside a throwaway qemu VM that boots Debian's cloud kernel (it has ip_vs).
 
     from vmrun import run_in_vm
