@@ -1,0 +1,224 @@
+"""The failover drill end to end on a real lab (tests/lab: systemd-nspawn Debian hosts over SSH).
+
+One lab (2 load balancers + a client) per module run: deploy a vipkeeper cluster with
+`vipkeeper.vrrp.site`, drill every fault, then redeploy the same cluster on Debian's keepalived
+and drill every fault keepalived supports. Each drill's JSON report is checked against the VRRP
+bounds (docs/drills.md): the takeover, the client-visible outage, the final holder.
+
+Run: `.venv/bin/python -m pytest -q tests/integration/drill` (root; builds the lab base once).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+LAB = [sys.executable, str(ROOT / "tests" / "lab" / "lab.py")]
+pytestmark = [pytest.mark.netns]
+
+ADVERT = 1.0
+BACKUP_PRIORITY = 140  # vipkeeper_priority_base 150 - step 10: the second host
+SKEW = (256 - BACKUP_PRIORITY) / 256 * ADVERT
+MASTER_DOWN = 3 * ADVERT + SKEW  # RFC 3768/5798 Master_Down_Interval
+PROBE = 0.1  # probe interval: the resolution of the client outage
+SLACK = 1.0  # GARP, ARP cache, scheduling on a shared 2-core machine
+
+# fault -> the longest client outage the protocol allows (seconds).
+BOUND = {
+    "stop": SKEW + PROBE + SLACK,  # priority-0 advert: the backup waits only its skew time
+    "demote": SKEW + PROBE + SLACK,
+    "kill": MASTER_DOWN + PROBE + SLACK,  # silence: Master_Down_Interval
+    "link": MASTER_DOWN + PROBE + SLACK,
+    "service": 2 * ADVERT + MASTER_DOWN + PROBE + SLACK,  # track script (interval 1, fall 1)
+    "isolate": MASTER_DOWN + PROBE + SLACK,  # split brain; the client follows the GARP
+}
+
+
+def _run(
+    argv: list[str], env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(argv)} failed ({done.returncode}):\n"
+            f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
+        )
+    return done
+
+
+class Lab:
+    """A lab, an inventory with one cluster, and ansible-playbook against it."""
+
+    def __init__(self, name: str, work: Path) -> None:
+        self.name = name
+        self.work = work
+        coll = work / "collections" / "ansible_collections" / "vipkeeper"
+        coll.mkdir(parents=True)
+        (coll / "vrrp").symlink_to(ROOT)
+        self.inv = work / "inventory"
+        (self.inv / "group_vars").mkdir(parents=True)
+        self.env = {
+            **os.environ,
+            "ANSIBLE_COLLECTIONS_PATH": str(work / "collections"),
+            "ANSIBLE_HOST_KEY_CHECKING": "false",
+            "ANSIBLE_LOCAL_TEMP": str(work / "tmp"),
+            "ANSIBLE_NOCOLOR": "1",
+        }
+
+    def up(self) -> None:
+        out = _run([*LAB, "up", self.name, "--lbs", "2", "--owner-pid", str(os.getpid())]).stdout
+        inventory = out.strip().splitlines()[-1]
+        shutil.copy(inventory, self.inv / "hosts.yml")
+
+    def down(self) -> None:
+        _run([*LAB, "down", self.name], check=False)
+
+    def deploy(self, daemon: str) -> None:
+        group_vars = {
+            "vipkeeper_offline": True,
+            "vipkeeper_daemon": daemon,
+            "vipkeeper_clusters": [
+                {
+                    "name": "web",
+                    "hosts": "{{ groups['lb'] }}",
+                    "interface": "{{ lab_interface }}",
+                    "vips": ["{{ lab_vips[0] }}"],
+                    "track": [
+                        {
+                            "name": "nginx",
+                            "script": "/usr/bin/pgrep -x nginx",
+                            "interval": 1,
+                            "fall": 1,
+                            "rise": 1,
+                            "weight": -60,
+                        }
+                    ],
+                }
+            ],
+        }
+        (self.inv / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars))
+        self.playbook("vipkeeper.vrrp.site")
+
+    def playbook(
+        self, name: str, *args: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return _run(
+            [str(BIN / "ansible-playbook"), name, "-i", str(self.inv / "hosts.yml"), *args],
+            env=self.env,
+            check=check,
+        )
+
+    def drill(
+        self, fault: str, *args: str
+    ) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+        reports = self.work / f"reports-{fault}-{len(list(self.work.glob('reports-*')))}"
+        done = self.playbook(
+            "vipkeeper.vrrp.drill",
+            "-e",
+            f"vipkeeper_drill_fault={fault}",
+            "-e",
+            f"drill_report_dir={reports}",
+            *args,
+            check=False,
+        )
+        found = sorted(reports.glob("drill-*.json"))
+        assert found, f"no report from the {fault} drill:\n{done.stdout[-6000:]}"
+        assert sorted(reports.glob("drill-*.md")), "no Markdown report"
+        return json.loads(found[-1].read_text()), done
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    work = Path(tempfile.mkdtemp(prefix="vkdrill-"))
+    lab = Lab(f"drill{os.getpid()}", work)
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.down()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _check(
+    report: dict[str, Any], fault: str, done: subprocess.CompletedProcess[str], daemon: str
+) -> dict[str, Any]:
+    [web] = report["clusters"]
+    assert web["verdict"] == "pass", f"{web}\n{done.stdout[-4000:]}"
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert web["fault"] == fault and web["daemon"] == daemon
+    assert web["old_master"].endswith("-lb1") and web["new_master"].endswith("-lb2")
+    assert web["final_holder"] == web["final_expected"] == web["old_master"]  # preempt
+    assert 0 < web["detection_seconds"] <= BOUND[fault], web
+    assert 0 < web["vip_moved_seconds"] <= BOUND[fault] + 0.5, web
+    assert (
+        web["client_outage_seconds"] is not None and web["client_outage_seconds"] <= BOUND[fault]
+    ), web
+    assert web["probes_sent"] > 0
+    print(
+        f"{daemon} {fault}: detection {web['detection_seconds']}s, VIP moved "
+        f"{web['vip_moved_seconds']}s, client outage {web['client_outage_seconds']}s "
+        f"({web['lost_probes']}/{web['probes_sent']} lost), bound {BOUND[fault]:.2f}s"
+    )
+    return web
+
+
+VIPKEEPER_FAULTS = ["stop", "kill", "isolate", "service", "demote", "link"]
+KEEPALIVED_FAULTS = ["stop", "kill", "isolate", "service", "link"]
+
+
+def test_vipkeeper_cluster_every_fault(lab: Lab) -> None:
+    lab.deploy("vipkeeper")
+    plan = lab.playbook("vipkeeper.vrrp.drill", "--check", "-e", "vipkeeper_drill_fault=kill")
+    assert "Show the drill plan" in plan.stdout and '"fault": "kill"' in plan.stdout
+    assert "inject kill" not in plan.stdout  # check mode: the plan only, nothing injected
+    lab.playbook("vipkeeper.vrrp.assert", "-e", "vipkeeper_assert_preferred=true")
+    for fault in VIPKEEPER_FAULTS:
+        extra = ["-e", "drill_allow_link_down=true"] if fault == "link" else []
+        report, done = lab.drill(fault, *extra)
+        _check(report, fault, done, "vipkeeper")
+        lab.playbook("vipkeeper.vrrp.assert", "-e", "vipkeeper_assert_preferred=true")
+
+
+def test_drill_refuses_link_without_permission_and_an_unhealthy_cluster(lab: Lab) -> None:
+    done = lab.playbook("vipkeeper.vrrp.drill", "-e", "vipkeeper_drill_fault=link", check=False)
+    assert done.returncode != 0 and "drill_allow_link_down" in done.stdout
+    # A split brain before the drill: refused, named, nothing injected.
+    lb1 = f"{lab.name}-lb1"
+    lab_vip = yaml.safe_load((lab.inv / "hosts.yml").read_text())["all"]["vars"]["lab_vip"]
+    _run([*LAB, "exec", lab.name, "lb2", "ip", "addr", "add", lab_vip, "dev", "host0"])
+    try:
+        report, done = lab.drill("stop")
+        [web] = report["clusters"]
+        assert web["verdict"] == "refused" and done.returncode != 0
+        assert "split brain" in " ".join(web["problems"]) and lb1 in " ".join(web["problems"])
+        assert web["injected_at"] is None
+    finally:
+        _run(
+            [*LAB, "exec", lab.name, "lb2", "ip", "addr", "del", lab_vip, "dev", "host0"],
+            check=False,
+        )
+    lab.playbook("vipkeeper.vrrp.assert")
+
+
+@pytest.mark.keepalived
+def test_keepalived_cluster_every_fault(lab: Lab) -> None:
+    lab.deploy("keepalived")
+    lab.playbook("vipkeeper.vrrp.assert", "-e", "vipkeeper_assert_preferred=true")
+    for fault in KEEPALIVED_FAULTS:
+        extra = ["-e", "drill_allow_link_down=true"] if fault == "link" else []
+        report, done = lab.drill(fault, *extra)
+        _check(report, fault, done, "keepalived")
+    done = lab.playbook("vipkeeper.vrrp.drill", "-e", "vipkeeper_drill_fault=demote", check=False)
+    assert done.returncode != 0 and "keepalived has no demote" in done.stdout
