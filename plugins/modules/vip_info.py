@@ -65,7 +65,7 @@ options:
   wait_master_not:
     description:
       - With O(wait_for=held), stop waiting when the VIP's instance is BACKUP under a master whose
-        address is not one of these (another host took over).
+        address is not one of these (another host took over). Empty - wait for the VIP only.
     type: list
     elements: str
     default: []

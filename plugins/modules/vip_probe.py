@@ -60,6 +60,11 @@ options:
       - C(0) never ends early.
     type: float
     default: 0
+  stop_file:
+    description:
+      - End as soon as this file exists on the client (a drill creates it once the takeover is
+        confirmed, so probing does not run its whole O(duration) when nothing was lost).
+    type: path
   keep_records:
     description: Return every probe in RV(records).
     type: bool
@@ -169,6 +174,11 @@ ended_at:
   returned: always
   type: float
   sample: 1795240406.9
+stopped_by:
+  description: Why probing ended - C(duration), C(settled) or C(stop_file).
+  returned: always
+  type: str
+  sample: settled
 errors:
   description: Distinct probe errors (at most 10).
   returned: always
@@ -198,6 +208,7 @@ def main():
             "timeout": {"type": "float", "default": 0.5},
             "duration": {"type": "float", "default": 30},
             "settle": {"type": "float", "default": 0},
+            "stop_file": {"type": "path"},
             "keep_records": {"type": "bool", "default": False},
         },
         supports_check_mode=True,

@@ -208,6 +208,7 @@ class Prober:
         started = time.monotonic()
         started_at = time.time()
         sent = 0
+        result_stop = "duration"
 
         def store(future, index):
             with lock:
@@ -222,6 +223,9 @@ class Prober:
                 with lock:
                     if seq and self._settled(records[:seq]):
                         break
+                if p["stop_file"] and os.path.exists(p["stop_file"]):
+                    result_stop = "stop_file"
+                    break
                 mono = time.monotonic()
                 future = pool.submit(self._probe, seq, started_at + (mono - started), mono)
                 future.add_done_callback(lambda f, i=seq: store(f, i))
@@ -230,7 +234,10 @@ class Prober:
         for rec in done:
             del rec["mono"]
         result = analyze(done, interval)
+        if sent < count and result_stop == "duration":
+            result_stop = "settled"
         result.update(
+            stopped_by=result_stop,
             target=self.target,
             mode=p["mode"],
             interval=interval,

@@ -67,7 +67,7 @@ def wait_outcome(vips, instances, vip, want, other_than):
         if held:
             return "held"
         name = row["instance"] if row else None
-        for inst in instances:
+        for inst in instances if other_than else ():
             if inst["name"] == name and inst["state"] == "BACKUP":
                 master = inst.get("master_address")
                 if master and normalize(master) not in other_than:

@@ -217,6 +217,7 @@ def test_wait_outcome_held_other_master_and_released() -> None:
     assert (
         vipinfo.wait_outcome(rows, instances, "10.0.0.100", "held", {"10.0.0.12"}) == "other_master"
     )
+    assert vipinfo.wait_outcome(rows, instances, "10.0.0.100", "held", set()) is None  # VIP only
     assert vipinfo.wait_outcome(rows, instances, "10.0.0.100", "released", set()) == "released"
     held = vipinfo.placement(instances, [{"address": "10.0.0.100", "interface": "e", "created": 1}])
     assert vipinfo.wait_outcome(held, instances, "10.0.0.100", "held", {"10.0.0.11"}) == "held"

@@ -6,6 +6,7 @@ import http.server
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,6 +118,7 @@ def test_prober_measures_a_real_outage_and_ends_after_settling() -> None:
         "duration": 10.0,
         "settle": 0.5,
         "keep_records": True,
+        "stop_file": None,
     }
     box: dict[str, Any] = {}
 
@@ -141,7 +143,32 @@ def test_prober_measures_a_real_outage_and_ends_after_settling() -> None:
     assert 0.5 <= result["outage_seconds"] <= 0.75
     assert result["lost"] == sum(1 for r in result["records"] if not r["ok"]) >= 8
     # Ended early: about 0.5 s after the recovery, far before the 10 s duration.
-    assert result["ended_at"] - up_at < 1.5
+    assert result["ended_at"] - up_at < 1.5 and result["stopped_by"] == "settled"
+
+
+def test_prober_ends_when_the_stop_file_appears(tmp_path: Path) -> None:
+    sock = _listener()
+    stop = tmp_path / "stop"
+    params = {
+        "target": "127.0.0.1",
+        "mode": "tcp",
+        "port": sock.getsockname()[1],
+        "path": "/",
+        "interface": None,
+        "interval": 0.05,
+        "timeout": 0.2,
+        "duration": 10.0,
+        "settle": 0,
+        "keep_records": False,
+        "stop_file": str(stop),
+    }
+    threading.Timer(0.4, stop.touch).start()
+    try:
+        result = Prober(FakeModule(**params)).run()
+    finally:
+        sock.close()
+    assert result["stopped_by"] == "stop_file" and not result["outage"]
+    assert 5 <= result["sent"] <= 12
 
 
 def _listener_on(port: int) -> socket.socket:
@@ -162,6 +189,7 @@ def test_arp_mode_without_arping_fails_clearly() -> None:
         duration=0.1,
         settle=0,
         keep_records=False,
+        stop_file=None,
         port=80,
         path="/",
     )
