@@ -173,36 +173,40 @@ class Daemon:
         """Start everything, serve until SIGTERM/SIGINT, then stop cleanly; the exit code."""
         await self.kernel.start()
         await self.links.start()
-        plans = await self._build_plans(self.config)
-        keep: set[str] = set()
-        removed = await self.kernel.cleanup_stale(keep)
-        if removed:
-            log.info("cleaned %d stale VIP(s) left by an earlier run", removed)
-        self.notify.user = self._script_user(self.config)
-        self.notify.start()
-        self._open_fifos(self.config)
-        self._sync_trackers(self.config)
-        delay = self.config.global_defs.vrrp_startup_delay
-        if delay > 0:
-            log.info("vrrp_startup_delay: waiting %.1fs before starting instances", delay)
-            await asyncio.sleep(delay)
-        self._apply_plans(plans, initial=True)
         await self.control.start()
         self._install_signals()
-        await self._start_lvs()
-        if self.options.metrics:
-            self._start_metrics(self.options.metrics)
-        self.sd.ready(f"{len(self.instances)} VRRP instance(s)")
-        if self.sd.watchdog_interval:
-            self._spawn(self._watchdog(self.sd.watchdog_interval))
-        log.info(
-            "vipkeeper %s running: %d instance(s) from %s",
-            __version__,
-            len(self.instances),
-            self.options.config_file,
-        )
-        await self._stopping.wait()
-        await self._shutdown()
+        try:
+            removed = await self.kernel.cleanup_stale(set())
+            if removed:
+                log.info("cleaned %d stale VIP(s) left by an earlier run", removed)
+            plans = await self._build_plans(self.config)
+            self.notify.user = self._script_user(self.config)
+            self.notify.start()
+            self._open_fifos(self.config)
+            self._sync_trackers(self.config)
+            delay = self.config.global_defs.vrrp_startup_delay
+            if delay > 0:
+                log.info("vrrp_startup_delay: waiting %.1fs before starting instances", delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+            if not self._stopping.is_set():
+                self._apply_plans(plans, initial=True)
+                await self._start_lvs()
+                if self.options.metrics:
+                    self._start_metrics(self.options.metrics)
+                self.sd.ready(f"{len(self.instances)} VRRP instance(s)")
+                if self.sd.watchdog_interval:
+                    self._spawn(self._watchdog(self.sd.watchdog_interval))
+                log.info(
+                    "vipkeeper %s running: %d instance(s) from %s",
+                    __version__,
+                    len(self.instances),
+                    self.options.config_file,
+                )
+                await self._stopping.wait()
+        finally:
+            # Also on an unexpected error: never leave VIPs behind.
+            await self._shutdown()
         return 0
 
     def request_stop(self) -> None:
@@ -383,6 +387,13 @@ class Daemon:
                     sock.join(group)
                 except OSError as exc:
                     log.error("cannot join %s on %s: %s", group, sock.ifname, exc)  # noqa: TRY400
+
+    def _reopen_sockets(self, ifname: str) -> None:
+        for key in [k for k in self.sockets if k[0] == ifname]:
+            sock = self.sockets.pop(key)
+            self.loop.remove_reader(sock.fileno())
+            sock.close()
+        self._sync_sockets()
 
     def _open_socket(self, ifname: str, family: int) -> VrrpSocket | None:
         try:
@@ -602,6 +613,8 @@ class Daemon:
         name = link.name
         if new is None or (old is not None and old.index != new.index):
             self.kernel.addrs.forget(name)
+        if new is not None and (old is None or old.index != new.index):
+            self._reopen_sockets(name)  # the interface (re)appeared: bind and join again
         up = new is not None and new.up
         was = old is not None and old.up
         if up == was:

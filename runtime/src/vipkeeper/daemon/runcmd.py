@@ -114,3 +114,6 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:
         log.error("fatal: %s", exc)  # noqa: TRY400
         return 1
+    except Exception as exc:  # no traceback for the user; the VIPs were released on the way out
+        log.error("fatal internal error: %r", exc)  # noqa: TRY400
+        return 1
