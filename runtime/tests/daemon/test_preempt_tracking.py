@@ -144,3 +144,32 @@ def test_interface_down_means_fault(lab: NetLab) -> None:
     assert wait_for(lambda: holders([a, b]) == ["a"], _mdi(150) + 2) is not None
     assert va.state() == "MASTER"
     assert "FAULT -> BACKUP: fault_cleared" in va.log()
+
+
+def test_interface_deleted_and_recreated(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+
+    def make_pair() -> None:
+        a.run(["ip", "link", "add", "x0", "type", "veth", "peer", "name", "x1"])
+        for dev in ("x0", "x1"):
+            a.run(["ip", "link", "set", dev, "up"])
+        a.run(["ip", "addr", "add", "10.213.9.1/24", "dev", "x0"])
+
+    make_pair()
+    conf = config(
+        instance_conf(
+            priority=150, version=3, advert=ADV, interface="x0", vips=("10.213.9.100/24",)
+        )
+    )
+    va = start_vipkeeper(lab, a, conf)
+    assert va.wait_state("MASTER", 2) is not None
+    a.run(["ip", "link", "del", "x0"])
+    assert va.wait_state("FAULT", 2) is not None, va.log()
+    make_pair()
+    assert va.wait_state("MASTER", 2 + _mdi(150)) is not None, va.log()
+    assert wait_for(lambda: "10.213.9.100" in a.addresses("x0"), 2) is not None
+    cap = Capture(a, "x1")
+    seen = time.time()
+    time.sleep(0.5)
+    sent = [p for p in cap.since(seen, "vrrp") if p.src == "10.213.9.1"]
+    assert len(sent) >= 3, "adverts flow on the new interface (the socket was re-bound)"
