@@ -143,7 +143,7 @@ def _make_payload(tmp: Path, script: str, payload: Mapping[str, Path], timeout: 
     )
     (stage / RESULT_DIR / "timeout").write_text(f"{max(1, round(timeout))}\n")
     used = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file() and not p.is_symlink())
-    size_mb = 64 + 2 * used // (1 << 20)
+    size_mb = 256 + 2 * used // (1 << 20)  # sparse: room for $VK_OUT costs nothing
     image = tmp / "payload.img"
     _check_run(
         ["mkfs.ext4", "-q", "-L", PAYLOAD_LABEL, "-d", str(stage), str(image), f"{size_mb}M"]
@@ -340,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.console:
         sys.stdout.write(res.console)
     sys.stdout.write(res.output)
+    sys.stdout.flush()
     print(f"vmrun: exit code {res.exit_code}, {res.seconds:.1f} s in the VM", file=sys.stderr)
     return res.exit_code
 
