@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
@@ -15,7 +16,7 @@ def serve(name: str, port: int) -> None:
     srv.listen(256)
 
     def handle(conn: socket.socket) -> None:
-        with conn:
+        with conn, contextlib.suppress(OSError):  # health checks hang up at once
             conn.sendall(name.encode() + b"\n")
             while data := conn.recv(4096):
                 conn.sendall(data)
