@@ -85,10 +85,10 @@ placement:
   contains:
     vip: {description: The VIP., type: str}
     holders: {description: Hosts that hold it., type: list, elements: str}
-    holder: {description: The only holder, else null., type: str}
+    holder: {description: "The only holder (else null).", type: str}
     masters: {description: Hosts whose instance of the VIP is MASTER., type: list, elements: str}
     faults: {description: Hosts whose instance of the VIP is in FAULT., type: list, elements: str}
-    expected: {description: The expected holder, if given., type: str}
+    expected: {description: "The expected holder (if given).", type: str}
     status:
       description: C(ok), C(split_brain), C(no_holder), C(unexpected_holder) or C(state_mismatch).
       type: str

@@ -137,7 +137,7 @@ instances:
     interface: {description: VRRP interface., type: str}
     base_priority: {description: Configured priority., type: int}
     effective_priority: {description: Priority after tracking., type: int}
-    master_address: {description: The current master's address, when known., type: str}
+    master_address: {description: "The current master's address (when known).", type: str}
     last_transition:
       description: C(at) (Unix time), C(from), C(to), C(reason) (what the daemon knows).
       type: dict
@@ -150,8 +150,8 @@ vips:
   elements: dict
   contains:
     address: {description: The VIP., type: str}
-    prefix: {description: Its prefix length, when configured., type: int}
-    instance: {description: The instance that owns it here, or null., type: str}
+    prefix: {description: "Its prefix length (when configured).", type: int}
+    instance: {description: "The instance that owns it here (or null).", type: str}
     state: {description: That instance's state., type: str}
     held: {description: Whether an interface of this host has the address., type: bool}
     interface: {description: The interface that has it., type: str}

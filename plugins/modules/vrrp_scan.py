@@ -74,7 +74,7 @@ routers:
     priorities: {description: Every priority heard from it., type: list, elements: int}
     version: {description: VRRP version (2 or 3)., type: int}
     advert_int: {description: Advertisement interval in seconds., type: float}
-    auth_type: {description: v2 authentication type (0 none, 1 PASS, 2 AH)., type: int}
+    auth_type: {description: "v2 authentication type (0 none; 1 PASS; 2 AH).", type: int}
     vips: {description: Addresses in the last advert., type: list, elements: str}
     ttl: {description: TTL or hop limit (255 when it was not routed)., type: int}
     interface: {description: Where it was heard., type: str}

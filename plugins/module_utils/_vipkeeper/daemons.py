@@ -55,7 +55,7 @@ def control_request(path, payload, timeout=5.0):
 def _split_vip(text):
     """'10.0.0.1/24 dev eth0 ...' -> ('10.0.0.1', 24 or None)."""
     word = str(text).split()[0] if str(text).split() else ""
-    address, _, prefix = word.partition("/")
+    address, _sep, prefix = word.partition("/")
     return address, (int(prefix) if prefix.isdigit() else None)
 
 

@@ -8,7 +8,7 @@ import ipaddress
 
 
 def _addr(text):
-    return str(ipaddress.ip_address(str(text).split("/")[0].strip()))
+    return str(ipaddress.ip_address(str(text).split("/", maxsplit=1)[0].strip()))
 
 
 def problem(kind, message, vip=None, hosts=()):

@@ -13,7 +13,7 @@ from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper import d
 
 def normalize(address):
     """'10.0.0.1/24' -> '10.0.0.1' (canonical text)."""
-    return str(ipaddress.ip_address(str(address).split("/")[0].strip()))
+    return str(ipaddress.ip_address(str(address).split("/", maxsplit=1)[0].strip()))
 
 
 def detect_daemon(socket_path, pidfile=daemons.KEEPALIVED_PIDFILE):

@@ -161,6 +161,12 @@ class ClusterPlan:
         """Instances of both families move together in one sync group."""
         return f"{self.name}_group" if len(self.instances) > 1 else None
 
+    @property
+    def weighted_tracking(self) -> bool:
+        """A script or tracked interface has a weight: sync groups must allow it."""
+        scripts = any(s.weight for s in self.scripts)
+        return scripts or any(t[1] for i in self.instances for t in i.track_interfaces)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -755,6 +761,7 @@ def _plan_cluster(
             family=family,
             ifaces=ifaces,
             preempt=preempt,
+            delayed=preempt_delay is not None,
             unicast=unicast,
             settings=settings,
             problems=problems,
@@ -793,6 +800,7 @@ def _members(
     family: str,
     ifaces: Mapping[str, InterfaceFacts],
     preempt: bool,
+    delayed: bool,
     unicast: bool,
     settings: Settings,
     problems: _Problems,
@@ -812,9 +820,12 @@ def _members(
         priority = h.priority
         if priority is None:
             priority = max(1, settings.priority_base - index * settings.priority_step)
-        state = h.state or ("MASTER" if index == 0 and preempt else "BACKUP")
+        # keepalived ignores nopreempt and preempt_delay unless the initial state is BACKUP
+        state = h.state or ("MASTER" if index == 0 and preempt and not delayed else "BACKUP")
         if not preempt and state == "MASTER":
             problems.error(f"{where}: host {h.name}: preempt: false needs state BACKUP")
+        if delayed and state == "MASTER":
+            problems.error(f"{where}: host {h.name}: preempt_delay needs state BACKUP")
         if priority == 255 and not preempt:
             problems.error(
                 f"{where}: host {h.name}: priority 255 (address owner) with preempt: false"

@@ -45,6 +45,9 @@ vrrp_sync_group {{ cluster.sync_group }} {
     {{ inst.name }}
 {%     endfor %}
   }
+{%     if cluster.weighted_tracking %}
+  sync_group_tracking_weight
+{%     endif %}
 }
 {%   endif %}
 {%   for inst in cluster.instances %}

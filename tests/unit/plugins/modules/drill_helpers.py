@@ -67,7 +67,7 @@ class ControlServer:
     def _serve(self) -> None:
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _addr = self.sock.accept()
             except OSError:
                 return
             with conn:

@@ -287,3 +287,16 @@ def test_tracking_the_vrrp_interface_itself_is_rejected() -> None:
         "cluster web: track_interfaces names eth0, the VRRP interface of host lb1,"
         " which is always tracked (keepalived -t rejects it)"
     )
+
+
+def test_preempt_delay_starts_every_host_as_backup() -> None:
+    (inst,) = plan([cluster("web", preempt_delay=30)], LB).clusters[0].instances
+    assert (inst.preempt_delay, {m.state for m in inst.members}) == (30, {"BACKUP"})
+    assert [m.priority for m in inst.members] == [150, 140]  # the first host still wins
+
+
+def test_preempt_delay_with_pinned_master() -> None:
+    (msg,) = errors_of(
+        [cluster("web", preempt_delay=30, hosts=[{"name": "lb1", "state": "MASTER"}, "lb2"])]
+    )
+    assert msg == "cluster web: host lb1: preempt_delay needs state BACKUP"
