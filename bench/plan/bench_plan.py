@@ -10,8 +10,10 @@ bench/results/plan.json.
 from __future__ import annotations
 
 import argparse
+import atexit
 import ipaddress
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -25,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _import_collection() -> None:
     """Make `ansible_collections.vipkeeper.vrrp` importable from this checkout."""
-    tree = Path(tempfile.mkdtemp(prefix="vkbench-")) / "ansible_collections" / "vipkeeper"
+    scratch = tempfile.mkdtemp(prefix="vkbench-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    tree = Path(scratch) / "ansible_collections" / "vipkeeper"
     tree.mkdir(parents=True)
     (tree / "vrrp").symlink_to(ROOT)
     sys.path.insert(0, str(tree.parent.parent))
