@@ -182,7 +182,7 @@ def test_vipkeeper_cluster_every_fault(lab: Lab) -> None:
     lab.deploy("vipkeeper")
     plan = lab.playbook("vipkeeper.vrrp.drill", "--check", "-e", "vipkeeper_drill_fault=kill")
     assert "Show the drill plan" in plan.stdout and '"fault": "kill"' in plan.stdout
-    assert "inject kill" not in plan.stdout  # check mode: the plan only, nothing injected
+    assert "Inject the fault" not in plan.stdout  # check mode: the plan only, nothing injected
     lab.playbook("vipkeeper.vrrp.assert", "-e", "vipkeeper_assert_preferred=true")
     for fault in VIPKEEPER_FAULTS:
         extra = ["-e", "drill_allow_link_down=true"] if fault == "link" else []
