@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import os
 import resource
@@ -205,6 +206,7 @@ def main() -> int:
         if cmd == "_serve":
             asyncio.run(_serve(int(sys.argv[2]), sys.argv[3]))
         elif cmd == "_vipkeeper":
+            faulthandler.dump_traceback_later(float(sys.argv[3]) + float(sys.argv[4]) + 60)
             n, secs, warm, count_file = sys.argv[2:6]
             res = asyncio.run(_vipkeeper_load(int(n), float(secs), float(warm), count_file))
             print(json.dumps(res))
