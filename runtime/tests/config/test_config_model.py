@@ -290,11 +290,15 @@ virtual_server 10.213.1.1 80 {
     }
 }
 virtual_server fwmark 3 {
+    lb_algo rr
+    lb_kind NAT
     real_server 10.213.1.3 {
     }
 }
 virtual_server group G1 {
+    lb_algo rr
     lb_kind NAT
+    protocol TCP
     real_server 10.213.1.4 80 {
     }
 }
@@ -360,10 +364,16 @@ def test_lvs_defaults(conf: Conf) -> None:
     res = conf(
         "virtual_server 10.213.1.1 80 {\n real_server 10.213.1.2 80 {\n  TCP_CHECK {\n  }\n }\n}\n"
     )
-    assert res.ok, res.diagnostics
+    # keepalived -t reports a service left to these defaults, so vipkeeper does too
+    assert [d.message for d in res.errors] == [
+        "virtual server 10.213.1.1:80: no protocol set",
+        "virtual server 10.213.1.1:80: no scheduler (lb_algo) set",
+        "virtual server 10.213.1.1:80: no forwarding method (lb_kind) set",
+    ]
     assert res.config is not None
     [vs] = res.config.virtual_servers
-    assert (vs.lb_kind, vs.protocol, vs.delay_loop, vs.connect_timeout) == (
+    assert (vs.lb_algo, vs.lb_kind, vs.protocol, vs.delay_loop, vs.connect_timeout) == (
+        "wlc",
         LbKind.NAT, Protocol.TCP, 60, 5,
     )  # fmt: skip
     assert vs.persistence_timeout is None and vs.quorum == 1 and vs.hysteresis == 0
@@ -378,6 +388,9 @@ def test_bad_values_name_the_line(conf: Conf) -> None:
     )
     got = [(d.line, d.message) for d in res.errors]
     assert got == [
+        (1, "virtual server 10.213.1.1:80: no protocol set"),
+        (1, "virtual server 10.213.1.1:80: no scheduler (lb_algo) set"),
+        (1, "virtual server 10.213.1.1:80: no forwarding method (lb_kind) set"),
         (2, "lb_algo: unknown scheduler 'rrr' - did you mean 'rr'?"),
         (3, "lb_kind: 'XX' is not one of NAT, DR, TUN"),
         (4, "protocol: 'ICMP' is not one of TCP, UDP, SCTP"),

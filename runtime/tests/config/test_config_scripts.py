@@ -126,7 +126,8 @@ def test_notify_and_misc_scripts_are_checked(conf: Conf) -> None:
         "    virtual_ipaddress {\n        10.213.0.1/24\n    }\n"
         '    notify_master "/nonexistent/notify.sh master"\n}\n'
         "virtual_server 10.213.0.1 80 {\n    real_server 10.213.0.2 80 {\n"
-        '        MISC_CHECK {\n            misc_path "/nonexistent/misc.sh"\n        }\n    }\n}\n'
+        '        MISC_CHECK {\n            misc_path "/nonexistent/misc.sh"\n        }\n    }\n'
+        "    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n}\n"
     )
     assert conf(text).errors == []  # the fixture leaves script checks off by default
     res = conf(text, check_scripts=True)

@@ -22,6 +22,36 @@ def errors(res: LoadResult) -> list[tuple[int, str, str]]:
     return [(d.line, str(d.code), d.message) for d in res.errors]
 
 
+SERVICE = "    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n"
+
+
+def test_virtual_server_must_not_rely_on_defaults(conf: Conf) -> None:
+    res = conf(
+        "virtual_server 10.213.1.1 80 {\n    ip_family inet6\n"
+        "    real_server 10.213.1.2 80 {\n    }\n}\n"
+        "virtual_server fwmark 5 {\n    lb_algo rr\n    lb_kind DR\n"
+        "    real_server 10.213.1.2 80 {\n    }\n}\n"
+    )
+    assert errors(res) == [
+        (1, "missing-value", "virtual server 10.213.1.1:80: no protocol set"),
+        (1, "missing-value", "virtual server 10.213.1.1:80: no scheduler (lb_algo) set"),
+        (1, "missing-value", "virtual server 10.213.1.1:80: no forwarding method (lb_kind) set"),
+        (
+            1,
+            "family-mismatch",
+            "virtual server 10.213.1.1:80: ip_family inet6 conflicts with its address",
+        ),
+    ]
+
+
+def test_mcast_src_family_and_unicast_ttl(conf: Conf) -> None:
+    res = conf(instance("    mcast_src_ip fd00::1\n    unicast_ttl 5\n"))
+    assert errors(res) == [
+        (1, "family-mismatch", "(VI_1) mcast_src_ip fd00::1 is not IPv4 like the instance"),
+        (1, "bad-value", "(VI_1) unicast_ttl is set without unicast peers"),
+    ]
+
+
 def test_valid_instance_has_no_diagnostics(conf: Conf) -> None:
     res = conf(instance(""))
     assert res.diagnostics == []
@@ -128,7 +158,7 @@ def test_undefined_script_and_track_file(conf: Conf) -> None:
 def test_file_check_needs_track_file(conf: Conf) -> None:
     res = conf(
         "virtual_server 10.213.1.1 80 {\n real_server 10.213.1.2 80 {\n"
-        "  FILE_CHECK {\n   track_file nope\n  }\n }\n}\n"
+        "  FILE_CHECK {\n   track_file nope\n  }\n }\n" + SERVICE + "}\n"
     )
     assert errors(res) == [
         (3, "undefined-reference", "FILE_CHECK track_file 'nope' is not a defined track_file")
@@ -179,7 +209,9 @@ def test_vrrpv3_has_no_authentication(conf: Conf) -> None:
 
 
 def test_undefined_virtual_server_group_is_a_warning(conf: Conf) -> None:
-    res = conf("virtual_server group NOPE {\n    real_server 10.213.1.2 80 {\n    }\n}\n")
+    res = conf(
+        "virtual_server group NOPE {\n    real_server 10.213.1.2 80 {\n    }\n" + SERVICE + "}\n"
+    )
     assert res.errors == []
     assert [(d.line, d.message) for d in res.warnings] == [
         (1, "virtual_server group 'NOPE' is not a defined virtual_server_group")
@@ -189,21 +221,28 @@ def test_undefined_virtual_server_group_is_a_warning(conf: Conf) -> None:
 def test_virtual_server_rules(conf: Conf) -> None:
     rs = "    real_server 10.213.1.%d 80 {\n        weight %d\n    }\n"
     res = conf(
-        "virtual_server 10.213.1.1 80 {\n    sorry_server 10.213.1.9 80\n}\n"
-        "virtual_server 10.213.1.1 81 {\n    quorum 3\n" + rs % (2, 1) + rs % (3, 1) + "}\n"
-        "virtual_server 10.213.1.1 82 {\n    quorum 2\n    hysteresis 2\n" + rs % (2, 5) + "}\n"
-        "virtual_server 10.213.1.1 83 {\n" + rs % (2, 0) + "}\n"
+        "virtual_server 10.213.1.1 80 {\n    sorry_server 10.213.1.9 80\n" + SERVICE + "}\n"
+        "virtual_server 10.213.1.1 81 {\n    quorum 3\n"
+        + rs % (2, 1)
+        + rs % (3, 1)
+        + SERVICE
+        + "}\n"
+        "virtual_server 10.213.1.1 82 {\n    quorum 2\n    hysteresis 2\n"
+        + rs % (2, 5)
+        + SERVICE
+        + "}\n"
+        "virtual_server 10.213.1.1 83 {\n" + rs % (2, 0) + SERVICE + "}\n"
     )
     assert errors(res) == [
         (1, "missing-value", "virtual server 10.213.1.1:80 has no real servers"),
         (
-            4,
+            7,
             "out-of-range",
             "quorum 3 for 10.213.1.1:81 exceeds the total weight of its real servers (2)",
         ),
-        (13, "out-of-range", "hysteresis 2 for 10.213.1.1:82 must be below quorum 2"),
+        (19, "out-of-range", "hysteresis 2 for 10.213.1.1:82 must be below quorum 2"),
         (
-            20,
+            29,
             "out-of-range",
             "quorum 1 for 10.213.1.1:83 exceeds the total weight of its real servers (0)",
         ),
@@ -214,7 +253,7 @@ def test_http_checker_needs_urls_with_paths(conf: Conf) -> None:
     res = conf(
         "virtual_server 10.213.1.1 80 {\n    real_server 10.213.1.2 80 {\n"
         "        HTTP_GET {\n            url {\n                status_code 200\n            }\n"
-        "        }\n    }\n}\n"
+        "        }\n    }\n" + SERVICE + "}\n"
     )
     assert errors(res) == [
         (3, "missing-value", "HTTP_GET checker has no urls specified"),

@@ -72,6 +72,7 @@ Handler = Callable[["Builder", Node, dict[str, Any]], None]
 Kwargs = dict[str, Any]
 
 MAX_TIME = 1e6
+TINY = 1e-6  # keepalived's smallest time: "must be greater than 0"
 SCHEDULERS = frozenset(
     ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "mh", "sed", "nq", "fo", "ovf", "twos")
 )
@@ -303,15 +304,15 @@ def h_script(field: str) -> Handler:
     return handle
 
 
-def h_choice(field: str, choices: dict[str, Any]) -> Handler:
-    """`keyword WORD` where WORD is one of `choices` (case-insensitive)."""
+def h_choice(field: str, choices: dict[str, Any], *, exact: bool = False) -> Handler:
+    """`keyword WORD` where WORD is one of `choices` (case-insensitive unless `exact`)."""
 
     def handle(b: Builder, node: Node, kw: Kwargs) -> None:
         text = b.arg(node)
         if text is None:
             return
         b.only(node, 1)
-        value = choices.get(text.upper())
+        value = choices.get(text if exact else text.upper())
         if value is None:
             b.bad(node, f"{node.name}: '{text}' is not one of {', '.join(choices)}")
         else:
@@ -625,12 +626,10 @@ def _lvs_flush_on_stop(b: Builder, node: Node, kw: Kwargs) -> None:
         return
     b.only(node, 1)
     word = node.args[0].text
-    if word.upper() == "VS":
+    if word == "VS":
         kw["lvs_flush_on_stop"] = LvsFlushOnStop.VS
         return
-    value = b.convert(node, lambda: parse_bool(word))
-    if value is not None:
-        kw["lvs_flush_on_stop"] = LvsFlushOnStop.ALL if value else LvsFlushOnStop.OFF
+    b.bad(node, f"{node.name}: unknown type '{word}' (only 'VS' may follow)")
 
 
 def _mcast(field: str, version: int) -> Handler:
@@ -643,6 +642,9 @@ def _mcast(field: str, version: int) -> Handler:
             return
         if addr.version != version or not addr.is_multicast:
             b.bad(node, f"{node.name}: '{text}' is not an IPv{version} multicast address")
+            return
+        if version == 6 and not str(addr).startswith("ff02:"):
+            b.bad(node, f"{node.name}: [{text}] should be link-local multicast (ff02::/16)")
             return
         kw[field] = addr
 
@@ -677,7 +679,7 @@ GLOBAL_HANDLERS: dict[str, Handler] = {
     "notification_email_from": h_str("notification_email_from"),
     "smtp_server": _smtp_server,
     "smtp_helo_name": h_str("smtp_helo_name"),
-    "smtp_connect_timeout": h_float("smtp_connect_timeout", 0.0, 3600.0),
+    "smtp_connect_timeout": h_float("smtp_connect_timeout", TINY, MAX_TIME),
     "smtp_alert": h_flag("smtp_alert"),
     "smtp_alert_vrrp": h_flag("smtp_alert_vrrp"),
     "smtp_alert_checker": h_flag("smtp_alert_checker"),
@@ -690,14 +692,14 @@ GLOBAL_HANDLERS: dict[str, Handler] = {
     "vrrp_mcast_group4": _mcast("vrrp_mcast_group4", 4),
     "vrrp_mcast_group6": _mcast("vrrp_mcast_group6", 6),
     "vrrp_garp_master_delay": h_float("vrrp_garp_master_delay", 0.0, 3600.0),
-    "vrrp_garp_master_repeat": h_int("vrrp_garp_master_repeat", 0, 65535),
+    "vrrp_garp_master_repeat": h_int("vrrp_garp_master_repeat", 1, 65535),
     "vrrp_garp_master_refresh": h_float("vrrp_garp_master_refresh", 0.0, MAX_TIME),
-    "vrrp_garp_master_refresh_repeat": h_int("vrrp_garp_master_refresh_repeat", 0, 65535),
+    "vrrp_garp_master_refresh_repeat": h_int("vrrp_garp_master_refresh_repeat", 1, 65535),
     "vrrp_garp_lower_prio_delay": h_float("vrrp_garp_lower_prio_delay", 0.0, 3600.0),
     "vrrp_garp_lower_prio_repeat": h_int("vrrp_garp_lower_prio_repeat", 0, 65535),
     "vrrp_down_timer_adverts": h_int("vrrp_down_timer_adverts", 1, 100),
-    "vrrp_garp_interval": h_float("vrrp_garp_interval", 0.0, 1.0),
-    "vrrp_gna_interval": h_float("vrrp_gna_interval", 0.0, 1.0),
+    "vrrp_garp_interval": h_float("vrrp_garp_interval", TINY, 4294.0),
+    "vrrp_gna_interval": h_float("vrrp_gna_interval", TINY, 4294.0),
     "vrrp_min_garp": h_flag("vrrp_min_garp"),
     "vrrp_lower_prio_no_advert": h_flag("vrrp_lower_prio_no_advert"),
     "vrrp_higher_prio_send_advert": h_flag("vrrp_higher_prio_send_advert"),
@@ -705,7 +707,7 @@ GLOBAL_HANDLERS: dict[str, Handler] = {
     "vrrp_check_unicast_src": h_flag("vrrp_check_unicast_src"),
     "vrrp_skip_check_adv_addr": h_flag("vrrp_skip_check_adv_addr"),
     "vrrp_strict": h_flag("vrrp_strict"),
-    "vrrp_startup_delay": h_float("vrrp_startup_delay", 0.0, 3600.0),
+    "vrrp_startup_delay": h_float("vrrp_startup_delay", 0.001, 4294.0),
     "notify_fifo": _fifo("notify_fifo"),
     "notify_fifo_script": h_script("notify_fifo_script"),
     "vrrp_notify_fifo": _fifo("vrrp_notify_fifo"),
@@ -757,8 +759,7 @@ def _use_vmac(b: Builder, node: Node, kw: Kwargs) -> None:
 
 
 def _debug(b: Builder, node: Node, kw: Kwargs) -> None:
-    if not node.args:
-        kw["debug"] = 1
+    if b.arg(node, "a level 0-4") is None:
         return
     value = b.convert(node, lambda: parse_int(node.args[0].text, 0, 4))
     if value is not None:
@@ -808,7 +809,7 @@ INSTANCE_HANDLERS: dict[str, Handler] = {
     **NOTIFY_HANDLERS,
     **TRACK_HANDLERS,
     "state": _remember(
-        "state", h_choice("state", {"MASTER": State.MASTER, "BACKUP": State.BACKUP})
+        "state", h_choice("state", {"MASTER": State.MASTER, "BACKUP": State.BACKUP}, exact=True)
     ),
     "interface": _remember("interface", h_str("interface")),
     "virtual_router_id": _vrid,
@@ -833,9 +834,9 @@ INSTANCE_HANDLERS: dict[str, Handler] = {
     "notify_master_rx_lower_pri": h_script("notify_master_rx_lower_pri"),
     "smtp_alert": h_flag("smtp_alert"),
     "garp_master_delay": h_float("garp_master_delay", 0.0, 3600.0),
-    "garp_master_repeat": h_int("garp_master_repeat", 0, 65535),
+    "garp_master_repeat": h_int("garp_master_repeat", 1, 65535),
     "garp_master_refresh": h_float("garp_master_refresh", 0.0, MAX_TIME),
-    "garp_master_refresh_repeat": h_int("garp_master_refresh_repeat", 0, 65535),
+    "garp_master_refresh_repeat": h_int("garp_master_refresh_repeat", 1, 65535),
     "garp_lower_prio_delay": h_float("garp_lower_prio_delay", 0.0, 3600.0),
     "garp_lower_prio_repeat": h_int("garp_lower_prio_repeat", 0, 65535),
     "lower_prio_no_advert": h_flag("lower_prio_no_advert"),
@@ -1022,12 +1023,12 @@ def _track_file_block(b: Builder, node: Node, _: Kwargs) -> None:
 
 
 def _retry_handler(field: str = "retry") -> Handler:
-    return h_int(field, 0, 2**31 - 1)
+    return h_int(field, 1, 2**32 - 1)
 
 
 TIMING_HANDLERS: dict[str, Handler] = {
-    "connect_timeout": h_float("connect_timeout", 0.0, MAX_TIME),
-    "delay_loop": h_float("delay_loop", 0.0, MAX_TIME),
+    "connect_timeout": h_float("connect_timeout", TINY, 4294.0),
+    "delay_loop": h_float("delay_loop", TINY, MAX_TIME),
     "retry": _retry_handler(),
     "delay_before_retry": h_float("delay_before_retry", 0.0, MAX_TIME),
     "warmup": h_float("warmup", 0.0, MAX_TIME),
@@ -1059,7 +1060,7 @@ def _persistence_timeout(b: Builder, node: Node, kw: Kwargs) -> None:
     if not node.args:
         kw["persistence_timeout"] = 360
         return
-    h_int("persistence_timeout", 1, 2**31 - 1)(b, node, kw)
+    h_int("persistence_timeout", 1, 2678400)(b, node, kw)
 
 
 def _sorry_server(b: Builder, node: Node, kw: Kwargs) -> None:
@@ -1079,6 +1080,23 @@ def _ip_family(b: Builder, node: Node, kw: Kwargs) -> None:
     h_choice("ip_family", {"INET": 4, "INET6": 6})(b, node, kw)
 
 
+def _granularity(b: Builder, node: Node, kw: Kwargs) -> None:
+    """A netmask (`255.255.255.0`) or a prefix length (`24`, up to 128 for IPv6)."""
+    text = b.arg(node, "a netmask or prefix length")
+    if text is None:
+        return
+    b.only(node, 1)
+    if text.isdigit():
+        bits = b.convert(node, lambda: parse_int(text, 1, 128))
+        if bits is not None:
+            net = ipaddress.ip_network(f"{'0.0.0.0' if bits <= 32 else '::'}/{bits}")
+            kw["persistence_granularity"] = net.netmask
+        return
+    value = b.convert(node, lambda: parse_ip(text))
+    if value is not None:
+        kw["persistence_granularity"] = value
+
+
 VS_HANDLERS: dict[str, Handler] = {
     **TIMING_HANDLERS,
     "ip_family": _ip_family,
@@ -1094,10 +1112,10 @@ VS_HANDLERS: dict[str, Handler] = {
     "mh-port": _sched_flag,
     "mh-fallback": _sched_flag,
     "ops": h_flag("ops"),
-    "lb_kind": h_choice("lb_kind", LB_KINDS),
-    "lvs_method": h_choice("lb_kind", LB_KINDS),
+    "lb_kind": h_choice("lb_kind", LB_KINDS, exact=True),
+    "lvs_method": h_choice("lb_kind", LB_KINDS, exact=True),
     "persistence_timeout": _persistence_timeout,
-    "persistence_granularity": h_ip("persistence_granularity"),
+    "persistence_granularity": _granularity,
     "protocol": h_choice(
         "protocol", {"TCP": Protocol.TCP, "UDP": Protocol.UDP, "SCTP": Protocol.SCTP}
     ),
@@ -1111,7 +1129,7 @@ VS_HANDLERS: dict[str, Handler] = {
     "hysteresis": h_int("hysteresis", 0, 2**31 - 1),
     "sorry_server": _sorry_server,
     "sorry_server_inhibit": h_flag("sorry_server_inhibit"),
-    "sorry_server_lvs_method": h_choice("_sorry_method", LB_KINDS),
+    "sorry_server_lvs_method": h_choice("_sorry_method", LB_KINDS, exact=True),
 }
 
 
@@ -1161,7 +1179,7 @@ def _checker(kind: str, context: str) -> Handler:
 RS_HANDLERS: dict[str, Handler] = {
     **TIMING_HANDLERS,
     "weight": h_int("weight", 0, 65535),
-    "lvs_method": h_choice("lvs_method", LB_KINDS),
+    "lvs_method": h_choice("lvs_method", LB_KINDS, exact=True),
     "inhibit_on_failure": h_flag("inhibit_on_failure"),
     "notify_up": h_script("notify_up"),
     "notify_down": h_script("notify_down"),
@@ -1183,10 +1201,11 @@ RS_HANDLERS: dict[str, Handler] = {
 
 CHECKER_COMMON: dict[str, Handler] = {
     **TIMING_HANDLERS,
+    "retry": h_int("retry", 0, 2**32 - 1),  # a checker may retry 0 times; a service not
     "connect_ip": h_ip("connect_ip"),
-    "connect_port": h_int("connect_port", 0, 65535),
+    "connect_port": h_int("connect_port", 1, 65535),
     "bindto": h_ip("bindto"),
-    "bind_port": h_int("bind_port", 0, 65535),
+    "bind_port": h_int("bind_port", 1, 65535),
     "bind_if": h_str("bind_if"),
     "fwmark": h_int("fwmark", 0, 2**32 - 1),
     "log_all_failures": h_flag("log_all_failures"),

@@ -14,6 +14,9 @@
 #   no IPv6 VIPs with VRRPv2, and initial state MASTER only for the address owner (255);
 # - a virtual_server has real servers, a quorum at most their total weight, and a
 #   hysteresis below its quorum;
+# - a virtual_server sets protocol (unless fwmark), lb_algo and lb_kind, as keepalived -t
+#   reports leaving them to defaults; ip_family matches its address;
+# - mcast_src_ip has the instance's family; unicast_ttl needs unicast peers;
 # - each interface named must exist, when an interface predicate is given.
 """Semantic validation of a built Config (pure: no I/O)."""
 
@@ -24,7 +27,7 @@ from typing import Any
 
 from vipkeeper.config.build import Builder
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
-from vipkeeper.config.model import Config, Location, VrrpInstance
+from vipkeeper.config.model import Config, Location, VirtualServer, VrrpInstance
 from vipkeeper.config.parser import Node
 
 V3_MAX_ADVERT = 40.95
@@ -76,6 +79,8 @@ def validate(
         _instance(r, config, inst, node, kw)
     _vrid_conflicts(r, config.vrrp_instances)
     _references(r, config)
+    for vs, (vs_node, vs_kw) in zip(config.virtual_servers, builder.vs_nodes, strict=True):
+        _virtual_server(r, vs, vs_node, vs_kw)
     if interface_exists is not None:
         _interfaces(r, config, interface_exists)
 
@@ -149,6 +154,15 @@ def _instance(
             Code.FAMILY_MISMATCH,
             f"{name} unicast_src_ip {src} is not IPv{family} like the instance",
         )
+    mcast_src = inst.mcast_src_ip
+    if mcast_src is not None and inst.virtual_ipaddresses and mcast_src.version != family:
+        r.at(
+            node,
+            Code.FAMILY_MISMATCH,
+            f"{name} mcast_src_ip {mcast_src} is not IPv{family} like the instance",
+        )
+    if "unicast_ttl" in kw and not inst.unicast:
+        r.at(node, Code.BAD_VALUE, f"{name} unicast_ttl is set without unicast peers")
     for peer in inst.unicast_peers:
         if peer.address.version != family:
             r.at(
@@ -208,6 +222,31 @@ def _vrid_conflicts(r: _Report, instances: Iterable[VrrpInstance]) -> None:
                 f"IPv{inst.family} on interface {inst.interface}{via}",
             )
             break
+
+
+def _virtual_server(r: _Report, vs: VirtualServer, node: Node, kw: dict[str, Any]) -> None:
+    # keepalived -t reports a service left to its defaults as a config error.
+    if vs.fwmark is None and "protocol" not in kw:
+        r.at(node, Code.MISSING_VALUE, f"virtual server {vs.name}: no protocol set")
+    if "lb_algo" not in kw:
+        r.at(node, Code.MISSING_VALUE, f"virtual server {vs.name}: no scheduler (lb_algo) set")
+    if "lb_kind" not in kw:
+        r.at(
+            node,
+            Code.MISSING_VALUE,
+            f"virtual server {vs.name}: no forwarding method (lb_kind) set",
+        )
+    if vs.ops and vs.protocol.value != "UDP":
+        r.at(
+            node, Code.BAD_VALUE, f"virtual server {vs.name}: one packet scheduling (ops) needs UDP"
+        )
+    if vs.ip_family is not None and vs.address is not None and vs.ip_family != vs.address.version:
+        r.at(
+            node,
+            Code.FAMILY_MISMATCH,
+            f"virtual server {vs.name}: ip_family inet{'6' if vs.ip_family == 6 else ''} "
+            "conflicts with its address",
+        )
 
 
 def _references(r: _Report, config: Config) -> None:

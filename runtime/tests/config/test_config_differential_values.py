@@ -1,0 +1,149 @@
+"""Differential test of keyword values: boundary values of many keywords, vipkeeper vs keepalived.
+
+Each case puts one `keyword value` into a minimal valid config (vrrp_instance, global_defs,
+virtual_server or checker) and checks that `keepalived -t` and vipkeeper accept or reject it
+alike. keepalived runs in a namespace with eth0 (addressed); vipkeeper runs in-process with
+the same interface list.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from netlab import NetLab, Node
+
+from vipkeeper.config import load
+
+pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
+
+INSTANCE = """vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 10
+    virtual_ipaddress {
+        10.213.0.1/24
+    }
+%s
+}
+"""
+GLOBAL = "global_defs {\n%s\n}\n" + INSTANCE % ""
+SERVICE = """virtual_server 10.213.30.1 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+%s
+    real_server 10.213.30.10 80 {
+        weight 1
+        TCP_CHECK {
+%s
+        }
+    }
+}
+"""
+
+VALUES: dict[str, dict[str, list[str]]] = {
+    "instance": {
+        "priority": ["1", "254", "255"],
+        "advert_int": ["0.01", "1", "40", "255", "256", "1.5"],
+        "preempt_delay": ["0", "1000", "1001", "2.5"],
+        "garp_master_delay": ["0", "1", "255", "256"],
+        "garp_master_repeat": ["0", "1", "255", "256"],
+        "garp_master_refresh": ["0", "1", "60", "86400"],
+        "garp_master_refresh_repeat": ["0", "1", "255"],
+        "garp_lower_prio_delay": ["0", "5", "256"],
+        "garp_lower_prio_repeat": ["0", "5", "256"],
+        "down_timer_adverts": ["0", "1", "3", "100", "101"],
+        "unicast_ttl": ["0", "1", "255", "256"],
+        "debug": ["", "0", "4", "5"],
+        "mcast_src_ip": ["10.213.0.9", "fd00::1", "bogus"],
+        "use_vmac": ["", "vrrp10"],
+        "smtp_alert": ["", "on", "off", "maybe"],
+        "state": ["MASTER", "BACKUP", "master", "FAULT"],
+        "version": ["2", "3", "4"],
+    },
+    "global": {
+        "vrrp_garp_master_delay": ["0", "256"],
+        "vrrp_garp_master_repeat": ["0", "256"],
+        "vrrp_garp_interval": ["0", "0.5", "1", "1.5"],
+        "vrrp_gna_interval": ["0", "1", "2"],
+        "vrrp_down_timer_adverts": ["0", "1", "101"],
+        "vrrp_version": ["2", "3", "1"],
+        "smtp_connect_timeout": ["0", "30", "1000"],
+        "vrrp_mcast_group4": ["224.0.0.18", "224.0.0.99", "10.0.0.1"],
+        "vrrp_mcast_group6": ["ff02::12", "ff05::12", "fd00::1"],
+        "vrrp_startup_delay": ["0", "5", "3601"],
+        "smtp_server": ["127.0.0.1", "127.0.0.1 2525", "127.0.0.1 70000"],
+        "lvs_flush_on_stop": ["", "VS", "on"],
+        "router_id": ["x"],
+    },
+    "service": {
+        "delay_loop": ["0", "1", "0.5", "86400"],
+        "connect_timeout": ["0", "1", "0.5"],
+        "retry": ["0", "1", "100"],
+        "delay_before_retry": ["0", "1", "0.5"],
+        "warmup": ["0", "5"],
+        "persistence_timeout": ["0", "1", "360", "2678401"],
+        "persistence_granularity": ["255.255.255.0", "24", "bogus"],
+        "quorum": ["0", "1"],
+        "ha_suspend": [""],
+        "virtualhost": ["a.example"],
+        "ip_family": ["inet", "inet6"],
+        "lvs_sched": ["mh", "nope"],
+        "lvs_method": ["DR", "dr"],
+        "ops": [""],
+    },
+    "checker": {
+        "connect_port": ["0", "80", "65535", "65536"],
+        "connect_timeout": ["0", "2.5"],
+        "retry": ["0", "5"],
+        "delay_before_retry": ["0", "2"],
+        "bindto": ["10.213.30.1", "bogus"],
+        "bind_port": ["0", "65536"],
+        "fwmark": ["0", "1"],
+        "warmup": ["0", "3"],
+    },
+}
+
+
+def render(where: str, keyword: str, value: str) -> str:
+    line = f"    {keyword} {value}".rstrip()
+    if where == "instance":
+        return INSTANCE % line
+    if where == "global":
+        return GLOBAL % line
+    if where == "service":
+        return SERVICE % (line, "")
+    return SERVICE % ("", "        " + line)
+
+
+CASES = [
+    pytest.param(where, kw, value, id=f"{where}-{kw}-{value or 'bare'}")
+    for where, table in VALUES.items()
+    for kw, values in table.items()
+    for value in values
+]
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[Node]:
+    """A namespace with eth0 addressed."""
+    if os.geteuid() != 0:
+        pytest.fail("the differential test needs root for network namespaces")
+    with NetLab() as lab:
+        yield lab.add_node("val", addrs=["10.213.0.5/24"])
+
+
+@pytest.mark.parametrize(("where", "keyword", "value"), CASES)
+def test_value_accepted_alike(
+    node: Node, tmp_path: Path, where: str, keyword: str, value: str
+) -> None:
+    path = Path(node.lab.workdir) / f"{where}-{keyword}.conf"
+    path.write_text(render(where, keyword, value))
+    proc = node.run(["keepalived", "-t", "-f", str(path)], check=False, timeout=60)
+    res = load(path, "node1", interface_exists={"eth0", "lo"}.__contains__)
+    assert (proc.returncode == 0) == res.ok, (
+        f"{keyword} {value!r}: keepalived -t exit {proc.returncode}: {proc.stderr}\n"
+        f"vipkeeper: {[d.format() for d in res.diagnostics]}"
+    )
