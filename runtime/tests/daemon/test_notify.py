@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -152,3 +153,35 @@ def test_sync_group_members_move_together(lab: NetLab) -> None:
     assert va.status()["sync_groups"] == {"G": "FAULT"}
     flag.write_text("1")
     assert wait_for(lambda: holders([a, b]) == ["a"] and holders([a, b], VIP2) == ["a"], 4)
+
+
+def test_static_addresses_routes_and_fifo_script(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    work = Path(lab.workdir)
+    out, pidfile = work / "fifo.out", work / "reader.pid"
+    reader = _script(
+        work / "reader.sh",
+        f'echo $$ > {pidfile}\nwhile read -r line; do echo "$line" >> {out}; done < "$1"\n',
+    )
+    fifo = work / "vrrp.fifo"
+    head = (
+        "static_ipaddress {\n  10.213.7.7/24 dev eth0\n}\n"
+        "static_routes {\n  10.213.60.0/24 via 10.213.1.254 dev eth0\n}\n"
+    )
+    globals_ = f"vrrp_notify_fifo {fifo}\n  vrrp_notify_fifo_script {reader}"
+    inst = instance_conf(priority=150, version=3, advert=ADV)
+    va = start_vipkeeper(lab, a, config(inst, head=head, globals_=globals_))
+    assert va.wait_state("MASTER", 2) is not None
+    assert wait_for(lambda: a.has_address("10.213.7.7"), 2) is not None
+    assert "10.213.60.0/24 via 10.213.1.254" in a.run(["ip", "route"]).stdout
+    assert wait_for(lambda: out.exists() and 'INSTANCE "VI_1" MASTER 150' in out.read_text(), 3)
+    # A reload without the static entries removes them; VI_1 does not move.
+    va.write_config(config(inst, globals_=globals_))
+    va.signal(signal.SIGHUP)
+    assert wait_for(lambda: not a.has_address("10.213.7.7"), 3) is not None, va.log()
+    assert "10.213.60.0/24" not in a.run(["ip", "route"]).stdout
+    assert va.state() == "MASTER" and a.has_address("10.213.1.100")
+    pid = int(pidfile.read_text())
+    assert va.stop() == 0
+    assert wait_for(lambda: not Path(f"/proc/{pid}").exists(), 3) is not None, "reader ended"
+    assert 'INSTANCE "VI_1" STOP 150' in out.read_text()

@@ -86,7 +86,7 @@ def _source(
     raise BuildError(f"interface {inst.interface} has no {kind} address to send adverts from")
 
 
-def _route(r: m.VirtualRoute, interface: str) -> tuple[VirtualRoute, RouteSpec]:
+def _route(r: m.VirtualRoute, interface: str | None) -> tuple[VirtualRoute, RouteSpec]:
     blackhole = r.type == "blackhole"
     dev = r.dev or (interface if r.via is None and r.type is None else None)
     core = VirtualRoute(
@@ -109,6 +109,16 @@ def _route(r: m.VirtualRoute, interface: str) -> tuple[VirtualRoute, RouteSpec]:
         type=r.type,
     )
     return core, spec
+
+
+def build_route(r: m.VirtualRoute) -> RouteSpec:
+    """A static route as the kernel layer takes it."""
+    return _route(r, None)[1]
+
+
+def build_addr(v: m.VirtualIP, interface: str) -> AddrSpec:
+    """A (static or virtual) address as the kernel layer takes it."""
+    return _addr(v, interface)
 
 
 def _addr(v: m.VirtualIP, interface: str) -> AddrSpec:

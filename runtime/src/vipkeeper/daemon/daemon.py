@@ -36,14 +36,16 @@ from vipkeeper.daemon import dumps
 from vipkeeper.daemon.build import (
     BuildError,
     InstancePlan,
+    build_addr,
     build_instance,
+    build_route,
     sync_group_settings,
 )
 from vipkeeper.daemon.control import ControlServer
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.notify import NotifyFifo, NotifyQueue
 from vipkeeper.daemon.sdnotify import SdNotify
-from vipkeeper.net.addrs import IPInterface
+from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.links import Link, LinkMonitor
 from vipkeeper.net.vrrpsock import Datagram, VrrpSocket
 from vipkeeper.vrrp.actions import (
@@ -83,6 +85,17 @@ def blocking_errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return [
         d for d in diagnostics if d.severity is Severity.ERROR and d.code not in RUNTIME_WARNINGS
     ]
+
+
+async def _end_process(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM a long-running helper's process group, then SIGKILL after a second."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 1.0)
 
 
 def _freeze_heap(*, collect: bool) -> None:
@@ -163,6 +176,9 @@ class Daemon:
         self.files: dict[str, FileTracker] = {}
         self.notify = NotifyQueue(options.notify_timeout)
         self.fifos: list[NotifyFifo] = []
+        self.fifo_scripts: dict[str, tuple[tuple[str, ...], asyncio.subprocess.Process]] = {}
+        self.static_addrs: dict[str, AddrSpec] = {}
+        self.static_routes: dict[str, RouteSpec] = {}
         self.counters: dict[str, int] = {
             "unknown_vrid": 0,
             "not_vrrp": 0,
@@ -196,6 +212,7 @@ class Daemon:
             self.notify.user = self._script_user(self.config)
             self.notify.start()
             self._open_fifos(self.config)
+            self._sync_static(self.config)
             self._sync_trackers(self.config)
             delay = self.config.global_defs.vrrp_startup_delay
             if delay > 0:
@@ -234,6 +251,7 @@ class Daemon:
         for managed in list(self.instances.values()):
             self._feed(managed, managed.core.stop(now), now)
         self._cancel_timer()
+        self._sync_static(m.Config())
         await self.kernel.drain(5.0)
         await self.notify.drain(self.options.notify_timeout + 2.0)
         await self._stop_lvs()
@@ -250,6 +268,14 @@ class Daemon:
         for sock in self.sockets.values():
             self.loop.remove_reader(sock.fileno())
             sock.close()
+        if self.fifo_scripts:  # let the readers take the last lines (STOP) first
+            for _ in range(20):
+                if not any(f.pending() for f in self.fifos):
+                    await asyncio.sleep(0.2)  # read is not yet handled: a moment to act on it
+                    break
+                await asyncio.sleep(0.05)
+        for _argv, proc in self.fifo_scripts.values():
+            await _end_process(proc)
         for fifo in self.fifos:
             fifo.close()
         log.info("stopped")
@@ -471,18 +497,72 @@ class Daemon:
                 fnew.start()
 
     def _open_fifos(self, config: m.Config) -> None:
-        for fifo in self.fifos:
-            fifo.close()
-        self.fifos = []
+        # A FIFO kept across a reload stays open: closing our end would give its reader EOF.
         g = config.global_defs
-        for path in dict.fromkeys(p for p in (g.notify_fifo, g.vrrp_notify_fifo) if p):
-            fifo = NotifyFifo(path)
+        old = {f.path: f for f in self.fifos}
+        self.fifos = []
+        wanted: dict[str, tuple[str, ...]] = {}
+        for path, script in ((g.notify_fifo, g.notify_fifo_script),
+                             (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script)):  # fmt: skip
+            if not path or any(f.path == path for f in self.fifos):
+                continue
+            fifo = old.pop(path, None) or NotifyFifo(path)
             try:
                 fifo.open()
             except OSError as exc:
                 log.error("notify fifo %s: %s", path, exc)  # noqa: TRY400
                 continue
             self.fifos.append(fifo)
+            if script is not None:
+                wanted[path] = (*script.argv, path)  # keepalived passes the FIFO's name
+        for fifo in old.values():
+            fifo.close()
+        self._spawn(self._sync_fifo_scripts(wanted))
+
+    async def _sync_fifo_scripts(self, wanted: dict[str, tuple[str, ...]]) -> None:
+        """Start each FIFO reader script (argv + FIFO path); restart it when it changed."""
+        for path, (argv, proc) in list(self.fifo_scripts.items()):
+            if wanted.get(path) != argv or proc.returncode is not None:
+                await _end_process(proc)
+                del self.fifo_scripts[path]
+        for path, argv in wanted.items():
+            if path in self.fifo_scripts:
+                continue
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                log.error("notify fifo script %s: %s", argv[0], exc)  # noqa: TRY400
+                continue
+            self.fifo_scripts[path] = (argv, proc)
+            log.info("notify fifo script %s reading %s (pid %d)", argv[0], path, proc.pid)
+
+    def _sync_static(self, config: m.Config) -> None:
+        """static_ipaddress / static_routes: held in any VRRP state; a reload adds and removes."""
+        addrs: dict[str, AddrSpec] = {}
+        for vip in config.static_ipaddresses:
+            if vip.dev is None:
+                log.error("static_ipaddress %s has no dev; ignored", vip.address)
+                continue
+            spec = build_addr(vip, vip.dev)
+            addrs[spec.key()] = spec
+        routes = {spec.key(): spec for spec in (build_route(r) for r in config.static_routes)}
+        gone_a = tuple(v for k, v in self.static_addrs.items() if k not in addrs)
+        gone_r = tuple(v for k, v in self.static_routes.items() if k not in routes)
+        new_a = tuple(v for k, v in addrs.items() if k not in self.static_addrs)
+        new_r = tuple(v for k, v in routes.items() if k not in self.static_routes)
+        if gone_r:
+            self.kernel.remove_routes(gone_r, "static")
+        if gone_a:
+            self.kernel.remove_addresses(gone_a, "static")
+        if new_a:
+            self.kernel.add_addresses(new_a, "static")
+        if new_r:
+            self.kernel.add_routes(new_r, "static")
+        self.static_addrs, self.static_routes = addrs, routes
 
     # ---- reload --------------------------------------------------------------------------
 
@@ -511,6 +591,7 @@ class Daemon:
             self.config = config
             self.notify.user = self._script_user(config)
             self._open_fifos(config)
+            self._sync_static(config)
             self._sync_trackers(config)
             self._apply_plans(plans)
             await self._apply_lvs(config)

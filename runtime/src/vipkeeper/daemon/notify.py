@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import stat
+import struct
+import termios
 from collections.abc import Sequence
 
 from vipkeeper.checks.process import RunAs, run_command
@@ -86,6 +89,8 @@ class NotifyFifo:
 
     def open(self) -> None:
         """Create the FIFO if needed and open it without blocking (read-write, as keepalived)."""
+        if self._fd is not None:
+            return
         try:
             st = os.stat(self.path)
             if not stat.S_ISFIFO(st.st_mode):
@@ -104,6 +109,16 @@ class NotifyFifo:
             log.warning("notify fifo %s is full; dropped: %s", self.path, line)
         except OSError as exc:
             log.warning("notify fifo %s: %s", self.path, exc)
+
+    def pending(self) -> int:
+        """Bytes written but not read yet."""
+        if self._fd is None:
+            return 0
+        try:
+            raw = fcntl.ioctl(self._fd, termios.FIONREAD, b"\0\0\0\0")
+        except OSError:
+            return 0
+        return int(struct.unpack("i", raw)[0])
 
     def close(self) -> None:
         """Close the FIFO."""
