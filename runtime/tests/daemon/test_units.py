@@ -146,3 +146,22 @@ def test_parse_listen_and_ipv4_parsing() -> None:
     dgram = parse_ipv4(header + b"abcd" + b"pad")
     assert dgram is not None
     assert dgram.data == b"abcd" and dgram.ttl == 255 and str(dgram.dst) == "224.0.0.18"
+
+
+def test_stopping_a_tracker_never_orphans_its_script(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    spec = ScriptSpec("hang", ("sh", "-c", f"echo $$ > {pidfile}; exec sleep 30"), timeout=0.5)
+    tracker = ScriptTracker(spec, lambda _n, _ok: None)
+
+    async def run() -> None:
+        tracker.start()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if pidfile.exists() and pidfile.read_text().strip():
+                break
+        await tracker.stop()
+
+    asyncio.run(run())
+    pid = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

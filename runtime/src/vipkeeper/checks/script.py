@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vipkeeper.checks.process import RunAs, run_command
+from vipkeeper.checks.process import ProcessResult, RunAs, run_command
 
 log = logging.getLogger("vipkeeper.checks")
 
@@ -67,6 +67,8 @@ class ScriptTracker:
         self.last_rc: int | None = None
         self._streak = 0  # consecutive results against the current state
         self._task: asyncio.Task[None] | None = None
+        self._running: asyncio.Future[ProcessResult] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         """Start the periodic runs."""
@@ -74,12 +76,18 @@ class ScriptTracker:
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
-        """Stop running (a command in flight is killed by run_command's cancellation)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop running; a run in flight is let finish (run_command kills it at its timeout)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        running = self._running
+        if running is not None and not running.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(running), self.spec.timeout + 3.0)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
 
     def record(self, success: bool) -> None:
         """Count one result and flip the state after rise/fall in a row."""
@@ -100,7 +108,12 @@ class ScriptTracker:
         while True:
             started = loop.time()
             spec = self.spec
-            result = await run_command(spec.argv, timeout=spec.timeout, user=spec.user)
+            self._running = asyncio.ensure_future(
+                run_command(spec.argv, timeout=spec.timeout, user=spec.user)
+            )
+            result = await asyncio.shield(self._running)
+            if self._stopping:
+                return
             self.last_rc = result.returncode
             if result.timed_out:
                 log.warning("vrrp_script %s timed out after %.1fs", self.spec.name, result.duration)
