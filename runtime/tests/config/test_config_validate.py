@@ -33,9 +33,9 @@ def test_virtual_server_must_not_rely_on_defaults(conf: Conf) -> None:
         "    real_server 10.213.1.2 80 {\n    }\n}\n"
     )
     assert errors(res) == [
-        (1, "missing-value", "virtual server 10.213.1.1:80: no protocol set"),
-        (1, "missing-value", "virtual server 10.213.1.1:80: no scheduler (lb_algo) set"),
-        (1, "missing-value", "virtual server 10.213.1.1:80: no forwarding method (lb_kind) set"),
+        (1, "defaulted", "virtual server 10.213.1.1:80: no protocol set"),
+        (1, "defaulted", "virtual server 10.213.1.1:80: no scheduler (lb_algo) set"),
+        (1, "defaulted", "virtual server 10.213.1.1:80: no forwarding method (lb_kind) set"),
         (
             1,
             "family-mismatch",
@@ -48,7 +48,7 @@ def test_mcast_src_family_and_unicast_ttl(conf: Conf) -> None:
     res = conf(instance("    mcast_src_ip fd00::1\n    unicast_ttl 5\n"))
     assert errors(res) == [
         (1, "family-mismatch", "(VI_1) mcast_src_ip fd00::1 is not IPv4 like the instance"),
-        (1, "bad-value", "(VI_1) unicast_ttl is set without unicast peers"),
+        (1, "defaulted", "(VI_1) unicast_ttl is set without unicast peers"),
     ]
 
 
@@ -85,7 +85,7 @@ def test_vrid_missing(conf: Conf) -> None:
 def test_vrrpv2_fractional_advert_int(conf: Conf) -> None:
     res = conf(instance("    advert_int 0.5\n"))
     assert errors(res) == [
-        (7, "out-of-range", "(VI_1) VRRPv2 advert_int 0.5s must be a whole number of seconds")
+        (7, "defaulted", "(VI_1) VRRPv2 advert_int 0.5s must be a whole number of seconds")
     ]
     res = conf(instance("    version 3\n    advert_int 0.5\n"))
     assert errors(res) == []
@@ -191,20 +191,18 @@ def test_tracking_own_interface(conf: Conf) -> None:
 
 def test_sync_group_needs_two_members(conf: Conf) -> None:
     res = conf("vrrp_sync_group G {\n    group {\n        VI_1\n    }\n}\n" + instance(""))
-    assert errors(res) == [
-        (1, "missing-value", "sync group G has 1 member(s); it needs at least 2")
-    ]
+    assert errors(res) == [(1, "defaulted", "sync group G has 1 member(s); it needs at least 2")]
 
 
 def test_vrrpv3_has_no_authentication(conf: Conf) -> None:
     auth = "    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n"
     res = conf(instance(auth, vip="fd00::1/64"))
     assert errors(res) == [
-        (7, "bad-value", "(VI_1) VRRP version 3 does not support authentication")
+        (7, "defaulted", "(VI_1) VRRP version 3 does not support authentication")
     ]
     res = conf(instance(auth + "    version 3\n"))
     assert errors(res) == [
-        (7, "bad-value", "(VI_1) VRRP version 3 does not support authentication")
+        (7, "defaulted", "(VI_1) VRRP version 3 does not support authentication")
     ]
 
 

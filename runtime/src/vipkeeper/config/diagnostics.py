@@ -59,8 +59,13 @@ class Code(enum.StrEnum):
     INTERFACE_MISSING = "interface-missing"
     DEPRECATED = "deprecated"
     TRUNCATED = "truncated"
+    DEFAULTED = "defaulted"
     INTERNAL = "internal-error"
 
+
+# Errors that `keepalived -t` reports but keepalived itself corrects (a default, a truncation,
+# an alias) and runs with: a daemon may log these and start anyway.
+CORRECTED: frozenset[Code] = frozenset({Code.DEFAULTED, Code.TRUNCATED, Code.DEPRECATED})
 
 # Error codes whose exit status is not the generic 5.
 _EXIT_BY_CODE: dict[Code, int] = {

@@ -141,7 +141,7 @@ def _instance(
     if inst.version == 2 and family == 4 and inst.advert_int != int(inst.advert_int):
         r.at(
             adv_node,
-            Code.RANGE,
+            Code.DEFAULTED,
             f"{name} VRRPv2 advert_int {inst.advert_int:g}s must be a whole number of seconds",
         )
     if inst.advert_int > V3_MAX_ADVERT and (inst.version == 3 or family == 6):
@@ -162,7 +162,7 @@ def _instance(
             f"{name} mcast_src_ip {mcast_src} is not IPv{family} like the instance",
         )
     if "unicast_ttl" in kw and not inst.unicast:
-        r.at(node, Code.BAD_VALUE, f"{name} unicast_ttl is set without unicast peers")
+        r.at(node, Code.DEFAULTED, f"{name} unicast_ttl is set without unicast peers")
     for peer in inst.unicast_peers:
         if peer.address.version != family:
             r.at(
@@ -195,7 +195,7 @@ def _instance(
     elif inst.authentication is not None and (inst.version == 3 or family == 6):
         r.at(
             _node(kw, "authentication") or node,
-            Code.BAD_VALUE,
+            Code.DEFAULTED,
             f"{name} VRRP version 3 does not support authentication",
         )
 
@@ -227,18 +227,18 @@ def _vrid_conflicts(r: _Report, instances: Iterable[VrrpInstance]) -> None:
 def _virtual_server(r: _Report, vs: VirtualServer, node: Node, kw: dict[str, Any]) -> None:
     # keepalived -t reports a service left to its defaults as a config error.
     if vs.fwmark is None and "protocol" not in kw:
-        r.at(node, Code.MISSING_VALUE, f"virtual server {vs.name}: no protocol set")
+        r.at(node, Code.DEFAULTED, f"virtual server {vs.name}: no protocol set")
     if "lb_algo" not in kw:
-        r.at(node, Code.MISSING_VALUE, f"virtual server {vs.name}: no scheduler (lb_algo) set")
+        r.at(node, Code.DEFAULTED, f"virtual server {vs.name}: no scheduler (lb_algo) set")
     if "lb_kind" not in kw:
         r.at(
             node,
-            Code.MISSING_VALUE,
+            Code.DEFAULTED,
             f"virtual server {vs.name}: no forwarding method (lb_kind) set",
         )
     if vs.ops and vs.protocol.value != "UDP":
         r.at(
-            node, Code.BAD_VALUE, f"virtual server {vs.name}: one packet scheduling (ops) needs UDP"
+            node, Code.DEFAULTED, f"virtual server {vs.name}: one packet scheduling (ops) needs UDP"
         )
     if vs.ip_family is not None and vs.address is not None and vs.ip_family != vs.address.version:
         r.at(
@@ -275,7 +275,7 @@ def _references(r: _Report, config: Config) -> None:
         if len(group.group) < 2:
             r.at(
                 group.location,
-                Code.MISSING_VALUE,
+                Code.DEFAULTED,
                 f"sync group {group.name} has {len(group.group)} member(s); it needs at least 2",
             )
         for member in group.group:
