@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vipkeeper.config.lexer import TokenKind, strip_comment, tokenize_line
@@ -61,3 +61,20 @@ def test_lexer_never_crashes(text: str) -> None:
 @given(st.lists(st.from_regex(r"[a-z_0-9./]{1,12}", fullmatch=True), min_size=1, max_size=8))
 def test_plain_words_round_trip(words: list[str]) -> None:
     assert texts(" ".join(words)) == words
+
+
+KEYWORDISH = st.sampled_from(
+    ["vrrp_instance", "global_defs", "virtual_server", "{", "}", '"', "$A", "${A}", "$A=",
+     "~SEQ(i,1,3)", "~LST(x,a)", "@node1", "@^node1", "\\", "#", "!", "\n", " ", "10.0.0.1/24"]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(KEYWORDISH, st.text(max_size=8)), max_size=40).map("".join))
+def test_whole_pipeline_never_raises(text: str) -> None:
+    from vipkeeper.config import load_text
+
+    assume("include" not in text)  # no reading of random files from the cwd
+    res = load_text(text)
+    assert res.exit_code in (0, 4, 5, 6)
+    assert all(d.code != "internal-error" for d in res.diagnostics), res.diagnostics

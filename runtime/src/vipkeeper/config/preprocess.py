@@ -108,7 +108,7 @@ class Preprocessor:
         self, code: Code, file: str, line: int, message: str, *, warning: bool = False
     ) -> None:
         sev = Severity.WARNING if warning else Severity.ERROR
-        self.diagnostics.append(Diagnostic(file, line, 1, sev, message, code))
+        self.diagnostics.append(Diagnostic(file, line, 1 if line else 0, sev, message, code))
 
     # -------------------------------------------------------------------- files
 
