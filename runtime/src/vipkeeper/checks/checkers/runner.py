@@ -99,16 +99,14 @@ class CheckerLoop:
         self.attempts += 1
         limit = attempt_timeout(self.checker) + 1.0
         try:
-            return await asyncio.wait_for(
-                run_check(
+            async with asyncio.timeout(limit):
+                return await run_check(
                     self.checker,
                     self.target,
                     base_weight=self.base_weight,
                     file_path=self.file_path,
                     run_as=self.run_as,
-                ),
-                limit,
-            )
+                )
         except TimeoutError:
             return CheckResult(False, f"{self.label}: no result within {limit:g}s")
         except Exception as exc:  # a checker bug must not kill the loop

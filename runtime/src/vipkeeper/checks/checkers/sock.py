@@ -32,7 +32,8 @@ async def open_tcp(target: Target, timeout: float) -> socket.socket:
     sock = make_socket(target, socket.SOCK_STREAM)
     try:
         loop = asyncio.get_running_loop()
-        await asyncio.wait_for(loop.sock_connect(sock, (str(target.address), target.port)), timeout)
+        async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
+            await loop.sock_connect(sock, (str(target.address), target.port))
     except BaseException:
         sock.close()
         raise
