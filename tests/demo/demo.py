@@ -159,11 +159,12 @@ def print_report(doc: dict[str, Any], status: dict[str, Any]) -> None:
     say("The lab keeps running. Explore it:")
     say(f"  ssh -F {cfg} {lb1} vipkeeper status")
     say(f"  ssh -F {cfg} {client} curl -s http://{vip}/")
-    say(f"  ssh -F {cfg} {lb1} systemctl stop vipkeeper   # then curl again")
+    say(f"  ssh -F {cfg} {lb1} systemctl stop vipkeeper    # curl again, then: systemctl start")
     say(
-        f"  ansible-playbook -i {status['inventory']} vipkeeper.vrrp.assert   "
-        f"# with ANSIBLE_COLLECTIONS_PATH={DIR / 'collections'}"
+        f"  ANSIBLE_COLLECTIONS_PATH={DIR / 'collections'} "
+        f"{BIN / 'ansible-playbook'} -i {DIR / 'inventory'} vipkeeper.vrrp.assert"
     )
+    say(f"Drill record: {DIR / 'drill.json'}; playbook logs: {DIR}/*.log")
     say("Run the demo again: make demo        Tear it down: make demo-down")
 
 
