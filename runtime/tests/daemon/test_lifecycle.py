@@ -150,3 +150,17 @@ def test_a_starting_backup_removes_its_vips_found_on_the_interface(lab: NetLab) 
     assert wait_for(lambda: not a.has_address(VIP), 2) is not None, va.log()
     assert "(VI_1) removed VIP 10.213.1.100/24 from eth0" in va.log()
     assert stays(lambda: holders([a, b]) == ["b"], 1)
+
+
+def test_an_instance_that_cannot_start_is_reported(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    good = instance_conf(priority=150, version=3, advert=ADV)
+    bad = instance_conf(name="VI_X", vrid=60, interface="nosuch0", version=3, advert=ADV)
+    va = start_vipkeeper(lab, a, config(good, bad))
+    assert va.wait_state("MASTER", 2) is not None
+    status = va.status()
+    assert status["not_started"] == {"VI_X": "interface nosuch0 does not exist"}
+    assert "(VI_X) interface nosuch0 does not exist" in va.log()
+    cli = [sys.executable, "-m", "vipkeeper.cli", "status", "--socket", va.sock]
+    table = subprocess.run(cli, capture_output=True, text=True, check=True).stdout
+    assert "VI_X: interface nosuch0 does not exist" in table

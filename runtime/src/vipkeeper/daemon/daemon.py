@@ -176,6 +176,7 @@ class Daemon:
         self.files: dict[str, FileTracker] = {}
         self.notify = NotifyQueue(options.notify_timeout)
         self.fifos: list[NotifyFifo] = []
+        self.not_started: dict[str, str] = {}  # instance name -> why it could not start
         self.fifo_scripts: dict[str, tuple[tuple[str, ...], asyncio.subprocess.Process]] = {}
         self.static_addrs: dict[str, AddrSpec] = {}
         self.static_routes: dict[str, RouteSpec] = {}
@@ -307,6 +308,7 @@ class Daemon:
         for ifname in names:
             addrs[ifname] = await self.kernel.addrs.addresses(ifname)
         plans: dict[str, InstancePlan] = {}
+        self.not_started = {}
         for inst in config.vrrp_instances:
             if inst.use_vmac:
                 log.warning(
@@ -322,6 +324,7 @@ class Daemon:
                     inst.name,
                     inst.interface,
                 )
+                self.not_started[inst.name] = f"interface {inst.interface} does not exist"
                 continue
             try:
                 plans[inst.name] = build_instance(
@@ -330,6 +333,7 @@ class Daemon:
             except BuildError as exc:
                 where = f"{inst.location}: " if inst.location else ""
                 log.error("%s%s; the instance is not started", where, exc)  # noqa: TRY400
+                self.not_started[inst.name] = str(exc)
         return plans
 
     def _link_up(self, name: str) -> bool:
@@ -965,6 +969,7 @@ class Daemon:
             "reloads": self.counters["reloads"],
             "last_reload": self.last_reload,
             "instances": instances,
+            "not_started": dict(self.not_started),
             "sync_groups": {n: g.state.value for n, g in self.groups.items()},
             "scripts": scripts,
             "track_files": {n: f.value for n, f in self.files.items()},

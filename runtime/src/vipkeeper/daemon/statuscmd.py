@@ -75,6 +75,9 @@ def format_table(status: dict[str, Any]) -> str:
     ]
     if reasons:
         out += ["", "last transitions:", *(f"  {r}" for r in reasons)]
+    if status.get("not_started"):
+        out += ["", "not started:"]
+        out += [f"  {name}: {why}" for name, why in status["not_started"].items()]
     return "\n".join(out)
 
 
