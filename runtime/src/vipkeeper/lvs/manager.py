@@ -221,6 +221,13 @@ class LvsManager:
     ) -> None:
         self.config = config
         self.backend = backend
+        if run_as is None and config.global_defs.script_user:
+            try:
+                run_as = RunAs.lookup(
+                    config.global_defs.script_user, config.global_defs.script_group
+                )
+            except KeyError:
+                log.error("script_user %s does not exist", config.global_defs.script_user)  # noqa: TRY400
         self.run_as = run_as
         self.bootstrap = bootstrap
         self.virtual_servers: list[VirtualServerState] = []

@@ -26,6 +26,11 @@ async def misc_check(check: MiscCheck, timeout: float, user: RunAs | None = None
     """Run misc_path and judge its exit status."""
     if check.misc_path is None:
         return CheckResult(False, "MISC_CHECK without misc_path")
+    if check.misc_path.user:  # `user NAME [GROUP]` in the MISC_CHECK block wins
+        try:
+            user = RunAs.lookup(check.misc_path.user, check.misc_path.group)
+        except KeyError as exc:
+            return CheckResult(False, f"MISC_CHECK: unknown user or group {exc}")
     result = await run_command(check.misc_path.argv, timeout=timeout, user=user)
     if result.timed_out:
         return CheckResult(False, f"{check.misc_path.command!r} timed out after {timeout:g}s")
