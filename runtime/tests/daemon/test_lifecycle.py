@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 import time
 
 import pytest
@@ -164,3 +165,32 @@ def test_an_instance_that_cannot_start_is_reported(lab: NetLab) -> None:
     cli = [sys.executable, "-m", "vipkeeper.cli", "status", "--socket", va.sock]
     table = subprocess.run(cli, capture_output=True, text=True, check=True).stdout
     assert "VI_X: interface nosuch0 does not exist" in table
+
+
+def test_reload_takes_over_a_new_notify_script_without_a_transition(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    work = Path(lab.workdir)
+    for n in ("one", "two"):
+        script = work / f"{n}.sh"
+        script.write_text(f"#!/bin/sh\necho {n} >> {work / 'ran'}\n")
+        script.chmod(0o755)
+
+    def conf(n: str) -> str:
+        extra = f'notify_backup "{work / n}.sh"'
+        return config(instance_conf(priority=150, version=3, advert=ADV, extra=extra))
+
+    va = start_vipkeeper(lab, a, conf("one"))
+    assert va.wait_state("MASTER", 2) is not None
+    before = va.instance()
+    va.write_config(conf("two"))
+    va.signal(signal.SIGHUP)
+    assert wait_for(lambda: "reload done" in va.log(), 5) is not None
+    assert "(VI_1) changed notify/GARP settings taken over, no transition" in va.log()
+    assert va.instance()["last_transition"] == before["last_transition"]
+    assert a.has_address(VIP)
+    # The next transition runs the new script.
+    start_vipkeeper(lab, b, config(instance_conf(priority=200, version=3, advert=ADV)))
+    assert va.wait_state("BACKUP", 3) is not None
+    assert wait_for(lambda: (work / "ran").exists() and "two" in (work / "ran").read_text(), 3)
+    assert (work / "ran").read_text().split() == ["one", "two"]  # "one" ran at start (BACKUP)

@@ -158,6 +158,31 @@ def plan_identity(plan: InstancePlan) -> InstancePlan:
     return dataclasses.replace(plan, settings=settings)
 
 
+# Settings the core reads afresh each time it uses them: a reload may swap them on a running
+# instance, with no transition (a new notify script, other GARP timings...).
+HOT_SETTINGS = frozenset(
+    {
+        "notify",
+        "garp_master_delay",
+        "garp_master_repeat",
+        "garp_master_refresh",
+        "garp_master_refresh_repeat",
+        "garp_lower_prio_delay",
+        "garp_lower_prio_repeat",
+        "lower_prio_no_advert",
+        "skip_check_adv_addr",
+    }
+)
+
+
+def hot_swappable(old: InstancePlan, new: InstancePlan) -> bool:
+    """Whether `new` differs from `old` only in settings a running instance can take over."""
+    a, b = plan_identity(old), plan_identity(new)
+    cold = {f.name for f in dataclasses.fields(a.settings)} - HOT_SETTINGS
+    same = all(getattr(a.settings, n) == getattr(b.settings, n) for n in cold)
+    return same and dataclasses.replace(a, settings=b.settings) == b
+
+
 class Daemon:
     """The whole runtime for one config."""
 
@@ -359,6 +384,15 @@ class Daemon:
         for name, managed in old.items():
             new_plan = plans.get(name)
             if new_plan is not None and plan_identity(new_plan) == plan_identity(managed.plan):
+                kept[name] = managed
+            elif new_plan is not None and hot_swappable(managed.plan, new_plan):
+                log.info("(%s) changed notify/GARP settings taken over, no transition", name)
+                managed.core.settings = dataclasses.replace(
+                    new_plan.settings,
+                    track_interfaces=managed.core.settings.track_interfaces,
+                    track_files=managed.core.settings.track_files,
+                )
+                managed.plan = new_plan
                 kept[name] = managed
             else:
                 stopped.append(managed)
