@@ -7,8 +7,8 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 import time
+from pathlib import Path
 
 import pytest
 from daemon.vkd import VIP, config, holders, instance_conf, start_vipkeeper, stays
