@@ -43,7 +43,43 @@ SERVICE = """virtual_server 10.213.30.1 80 {
 }
 """
 
+SECURE = "global_defs {\n    enable_script_security\n    script_user root\n}\n"
+SCRIPT = (
+    """global_defs {
+    enable_script_security
+    script_user root
+}
+vrrp_script chk {
+    script "/usr/bin/true"
+%s
+}
+"""
+    + INSTANCE % "    track_script {\n        chk %s\n    }"
+)
+
 VALUES: dict[str, dict[str, list[str]]] = {
+    "script": {
+        "interval": ["0", "1", "0.5", "3600"],
+        "timeout": ["0", "1", "0.5"],
+        "weight": ["-254", "-253", "253", "254", "10 reverse", "10 foo"],
+        "rise": ["0", "1", "10"],
+        "fall": ["0", "1", "10"],
+        "user": ["root", "root root", "nosuchuser_vk"],
+        "init_fail": [""],
+    },
+    "track": {"weight": ["-254", "-253", "0", "253", "254", "10 reverse"]},
+    "notify": {
+        "notify_master": [
+            '"/usr/bin/logger x"',
+            "/usr/bin/logger",
+            "/usr/bin/logger root",
+            '"/usr/bin/logger x" root root',
+            '"/usr/bin/logger x" nosuchuser_vk',
+            '"/nonexistent/notify x"',
+            "'/usr/bin/logger x y'",
+        ],
+        "notify": ['"/usr/bin/logger"', "/usr/bin/true"],
+    },
     "instance": {
         "priority": ["1", "254", "255"],
         "advert_int": ["0.01", "1", "40", "255", "256", "1.5"],
@@ -111,6 +147,12 @@ def render(where: str, keyword: str, value: str) -> str:
     line = f"    {keyword} {value}".rstrip()
     if where == "instance":
         return INSTANCE % line
+    if where == "notify":
+        return SECURE + INSTANCE % line
+    if where == "script":
+        return SCRIPT % (line, "")
+    if where == "track":
+        return SCRIPT % ("", f"{keyword} {value}")
     if where == "global":
         return GLOBAL % line
     if where == "service":
@@ -133,6 +175,12 @@ def node() -> Iterator[Node]:
         pytest.fail("the differential test needs root for network namespaces")
     with NetLab() as lab:
         yield lab.add_node("val", addrs=["10.213.0.5/24"])
+
+
+def test_cases_accept_and_reject() -> None:
+    """Every rendered case is a whole config (no template hole left)."""
+    texts = [render(*case.values) for case in CASES]  # type: ignore[arg-type]
+    assert all("%s" not in text for text in texts)
 
 
 @pytest.mark.parametrize(("where", "keyword", "value"), CASES)

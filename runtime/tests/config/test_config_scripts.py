@@ -131,7 +131,32 @@ def test_notify_and_misc_scripts_are_checked(conf: Conf) -> None:
     )
     assert conf(text).errors == []  # the fixture leaves script checks off by default
     res = conf(text, check_scripts=True)
-    assert [(d.line, str(d.code)) for d in res.errors] == [
+    # keepalived -t checks only vrrp_script files: other scripts are warned about, not errors
+    assert res.errors == []
+    assert [(d.line, str(d.code)) for d in res.warnings] == [
         (11, "script-missing"),
         (16, "script-missing"),
     ]
+
+
+def test_notify_scripts_as_root_are_a_violation_too(conf: Conf) -> None:
+    res = conf(
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 5\n"
+        "    virtual_ipaddress {\n        10.213.0.1/24\n    }\n"
+        '    notify_master "/usr/bin/logger master"\n}\n',
+        check_scripts=True,
+    )
+    assert [(d.line, str(d.code)) for d in res.errors] == [(7, "script-security")]
+    assert res.exit_code == 6
+
+
+def test_insecure_notify_script_is_a_warning(conf: Conf, safe_dir: Path) -> None:
+    path = script_file(safe_dir / "bin", mode=0o777)
+    res = conf(
+        SECURE + "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 5\n"
+        "    virtual_ipaddress {\n        10.213.0.1/24\n    }\n"
+        f'    notify_master "{path}"\n}}\n',
+        check_scripts=True,
+    )
+    assert res.errors == []
+    assert [str(d.code) for d in res.warnings] == ["script-security"]

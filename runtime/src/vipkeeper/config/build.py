@@ -255,6 +255,18 @@ def h_float(field: str, lo: float = 0.0, hi: float = MAX_TIME) -> Handler:
     return handle
 
 
+def h_seconds_int(field: str, lo: int, hi: int) -> Handler:
+    """`keyword N`: whole seconds (keepalived refuses fractions here), stored as float."""
+    inner = h_int(field, lo, hi)
+
+    def handle(b: Builder, node: Node, kw: Kwargs) -> None:
+        inner(b, node, kw)
+        if field in kw:
+            kw[field] = float(kw[field])
+
+    return handle
+
+
 def h_flag(field: str, value: bool = True) -> Handler:
     """A bare (or boolean) flag; `value=False` for negative keywords like no_accept."""
 
@@ -558,8 +570,8 @@ def parse_track_interface(b: Builder, node: Node) -> TrackInterface | None:
 
 
 def parse_track_script(b: Builder, node: Node) -> TrackScriptRef | None:
-    """A track_script entry."""
-    kw = _tracked(b, node, -254, 254)
+    """A track_script entry (weight -253..253: keepalived refuses +/-254 here)."""
+    kw = _tracked(b, node, -253, 253)
     return TrackScriptRef(**kw) if kw is not None else None
 
 
@@ -960,8 +972,8 @@ def _script_run_as(b: Builder, node: Node, kw: Kwargs) -> None:
 
 SCRIPT_HANDLERS: dict[str, Handler] = {
     "script": h_script("script"),
-    "interval": h_float("interval", 0.001, MAX_TIME),
-    "timeout": h_float("timeout", 0.001, MAX_TIME),
+    "interval": h_seconds_int("interval", 1, 4294),
+    "timeout": h_seconds_int("timeout", 1, 4294),
     "weight": h_weight("weight", -253, 253, "weight_reverse"),
     "rise": h_int("rise", 1, 2**31 - 1),
     "fall": h_int("fall", 1, 2**31 - 1),

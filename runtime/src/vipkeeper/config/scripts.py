@@ -1,4 +1,6 @@
 # keepalived's script rules, as `keepalived -t` applies them:
+# - only vrrp_script commands are checked for existence, users and file security (errors);
+#   vipkeeper checks notify, MISC_CHECK and other scripts the same way but as warnings;
 # - a script's command (first word; searched in PATH when it has no '/') must exist and be
 #   executable;
 # - scripts run as: the script's own `user`, else global `script_user`, else the user
@@ -35,6 +37,7 @@ class ScriptUse:
     line: int
     column: int
     what: str  # e.g. "notify_master", "vrrp_script chk"
+    strict: bool = False  # vrrp_script: problems are errors; other scripts: warnings
 
 
 def _lookup_user(name: str) -> tuple[int, int] | None:
@@ -91,7 +94,9 @@ def check_scripts(
     """Append diagnostics for missing, unrunnable or insecure scripts."""
 
     def err(use: ScriptUse, code: Code, msg: str) -> None:
-        diagnostics.append(Diagnostic(use.file, use.line, use.column, Severity.ERROR, msg, code))
+        # keepalived -t checks only vrrp_script files; other scripts are warned about here
+        sev = Severity.ERROR if use.strict else Severity.WARNING
+        diagnostics.append(Diagnostic(use.file, use.line, use.column, sev, msg, code))
 
     default_user: tuple[int, int] | None = None
     default_name = g.script_user
@@ -141,11 +146,16 @@ def check_scripts(
         elif ids[0] == 0 and violation is None:
             violation = use
     if violation is not None:
-        err(
-            violation,
-            Code.SCRIPT_SECURITY,
-            "SECURITY VIOLATION - scripts are being executed as root but "
-            "enable_script_security is not set",
+        diagnostics.append(
+            Diagnostic(
+                violation.file,
+                violation.line,
+                violation.column,
+                Severity.ERROR,
+                "SECURITY VIOLATION - scripts are being executed as root but "
+                "enable_script_security is not set",
+                Code.SCRIPT_SECURITY,
+            )
         )
 
 
@@ -158,6 +168,7 @@ def script_uses(config: Config) -> list[ScriptUse]:
         (g.vrrp_notify_fifo_script, "vrrp_notify_fifo_script"),
         (g.lvs_notify_fifo_script, "lvs_notify_fifo_script"),
     ]
+    strict = {id(script.script) for script in config.vrrp_scripts}
     for script in config.vrrp_scripts:
         found.append((script.script, f"vrrp_script {script.name}"))
     for inst in config.vrrp_instances:
@@ -186,6 +197,7 @@ def script_uses(config: Config) -> list[ScriptUse]:
                     where.line if where else 0,
                     where.column if where else 0,
                     what,
+                    strict=id(cmd) in strict,
                 )
             )
     return uses
