@@ -68,6 +68,41 @@ VALUES: dict[str, dict[str, list[str]]] = {
         "init_fail": [""],
     },
     "track": {"weight": ["-254", "-253", "0", "253", "254", "10 reverse"]},
+    "vip": {
+        "10.213.0.2/24": [
+            "",
+            "brd 10.213.0.255",
+            "broadcast 10.213.0.255",
+            "dev eth0",
+            "dev eth9",
+            "scope link",
+            "scope bogus",
+            "label eth0:1",
+            "label foo",
+            "home",
+            "-nodad",
+            "noprefixroute",
+            "peer 10.213.0.9",
+            "bogus",
+        ],
+        "fd00::2/64": ["", "dev eth0", "-nodad", "brd 10.213.0.255"],
+        "10.213.0.300/24": [""],
+        "10.213.0.3": [""],
+    },
+    "route": {
+        "10.213.70.0/24": [
+            "",
+            "via 10.213.0.254",
+            "via 10.213.0.254 dev eth0",
+            "dev eth9",
+            "src 10.213.0.1",
+            "table 100",
+            "metric 5",
+            "via fd00::1",
+        ],
+        "blackhole": ["10.213.71.0/24"],
+        "default": ["via 10.213.0.254"],
+    },
     "notify": {
         "notify_master": [
             '"/usr/bin/logger x"',
@@ -147,6 +182,10 @@ def render(where: str, keyword: str, value: str) -> str:
     line = f"    {keyword} {value}".rstrip()
     if where == "instance":
         return INSTANCE % line
+    if where == "vip":
+        return INSTANCE % f"    virtual_ipaddress {{\n        {keyword} {value}\n    }}"
+    if where == "route":
+        return INSTANCE % f"    virtual_routes {{\n        {keyword} {value}\n    }}"
     if where == "notify":
         return SECURE + INSTANCE % line
     if where == "script":
@@ -187,7 +226,7 @@ def test_cases_accept_and_reject() -> None:
 def test_value_accepted_alike(
     node: Node, tmp_path: Path, where: str, keyword: str, value: str
 ) -> None:
-    path = Path(node.lab.workdir) / f"{where}-{keyword}.conf"
+    path = Path(node.lab.workdir) / f"{where}-{abs(hash((keyword, value)))}.conf"
     path.write_text(render(where, keyword, value))
     proc = node.run(["keepalived", "-t", "-f", str(path)], check=False, timeout=60)
     res = load(path, "node1", interface_exists={"eth0", "lo"}.__contains__)

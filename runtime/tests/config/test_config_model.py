@@ -105,8 +105,8 @@ vrrp_instance VI_9 {
     }
     virtual_routes {
         src 10.213.0.9 to 10.213.99.0/24 via 10.213.0.254 dev eth1 table 100 metric 5
-        blackhole 10.213.98.0/24
-        default via 10.213.0.1
+        blackhole 10.213.98.0/24 dev eth1
+        default via 10.213.0.1 no_track
     }
     unicast_src_ip 10.213.0.2
     unicast_peer {
@@ -154,7 +154,11 @@ vrrp_instance VI_9 {
         "10.213.0.9", "10.213.99.0/24", "10.213.0.254", "eth1", 100, 5,
     )  # fmt: skip
     assert (r2.type, str(r2.destination)) == ("blackhole", "10.213.98.0/24")
-    assert (str(r3.destination), str(r3.via)) == ("0.0.0.0/0", "10.213.0.1")
+    assert (str(r3.destination), str(r3.via), r3.options) == (
+        "0.0.0.0/0",
+        "10.213.0.1",
+        ("no_track",),
+    )
     assert inst.unicast_src_ip == ip_address("10.213.0.2")
     [peer] = inst.unicast_peers
     assert (str(peer.address), peer.min_ttl, peer.max_ttl) == ("10.213.0.3", 254, 255)

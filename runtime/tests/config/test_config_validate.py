@@ -259,6 +259,32 @@ def test_http_checker_needs_urls_with_paths(conf: Conf) -> None:
     ]
 
 
+def test_virtual_routes(conf: Conf) -> None:
+    routes = (
+        "    virtual_routes {\n        10.213.70.0/24 via 10.213.0.254\n"
+        "        10.213.71.0/24 via 10.213.0.254 no_track\n"
+        "        10.213.72.0/24 dev eth9\n        10.213.73.0/24 via fd00::1 dev eth0\n    }\n"
+    )
+    assert errors(conf(instance(routes))) == [
+        (
+            8,
+            "defaulted",
+            "(VI_1) virtual route 10.213.70.0/24 has no interface (dev): it cannot be tracked",
+        ),
+        (10, "interface-missing", "interface eth9 for virtual route 10.213.72.0/24 doesn't exist"),
+        (11, "bad-value", "virtual route: cannot mix IPv4 and IPv6 addresses"),
+    ]
+
+
+def test_vip_peer_without_prefix(conf: Conf) -> None:
+    res = conf(instance("    virtual_ipaddress {\n        10.213.0.2/24 peer 10.213.0.9\n    }\n"))
+    assert errors(res) == [
+        (8, "bad-value", "cannot give an address prefix together with a peer address")
+    ]
+    res = conf(instance("    virtual_ipaddress {\n        10.213.0.2 peer 10.213.0.9\n    }\n"))
+    assert errors(res) == []
+
+
 def test_mixed_vip_families(conf: Conf) -> None:
     res = conf(instance("    virtual_ipaddress {\n        fd00::1/64\n    }\n"))
     assert errors(res) == [

@@ -76,6 +76,7 @@ TINY = 1e-6  # keepalived's smallest time: "must be greater than 0"
 SCHEDULERS = frozenset(
     ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "mh", "sed", "nq", "fo", "ovf", "twos")
 )
+ROUTE_FLAGS = frozenset({"no_track", "onlink", "pervasive"})
 VIP_SCOPES = frozenset({"site", "link", "host", "nowhere", "global"})
 ROUTE_TYPES = frozenset(
     {"unicast", "blackhole", "unreachable", "prohibit", "throw", "local"}
@@ -445,6 +446,9 @@ def parse_vip(b: Builder, node: Node) -> VirtualIP | None:
             peer = b.convert(node, lambda v=value: parse_interface(v))  # type: ignore[misc]
             if peer is None:
                 return None
+            if "/" in words[0]:
+                b.bad(node, "cannot give an address prefix together with a peer address")
+                return None
             kw["peer"] = peer
         elif word == "track_group":
             kw["track_group"] = value
@@ -487,7 +491,7 @@ def parse_route(b: Builder, node: Node) -> VirtualRoute | None:
             dest_seen = True
             i += 1
             continue
-        if value is None:
+        if value is None or word in ROUTE_FLAGS:
             options.append(word)
             i += 1
             continue
@@ -515,6 +519,11 @@ def parse_route(b: Builder, node: Node) -> VirtualRoute | None:
     if not dest_seen:
         b.bad(node, "virtual route without a destination")
         return None
+    family = kw["destination"].version
+    for key in ("source", "via"):
+        if key in kw and kw[key].version != family:
+            b.bad(node, "virtual route: cannot mix IPv4 and IPv6 addresses")
+            return None
     kw["options"] = tuple(options)
     return VirtualRoute(**kw)
 

@@ -121,6 +121,14 @@ def _instance(
             f"{name} VRRPv2 does not support IPv6; using version 3",
             warning=True,
         )
+    for route in inst.virtual_routes:
+        if route.dev is None and "no_track" not in route.options:
+            r.at(
+                route.location,
+                Code.DEFAULTED,
+                f"{name} virtual route {route.destination} has no interface (dev): "
+                "it cannot be tracked",
+            )
     for ti in inst.track_interfaces:
         if ti.name == inst.interface:
             r.at(
@@ -355,6 +363,8 @@ def _interfaces(r: _Report, config: Config, exists: Callable[[str], bool]) -> No
             need(vip.dev, vip.location, f"ip address {vip.address}")
         for ti in inst.track_interfaces:
             need(ti.name, ti.location, f"track_interface of {label}")
+        for route in inst.virtual_routes:
+            need(route.dev, route.location, f"virtual route {route.destination}")
     for group in config.vrrp_sync_groups:
         for ti in group.track_interfaces:
             need(ti.name, ti.location, f"track_interface of sync group {group.name}")
