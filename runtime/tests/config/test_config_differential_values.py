@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from netlab import NetLab, Node
 
-from vipkeeper.config import load
+from vipkeeper.config import load, load_text
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 
@@ -103,6 +103,20 @@ VALUES: dict[str, dict[str, list[str]]] = {
         "blackhole": ["10.213.71.0/24"],
         "default": ["via 10.213.0.254"],
     },
+    "http": {
+        "status_code": ["200", "200-299", "200 301", "100", "599", "600", "99", "abc"],
+        "digest": ["0123456789abcdef0123456789abcdef", "0123", "xyz"],
+        "path": ["/", "/health?x=1"],
+        "virtualhost": ["a.example"],
+    },
+    "httpcheck": {
+        "http_protocol": ["1.0", "1.1", "1.0C", "2.0"],
+        "enable_sni": [""],
+        "nb_get_retry": ["2"],
+        "virtualhost": ["b.example"],
+    },
+    "dns": {"type": ["A", "AAAA", "MX", "BOGUS"], "name": ["example.org"]},
+    "sync": {"group": ["VI_1", "VI_1 VI_2", "VI_1 VI_X", "VI_1 VI_1"]},
     "notify": {
         "notify_master": [
             '"/usr/bin/logger x"',
@@ -186,6 +200,17 @@ def render(where: str, keyword: str, value: str) -> str:
         return INSTANCE % f"    virtual_ipaddress {{\n        {keyword} {value}\n    }}"
     if where == "route":
         return INSTANCE % f"    virtual_routes {{\n        {keyword} {value}\n    }}"
+    if where in ("http", "httpcheck"):
+        url = f"                {keyword} {value}\n" if where == "http" else ""
+        path = "" if keyword == "path" else "                path /\n"
+        extra = f"            {keyword} {value}\n" if where == "httpcheck" else ""
+        checker = f"HTTP_GET {{\n            url {{\n{path}{url}            }}\n{extra}        }}"
+        return SERVICE.replace("TCP_CHECK {\n%s\n        }", checker) % ""
+    if where == "dns":
+        return SERVICE.replace("TCP_CHECK", "DNS_CHECK") % ("", f"            {keyword} {value}")
+    if where == "sync":
+        two = INSTANCE % "" + (INSTANCE % "").replace("VI_1", "VI_2").replace("id 10", "id 11")
+        return f"vrrp_sync_group G {{\n    group {{\n        {value}\n    }}\n}}\n" + two
     if where == "notify":
         return SECURE + INSTANCE % line
     if where == "script":
@@ -217,9 +242,11 @@ def node() -> Iterator[Node]:
 
 
 def test_cases_accept_and_reject() -> None:
-    """Every rendered case is a whole config (no template hole left)."""
+    """Every rendered case is a whole config, and the table holds both outcomes."""
     texts = [render(*case.values) for case in CASES]  # type: ignore[arg-type]
     assert all("%s" not in text for text in texts)
+    accepted = sum(load_text(text).ok for text in texts)
+    assert 0.3 * len(texts) < accepted < 0.8 * len(texts)  # both outcomes well represented
 
 
 @pytest.mark.parametrize(("where", "keyword", "value"), CASES)
