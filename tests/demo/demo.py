@@ -82,6 +82,7 @@ def playbook(step: str, play: str, inventory: str, log: Path, extra_env: dict[st
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_PIPELINING": "1",
         "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
         "VIPKEEPER_DEMO_DIR": str(DIR),
         **extra_env,
@@ -120,6 +121,14 @@ def lab_up() -> dict[str, Any]:
     for host in doc["hosts"]:
         say(f"      {host['name']:<14} {host['address']:<15} ({host['group']})")
     return doc
+
+
+def shown(path: Path) -> str:
+    """A path as the user types it: relative when it is under the current directory."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def print_report(doc: dict[str, Any], status: dict[str, Any]) -> None:
@@ -162,7 +171,7 @@ def print_report(doc: dict[str, Any], status: dict[str, Any]) -> None:
     say(f"  ssh -F {cfg} {lb1} systemctl stop vipkeeper    # curl again, then: systemctl start")
     say(
         f"  ANSIBLE_COLLECTIONS_PATH={DIR / 'collections'} "
-        f"{BIN / 'ansible-playbook'} -i {DIR / 'inventory'} vipkeeper.vrrp.assert"
+        f"{shown(BIN / 'ansible-playbook')} -i {DIR / 'inventory'} vipkeeper.vrrp.assert"
     )
     say(f"Drill record: {DIR / 'drill.json'}; playbook logs: {DIR}/*.log")
     say("Run the demo again: make demo        Tear it down: make demo-down")
