@@ -114,8 +114,15 @@ class Node:
         _ip("-n", self.ns, "addr", "add", cidr, "dev", ifname or self.ifname)
 
     def add_dummy(self, ifname: str, *, up: bool = True) -> None:
-        """Create a dummy interface inside the node (for configs naming other interfaces)."""
-        _ip("-n", self.ns, "link", "add", ifname, "type", "dummy")
+        """Create a stand-alone interface inside the node (for configs naming other interfaces).
+
+        A dummy link where the kernel has the module, else one end of a veth pair whose other
+        end (`<ifname>p`, truncated to 15 characters) stays in the node too.
+        """
+        if _ip("-n", self.ns, "link", "add", ifname, "type", "dummy", check=False).returncode:
+            peer = f"{ifname[:14]}p"
+            _ip("-n", self.ns, "link", "add", ifname, "type", "veth", "peer", "name", peer)
+            _ip("-n", self.ns, "link", "set", peer, "up")
         if up:
             _ip("-n", self.ns, "link", "set", ifname, "up")
 

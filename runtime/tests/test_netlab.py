@@ -21,3 +21,12 @@ def test_nodes_reach_each_other_and_are_removed() -> None:
         names = {a.ns, b.ns, lab.hub}
         assert names <= set(list_netns())
     assert not names & set(list_netns())
+
+
+@pytest.mark.netns
+def test_add_dummy_gives_a_usable_interface() -> None:
+    with NetLab() as lab:
+        a = lab.add_node("a")
+        a.add_dummy("eth7")
+        out = a.run(["ip", "-j", "link", "show", "eth7"]).stdout
+        assert '"ifname":"eth7"' in out.replace(" ", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 
@@ -60,3 +61,28 @@ def test_output_is_bounded() -> None:
         )
     )
     assert res.ok and len(res.output) == 1000
+
+
+def test_cancelling_kills_the_process_group(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pidfile = tmp_path / "pid"
+
+    async def scenario() -> int:
+        task = asyncio.create_task(
+            run_command(["sh", "-c", f"echo $$ > {pidfile}; exec sleep 60"], timeout=60)
+        )
+        while not pidfile.exists() or not pidfile.read_text().strip():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return int(pidfile.read_text())
+
+    pid = run(scenario())
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"command {pid} survived the cancellation")

@@ -98,6 +98,10 @@ async def run_command(
 
     try:
         output = await asyncio.wait_for(_collect(), timeout)
+    except asyncio.CancelledError:
+        # The caller gave up on the command (reload, shutdown): it must not outlive us.
+        _kill_group(proc.pid, signal.SIGKILL)
+        raise
     except TimeoutError:
         _kill_group(proc.pid, signal.SIGTERM)
         try:
