@@ -85,8 +85,8 @@ class Lab:
         self.procs[n] = self.servers[n].popen([sys.executable, SERVER, f"rs{n}", str(RS_PORT)])
         assert wait_for(lambda: self._listening(n), 10) is not None
 
-    def _listening(self, n: int) -> bool:
-        out = self.servers[n].run(["ss", "-Hltn", f"sport = :{RS_PORT}"]).stdout
+    def _listening(self, n: int, port: int = RS_PORT) -> bool:
+        out = self.servers[n].run(["ss", "-Hltn", f"sport = :{port}"]).stdout
         return bool(out.strip())
 
     def stop_server(self, n: int) -> None:
@@ -224,6 +224,8 @@ def test_director_dr(lvslab: Lab) -> None:
             ["ip", "route", "add", "10.213.2.0/24", "dev", "eth0"]
         )  # replies skip the director
         procs[n] = node.popen([sys.executable, SERVER, f"dr{n}", str(dr_port)])
+        # listening before the checkers start, so they never see it down
+        assert wait_for(lambda n=n: lab._listening(n, dr_port), 20) is not None
     check = replace(CHECK, connect_port=dr_port)
     servers = tuple(
         RealServer(address=ip_address(f"10.213.1.{n}"), port=dr_port, checkers=(check,))
