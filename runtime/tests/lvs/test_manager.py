@@ -7,12 +7,14 @@ import os
 import tempfile
 from dataclasses import replace
 from ipaddress import ip_address
+from pathlib import Path
 
 from vipkeeper.config.model import (
     Config,
     GlobalDefs,
     LvsFlushOnStop,
     RealServer,
+    ScriptCommand,
     SorryServer,
     TcpCheck,
     VirtualServer,
@@ -218,6 +220,23 @@ async def _notify_fifo_lines() -> None:
     os.close(reader)
 
 
+async def _notify_fifo_script_reads_the_lines() -> None:
+    workdir = tempfile.mkdtemp()
+    path, out = os.path.join(workdir, "lvs.fifo"), os.path.join(workdir, "seen")
+    script = ScriptCommand(command="sh -c ...", argv=("sh", "-c", f'exec cat "$0" > {out}'))
+    fake = FakeDataplane()
+    config = cfg(vs(rs(11), rs(12)), lvs_notify_fifo=path, lvs_notify_fifo_script=script)
+    mgr = LvsManager(config, backend=fake, bootstrap=NEVER)
+    await mgr.start()
+    set_check(mgr, 11, False)
+    for _ in range(200):
+        if os.path.exists(out) and Path(out).read_text():
+            break
+        await asyncio.sleep(0.02)
+    assert Path(out).read_text() == ("RS [10.213.1.11]:tcp:8080 [10.213.2.100]:tcp:80 DOWN\n")
+    await mgr.stop()
+
+
 def test_pool_follows_checks_and_inhibit() -> None:
     asyncio.run(_pool_follows_checks_and_inhibit())
 
@@ -248,3 +267,7 @@ def test_flush_on_stop_all_and_foreign_services_untouched() -> None:
 
 def test_notify_fifo_lines() -> None:
     asyncio.run(_notify_fifo_lines())
+
+
+def test_notify_fifo_script_reads_the_lines() -> None:
+    asyncio.run(_notify_fifo_script_reads_the_lines())

@@ -13,7 +13,10 @@ keepalived's rules (check/ipwrapper.c):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 from collections.abc import Iterable
 from dataclasses import fields, is_dataclass
 from typing import Any
@@ -235,6 +238,7 @@ class LvsManager:
         self._programmed: Table = {}
         self._owned: set[ServiceKey] = set()
         self._fifo: NotifyFifo | None = None
+        self._fifo_proc: asyncio.subprocess.Process | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dirty = False
         self._sync_lock = asyncio.Lock()
@@ -252,6 +256,7 @@ class LvsManager:
         if self.backend is None:
             self.backend = select_backend()
         self._open_fifo(self.config)
+        await self._start_fifo_script(self.config)
         if self.config.global_defs.lvs_flush:
             await asyncio.to_thread(self.backend.flush)
         self.virtual_servers = [
@@ -275,7 +280,9 @@ class LvsManager:
             if self._fifo is not None:
                 self._fifo.close()
                 self._fifo = None
+            await self._stop_fifo_script()
             self._open_fifo(new_config)
+            await self._start_fifo_script(new_config)
         new_states: list[VirtualServerState] = []
         for vs in new_config.virtual_servers:
             prev = old.pop(vs_label(vs), None)
@@ -334,10 +341,43 @@ class LvsManager:
             await asyncio.wait(set(self._tasks), timeout=NOTIFY_TIMEOUT)
         if self._fifo is not None:
             self._fifo.close()
+        await self._stop_fifo_script()
         if self.backend is not None:
             self.backend.close()
 
     # ------------------------------------------------------------------ state
+
+    async def _start_fifo_script(self, config: Config) -> None:
+        """Run lvs_notify_fifo_script with the FIFO's name, as keepalived does, for our lifetime."""
+        script = config.global_defs.lvs_notify_fifo_script
+        if script is None or self._fifo is None:
+            return
+        kwargs: dict[str, Any] = {}
+        if self.run_as is not None and os.geteuid() == 0:
+            kwargs = {"user": self.run_as.uid, "group": self.run_as.gid, "extra_groups": []}
+        try:
+            self._fifo_proc = await asyncio.create_subprocess_exec(
+                *script.argv,
+                self._fifo.path,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+                **kwargs,
+            )
+        except OSError as exc:
+            self._error(f"lvs_notify_fifo_script {script.command!r}: {exc.strerror}")
+
+    async def _stop_fifo_script(self) -> None:
+        proc, self._fifo_proc = self._fifo_proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            try:
+                await asyncio.wait_for(proc.wait(), 2.0)
+            except TimeoutError:
+                continue
+            return
 
     def _open_fifo(self, config: Config) -> None:
         path = config.global_defs.lvs_notify_fifo
