@@ -131,18 +131,18 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def print_report(doc: dict[str, Any], status: dict[str, Any]) -> None:
+def print_report(doc: dict[str, Any], status: dict[str, Any], record: Path) -> None:
     """The short report: who was master, who took over, the client's outage, where the VIP is."""
     rec = doc["clusters"][0]
 
     def secs(value: object) -> str:
         return "-" if value is None else f"{float(str(value)):.2f} s"
 
-    daemons = rec.get("daemons") or {}
     say("[4/4] report")
     say(
-        f"      VIP {rec['vip']} (cluster {rec['cluster']}), daemons: "
-        + ", ".join(f"{h} {d}" for h, d in daemons.items())
+        f"      VIP {rec['vip']} (cluster {rec['cluster']}, {rec['daemon']} on "
+        + ", ".join(rec["hosts"])
+        + ")"
     )
     say(f"      master before the drill : {rec['old_master']}")
     say(f"      fault                   : {rec['fault']} on {rec['old_master']}")
@@ -157,7 +157,11 @@ def print_report(doc: dict[str, Any], status: dict[str, Any]) -> None:
     )
     say(
         f"      VIP now on              : {rec['final_holder']} "
-        f"(the fault was restored and {rec['final_expected']} preempted)"
+        + (
+            "(the fault was restored and it preempted)"
+            if rec["final_holder"] == rec["old_master"]
+            else f"(expected {rec['final_expected']})"
+        )
     )
     say(f"      verdict                 : {str(rec['verdict']).upper()}")
     cfg = status["ssh_config"]
@@ -173,7 +177,7 @@ def print_report(doc: dict[str, Any], status: dict[str, Any]) -> None:
         f"  ANSIBLE_COLLECTIONS_PATH={DIR / 'collections'} "
         f"{shown(BIN / 'ansible-playbook')} -i {DIR / 'inventory'} vipkeeper.vrrp.assert"
     )
-    say(f"Drill record: {DIR / 'drill.json'}; playbook logs: {DIR}/*.log")
+    say(f"Drill report: {record.with_suffix('.md')} (and .json); playbook logs: {DIR}/*.log")
     say("Run the demo again: make demo        Tear it down: make demo-down")
 
 
@@ -185,16 +189,21 @@ def up() -> int:
     say("[2/4] deploy: nginx + ansible-playbook vipkeeper.vrrp.site (runtime, config, VIP) ...")
     say("      " + playbook("deploy", "site.yml", inventory, DIR / "deploy.log", {}))
     fault = os.environ.get("VIPKEEPER_DEMO_FAULT", "stop")
-    say(f"[3/4] failover drill: {fault} the master's daemon, HTTP probes from the client ...")
-    report = DIR / "drill.json"
-    report.unlink(missing_ok=True)
+    say(f"[3/4] failover drill: vipkeeper.vrrp.drill, fault {fault} on the master ...")
+    reports = DIR / "drill"
+    shutil.rmtree(reports, ignore_errors=True)
     say(
         "      "
         + playbook(
-            "drill", "drill.yml", inventory, DIR / "drill.log", {"VIPKEEPER_DEMO_FAULT": fault}
+            "drill",
+            "vipkeeper.vrrp.drill",
+            inventory,
+            DIR / "drill.log",
+            {"VIPKEEPER_DEMO_FAULT": fault},
         )
     )
-    print_report(json.loads(report.read_text()), status)
+    record = sorted(reports.glob("drill-*.json"))[-1]
+    print_report(json.loads(record.read_text()), status, record)
     return 0
 
 
