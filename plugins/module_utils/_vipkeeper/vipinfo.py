@@ -140,6 +140,8 @@ class VipInfo:
             while True:
                 result = self.collect()
                 outcome = wait_outcome(result["vips"], result["instances"], vip, want, other_than)
+                if outcome == "held":
+                    result = self._settle_master(result, vip)
                 now = time.monotonic()
                 if outcome or now >= deadline:
                     result["wait"] = {
@@ -158,6 +160,16 @@ class VipInfo:
         finally:
             if monitor:
                 monitor.close()
+
+    def _settle_master(self, result, vip, tries=10):
+        """The VIP can land before the daemon's dump says MASTER: read it again, briefly."""
+        for _attempt in range(tries):
+            row = next((r for r in result["vips"] if r["address"] == vip), None)
+            if not row or row["state"] == "MASTER" or not result["running"]:
+                return result
+            time.sleep(0.1)
+            result = self.collect()
+        return result
 
 
 def _json_signal(module):

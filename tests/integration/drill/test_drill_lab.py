@@ -160,6 +160,7 @@ def _check(
     assert web["fault"] == fault and web["daemon"] == daemon
     assert web["old_master"].endswith("-lb1") and web["new_master"].endswith("-lb2")
     assert web["final_holder"] == web["final_expected"] == web["old_master"]  # preempt
+    assert web["detection_seconds"] is not None and web["vip_moved_seconds"] is not None, web
     assert 0 < web["detection_seconds"] <= BOUND[fault], web
     assert 0 < web["vip_moved_seconds"] <= BOUND[fault] + 0.5, web
     assert (

@@ -239,3 +239,33 @@ def test_collect_and_wait_timeout_without_daemon(tmp_path: Path) -> None:
     assert not result["running"] and "cannot reach vipkeeper" in result["error"]
     assert "127.0.0.1" in result["held"] and "10.213.254.254" not in result["held"]
     assert result["wait"]["outcome"] == "timeout" and result["wait"]["seconds"] >= 0.3
+
+
+def test_held_waits_briefly_for_the_dump_to_say_master() -> None:
+    """keepalived's dump may lag the kernel: the VIP is there, the dump still says BACKUP."""
+    states = iter(["BACKUP", "BACKUP", "MASTER"])
+
+    class Lagging(vipinfo.VipInfo):
+        def collect(self) -> dict[str, Any]:
+            state = next(states)
+            return {
+                "running": True,
+                "instances": [{"name": "web", "state": state}],
+                "vips": [
+                    {"address": "10.0.0.100", "state": state, "held": True, "instance": "web"}
+                ],
+            }
+
+    module = FakeModule(
+        daemon="keepalived",
+        socket="/x",
+        keepalived_dump="data",
+        vips=[],
+        wait_for="held",
+        wait_vip="10.0.0.100",
+        wait_timeout=5.0,
+        wait_interval=0.05,
+        wait_master_not=[],
+    )
+    result = Lagging(module).run()
+    assert result["wait"]["outcome"] == "held" and result["vips"][0]["state"] == "MASTER"
