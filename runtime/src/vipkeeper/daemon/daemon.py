@@ -31,7 +31,7 @@ from vipkeeper.checks.script import (
 )
 from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec
 from vipkeeper.config import model as m
-from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
+from vipkeeper.config.diagnostics import CORRECTED, Code, Diagnostic, Severity
 from vipkeeper.daemon import dumps
 from vipkeeper.daemon.build import (
     BuildError,
@@ -76,8 +76,9 @@ SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
 
 
-# keepalived starts with these and disables the script concerned (`-t` still fails on them).
-RUNTIME_WARNINGS = frozenset({Code.SCRIPT_SECURITY, Code.SCRIPT_MISSING})
+# keepalived starts with these: it disables the script concerned, or corrects the value (a
+# default, a truncation, an old alias) and runs. `-t` and `vipkeeper check` still fail on them.
+RUNTIME_WARNINGS = frozenset({Code.SCRIPT_SECURITY, Code.SCRIPT_MISSING}) | CORRECTED
 
 
 def blocking_errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
