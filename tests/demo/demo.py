@@ -28,6 +28,16 @@ DIR = Path(os.environ.get("VIPKEEPER_DEMO_DIR", "/var/tmp/vipkeeper-demo"))
 BIN = Path(sys.executable).parent
 
 
+FAULTS = {
+    "stop": "its VRRP daemon stopped",
+    "kill": "its VRRP daemon killed with SIGKILL",
+    "service": "nginx stopped, the tracked check fails",
+    "isolate": "its VRRP traffic dropped",
+    "demote": "a planned switchover",
+    "link": "its link down",
+}
+
+
 class DemoError(Exception):
     """A step failed; the message says which and where its log is."""
 
@@ -145,7 +155,8 @@ def print_report(doc: dict[str, Any], status: dict[str, Any], record: Path) -> N
         + ")"
     )
     say(f"      master before the drill : {rec['old_master']}")
-    say(f"      fault                   : {rec['fault']} on {rec['old_master']}")
+    what = FAULTS.get(str(rec["fault"]), str(rec["fault"]))
+    say(f"      fault                   : {rec['fault']} on {rec['old_master']} ({what})")
     say(
         f"      took over               : {rec['new_master']}, VIP moved after "
         f"{secs(rec.get('vip_moved_seconds'))}"
