@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import struct
+import threading
 import time
 
 NETLINK_ROUTE = 0
@@ -122,30 +123,36 @@ RTMGRP_IPV6_IFADDR = 0x100
 
 
 class AddrMonitor:
-    """Address additions as they happen (the time each RTM_NEWADDR event was received)."""
+    """Address additions as they happen: a thread notes when each RTM_NEWADDR event arrived."""
 
     def __init__(self):
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
         self.sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+        self.sock.settimeout(0.2)
         self.added = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
 
-    def wait(self, timeout):
-        """Read events for up to `timeout` seconds; remember the first add time per address."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self.sock.settimeout(left)
+    def _read(self):
+        while not self._stop.is_set():
             try:
                 data = self.sock.recv(65536)
             except socket.timeout:
+                continue
+            except OSError:
                 return
             now = time.time()
             for item in parse_addr_messages(data, now, time.monotonic())[0]:
                 self.added.setdefault(item["address"], round(now, 3))
 
+    def wait(self, timeout):
+        """Sleep while the thread listens."""
+        self._stop.wait(timeout)
+
     def close(self):
+        self._stop.set()
+        self._thread.join(1.0)
         self.sock.close()
 
 
