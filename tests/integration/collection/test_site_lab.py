@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,11 @@ def test_site_deploys_idempotently_and_reloads_without_restart(site: dict[str, A
     first = play(site, vars1)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr
     vip = yaml.safe_load(Path(site["inventory"]).read_text())["all"]["vars"]["lab_vips"][0]
+    # Every node starts as BACKUP: lb1 takes the VIP after one master_down_interval
+    # (3 x advert_int 1 s + skew < 4 s); allow start-up and SSH round trips on top.
+    deadline = time.monotonic() + 15
+    while vip not in on(site, "lb1", "ip -br addr show host0") and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert vip in on(site, "lb1", "ip -br addr show host0")
     assert vip not in on(site, "lb2", "ip -br addr show host0")
     unit = on(site, "lb1", "systemctl show vipkeeper -p Type -p WatchdogUSec -p ActiveState")
