@@ -14,7 +14,7 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 
 .PHONY: lab-up lab-down test-lab test-molecule
 .PHONY: vm-image test-vm
-.PHONY: test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
+.PHONY: test-build test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
 .PHONY: lint-ansible changelog-lint test-collection-integration
 
 test: deps lint test-vm test-runtime test-collection test-lab test-molecule
@@ -55,7 +55,7 @@ units: deps collection-tree
 	@echo ">> collection unit tests"
 	cd $(COLL) && $(BIN)/ansible-test units --python 3.11 --color no --requirements-mode skip --local $(UNITS_ARGS)
 
-test-collection: sanity units lint-ansible changelog-lint test-collection-integration
+test-collection: test-build sanity units lint-ansible changelog-lint test-collection-integration
 
 # ansible-lint, production profile (.ansible-lint): roles, playbooks, role metadata.
 lint-ansible: deps
@@ -74,6 +74,16 @@ test-collection-integration: deps collection-tree
 
 build: deps
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+# The built artifact must carry the runtime (the runtime role installs it from there) and no caches.
+test-build: build
+	@echo ">> collection artifact"
+	@tar tzf build/vipkeeper-vrrp-*.tar.gz >build/contents.txt
+	@for f in MANIFEST.json runtime/pyproject.toml runtime/src/vipkeeper/cli.py \
+		plugins/action/render.py roles/runtime/tasks/main.yml playbooks/site.yml; do \
+		grep -qx "$$f" build/contents.txt || { echo "artifact lacks $$f" >&2; exit 1; }; done
+	@! grep -E '(^|/)(\.venv|\.git|__pycache__|\.mypy_cache|\.ruff_cache|\.hypothesis|\.pytest_cache)/' \
+		build/contents.txt || { echo "artifact carries caches (above)" >&2; exit 1; }
 
 # The demo (docs/quickstart.md): lab `demo` (reused when it runs), vipkeeper.vrrp.site, a failover
 # drill, a short report. The lab keeps running until `make demo-down`.
