@@ -14,10 +14,10 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 
 .PHONY: lab-up lab-down test-lab test-molecule
 .PHONY: vm-image test-vm
-.PHONY: test-build test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
+.PHONY: test-build test-drill test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
 .PHONY: lint-ansible changelog-lint test-collection-integration
 
-test: deps lint test-vm test-runtime test-collection test-lab test-molecule
+test: deps lint test-vm test-runtime test-collection test-lab test-molecule test-drill
 	@echo ">> make test: all green"
 
 deps:
@@ -100,6 +100,13 @@ test-molecule: deps
 	@echo ">> molecule scenarios on the lab: $(MOLECULE_SCENARIOS)"
 	$(LAB_PY) rootfs >/dev/null
 	@set -e; for s in $(MOLECULE_SCENARIOS); do $(BIN)/molecule test -s $$s; done
+
+# Failover drills end to end (tests/integration/drill, docs/drills.md): every fault against a
+# vipkeeper cluster and a keepalived cluster deployed by vipkeeper.vrrp.site on a lab of its own.
+test-drill: deps
+	@echo ">> failover drills on the lab"
+	$(LAB_PY) rootfs >/dev/null
+	$(PYTEST) -q -p no:cacheprovider tests/integration/drill
 
 clean:
 	rm -rf build .venv
