@@ -39,6 +39,10 @@ options:
       - C(single_host) (C(warn), C(error) or C(allow)) for clusters with one host.
       - C(advert_int) (1), C(version4) (2, the VRRP version of IPv4 instances), C(secret) (a
         site-wide fallback auth secret).
+      - C(avoid_vrids) (default none) lists VRIDs foreign routers use, each
+        C({vrid, family, interface}) (as P(vipkeeper.vrrp.vrrp_scan#module) returns them, with an
+        optional C(host) that heard it) or C({vrid, network}) (C(family) optional). They are never
+        assigned in the matching broadcast domains; a pinned C(vrid) on one is an error.
     type: dict
     default: {}
   lock:

@@ -1,6 +1,8 @@
 # Stable slot allocation (VRIDs, multicast groups) shared by every broadcast domain.
 #
 # Rules, in order of strength:
+#   0. A reserved slot of a domain (a foreign router's VRID) is never given to an item there;
+#      a pin on it is an error, a lock on it is re-allocated with a warning.
 #   1. A pinned value is always used. Two pins on the same value in one domain are an error.
 #   2. A locked value (from the previous plan) is kept unless it clashes with a pin or with a
 #      lock that sorts first; the loser is re-allocated and a warning names it.
@@ -16,6 +18,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+
+_RESERVED = "\0"
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,14 @@ def preferred_slot(key: str, size: int, first: int = 1) -> int:
 
 
 def allocate(
-    requests: Iterable[Request], *, first: int, last: int, what: str = "VRID"
+    requests: Iterable[Request],
+    *,
+    first: int,
+    last: int,
+    what: str = "VRID",
+    reserved: Mapping[str, Mapping[int, str]] | None = None,
 ) -> Allocation:
-    """Give each request a slot in first..last, unique in each of its domains."""
+    """Give each request a slot in first..last, unique per domain, never a reserved one."""
     reqs = sorted(requests, key=lambda r: r.key)
     size = last - first + 1
     labels = {r.key: r.label or r.key for r in reqs}
@@ -72,16 +82,24 @@ def allocate(
     warnings: list[str] = []
     slots: dict[str, int] = {}
     taken = _Taken()
+    # reserved: domain -> slot -> who holds it (never a request: keys carry a NUL prefix)
+    for domain, held in (reserved or {}).items():
+        for slot, who in held.items():
+            if first <= slot <= last:
+                labels[_RESERVED + who] = who
+                taken.take([domain], slot, _RESERVED + who)
 
     members: dict[str, list[str]] = {}
     for req in reqs:
         for domain in req.domains:
             members.setdefault(domain, []).append(req.key)
     for domain, keys in sorted(members.items()):
-        if len(keys) > size:
+        free = size - len(taken.by_domain.get(domain, {}))
+        if len(keys) > free:
             names = ", ".join(labels[k] for k in keys)
+            avail = f"{size} {what}s exist" if free == size else f"{free} {what}s are free"
             errors.append(
-                f"{len(keys)} clusters share domain {domain} but only {size} {what}s exist"
+                f"{len(keys)} clusters share domain {domain} but only {avail}"
                 f" ({first}..{last}): {names}"
             )
     if errors:
@@ -97,7 +115,12 @@ def allocate(
             continue
         for domain in sorted(req.domains):
             other = taken.holder([domain], req.pinned)
-            if other is not None:
+            if other is not None and other.startswith(_RESERVED):
+                errors.append(
+                    f"{labels[req.key]}: pinned {what} {req.pinned} is used by {labels[other]}"
+                    f" in domain {domain}"
+                )
+            elif other is not None:
                 errors.append(
                     f"duplicate pinned {what} {req.pinned} in domain {domain}:"
                     f" {labels[other]} and {labels[req.key]}"

@@ -4,7 +4,8 @@
 # address family, one VRRP instance:
 #   - VRID unique among instances of the same family whose hosts share a broadcast domain
 #     (the interface's network, optionally qualified by the hostvar `vipkeeper_segment`);
-#     stable through the lock (see allocate.py);
+#     stable through the lock (see allocate.py); never a VRID a foreign router uses in that
+#     domain (Settings.avoid_vrids, e.g. from vrrp_scan): a pin on one is an error;
 #   - the multicast group (default group, or unique per domain from a pool), or unicast peers;
 #   - priorities and initial state from host order, or pinned per host;
 #   - a v2 PASS secret (8 chars) derived by HMAC-SHA256 from the cluster's vaulted secret;
@@ -89,6 +90,8 @@ class Settings:
     advert_int: float = 1
     version4: int = 2
     secret: str = ""  # site-wide fallback secret; HMAC with the cluster name keeps them apart
+    # VRIDs foreign routers use: {vrid, family, interface (optionally host) or network}
+    avoid_vrids: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -496,7 +499,10 @@ def plan(
     if problems.errors:
         raise PlanError(problems.errors, problems.warnings)
 
-    vrids = _allocate_vrids(specs, geometry, lock, problems)
+    avoided = _avoided(settings.avoid_vrids, specs, geometry, hosts, problems)
+    if problems.errors:
+        raise PlanError(problems.errors, problems.warnings)
+    vrids = _allocate_vrids(specs, geometry, lock, problems, avoided)
     groups = _allocate_groups(
         specs=specs,
         geometry=geometry,
@@ -550,11 +556,85 @@ def _locked(lock: Mapping[str, Any], name: str, family: str, key: str) -> Any:
     return fam.get(key) if isinstance(fam, Mapping) else None
 
 
+AVOID_KEYS = frozenset({"vrid", "family", "interface", "host", "network"})
+FOREIGN = "a foreign VRRP router (vipkeeper_avoid_vrids)"
+
+
+def _avoid_entry(
+    index: int, entry: Any, problems: _Problems
+) -> tuple[int, str, str | None, str | None, Any] | None:
+    """One checked avoid_vrids entry: (vrid, family, interface, host, network)."""
+    where = f"vipkeeper_avoid_vrids[{index}]"
+    if not isinstance(entry, Mapping):
+        problems.error(f"{where}: must be a mapping with vrid, family and interface or network")
+        return None
+    unknown = sorted(set(map(str, entry)) - AVOID_KEYS)
+    if unknown:
+        problems.error(f"{where}: unknown keys {', '.join(unknown)}")
+        return None
+    vrid: Any = entry.get("vrid")
+    if not _is_int(vrid) or not 1 <= int(vrid) <= 255:
+        problems.error(f"{where}: vrid must be an integer 1..255, not {vrid!r}")
+        return None
+    interface, host, network = entry.get("interface"), entry.get("host"), entry.get("network")
+    if (interface is None) == (network is None) or (host is not None and interface is None):
+        problems.error(f"{where}: give exactly one of interface (optionally with host) or network")
+        return None
+    net = None
+    if network is not None:
+        try:
+            net = ipaddress.ip_network(str(network), strict=False)
+        except ValueError:
+            problems.error(f"{where}: network {network!r} is not a network")
+            return None
+    family = entry.get("family", None if net is None else f"ipv{net.version}")
+    if family not in FAMILIES:
+        problems.error(f"{where}: family must be ipv4 or ipv6, not {family!r}")
+        return None
+    iface = None if interface is None else str(interface)
+    return int(vrid), str(family), iface, None if host is None else str(host), net
+
+
+def _avoided(
+    entries: Sequence[Any],
+    specs: Sequence[_ClusterSpec],
+    geometry: Mapping[tuple[str, str], tuple[frozenset[str], Mapping[str, InterfaceFacts]]],
+    hosts: Mapping[str, HostFacts],
+    problems: _Problems,
+) -> dict[str, dict[str, dict[int, str]]]:
+    """Per family, the domains' VRIDs that foreign routers use (Settings.avoid_vrids)."""
+    out: dict[str, dict[str, dict[int, str]]] = {family: {} for family in FAMILIES}
+    if isinstance(entries, (str, bytes)) or not isinstance(entries, Sequence):
+        problems.error("vipkeeper_avoid_vrids must be a list")
+        return out
+    checked = [_avoid_entry(i, e, problems) for i, e in enumerate(entries)]
+    for spec in specs:
+        for family in FAMILIES:
+            if (spec.name, family) not in geometry:
+                continue
+            ifaces = geometry[(spec.name, family)][1]
+            for h in spec.hosts:
+                dom = _domain(hosts[h.name], ifaces[h.name], family)
+                nets = _networks(ifaces[h.name], family) or _networks(ifaces[h.name], "ipv4")
+                for item in checked:
+                    if item is None or dom is None or item[1] != family:
+                        continue
+                    vrid, _family, interface, host, net = item
+                    if net is not None:
+                        hit = net in nets
+                    else:
+                        hit = interface == h.interface and host in (None, h.name)
+                    if hit:
+                        out[family].setdefault(f"{family}:{dom}", {})[vrid] = FOREIGN
+    return out
+
+
 def _allocate_vrids(
     specs: Sequence[_ClusterSpec],
     geometry: Mapping[tuple[str, str], tuple[frozenset[str], Any]],
     lock: Mapping[str, Any],
     problems: _Problems,
+    avoided: Mapping[str, Mapping[str, Mapping[int, str]]],
 ) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
     for family in FAMILIES:
@@ -576,7 +656,9 @@ def _allocate_vrids(
                     label=_label(spec, family),
                 )
             )
-        result = allocate(requests, first=1, last=255, what="VRID")
+        result = allocate(
+            requests, first=1, last=255, what="VRID", reserved=avoided.get(family, {})
+        )
         problems.errors.extend(result.errors)
         problems.warnings.extend(result.warnings)
         out.update({(name, family): vrid for name, vrid in result.slots.items()})

@@ -218,3 +218,28 @@ def test_plan_step_writes_a_lock_that_keeps_vrids(site: dict[str, Any]) -> None:
     )
     third = play(site, "plan.yml")
     assert recap(third.stdout)["lb1"]["changed"] == 0
+
+
+def test_plan_step_avoids_foreign_vrids(site: dict[str, Any]) -> None:
+    work = site["work"]
+    lock_file = work / "lock.yml"
+    lock_file.unlink(missing_ok=True)
+    first = play(site, "plan.yml")
+    assert first.returncode == 0, first.stdout + first.stderr
+    web = yaml.safe_load(lock_file.read_text())["web"]["ipv4"]["vrid"]
+    # the shape vrrp_scan returns: web moves off its (locked) VRID with a warning, api stays
+    scanned = {"vipkeeper_avoid_vrids": [{"vrid": web, "family": "ipv4", "interface": "eth0"}]}
+    moved = play(site, "plan.yml", "-e", json.dumps(scanned))
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    lock = yaml.safe_load(lock_file.read_text())
+    assert lock["web"]["ipv4"]["vrid"] not in (web, 77)
+    assert lock["api"]["ipv4"]["vrid"] == 77
+    said = " ".join((moved.stdout + moved.stderr).split())  # warnings may be wrapped
+    assert f"locked VRID {web} is now held by a foreign VRRP router" in said
+    pinned = {"vipkeeper_avoid_vrids": [{"vrid": 77, "network": "10.213.41.0/24"}]}
+    failed = play(site, "plan.yml", "-e", json.dumps(pinned))
+    assert failed.returncode != 0
+    assert (
+        "cluster api (ipv4; hosts lb2, lb1): pinned VRID 77 is used by a foreign VRRP router"
+        " (vipkeeper_avoid_vrids) in domain ipv4:10.213.41.0/24" in failed.stdout
+    ), failed.stdout[-3000:]
