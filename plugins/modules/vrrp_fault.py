@@ -42,7 +42,16 @@ options:
     choices: [present, restored]
     default: present
   daemon:
-    description: The VRRP daemon; C(auto) takes vipkeeper when its control socket exists.
+    description:
+      - The VRRP daemon.
+      - C(auto) restores the daemon that the fault acted on - each injected fault leaves a record
+        in C(/run/vipkeeper-drill/FAULT.json) naming the daemon and unit, which the restore reads
+        and removes (a stopped vipkeeper has no control socket to detect it by).
+      - Without a record, C(auto) takes vipkeeper when its control socket exists, else keepalived
+        when it runs, else the one of the two whose unit is enabled (C(systemctl is-enabled)),
+        else the one whose config exists (C(/etc/vipkeeper/keepalived.conf),
+        C(/etc/keepalived/keepalived.conf)); when that cannot tell, the faults that act on the
+        daemon (C(stop), C(kill), C(demote)) fail and ask for O(daemon) or O(service_name).
     type: str
     choices: [auto, vipkeeper, keepalived]
     default: auto
@@ -134,10 +143,18 @@ state:
   type: str
   sample: present
 daemon:
-  description: The daemon the fault is about.
+  description:
+    - The daemon the fault is about.
+    - C(unknown) when O(daemon=auto) cannot tell and the fault does not need it.
   returned: always
   type: str
   sample: vipkeeper
+daemon_from:
+  description:
+    - How the daemon was decided - C(given), recorded at fault time, running, enabled unit, config.
+  returned: always
+  type: str
+  sample: recorded when the fault was injected
 action:
   description: What was (or, in check mode, would be) done.
   returned: always

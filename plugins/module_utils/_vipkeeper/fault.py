@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
@@ -13,6 +14,17 @@ from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper import d
 
 FAULTS = ("stop", "kill", "isolate", "service", "demote", "link")
 NFT_TABLE = "vipkeeper_drill"
+# Faults that act on the daemon's unit or socket: the others do not need to know the daemon.
+DAEMON_FAULTS = ("stop", "kill", "demote")
+# Each injected fault leaves a record here (tmpfs: gone after a reboot) naming the daemon and
+# unit it acted on, so that the restore starts the same one - once stopped, vipkeeper has no
+# control socket left to detect it by.
+RECORD_DIR = "/run/vipkeeper-drill"
+RECORDED = "recorded when the fault was injected"
+CONFIGS = {
+    "vipkeeper": "/etc/vipkeeper/keepalived.conf",
+    "keepalived": "/etc/keepalived/keepalived.conf",
+}
 
 
 def nft_ruleset(table):
@@ -52,10 +64,64 @@ class Fault:
     def __init__(self, module):
         self.module = module
         self.p = module.params
-        self.daemon = self.p["daemon"]
-        if self.daemon == "auto":
-            self.daemon = "vipkeeper" if os.path.exists(self.p["socket"]) else "keepalived"
-        self.unit = self.p["service_name"] or self.daemon
+        self.record_path = os.path.join(RECORD_DIR, "%s.json" % self.p["fault"])
+        self.keepalived_pidfile = daemons.KEEPALIVED_PIDFILE
+        self.configs = CONFIGS
+        self.record = self._read_record() if self.p["state"] == "restored" else None
+        self.daemon, self.daemon_from = self._resolve_daemon()
+        recorded = self.daemon_from == RECORDED and (self.record or {}).get("unit")
+        self.unit = self.p["service_name"] or recorded or self.daemon
+        if self.daemon is None and self.p["fault"] in DAEMON_FAULTS and not self.unit:
+            module.fail_json(
+                msg="daemon=auto cannot tell which VRRP daemon this host runs (%s); set daemon "
+                "(vipkeeper or keepalived) or service_name" % self.daemon_from
+            )
+
+    # -- which daemon -------------------------------------------------------------------------
+    def _resolve_daemon(self):
+        """(daemon or None, how it was decided): given, recorded, running, enabled, configured."""
+        if self.p["daemon"] != "auto":
+            return self.p["daemon"], "given"
+        if self.record and self.record.get("daemon") in ("vipkeeper", "keepalived"):
+            return self.record["daemon"], RECORDED
+        if os.path.exists(self.p["socket"]):
+            return "vipkeeper", "its control socket exists"
+        if daemons.keepalived_pid(self.keepalived_pidfile) is not None:
+            return "keepalived", "it is running"
+        enabled = [name for name in ("vipkeeper", "keepalived") if self._enabled(name)]
+        if len(enabled) == 1:
+            return enabled[0], "its unit is the one enabled"
+        configured = [name for name, path in self.configs.items() if _non_empty(path)]
+        if len(configured) == 1:
+            return configured[0], "its config is the one present"
+        return None, "neither runs; enabled units: %s; configs: %s" % (
+            ", ".join(enabled) or "none",
+            ", ".join(configured) or "none",
+        )
+
+    def _enabled(self, unit):
+        rc, out, _err = self.module.run_command(["systemctl", "is-enabled", unit])
+        return rc == 0 and out.strip() in ("enabled", "enabled-runtime")
+
+    def _read_record(self):
+        try:
+            with open(self.record_path) as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def _write_record(self, at):
+        record = {"fault": self.p["fault"], "daemon": self.daemon, "unit": self.unit, "at": at}
+        os.makedirs(os.path.dirname(self.record_path), mode=0o700, exist_ok=True)
+        tmp = self.record_path + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(record, handle)
+        os.replace(tmp, self.record_path)
+
+    def _drop_record(self):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.record_path)
 
     # -- what is there now --------------------------------------------------------------------
     def _active(self, unit):
@@ -160,14 +226,20 @@ class Fault:
         result = {
             "fault": p["fault"],
             "state": p["state"],
-            "daemon": self.daemon,
+            "daemon": self.daemon or "unknown",
+            "daemon_from": self.daemon_from,
             "action": description,
             "commands": [" ".join(c) for c in commands],
             "changed": needed,
             "at": None,
             "at_monotonic": None,
         }
-        if not needed or self.module.check_mode:
+        if self.module.check_mode:
+            return result
+        restore = p["state"] == "restored"
+        if not needed:
+            if restore:
+                self._drop_record()
             return result
         if p["fault"] == "kill" and p["state"] == "present":
             main = self._main_pid()
@@ -218,6 +290,16 @@ class Fault:
         result["at"] = round(epoch, 6)
         result["at_monotonic"] = round(mono, 6)
         result["done_at"] = round(time.time(), 6)
+        if restore:
+            self._drop_record()
+        else:
+            try:
+                self._write_record(result["at"])
+            except OSError as exc:
+                result["warnings"] = [
+                    "could not record the fault in %s (%s): a restore with daemon=auto "
+                    "decides by the enabled unit and config" % (self.record_path, exc)
+                ]
         return result
 
     def _main_pid(self):
@@ -228,3 +310,10 @@ class Fault:
             return int(out.strip()) if rc == 0 else None
         except ValueError:
             return None
+
+
+def _non_empty(path):
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False

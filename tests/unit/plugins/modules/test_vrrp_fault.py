@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper import fault as fault_mod
 from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.fault import (
     Fault,
     descendants,
@@ -20,6 +22,14 @@ from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.modules.drill_helpers
     Failed,
     FakeModule,
 )
+
+
+@pytest.fixture(autouse=True)
+def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Fault records go to a throwaway directory, never the host's /run."""
+    path = tmp_path / "records"
+    monkeypatch.setattr(fault_mod, "RECORD_DIR", str(path), raising=False)
+    return path
 
 
 def module(check_mode: bool = False, **params: Any) -> FakeModule:
@@ -171,3 +181,120 @@ def test_kill_sigkills_the_main_pid_and_its_descendants() -> None:
     finally:
         if tree.poll() is None:
             tree.kill()
+
+
+class Host:
+    """A host for daemon=auto: its control socket, keepalived pidfile, configs and enabled units."""
+
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.root = root
+        self.socket = root / "control.sock"
+        self.pidfile = root / "keepalived.pid"
+        self.configs = {"vipkeeper": root / "vk.conf", "keepalived": root / "ka.conf"}
+        self.enabled: set[str] = set()
+        configs = {name: str(path) for name, path in self.configs.items()}
+        monkeypatch.setattr(fault_mod, "CONFIGS", configs, raising=False)
+        monkeypatch.setattr(fault_mod.daemons, "KEEPALIVED_PIDFILE", str(self.pidfile))
+
+    def fault(self, check_mode: bool = False, **params: Any) -> tuple[FakeModule, Fault]:
+        m = module(check_mode=check_mode, daemon="auto", socket=str(self.socket), **params)
+        for unit in ("vipkeeper", "keepalived"):
+            answer = (0, "enabled\n", "") if unit in self.enabled else (1, "disabled\n", "")
+            m.answers[f"systemctl is-enabled {unit}"] = answer
+        return m, Fault(m)
+
+
+@pytest.fixture
+def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Host:
+    return Host(tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("fault", ["stop", "kill"])
+def test_auto_restores_the_daemon_the_fault_stopped(host: Host, records: Path, fault: str) -> None:
+    host.socket.touch()  # vipkeeper runs
+    host.enabled = {"vipkeeper", "keepalived"}  # Debian enables keepalived when it installs it
+    m, f = host.fault(fault=fault)
+    victim = subprocess.Popen(["sleep", "60"])  # the daemon's main process, for kill
+    try:
+        m.answers["systemctl show"] = (0, f"{victim.pid}\n", "")
+        injected = f.run()
+    finally:
+        victim.kill()
+        victim.wait()
+    assert injected["daemon"] == "vipkeeper" and injected["changed"]
+    host.socket.unlink()  # a stopped vipkeeper takes its socket away
+    m, f = host.fault(fault=fault, state="restored")
+    m.answers["systemctl is-active"] = (3, "", "")
+    result = f.run()
+    assert result["daemon"] == "vipkeeper" and result["daemon_from"].startswith("recorded")
+    assert m.calls[-1] == ["systemctl", "start", "vipkeeper"]
+    assert not (records / f"{fault}.json").exists()
+
+
+def test_the_record_keeps_the_unit_of_service_name(host: Host) -> None:
+    host.socket.touch()
+    m, f = host.fault(service_name="vipkeeper@lab")
+    f.run()
+    host.socket.unlink()
+    m, f = host.fault(state="restored")
+    m.answers["systemctl is-active"] = (3, "", "")
+    f.run()
+    assert m.calls[-1] == ["systemctl", "start", "vipkeeper@lab"]
+
+
+def test_a_given_daemon_wins_over_the_record(host: Host, records: Path) -> None:
+    host.socket.touch()
+    host.fault()[1].run()
+    m = module(daemon="keepalived", state="restored")
+    m.answers["systemctl is-active"] = (3, "", "")
+    Fault(m).run()
+    assert m.calls[-1] == ["systemctl", "start", "keepalived"]
+    assert not (records / "stop.json").exists()
+
+
+def test_check_mode_leaves_no_record_and_keeps_one(host: Host, records: Path) -> None:
+    host.socket.touch()
+    host.fault(check_mode=True)[1].run()
+    assert not (records / "stop.json").exists()
+    host.fault()[1].run()
+    host.socket.unlink()
+    m, f = host.fault(check_mode=True, state="restored")
+    m.answers["systemctl is-active"] = (3, "", "")
+    assert f.run()["commands"][-1] == "systemctl start vipkeeper"
+    assert (records / "stop.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("enabled", "configs", "daemon"),
+    [
+        ({"vipkeeper"}, {"keepalived"}, "vipkeeper"),
+        ({"keepalived"}, {"vipkeeper"}, "keepalived"),
+        ({"vipkeeper", "keepalived"}, {"vipkeeper"}, "vipkeeper"),
+        (set(), {"keepalived"}, "keepalived"),
+    ],
+)
+def test_auto_without_a_record_takes_the_enabled_then_the_configured_daemon(
+    host: Host, enabled: set[str], configs: set[str], daemon: str
+) -> None:
+    host.enabled = enabled
+    for name in configs:
+        host.configs[name].write_text("vrrp_instance web {}\n")
+    m, f = host.fault(state="restored")
+    m.answers["systemctl is-active"] = (3, "", "")
+    result = f.run()
+    assert result["daemon"] == daemon and m.calls[-1] == ["systemctl", "start", daemon]
+
+
+def test_auto_takes_a_running_keepalived(host: Host) -> None:
+    host.enabled = {"vipkeeper"}
+    host.pidfile.write_text(f"{os.getpid()}\n")  # a live pid
+    _m, f = host.fault(fault="kill", check_mode=True)
+    assert f.daemon == "keepalived" and f.daemon_from == "it is running"
+
+
+def test_auto_that_cannot_tell_fails_for_the_daemon_faults_only(host: Host) -> None:
+    host.enabled = {"vipkeeper", "keepalived"}
+    with pytest.raises(Failed, match="cannot tell which VRRP daemon"):
+        host.fault(state="restored")
+    _m, f = host.fault(fault="isolate", state="restored")
+    assert f.run()["daemon"] == "unknown"
