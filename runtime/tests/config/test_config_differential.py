@@ -7,14 +7,12 @@ error for it too (vipkeeper always treats it as one).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netlab import NetLab, Node
+from config.differential import check_node, keepalived_t, vipkeeper_check
+from netlab import Node
 
 CONFIGS = Path(__file__).resolve().parent.parent / "data" / "configs"
 CORPUS = sorted(CONFIGS.glob("*.conf"))
@@ -25,33 +23,8 @@ pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 @pytest.fixture(scope="module")
 def node() -> Iterator[Node]:
     """A namespace with eth0 (veth to a private bridge) and eth1 (a bridge), both addressed."""
-    if os.geteuid() != 0:
-        pytest.fail("the differential test needs root for network namespaces")
-    with NetLab() as lab:
-        n = lab.add_node("chk", addrs=["10.213.250.1/24"])
-        for cmd in (
-            ["link", "add", "eth1", "type", "bridge"],
-            ["link", "set", "eth1", "up"],
-            ["addr", "add", "10.213.252.1/24", "dev", "eth1"],
-        ):
-            subprocess.run(["ip", "-n", n.ns, *cmd], check=True, capture_output=True)
+    with check_node("chk", "10.213.250.1/24", eth1="10.213.252.1/24") as n:
         yield n
-
-
-def keepalived_rc(node: Node, conf: Path) -> tuple[int, str]:
-    proc = node.run(
-        ["keepalived", "-t", "-e", "-i", "node1", "-f", str(conf)], check=False, timeout=60
-    )
-    return proc.returncode, proc.stderr
-
-
-def vipkeeper_rc(node: Node, conf: Path) -> tuple[int, str]:
-    proc = node.run(
-        [sys.executable, "-m", "vipkeeper.cli", "check", "-i", "node1", "-f", str(conf)],
-        check=False,
-        timeout=60,
-    )
-    return proc.returncode, proc.stderr
 
 
 def test_corpus_is_not_empty() -> None:
@@ -60,8 +33,8 @@ def test_corpus_is_not_empty() -> None:
 
 @pytest.mark.parametrize("conf", CORPUS, ids=lambda p: p.name)
 def test_both_accept_or_both_reject(node: Node, conf: Path) -> None:
-    k_rc, k_err = keepalived_rc(node, conf)
-    v_rc, v_err = vipkeeper_rc(node, conf)
+    k_rc, k_err = keepalived_t(node, conf, "-e", "-i", "node1")
+    v_rc, v_err = vipkeeper_check(node, conf, "-i", "node1")
     assert k_rc in (0, 4, 5, 6), f"keepalived -t failed oddly ({k_rc}): {k_err}"
     assert (k_rc == 0) == (v_rc == 0), (
         f"keepalived -t exit {k_rc}:\n{k_err}\nvipkeeper check exit {v_rc}:\n{v_err}"

@@ -9,16 +9,13 @@ intervals, mixed families, own-interface tracking...). Each config is checked by
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from config.differential import check_node, check_text
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
-from netlab import NetLab, Node
+from netlab import Node
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 
@@ -26,16 +23,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 @pytest.fixture(scope="module")
 def node() -> Iterator[Node]:
     """A namespace with eth0 and eth1, each with an address (a unicast source)."""
-    if os.geteuid() != 0:
-        pytest.fail("the differential test needs root for network namespaces")
-    with NetLab() as lab:
-        n = lab.add_node("gen", addrs=["10.213.251.1/24"])
-        for cmd in (
-            ["link", "add", "eth1", "type", "bridge"],
-            ["link", "set", "eth1", "up"],
-            ["addr", "add", "10.213.252.1/24", "dev", "eth1"],
-        ):
-            subprocess.run(["ip", "-n", n.ns, *cmd], check=True, capture_output=True)
+    with check_node("gen", "10.213.251.1/24", eth1="10.213.252.1/24") as n:
         yield n
 
 
@@ -129,9 +117,15 @@ def configs(draw: st.DrawFn) -> str:
     return head + body
 
 
-def rc(node: Node, argv: list[str]) -> tuple[int, str]:
-    proc = node.run(argv, check=False, timeout=60)
-    return proc.returncode, proc.stderr
+def assert_agree(node: Node, text: str) -> None:
+    """keepalived -t and vipkeeper check both accept `text`, or both reject it."""
+    (k_rc, k_err), (v_rc, v_err) = check_text(node, text)
+    # keepalived 2.2.7 crashes (SIGSEGV) on some broken checkers: that is not an acceptance.
+    event(f"keepalived -t exit {k_rc}")
+    assert (k_rc == 0) == (v_rc == 0), (
+        f"config:\n{text}\nkeepalived -t exit {k_rc}:\n{k_err}\n"
+        f"vipkeeper check exit {v_rc}:\n{v_err}"
+    )
 
 
 @settings(
@@ -142,20 +136,7 @@ def rc(node: Node, argv: list[str]) -> tuple[int, str]:
 )
 @given(text=configs())
 def test_generated_configs_agree(node: Node, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".conf", dir=node.lab.workdir, delete=False) as fh:
-        fh.write(text)
-    path = Path(fh.name)
-    try:
-        k_rc, k_err = rc(node, ["keepalived", "-t", "-f", str(path)])
-        v_rc, v_err = rc(node, [sys.executable, "-m", "vipkeeper.cli", "check", "-f", str(path)])
-    finally:
-        path.unlink()
-    # keepalived 2.2.7 crashes (SIGSEGV) on some broken checkers: that is not an acceptance.
-    event(f"keepalived -t exit {k_rc}")
-    assert (k_rc == 0) == (v_rc == 0), (
-        f"config:\n{text}\nkeepalived -t exit {k_rc}:\n{k_err}\n"
-        f"vipkeeper check exit {v_rc}:\n{v_err}"
-    )
+    assert_agree(node, text)
 
 
 LVS_MUTATIONS = (
@@ -231,17 +212,4 @@ def lvs_configs(draw: st.DrawFn) -> str:
 )
 @given(text=lvs_configs())
 def test_generated_lvs_configs_agree(node: Node, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".conf", dir=node.lab.workdir, delete=False) as fh:
-        fh.write(text)
-    path = Path(fh.name)
-    try:
-        k_rc, k_err = rc(node, ["keepalived", "-t", "-f", str(path)])
-        v_rc, v_err = rc(node, [sys.executable, "-m", "vipkeeper.cli", "check", "-f", str(path)])
-    finally:
-        path.unlink()
-    # keepalived 2.2.7 crashes (SIGSEGV) on some broken checkers: that is not an acceptance.
-    event(f"keepalived -t exit {k_rc}")
-    assert (k_rc == 0) == (v_rc == 0), (
-        f"config:\n{text}\nkeepalived -t exit {k_rc}:\n{k_err}\n"
-        f"vipkeeper check exit {v_rc}:\n{v_err}"
-    )
+    assert_agree(node, text)

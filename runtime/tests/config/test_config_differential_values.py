@@ -8,12 +8,12 @@ the same interface list.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netlab import NetLab, Node
+from config.differential import check_node, keepalived_t
+from netlab import Node
 
 from vipkeeper.config import load, load_text
 
@@ -235,10 +235,8 @@ CASES = [
 @pytest.fixture(scope="module")
 def node() -> Iterator[Node]:
     """A namespace with eth0 addressed."""
-    if os.geteuid() != 0:
-        pytest.fail("the differential test needs root for network namespaces")
-    with NetLab() as lab:
-        yield lab.add_node("val", addrs=["10.213.0.5/24"])
+    with check_node("val", "10.213.0.5/24") as n:
+        yield n
 
 
 def test_cases_accept_and_reject() -> None:
@@ -255,9 +253,9 @@ def test_value_accepted_alike(
 ) -> None:
     path = Path(node.lab.workdir) / f"{where}-{abs(hash((keyword, value)))}.conf"
     path.write_text(render(where, keyword, value))
-    proc = node.run(["keepalived", "-t", "-f", str(path)], check=False, timeout=60)
+    k_rc, k_err = keepalived_t(node, path)
     res = load(path, "node1", interface_exists={"eth0", "lo"}.__contains__)
-    assert (proc.returncode == 0) == res.ok, (
-        f"{keyword} {value!r}: keepalived -t exit {proc.returncode}: {proc.stderr}\n"
+    assert (k_rc == 0) == res.ok, (
+        f"{keyword} {value!r}: keepalived -t exit {k_rc}: {k_err}\n"
         f"vipkeeper: {[d.format() for d in res.diagnostics]}"
     )
