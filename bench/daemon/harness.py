@@ -76,13 +76,34 @@ class Daemon(Protocol):
 
 
 @dataclass
-class Vipkeeper:
-    """`vipkeeper run` in a node (one process)."""
+class Started:
+    """A daemon process started in a node: signalled, waited for and stopped alike."""
 
     node: Node
     workdir: Path
-    kind: str = "vipkeeper"
     proc: subprocess.Popen[bytes] | None = None
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+
+    def wait_exit(self) -> int:
+        """Wait for the exit; the exit code."""
+        assert self.proc is not None
+        return self.proc.wait(15)
+
+    def stop(self) -> None:
+        """Stop (SIGTERM, then SIGKILL) if running."""
+        if self.proc is not None:
+            stop_process(self.proc, 10)
+
+
+@dataclass
+class Vipkeeper(Started):
+    """`vipkeeper run` in a node (one process)."""
+
+    kind: str = "vipkeeper"
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -120,21 +141,6 @@ class Vipkeeper:
         except (OSError, ValueError):
             return False
 
-    def terminate(self) -> None:
-        """SIGTERM without waiting."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-
-    def wait_exit(self) -> int:
-        """Wait for the exit; the exit code."""
-        assert self.proc is not None
-        return self.proc.wait(15)
-
-    def stop(self) -> None:
-        """Stop (SIGTERM, then SIGKILL) if running."""
-        if self.proc is not None:
-            stop_process(self.proc, 10)
-
     def pids(self) -> dict[str, int]:
         """The processes whose CPU and memory count."""
         assert self.proc is not None
@@ -152,13 +158,10 @@ class Vipkeeper:
 
 
 @dataclass
-class Keepalived:
+class Keepalived(Started):
     """Debian's keepalived in a node (-P: VRRP only; no console logging)."""
 
-    node: Node
-    workdir: Path
     kind: str = "keepalived"
-    proc: subprocess.Popen[bytes] | None = None
     runs: int = 0
     state_file: Path = field(init=False)
     notify: Path = field(init=False)
@@ -195,21 +198,6 @@ class Keepalived:
         ok = wait_for(lambda: (run / "v.pid").exists() or proc.poll() is not None, 15, 0.02)
         if ok is None or proc.poll() is not None:
             raise RuntimeError(f"keepalived did not start in {self.node.name}")
-
-    def terminate(self) -> None:
-        """SIGTERM without waiting."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-
-    def wait_exit(self) -> int:
-        """Wait for the exit; the exit code."""
-        assert self.proc is not None
-        return self.proc.wait(15)
-
-    def stop(self) -> None:
-        """Stop (SIGTERM, then SIGKILL) if running."""
-        if self.proc is not None:
-            stop_process(self.proc, 10)
 
     def pids(self) -> dict[str, int]:
         """The parent and its VRRP child."""
@@ -316,6 +304,12 @@ class AdvertCapture:
                 with self._lock:
                     self.adverts.append(ad)
 
+    def __enter__(self) -> AdvertCapture:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def between(self, start: float, end: float) -> list[Advert]:
         """Adverts seen in [start, end]."""
         with self._lock:
@@ -329,6 +323,29 @@ class AdvertCapture:
     def stop(self) -> None:
         """End tcpdump."""
         stop_process(self.proc, 3)
+
+
+def last_advert(seen: list[Advert], src: str, vrid: int, until: float) -> float | None:
+    """When `src` last advertised `vrid` at or before `until` (a link cut)."""
+    times = [a.at for a in seen if a.src == src and a.vrid == vrid and a.at <= until]
+    return times[-1] if times else None
+
+
+def priority_zero(seen: list[Advert], src: str, vrid: int, after: float) -> float | None:
+    """When `src` advertised priority 0 for `vrid` (its shutdown) at or after `after` (a SIGTERM).
+
+    Only at or after the signal: the capture holds the earlier handovers' priority-0 adverts too,
+    and one restart-and-settle cycle can take less than a second.
+    """
+    return next(
+        (a.at for a in seen if a.src == src and a.vrid == vrid and a.prio == 0 and a.at >= after),
+        None,
+    )
+
+
+def first_advert(seen: list[Advert], src: str, vrid: int, after: float) -> float | None:
+    """When `src` first advertised `vrid` strictly after `after`."""
+    return next((a.at for a in seen if a.src == src and a.vrid == vrid and a.at > after), None)
 
 
 def cpu_ticks(pid: int) -> int:

@@ -40,8 +40,11 @@ from harness import (
     AdvertCapture,
     Daemon,
     cpu_ticks,
+    first_advert,
+    last_advert,
     load_average,
     make_daemon,
+    priority_zero,
     rss_kib,
     vip_of,
 )
@@ -50,6 +53,7 @@ from netlab import NetLab, Node, wait_for
 KINDS = ("keepalived", "vipkeeper")
 HIGH, LOW = 150, 100
 A_IP, B_IP, C_IP = "10.213.1.1", "10.213.1.2", "10.213.1.3"
+VRID = 1  # the one instance of the failover and handover phases (VI_1, VIP vip_of(0))
 FAILOVER_CASES = ((2, 1.0), (3, 0.05), (3, 0.01))
 HANDOVER_CASES = ((2, 1.0), (3, 0.05))
 MEASURES = {
@@ -131,137 +135,131 @@ def steady(lab: Lab, advert: float) -> None:
 # ------------------------------------------------------------------ phases
 
 
+@dataclass
+class Timings:
+    """The figures of repeated failovers or handovers: one entry per repetition seen."""
+
+    vip: list[float] = field(default_factory=list)
+    advert_vip: list[float] = field(default_factory=list)
+    wire: list[float] = field(default_factory=list)
+    misses: int = 0
+
+    def add(self, start: float, got: float, ref: float | None, first_b: float | None) -> None:
+        """One repetition: fault at `start`, VIP on b at `got`, a's reference advert, b's first."""
+        self.vip.append(got - start)
+        if ref is not None:
+            self.advert_vip.append(got - ref)
+            if first_b is not None:
+                self.wire.append(first_b - ref)
+
+    def report(self) -> dict[str, Any]:
+        """The summaries, by measure (MEASURES), and the misses."""
+        return {
+            "vip": summary(self.vip),
+            "advert_vip": summary(self.advert_vip),
+            "wire": summary(self.wire),
+            "misses": self.misses,
+        }
+
+
 def failover(lab: Lab, kind: str, version: int, advert: float, reps: int) -> dict[str, Any]:
     """Cut the master's link `reps` times."""
-    cap = AdvertCapture(lab.c, "vrrp")
     vip = vip_of(0)
-    to_vip: list[float] = []
-    advert_to_vip: list[float] = []
-    wire: list[float] = []
-    misses = 0
-    try:
-        with pair(lab, kind, 1, version, advert):
-            for _ in range(reps):
-                steady(lab, advert)
-                lab.a.cut()
-                cut_at = time.time()
-                got = lab.mon_b.first(
-                    vip, added=True, after=cut_at - 0.002, timeout=3 * advert + 10
-                )
-                lab.a.uncut()
-                if got is None:
-                    misses += 1
-                    continue
-                to_vip.append(got - cut_at)
-                time.sleep(0.2 + advert)  # let b's first adverts reach the capture
-                seen = cap.between(cut_at - 5 * advert - 1, got + advert + 1)
-                last_a = [x.at for x in seen if x.src == A_IP and x.at <= cut_at]
-                first_b = [x.at for x in seen if x.src == B_IP and x.at > cut_at]
-                if last_a:
-                    advert_to_vip.append(got - last_a[-1])
-                if last_a and first_b:
-                    wire.append(first_b[0] - last_a[-1])
-                lab.mon_b.first(vip, added=False, after=got, timeout=3 * advert + 10)
-    finally:
-        cap.stop()
-    return {
-        "vip": summary(to_vip),
-        "advert_vip": summary(advert_to_vip),
-        "wire": summary(wire),
-        "misses": misses,
-    }
+    out = Timings()
+    with AdvertCapture(lab.c, "vrrp") as cap, pair(lab, kind, 1, version, advert):
+        for _ in range(reps):
+            steady(lab, advert)
+            lab.a.cut()
+            cut_at = time.time()
+            got = lab.mon_b.first(vip, added=True, after=cut_at - 0.002, timeout=3 * advert + 10)
+            lab.a.uncut()
+            if got is None:
+                out.misses += 1
+                continue
+            time.sleep(0.2 + advert)  # let b's first adverts reach the capture
+            seen = cap.between(cut_at - 5 * advert - 1, got + advert + 1)
+            out.add(
+                cut_at,
+                got,
+                last_advert(seen, A_IP, VRID, until=cut_at),
+                first_advert(seen, B_IP, VRID, after=cut_at),
+            )
+            lab.mon_b.first(vip, added=False, after=got, timeout=3 * advert + 10)
+    return out.report()
 
 
 def handover(lab: Lab, kind: str, version: int, advert: float, reps: int) -> dict[str, Any]:
     """SIGTERM the master `reps` times, restarting it after each."""
-    cap = AdvertCapture(lab.c, "vrrp")
     vip = vip_of(0)
-    to_vip: list[float] = []
-    advert_to_vip: list[float] = []
-    wire: list[float] = []
-    misses = 0
-    conf = ""
-    try:
-        with pair(lab, kind, 1, version, advert) as (da, _db):
-            conf = da.conf(1, version=version, advert=advert, priority=HIGH)
-            for _ in range(reps):
-                steady(lab, advert)
-                sent = time.time()
-                da.terminate()
-                got = lab.mon_b.first(vip, added=True, after=sent, timeout=3 * advert + 10)
-                da.wait_exit()
-                if got is None:
-                    misses += 1
-                else:
-                    to_vip.append(got - sent)
-                    time.sleep(0.2 + advert)
-                    seen = cap.between(sent - 1, got + advert + 1)
-                    zero = [x.at for x in seen if x.src == A_IP and x.prio == 0]
-                    first_b = [x.at for x in seen if x.src == B_IP and x.at > sent]
-                    if zero:
-                        advert_to_vip.append(got - zero[0])
-                    if zero and first_b:
-                        wire.append(first_b[0] - zero[0])
-                da.start(conf)
-    finally:
-        cap.stop()
-    return {
-        "vip": summary(to_vip),
-        "advert_vip": summary(advert_to_vip),
-        "wire": summary(wire),
-        "misses": misses,
-    }
+    out = Timings()
+    with AdvertCapture(lab.c, "vrrp") as cap, pair(lab, kind, 1, version, advert) as (da, _db):
+        conf = da.conf(1, version=version, advert=advert, priority=HIGH)
+        for _ in range(reps):
+            steady(lab, advert)
+            sent = time.time()
+            da.terminate()
+            got = lab.mon_b.first(vip, added=True, after=sent, timeout=3 * advert + 10)
+            da.wait_exit()
+            if got is None:
+                out.misses += 1
+            else:
+                time.sleep(0.2 + advert)
+                seen = cap.between(sent, got + advert + 1)
+                zero = priority_zero(seen, A_IP, VRID, after=sent)
+                first_b = first_advert(seen, B_IP, VRID, after=sent if zero is None else zero)
+                out.add(sent, got, zero, first_b)
+            da.start(conf)
+    return out.report()
 
 
 def usage(lab: Lab, kind: str, count: int, advert: float, window: float) -> dict[str, Any]:
     """CPU, RSS and stability of `count` v3 (or v2 at >= 1 s) instances over `window` seconds."""
     version = 2 if advert >= 1 else 3
-    cap = AdvertCapture(lab.c, f"vrrp and src host {B_IP}")
-    try:
-        with pair(lab, kind, count, version, advert) as (da, db):
-            time.sleep(2)
-            roles = {"master": da, "backup": db}
-            pids = {role: d.pids() for role, d in roles.items()}
-            trans0 = {role: d.transitions() for role, d in roles.items()}
-            t0 = time.monotonic()
-            ticks0 = {r: {n: cpu_ticks(p) for n, p in ps.items()} for r, ps in pids.items()}
-            start_wall = time.time()
-            peak: dict[str, dict[str, int]] = {r: dict.fromkeys(ps, 0) for r, ps in pids.items()}
-            end = t0 + window
-            lost = 0
-            while (now := time.monotonic()) < end:
-                for r, ps in pids.items():
-                    for n, p in ps.items():
-                        peak[r][n] = max(peak[r][n], rss_kib(p))
-                if lab.holders(count) != (count, 0):
-                    lost += 1
-                time.sleep(min(5.0, end - now))
-            elapsed = time.monotonic() - t0
-            ticks1 = {r: {n: cpu_ticks(p) for n, p in ps.items()} for r, ps in pids.items()}
-            trans1 = {role: d.transitions() for role, d in roles.items()}
-            backup_adverts = len(cap.between(start_wall, time.time()))
-            out: dict[str, Any] = {"window_s": round(elapsed, 1), "count": count, "advert": advert}
+    with (
+        AdvertCapture(lab.c, f"vrrp and src host {B_IP}") as cap,
+        pair(lab, kind, count, version, advert) as (da, db),
+    ):
+        time.sleep(2)
+        roles = {"master": da, "backup": db}
+        pids = {role: d.pids() for role, d in roles.items()}
+        trans0 = {role: d.transitions() for role, d in roles.items()}
+        t0 = time.monotonic()
+        ticks0 = {r: {n: cpu_ticks(p) for n, p in ps.items()} for r, ps in pids.items()}
+        start_wall = time.time()
+        peak: dict[str, dict[str, int]] = {r: dict.fromkeys(ps, 0) for r, ps in pids.items()}
+        end = t0 + window
+        lost = 0
+        while (now := time.monotonic()) < end:
             for r, ps in pids.items():
-                per = {
-                    n: {
-                        "cpu_pct": 100 * (ticks1[r][n] - ticks0[r][n]) / CLK_TCK / elapsed,
-                        "rss_mib": rss_kib(ps[n]) / 1024,
-                        "peak_rss_mib": peak[r][n] / 1024,
-                    }
-                    for n in ps
+                for n, p in ps.items():
+                    peak[r][n] = max(peak[r][n], rss_kib(p))
+            if lab.holders(count) != (count, 0):
+                lost += 1
+            time.sleep(min(5.0, end - now))
+        elapsed = time.monotonic() - t0
+        ticks1 = {r: {n: cpu_ticks(p) for n, p in ps.items()} for r, ps in pids.items()}
+        trans1 = {role: d.transitions() for role, d in roles.items()}
+        backup_adverts = len(cap.between(start_wall, time.time()))
+        out: dict[str, Any] = {"window_s": round(elapsed, 1), "count": count, "advert": advert}
+        for r, ps in pids.items():
+            per = {
+                n: {
+                    "cpu_pct": 100 * (ticks1[r][n] - ticks0[r][n]) / CLK_TCK / elapsed,
+                    "rss_mib": rss_kib(ps[n]) / 1024,
+                    "peak_rss_mib": peak[r][n] / 1024,
                 }
-                out[r] = {
-                    "processes": per,
-                    "cpu_pct": sum(v["cpu_pct"] for v in per.values()),
-                    "rss_mib": sum(v["rss_mib"] for v in per.values()),
-                    "peak_rss_mib": sum(v["peak_rss_mib"] for v in per.values()),
-                    "spurious_transitions": trans1[r] - trans0[r],
-                }
-            out["backup_adverts"] = backup_adverts
-            out["vip_checks_failed"] = lost
-            return out
-    finally:
-        cap.stop()
+                for n in ps
+            }
+            out[r] = {
+                "processes": per,
+                "cpu_pct": sum(v["cpu_pct"] for v in per.values()),
+                "rss_mib": sum(v["rss_mib"] for v in per.values()),
+                "peak_rss_mib": sum(v["peak_rss_mib"] for v in per.values()),
+                "spurious_transitions": trans1[r] - trans0[r],
+            }
+        out["backup_adverts"] = backup_adverts
+        out["vip_checks_failed"] = lost
+        return out
 
 
 # ------------------------------------------------------------------ report
