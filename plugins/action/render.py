@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 
@@ -14,6 +15,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.check import (
+    mask_quoted_auth_pass,
     parse_keepalived,
     parse_vipkeeper,
     summary,
@@ -35,6 +37,9 @@ VALIDATE = {
     "vipkeeper": "vipkeeper check -f %s --json",
     "keepalived": "keepalived -t -f %s",
 }
+MASK = "********"
+# A keepalived.conf line that sets the VRRPv2 password: the value is everything after the keyword.
+_AUTH_PASS_LINE = re.compile(r"(?m)^([ \t]*auth_pass[ \t]+)[^\s].*$")
 COPY_ARGS = ("mode", "owner", "group", "backup", "seuser", "serole", "setype", "selevel")
 OWN_ARGS = frozenset(
     {
@@ -52,6 +57,23 @@ OWN_ARGS = frozenset(
         *COPY_ARGS,
     }
 )
+
+
+def mask_auth_pass(text):
+    """The config text with every auth_pass value replaced by ********."""
+    return _AUTH_PASS_LINE.sub(lambda m: m.group(1) + MASK, text)
+
+
+def mask_diff(result):
+    """Mask auth_pass values in a copy result's diff (a dict or a list of them), in place."""
+    diffs = result.get("diff")
+    for diff in diffs if isinstance(diffs, list) else [diffs]:
+        if not isinstance(diff, dict):
+            continue
+        for key in ("before", "after"):
+            if isinstance(diff.get(key), str):
+                diff[key] = mask_auth_pass(diff[key])
+    return result
 
 
 class ActionModule(ActionBase):
@@ -139,13 +161,18 @@ class ActionModule(ActionBase):
                 result["msg"] = "rendered config does not pass the check on the host"
                 return result
 
-        copy_result = self._copy(content, dest, validate, task_vars)
+        copy_result = mask_diff(self._copy(content, dest, validate, task_vars))
         if copy_result.get("failed") and "exit_status" in copy_result:
             rc = int(copy_result["exit_status"])
             if daemon == "keepalived":
                 found = parse_keepalived(copy_result.get("stderr", ""), rc)
             else:
                 found = parse_vipkeeper(copy_result.get("stdout"), copy_result.get("stderr"), rc)
+            for key in ("stdout", "stderr"):  # the checker's own report, as in diagnostics
+                if isinstance(copy_result.get(key), str):
+                    copy_result[key] = mask_quoted_auth_pass(copy_result[key])
+                    if key + "_lines" in copy_result:
+                        copy_result[key + "_lines"] = copy_result[key].splitlines()
             copy_result.update(summary(dest, rc, found))
             errors = [d["message"] for d in found if d["severity"] == "error"]
             copy_result["msg"] = "rendered config failed validation: " + "; ".join(errors[:5])

@@ -22,6 +22,8 @@ description:
     C(keepalived -t -f %s).
   - In check mode the rendered text is checked on the host in a temporary file when the checker
     is installed, so a config that would fail validation fails in check mode too.
+  - The diff shows every C(auth_pass) value as C(********); the file on the host gets the real
+    value.
   - Inventory errors fail before anything is transferred, naming every cluster and host involved.
   - The same config is rendered for hosts running vipkeeper and hosts running keepalived.
 author:

@@ -16,16 +16,23 @@ EXIT_SCRIPT_SECURITY = 6
 
 _KEEPALIVED_LINE = re.compile(r"^\((?P<file>.+?): Line (?P<line>\d+)\) (?P<message>.*)$")
 _SEARCH_DIRS = ["/opt/vipkeeper/bin", "/usr/local/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
+# A checker message that quotes a VRRPv2 password (vipkeeper's "auth_pass 'x' is longer than 8").
+_QUOTED_AUTH_PASS = re.compile(r"""(\bauth_pass[ \t]+)(?:'[^']*'|"[^"]*")""")
+
+
+def mask_quoted_auth_pass(text):
+    """Checker output with every quoted auth_pass value replaced by '********'."""
+    return _QUOTED_AUTH_PASS.sub(r"\1'********'", text)
 
 
 def diagnostic(message, severity="error", file=None, line=None, *, column=None, code=None):
-    """One diagnostic in the shape `vipkeeper check --json` uses."""
+    """One diagnostic in the shape `vipkeeper check --json` uses; auth_pass values masked."""
     return {
         "file": file,
         "line": line,
         "column": column,
         "severity": severity,
-        "message": message,
+        "message": mask_quoted_auth_pass(message),
         "code": code,
     }
 
