@@ -16,6 +16,11 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from vipkeeper.config import keywords
+from vipkeeper.config.checkdefaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_DELAY_LOOP,
+    resolve_timing,
+)
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
 from vipkeeper.config.lexer import Token
 from vipkeeper.config.model import (
@@ -1389,7 +1394,7 @@ _INHERITED = ("connect_timeout", "delay_loop", "retry", "delay_before_retry", "w
 
 
 def finish_checker(sub: Kwargs, rs: Kwargs, vs: Kwargs) -> Checker:
-    """Build a checker, inheriting timings from its real server then virtual server."""
+    """Build a checker: timings from it, its real server, its virtual server, else its type."""
     kind = sub["_kind"]
     data = public(sub)
     for key in _INHERITED:
@@ -1398,6 +1403,10 @@ def finish_checker(sub: Kwargs, rs: Kwargs, vs: Kwargs) -> Checker:
                 if key in parent and parent[key] is not None:
                     data[key] = parent[key]
                     break
+    data.setdefault("delay_loop", DEFAULT_DELAY_LOOP)
+    data.setdefault("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+    for key, value in resolve_timing(kind, data["delay_loop"]).items():
+        data.setdefault(key, value)
     if kind in ("HTTP_GET", "SSL_GET"):
         data["kind"] = kind
         data["ssl"] = kind == "SSL_GET"

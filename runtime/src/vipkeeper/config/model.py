@@ -389,7 +389,11 @@ class VirtualServerGroup:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckerBase:
-    """Settings common to every checker, inherited from real_server/virtual_server."""
+    """Settings common to every checker, inherited from real_server/virtual_server.
+
+    Timing defaults here are those of a directly built checker; a checker built from a config
+    gets keepalived's per-type values (config/checkdefaults.py), e.g. warmup = delay_loop.
+    """
 
     connect_ip: IPAddress | None = None  # None: the real server's address
     connect_port: int | None = None  # None: the real server's port
@@ -430,6 +434,7 @@ class HttpCheck(CheckerBase):
     """HTTP_GET / SSL_GET."""
 
     kind: str = "HTTP_GET"  # or "SSL_GET"
+    delay_before_retry: float = 3.0
     ssl: bool = False
     urls: tuple[HttpUrl, ...] = ()
     virtualhost: str | None = None
@@ -445,6 +450,7 @@ class MiscCheck(CheckerBase):
     """MISC_CHECK: run a command; misc_dynamic maps exit 2..255 to weight code-2."""
 
     kind: str = "MISC_CHECK"
+    retry: int = 0
     misc_path: ScriptCommand | None = None
     misc_timeout: float | None = None  # None: delay_loop
     misc_dynamic: bool = False
@@ -455,6 +461,7 @@ class DnsCheck(CheckerBase):
     """DNS_CHECK: a query for `name` of `type` is answered."""
 
     kind: str = "DNS_CHECK"
+    retry: int = 3
     type: str = "SOA"
     name: str = "."
 
@@ -483,6 +490,7 @@ class FileCheck(CheckerBase):
     """FILE_CHECK: a track_file's value drives the real server's weight."""
 
     kind: str = "FILE_CHECK"
+    retry: int = 0  # not a keepalived timing: a change counts at the next read
     track_file: str = ""
     weight: int | None = None
     reverse: bool = False

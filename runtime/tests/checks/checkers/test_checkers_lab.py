@@ -211,3 +211,111 @@ def test_fetch_sends_virtualhost() -> None:
     )
     assert b"Connection: close" in build_request("/", "h", "1.1")
     asyncio.run(asyncio.sleep(0))
+
+
+DEFAULTS_CONF = f"""virtual_server 10.213.1.100 80 {{
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    delay_loop 1
+    connect_timeout 1
+    real_server {RS} 9000 {{
+        TCP_CHECK {{
+            connect_port 9000
+        }}
+        HTTP_GET {{
+            connect_port 8080
+            url {{
+                path /
+                digest {DIGEST}
+            }}
+        }}
+        DNS_CHECK {{
+            connect_port 5353
+            type A
+            name www.example.test
+        }}
+        UDP_CHECK {{
+            connect_port 7000
+            payload 70696e67
+            require_reply 70696e67
+        }}
+    }}
+}}
+"""
+BY_KIND = {"TCP_CHECK": "tcp", "HTTP_GET": "http", "DNS_CHECK": "dns", "UDP_CHECK": "udp"}
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+def test_type_defaults_bound_removal_and_return(lab: NetLab) -> None:
+    """Checkers built from a config that leaves retry/delay_before_retry/warmup to their type.
+
+    The bounds come from the resolved values (HTTP_GET: 1 retry 3 s apart, DNS_CHECK: 3 retries
+    a delay_loop apart, ...): removal after at least retry x delay_before_retry and within
+    delay_loop + retry x (delay_before_retry + connect_timeout) + connect_timeout.
+    """
+    from vipkeeper.config import load_text
+
+    res = load_text(DEFAULTS_CONF)
+    assert res.config is not None and res.ok, [d.format() for d in res.diagnostics]
+    checkers = {c.kind: c for c in res.config.virtual_servers[0].real_servers[0].checkers}
+    resolved = {k: (c.retry, c.delay_before_retry, c.warmup) for k, c in checkers.items()}
+    assert resolved == {  # the type defaults are what this test exercises
+        "TCP_CHECK": (1, 1.0, 1.0),
+        "HTTP_GET": (1, 3.0, 1.0),
+        "DNS_CHECK": (3, 1.0, 1.0),
+        "UDP_CHECK": (1, 1.0, 1.0),
+    }
+    director = lab.add_node("dir", addrs=["10.213.1.1/24"])
+    rs = lab.add_node("rs", addrs=[f"{RS}/24"])
+    servers = Servers(rs, "", "")
+    for name in BY_KIND.values():
+        servers.start(name)
+    events: dict[str, list[tuple[float, bool]]] = {kind: [] for kind in checkers}
+    ns = NsThread(director.ns)
+    loops: dict[str, CheckerLoop] = {}
+
+    async def start() -> None:
+        for kind, checker in checkers.items():
+            target = Target(RS, checker.connect_port or 0)
+            loops[kind] = CheckerLoop(
+                checker, target, lambda lp, k=kind: events[k].append((time.monotonic(), lp.up))
+            )
+            loops[kind].start()
+
+    try:
+        ns.run(start())
+        # bootstrap (1 s) + warmup (delay_loop) + an attempt, with time for the servers to start
+        assert wait_for(lambda: all(lp.has_run and lp.up for lp in loops.values()), 15), {
+            k: lp.last for k, lp in loops.items()
+        }
+        for kind, c in checkers.items():
+            events[kind].clear()
+            stopped = time.monotonic()
+            servers.stop(BY_KIND[kind])
+            low = c.retry * c.delay_before_retry
+            high = (
+                c.delay_loop
+                + c.retry * (c.delay_before_retry + c.connect_timeout)
+                + c.connect_timeout
+                + SLACK
+            )
+            assert wait_for(lambda k=kind: events[k] != [], high + 1), f"{kind}: never went down"
+            at, up = events[kind][0]
+            assert up is False
+            assert low - 0.1 <= at - stopped <= high, f"{kind}: down after {at - stopped:.2f}s"
+            started = time.monotonic()
+            servers.start(BY_KIND[kind])
+            up_bound = c.delay_loop + c.connect_timeout + SLACK
+            assert wait_for(lambda k=kind: len(events[k]) > 1, up_bound + 2), f"{kind}: not back"
+            at, up = events[kind][1]
+            assert up is True and at - started <= up_bound + 1.0, f"{kind}: up after {at - started}"
+    finally:
+
+        async def stop() -> None:
+            for lp in loops.values():
+                await lp.stop()
+
+        ns.run(stop())
+        ns.close()
