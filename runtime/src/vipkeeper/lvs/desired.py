@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address
 
-from vipkeeper.config.model import Config, LbKind, RealServer, SorryServer, VirtualServer
+from vipkeeper.config.model import (
+    Config,
+    IPAddress,
+    LbKind,
+    RealServer,
+    SorryServer,
+    VirtualServer,
+)
 from vipkeeper.lvs.model import Dest, DestKey, Service, ServiceKey
 
 MAX_RANGE = 65536  # refuse absurd `IP-LAST` ranges
@@ -118,3 +125,15 @@ def rs_label(vs: VirtualServer, server: RealServer | SorryServer) -> str:
     proto = "none" if vs.fwmark is not None else str(vs.protocol).lower()
     port = server.port or (vs.port if (server.lvs_method or vs.lb_kind) == LbKind.NAT else 0) or 0
     return f"[{server.address}]:{proto}:{port}"
+
+
+def ha_suspend_ranges(vs: VirtualServer, config: Config) -> list[tuple[IPAddress, IPAddress]]:
+    """The address ranges (inclusive) whose local presence lets ha_suspend checkers run."""
+    if vs.fwmark is not None:
+        return []
+    if vs.group is None:
+        return [] if vs.address is None else [(vs.address, vs.address)]
+    group = config.vs_group(vs.group)
+    if group is None:
+        return []
+    return [(m.address, m.range_end or m.address) for m in group.members if m.address is not None]

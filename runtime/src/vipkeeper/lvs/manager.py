@@ -8,6 +8,9 @@ keepalived's rules (check/ipwrapper.c):
   below `quorum - hysteresis` to lose it; on loss the sorry server replaces the alive servers;
 - reload keeps every unchanged real server (and its checker state) and never re-adds a
   failed one at once; stop removes our services (lvs_flush_on_stop ALL flushes everything).
+- ha_suspend (check_api.c): while no local interface carries a virtual server's address, its
+  checkers make no attempts and keep their state; the service stays programmed. A fwmark
+  service has no address, so ha_suspend does not apply to it.
 """
 
 from __future__ import annotations
@@ -32,11 +35,20 @@ from vipkeeper.config.model import (
     ScriptCommand,
     VirtualServer,
 )
+from vipkeeper.lvs.addrwatch import Address, AddressWatch
 from vipkeeper.lvs.dataplane import Dataplane, DataplaneError, select_backend
-from vipkeeper.lvs.desired import dest, rs_label, service_for, service_keys, vs_label
+from vipkeeper.lvs.desired import (
+    dest,
+    ha_suspend_ranges,
+    rs_label,
+    service_for,
+    service_keys,
+    vs_label,
+)
 from vipkeeper.lvs.fifo import NotifyFifo, rs_line, vs_line
 from vipkeeper.lvs.model import ServiceKey, ServiceState, Table
 from vipkeeper.lvs.reconcile import DelDest, DelService, Op, apply_to, plan
+from vipkeeper.net.netlink import NetlinkError
 
 log = logging.getLogger(__name__)
 NOTIFY_TIMEOUT = 60.0
@@ -142,6 +154,7 @@ class RealServerState:
                     "has_run": loop.has_run,
                     "attempts": loop.attempts,
                     "failures": loop.failures,
+                    "suspended": loop.suspended,
                     "result": None
                     if loop.last is None
                     else {"ok": loop.last.ok, "detail": loop.last.detail},
@@ -160,6 +173,7 @@ class VirtualServerState:
         self.keys = keys
         self.servers: list[RealServerState] = []
         self.quorum_up = True
+        self.suspended = False  # ha_suspend: no local interface carries the address
         self.sorry_active = False
         total = sum(rs.weight for rs in vs.real_servers)
         self.quorum = min(vs.quorum, total) if total else vs.quorum
@@ -207,6 +221,8 @@ class VirtualServerState:
             if self.vs.sorry_server is None
             else str(self.vs.sorry_server.address),
             "sorry_server_active": self.sorry_active,
+            "ha_suspend": self.vs.ha_suspend,
+            "suspended": self.suspended,
             "real_servers": [s.snapshot() for s in self.servers],
         }
 
@@ -221,6 +237,7 @@ class LvsManager:
         backend: Dataplane | None = None,
         run_as: RunAs | None = None,
         bootstrap: float = BOOTSTRAP_DELAY,
+        watch_addresses: bool = True,
     ) -> None:
         self.config = config
         self.backend = backend
@@ -245,6 +262,10 @@ class LvsManager:
         self._sync_task: asyncio.Task[None] | None = None
         self._started = False
         self.reconciles = 0
+        self.watch_addresses = watch_addresses  # False: the caller feeds address_changed()
+        self.local_addresses: set[Address] = set()
+        self._addr_watch: AddressWatch | None = None
+        self._addresses_unknown = False  # the watch failed: checkers run (fail open)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -264,6 +285,7 @@ class LvsManager:
         ]
         self._programmed = await asyncio.to_thread(self.backend.read)
         await self._sync()
+        await self._watch_addresses()
         self._started = True
         for vss in self.virtual_servers:
             for srv in vss.servers:
@@ -302,6 +324,7 @@ class LvsManager:
             await self.wait_synced()
             self._programmed = await asyncio.to_thread(self.backend.read)
             await self._sync()
+        await self._watch_addresses()
         for vss in self.virtual_servers:
             for srv in vss.servers:
                 for loop in srv.loops:
@@ -309,6 +332,9 @@ class LvsManager:
 
     async def stop(self) -> None:
         """Stop the checkers and remove our services as lvs_flush_on_stop says."""
+        if self._addr_watch is not None:
+            await self._addr_watch.stop()
+            self._addr_watch = None
         for vss in self.virtual_servers:
             for srv in vss.servers:
                 for loop in srv.loops:
@@ -389,6 +415,10 @@ class LvsManager:
         self, vs: VirtualServer, config: Config, prev: VirtualServerState | None
     ) -> VirtualServerState:
         vss = VirtualServerState(vs, service_keys(vs, config))
+        if prev is not None:
+            vss.suspended = prev.suspended
+        elif vs.ha_suspend and not ha_suspend_ranges(vs, config):
+            log.warning("VS %s: ha_suspend needs an address; it has none, ignored", vss.label)
         for rs in vs.real_servers:
             old = None
             if prev is not None:
@@ -457,6 +487,59 @@ class LvsManager:
             if sorry is not None:
                 vss.sorry_active = True
             self._vs_notify(vss)
+
+    # ------------------------------------------------------------------ ha_suspend
+
+    async def _watch_addresses(self) -> None:
+        """Follow local addresses (netlink) once a virtual server uses ha_suspend."""
+        wanted = any(vss.vs.ha_suspend for vss in self.virtual_servers)
+        if wanted and self.watch_addresses and self._addr_watch is None:
+            watch = AddressWatch(self.address_changed)
+            try:
+                await watch.start()
+            except (OSError, NetlinkError) as exc:
+                self._error(f"ha_suspend: cannot watch addresses, not suspending: {exc}")
+                await watch.stop()
+                self._addresses_unknown = True
+            else:
+                self._addr_watch = watch
+        self._update_suspension()
+
+    def address_changed(self, address: Address, present: bool) -> None:
+        """A local address appeared or went; ha_suspend checkers suspend or resume."""
+        if present:
+            self.local_addresses.add(address)
+        else:
+            self.local_addresses.discard(address)
+        self._update_suspension()
+
+    def _suspended(self, vs: VirtualServer) -> bool:
+        if not vs.ha_suspend or self._addresses_unknown:
+            return False
+        ranges = ha_suspend_ranges(vs, self.config)
+        if not ranges:
+            return False
+        return not any(
+            a.version == lo.version and int(lo) <= int(a) <= int(hi)
+            for a in self.local_addresses
+            for lo, hi in ranges
+        )
+
+    def _update_suspension(self) -> None:
+        for vss in self.virtual_servers:
+            suspended = self._suspended(vss.vs)
+            if suspended != vss.suspended:
+                vss.suspended = suspended
+                for srv in vss.servers:
+                    log.info(
+                        "%s healthchecker for service %s for VS %s",
+                        "Suspending" if suspended else "Activating",
+                        rs_label(vss.vs, srv.rs),
+                        vss.label,
+                    )
+            for srv in vss.servers:
+                for loop in srv.loops:
+                    loop.suspended = suspended and not isinstance(loop.checker, FileCheck)
 
     # ------------------------------------------------------------------ notifies
 

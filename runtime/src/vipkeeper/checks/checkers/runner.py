@@ -6,6 +6,8 @@
   `retry` times; the failure after that marks the checker down, next attempt after delay_loop.
 - Failure while already down: next attempt after delay_loop.
 - alpha: the checker starts down (the real server is not used until a check succeeds).
+- suspended (ha_suspend): a due attempt is skipped and looked at again after delay_loop; the
+  state and the retry count stay as they are until the checker resumes.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class CheckerLoop:
         self.bootstrap = bootstrap
         self.label = label or f"{checker.kind} {target.hostport}"
         self.up = not checker.alpha
+        self.suspended = False  # ha_suspend: no attempts, the state stays as it is
         self.has_run = False
         self.retry_it = 0
         self.weight: int | None = None
@@ -85,6 +88,9 @@ class CheckerLoop:
         )
         await asyncio.sleep(first)
         while True:
+            if self.suspended:  # keepalived: the due attempt is skipped, the next is delay_loop on
+                await asyncio.sleep(self.checker.delay_loop)
+                continue
             result = await self.attempt()
             timing = self.epilog(result)
             if timing.changed:
