@@ -9,14 +9,27 @@ time (time.process_time), so that other load on a shared machine does not distor
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
 import ipaddress
 import platform
+import struct
 import time
 from collections.abc import Callable
+from typing import Any
 
+from vipkeeper.net.vrrpsock import Datagram, parse_ipv4
 from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.packet import checksum_ok, decode_advert, encode_advert
-from vipkeeper.vrrp.settings import MCAST_V4, MCAST_V6, Auth, AuthType, InstanceSettings
+from vipkeeper.vrrp.settings import (
+    MCAST_V4,
+    MCAST_V6,
+    Auth,
+    AuthType,
+    InstanceSettings,
+    IPAddress,
+)
+from vipkeeper.vrrp.state import State
 from vipkeeper.vrrp.validate import check_advert
 
 ip = ipaddress.ip_address
@@ -103,16 +116,21 @@ def event_rows(seconds: float) -> list[tuple[str, float]]:
     src = ip("10.213.0.2")
     higher = encode_advert(peer.build_advert(200), src, MCAST_V4)
     rows = []
+    for label, fast in (
+        ("BACKUP receives a valid advert (full checks + timer reset)", False),
+        ("BACKUP hears its master again (fast path: same bytes, timer reset)", True),
+    ):
+        backup = VrrpInstance(s, fast_path=fast)
+        backup.start(0.0)
+        clock = [0.0]
 
-    backup = VrrpInstance(s)
-    backup.start(0.0)
-    clock = [0.0]
+        def rx(backup: VrrpInstance = backup, clock: list[float] = clock) -> None:
+            clock[0] += 0.001
+            backup.receive_advert(higher, src, MCAST_V4, 255, clock[0])
 
-    def rx() -> None:
-        clock[0] += 0.001
-        backup.receive_advert(higher, src, MCAST_V4, 255, clock[0])
-
-    rows.append(("BACKUP receives a valid advert (checks + timer reset)", rate(rx, seconds)))
+        rows.append((label, rate(rx, seconds)))
+        assert backup.state is State.BACKUP
+        assert backup.fast_path_hits == (backup.stats.received - 1 if fast else 0)
 
     master = VrrpInstance(settings(3, 4, 1, garp_master_delay=0))
     master.start(0.0)
@@ -147,11 +165,101 @@ def event_rows(seconds: float) -> list[tuple[str, float]]:
     return rows
 
 
+class _OneAtATime:
+    """A stand-in VRRP socket: each wake-up finds one datagram (100 instances at 1 s do so)."""
+
+    def __init__(self, raws: list[bytes]) -> None:
+        self.ifname, self.family = "eth0", 4
+        self.raws = raws
+        self.i = 0
+        self.pending = False
+
+    def wake(self) -> None:
+        self.pending = True
+
+    def receive(self) -> Datagram | None:
+        if not self.pending:
+            return None
+        self.pending = False
+        raw = self.raws[self.i % len(self.raws)]
+        self.i += 1
+        return parse_ipv4(raw)
+
+
+def _ipv4(payload: bytes, src: IPAddress, dst: IPAddress) -> bytes:
+    head = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, 255, 112, 0,
+                       src.packed, dst.packed)  # fmt: skip
+    return head + payload
+
+
+async def _daemon_backups(count: int) -> tuple[Any, _OneAtATime]:
+    """A daemon (not started) holding `count` BACKUP instances, and their master's packets."""
+    from vipkeeper.config import model as m
+    from vipkeeper.daemon.build import InstancePlan
+    from vipkeeper.daemon.daemon import Daemon, Managed, Options
+
+    daemon = Daemon(Options("bench.conf", state_dir="/nonexistent"), m.Config())
+    src = ip("10.213.0.2")
+    raws = []
+    now = daemon.loop.time()
+    for vrid in range(1, count + 1):
+        s = dataclasses.replace(CASES["v3 IPv4, 1 VIP"], name=f"VI_{vrid}", vrid=vrid)
+        plan = InstancePlan(s, "eth0", MCAST_V4, (), (), 0.0, 0.0, None)
+        managed = Managed(plan, VrrpInstance(s))
+        managed.core.start(now)
+        daemon.instances[s.name] = managed
+        peer = VrrpInstance(dataclasses.replace(s, source=src))
+        raws.append(_ipv4(encode_advert(peer.build_advert(200), src, MCAST_V4), src, MCAST_V4))
+    daemon.by_key = {mg.key: mg for mg in daemon.instances.values()}
+    daemon._rearm()
+    return daemon, _OneAtATime(raws)
+
+
+def daemon_rows(seconds: float, count: int = 100) -> list[tuple[str, float]]:
+    """The daemon's whole receive path: socket wake-up to re-armed timer, per advert."""
+
+    async def measure() -> float:
+        daemon, sock = await _daemon_backups(count)
+
+        def one() -> None:
+            sock.wake()
+            daemon._on_readable(sock)
+
+        r = rate(one, seconds)
+        assert all(mg.core.state is State.BACKUP for mg in daemon.instances.values())
+        return r
+
+    label = f"daemon: BACKUP of {count} instances hears one advert (parse, demux, core, timer)"
+    return [(label, asyncio.run(measure()))]
+
+
+def profile_daemon(count: int = 100, adverts: int = 200_000) -> None:
+    """Print a cProfile of the daemon's receive path (``--profile``)."""
+    import cProfile
+    import pstats
+
+    async def run() -> None:
+        daemon, sock = await _daemon_backups(count)
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(adverts):
+            sock.wake()
+            daemon._on_readable(sock)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+
+    asyncio.run(run())
+
+
 def main() -> None:
     """Print the benchmark as Markdown."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=2.0, help="time per figure (default 2)")
+    ap.add_argument("--profile", action="store_true", help="cProfile the daemon receive path")
     args = ap.parse_args()
+    if args.profile:
+        profile_daemon()
+        return
     print(f"Python {platform.python_version()} on {platform.machine()}, {platform.system()}")
     print()
     print("| advert | encode/s | decode/s | receive checks/s |")
@@ -159,10 +267,10 @@ def main() -> None:
     for name, enc, dec, chk in codec_rows(args.seconds):
         print(f"| {name} | {enc:,.0f} | {dec:,.0f} | {chk:,.0f} |")
     print()
-    print("| state-machine event | events/s |")
-    print("|---|---:|")
-    for name, r in event_rows(args.seconds):
-        print(f"| {name} | {r:,.0f} |")
+    print("| state-machine event | events/s | us/event |")
+    print("|---|---:|---:|")
+    for name, r in event_rows(args.seconds) + daemon_rows(args.seconds):
+        print(f"| {name} | {r:,.0f} | {1e6 / r:.2f} |")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,10 @@ def peer_advert(
 ) -> bytes:
     """The bytes a peer with ``settings`` but address ``source`` sends with ``priority``."""
     src = ip(source)
-    peer = VrrpInstance(dataclasses.replace(settings, source=src, priority=max(priority, 1)))
+    peer_settings = dataclasses.replace(
+        settings, source=src, priority=max(priority, 1), nopreempt=False
+    )
+    peer = VrrpInstance(peer_settings)
     advert = dataclasses.replace(peer.build_advert(priority), **adv)
     if dst is None:
         dst = MCAST_V4 if src.version == 4 else MCAST_V6

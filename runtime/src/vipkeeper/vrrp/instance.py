@@ -30,6 +30,20 @@ actions to carry out, in order. Transitions are in ``state.py``; the rules appli
   "removing VIPs." at start-up: a node that crashed as MASTER, or took over from a crashed
   keepalived, must not keep answering for the addresses while another router is master.
 - Own adverts looped back (source = our address) are ignored.
+- Receive fast path: a BACKUP keeps the last advert that passed every check and was accepted
+  as its master's for a reason that cannot expire (priority >= ours, or nopreempt), with its
+  source, destination and TTL. The same bytes again only count as received and re-arm the down
+  timer, which is all the full path would do. Any other call (another packet, a timer, a
+  tracker, a transition, ``reconfigure``) or a new ``settings`` object forgets it.
+- ``reconfigure(settings, now)``: a reload that keeps the instance's identity (VRID, family and
+  version; the daemon adds interface and sync group) takes the new settings over in place, with
+  no transition. Trackers keep their values (new ones start from the settings); the effective
+  priority is recomputed and FAULT entered or left as it requires. A MASTER removes dropped
+  routes and VIPs, adds new ones with one GARP burst for the new addresses, and sends an advert
+  at once when what it advertises changed; a lower priority does not make it resign (a higher
+  advert does, as keepalived). A BACKUP records new addresses; its down timer is re-armed from
+  when it last heard the master if the down interval changed, and a running preempt_delay keeps
+  its start.
 """
 
 from __future__ import annotations
@@ -67,6 +81,10 @@ GARP_REFRESH = "garp_master_refresh"
 GARP_LOWER_PRIO = "lower_priority_advert"
 GARP_SPLIT_BRAIN_HEAL = "split_brain_heal"
 GARP_PEER_RESIGNED = "peer_master_resigned"
+GARP_RECONFIGURED = "reconfigured"
+
+# What a running instance cannot change in place (``reconfigure``): these make another router.
+IDENTITY_FIELDS = ("vrid", "family", "version")
 
 
 @dataclass(slots=True)
@@ -89,9 +107,11 @@ class Stats:
 class VrrpInstance:
     """A VRRP instance: feed it events with ``now``, carry out the actions it returns."""
 
-    def __init__(self, settings: InstanceSettings) -> None:
+    def __init__(self, settings: InstanceSettings, *, fast_path: bool = True) -> None:
         """Build the instance in INIT; nothing happens before ``start``."""
         self.settings = settings
+        self.fast_path = fast_path
+        self.fast_path_hits = 0  # diagnostics only: adverts handled by the fast path
         self.state = State.INIT
         self.stats = Stats()
         self.master_adv_int = settings.advert_int
@@ -102,6 +122,10 @@ class VrrpInstance:
         self._track: TrackResult = evaluate(settings, self._scripts, self._interfaces, self._files)
         self._sync_fault = False
         self._down_at: float | None = None
+        self._down_from = 0.0  # when the down timer was last armed (master heard, or start)
+        self._down_skew_only = False  # armed for the skew alone (after a priority-0 advert)
+        # The fast path's advert: (data, src, dst, ttl, settings, down interval), or None.
+        self._fast: tuple[bytes, IPAddress, IPAddress, int, InstanceSettings, float] | None = None
         self._advert_at: float | None = None
         self._refresh_at: float | None = None
         self._garp_bursts: list[tuple[float, int, str]] = []
@@ -171,6 +195,7 @@ class VrrpInstance:
 
     def start(self, now: float) -> list[Action]:
         """Start (or restart after stop): BACKUP, MASTER for the owner, or FAULT."""
+        self._fast = None
         self.master_adv_int = self.settings.advert_int
         if self.in_fault:
             trigger = Trigger.STARTED_IN_FAULT
@@ -182,6 +207,7 @@ class VrrpInstance:
 
     def stop(self, now: float) -> list[Action]:
         """Stop: a master resigns with one priority-0 advert, then releases its addresses."""
+        self._fast = None
         return self._transition(Trigger.STOPPED, now)
 
     def demote(self, now: float, hold: float) -> list[Action]:
@@ -192,6 +218,7 @@ class VrrpInstance:
         """Resign now and hold BACKUP until ``until`` (a sync group demotes its members so)."""
         if until < now:
             raise LocalProtocolError(f"hold ends at {until}, before now ({now})")
+        self._fast = None
         self.held_until = until
         return self._transition(Trigger.DEMOTED, now)
 
@@ -203,12 +230,34 @@ class VrrpInstance:
             at = max(at, self.held_until)
         self._down_at = at
 
+    def _arm_down(self, now: float, *, skew_only: bool = False) -> None:
+        """Arm the down timer from ``now``: the master_down_interval, or the skew alone."""
+        self._down_from = now
+        self._down_skew_only = skew_only
+        self._arm_down_timer(now + (self.skew if skew_only else self.down_interval), now)
+
     # ---- packets ---------------------------------------------------------------------------
 
     def receive_advert(
         self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
     ) -> list[Action]:
         """Handle one received VRRP payload (IP header stripped by the daemon)."""
+        fast = self._fast
+        if (
+            fast is not None
+            and data == fast[0]
+            and ttl == fast[3]
+            and (src is fast[1] or src == fast[1])
+            and (dst is fast[2] or dst == fast[2])
+            and self.settings is fast[4]
+        ):
+            # Our master again, byte for byte: what the full path would do (see the top).
+            self.stats.received += 1
+            self.fast_path_hits += 1
+            self._down_from = now
+            self._arm_down_timer(now + fast[5], now)
+            return []
+        self._fast = None
         self.stats.received += 1
         if self.state not in (State.BACKUP, State.MASTER):
             self.stats.ignored_not_running += 1
@@ -233,7 +282,9 @@ class VrrpInstance:
         if advert.priority == 0:
             self.stats.priority_zero_received += 1
         if self.state is State.BACKUP:
-            self._backup_rx(advert, src, now)
+            steady = self._backup_rx(advert, src, now)
+            if steady and not actions and self.fast_path:
+                self._fast = (bytes(data), src, dst, ttl, self.settings, self.down_interval)
         else:
             actions += self._master_rx(advert, src, now)
         return actions
@@ -242,12 +293,13 @@ class VrrpInstance:
         if self.settings.version == 3 and advert.interval > 0:
             self.master_adv_int = advert.interval_seconds
 
-    def _backup_rx(self, advert: Advert, src: IPAddress, now: float) -> None:
+    def _backup_rx(self, advert: Advert, src: IPAddress, now: float) -> bool:
+        """Handle an advert as BACKUP; True when the same advert again would only re-arm."""
         s = self.settings
         if advert.priority == 0:
             self._adopt_interval(advert)
-            self._arm_down_timer(now + self.skew, now)
-            return
+            self._arm_down(now, skew_only=True)
+            return False
         lower = advert.priority < self.priority
         if lower and s.preempt_delay > 0 and self._preempt_at is None:
             self._preempt_at = now + s.preempt_delay
@@ -257,8 +309,11 @@ class VrrpInstance:
                 self._preempt_at = None
             self._adopt_interval(advert)
             self.current_master = src
-            self._arm_down_timer(now + self.down_interval, now)
+            self._arm_down(now)
+            # accepted for a reason that does not run out (unlike a preempt delay or a hold)
+            return s.nopreempt or not lower
         # else: preempt a lower-priority master: ignore it and let the down timer run out
+        return False
 
     def _master_rx(self, advert: Advert, src: IPAddress, now: float) -> list[Action]:
         s = self.settings
@@ -292,6 +347,7 @@ class VrrpInstance:
 
     def handle_timer(self, now: float) -> list[Action]:
         """Run whatever timers are due at ``now``."""
+        self._fast = None
         if self.state is State.BACKUP:
             if self._down_at is not None and now >= self._down_at:
                 return self._transition(Trigger.MASTER_DOWN_TIMER, now)
@@ -346,6 +402,7 @@ class VrrpInstance:
         raise LocalProtocolError(f"unknown tracker kind {kind!r}")
 
     def _retrack(self, now: float) -> list[Action]:
+        self._fast = None
         old = self._track
         self._track = evaluate(self.settings, self._scripts, self._interfaces, self._files)
         acts: list[Action] = []
@@ -354,15 +411,115 @@ class VrrpInstance:
         acts += self._apply_fault(now, own=True)
         return acts
 
+    # ---- reload ----------------------------------------------------------------------------
+
+    def reconfigure(self, settings: InstanceSettings, now: float) -> list[Action]:
+        """Take over changed settings in place, keeping the state (rules at the top)."""
+        old = self.settings
+        for name in IDENTITY_FIELDS:
+            if getattr(settings, name) != getattr(old, name):
+                raise LocalProtocolError(
+                    f"reconfigure cannot change {name} ({getattr(old, name)} -> "
+                    f"{getattr(settings, name)}): stop the instance and start a new one"
+                )
+        self._fast = None
+        was_master = self.state is State.MASTER
+        old_wire = self._wire_signature()
+        old_span = self._down_span()
+        old_priority = self.priority
+        self.settings = settings
+        self._scripts = {
+            t.name: self._scripts.get(t.name, t.initially_ok) for t in settings.track_scripts
+        }
+        self._interfaces = {
+            t.name: self._interfaces.get(t.name, t.initially_up) for t in settings.track_interfaces
+        }
+        self._files = {
+            t.name: self._files.get(t.name, t.initial_value) for t in settings.track_files
+        }
+        self._track = evaluate(settings, self._scripts, self._interfaces, self._files)
+        acts: list[Action] = []
+        if self.priority != old_priority:
+            acts.append(PriorityChanged(self.name, old_priority, self.priority, now))
+        if self._preempt_at is not None:  # a running preempt_delay keeps its start
+            began = self._preempt_at - old.preempt_delay
+            self._preempt_at = began + settings.preempt_delay if settings.preempt_delay else None
+        if was_master:
+            acts += self._drop_addresses(old)
+        fault = self._apply_fault(now, own=True)
+        if fault:
+            return acts + fault
+        if self.state is State.MASTER:
+            acts += self._master_reconfigured(old, old_wire, now)
+        elif self.state is State.BACKUP:
+            if settings.version == 2 or self.current_master is None:
+                self.master_adv_int = settings.advert_int  # v3 keeps the interval it adopted
+            if self._down_span() != old_span:
+                self._arm_down_timer(self._down_from + self._down_span(), now)
+        return acts
+
+    def _down_span(self) -> float:
+        """The length of the down timer as last armed, with the current figures."""
+        return self.skew if self._down_skew_only else self.down_interval
+
+    def _wire_signature(self) -> tuple[object, ...]:
+        """What our next regular advert carries and where it goes."""
+        s = self.settings
+        return (
+            self.build_advert(self.priority),
+            s.advert_destinations,
+            s.source,
+            s.advert_ttl,
+            s.v3_checksum_as_v2,
+        )
+
+    def _drop_addresses(self, old: InstanceSettings) -> list[Action]:
+        """Remove the routes and VIPs ``old`` had and the current settings do not."""
+        s = self.settings
+        acts: list[Action] = []
+        routes = tuple(r for r in old.virtual_routes if r not in s.virtual_routes)
+        if routes:
+            acts.append(RemoveRoutes(self.name, routes))
+        keep = set(s.vips + s.excluded_vips)
+        gone = tuple(a for a in old.vips + old.excluded_vips if a not in keep)
+        if gone:
+            acts.append(RemoveVips(self.name, gone))
+        return acts
+
+    def _master_reconfigured(
+        self, old: InstanceSettings, old_wire: tuple[object, ...], now: float
+    ) -> list[Action]:
+        """A MASTER's part of ``reconfigure``: new addresses, a changed advert at once."""
+        s = self.settings
+        self.current_master = s.source
+        self.master_adv_int = s.advert_int
+        acts: list[Action] = []
+        if self._wire_signature() != old_wire:
+            acts += self._send_adverts(self.priority, now)
+        had = set(old.vips + old.excluded_vips)
+        added = tuple(a for a in s.vips + s.excluded_vips if a not in had)
+        if added:
+            acts.append(AddVips(self.name, added))
+        routes = tuple(r for r in s.virtual_routes if r not in old.virtual_routes)
+        if routes:
+            acts.append(AddRoutes(self.name, routes))
+        acts += self._garp_for(added, s.garp_master_repeat, GARP_RECONFIGURED)
+        if s.garp_master_refresh != old.garp_master_refresh:
+            refresh = s.garp_master_refresh
+            self._refresh_at = now + refresh if refresh > 0 else None
+        return acts
+
     # ---- sync group hooks ------------------------------------------------------------------
 
     def set_sync_fault(self, fault: bool, now: float) -> list[Action]:
         """The sync group holds (or releases) this member in FAULT."""
+        self._fast = None
         self._sync_fault = fault
         return self._apply_fault(now, own=False)
 
     def sync_to(self, target: State, now: float) -> list[Action]:
         """The sync group moves this member to MASTER or BACKUP (no-op if not applicable)."""
+        self._fast = None
         if target is State.MASTER and self.state is State.BACKUP:
             return self._transition(Trigger.SYNC_MASTER, now)
         if target is State.BACKUP and self.state is State.MASTER:
@@ -385,6 +542,7 @@ class VrrpInstance:
     # ---- transitions -----------------------------------------------------------------------
 
     def _transition(self, trigger: Trigger, now: float) -> list[Action]:
+        self._fast = None
         old = self.state
         new = next_state(old, trigger)
         acts: list[Action] = [StateChanged(self.name, old, new, trigger, now)]
@@ -406,7 +564,7 @@ class VrrpInstance:
                 self.current_master = None
                 if self.settings.preempt_delay > 0:
                     self._preempt_at = now + self.settings.preempt_delay
-            self._arm_down_timer(now + self.down_interval, now)
+            self._arm_down(now)
         elif new is State.MASTER:
             acts += self._enter_master(now)
         if trigger in (Trigger.STARTED, Trigger.STARTED_IN_FAULT):
@@ -485,7 +643,9 @@ class VrrpInstance:
 
     def _garp(self, repeat: int, reason: str) -> list[Action]:
         s = self.settings
-        addrs = s.vips + s.excluded_vips
+        return self._garp_for(s.vips + s.excluded_vips, repeat, reason)
+
+    def _garp_for(self, addrs: tuple[IPAddress, ...], repeat: int, reason: str) -> list[Action]:
         acts: list[Action] = []
         for family in (4, 6):
             group = tuple(a for a in addrs if a.version == family)
