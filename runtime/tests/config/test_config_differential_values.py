@@ -129,6 +129,11 @@ VALUES: dict[str, dict[str, list[str]]] = {
         ],
         "notify": ['"/usr/bin/logger"', "/usr/bin/true"],
     },
+    "master": {  # under `state MASTER`: keepalived -t rejects (and clears) a preempt_delay
+        "preempt_delay": ["0", "0.5", "5"],
+        "nopreempt": [""],
+    },
+    "strict": {"preempt_delay": ["0", "5"]},  # under vrrp_strict
     "instance": {
         "priority": ["1", "254", "255"],
         "advert_int": ["0.01", "1", "40", "255", "256", "1.5"],
@@ -196,6 +201,10 @@ def render(where: str, keyword: str, value: str) -> str:
     line = f"    {keyword} {value}".rstrip()
     if where == "instance":
         return INSTANCE % line
+    if where == "master":
+        return INSTANCE % f"    state MASTER\n{line}"
+    if where == "strict":
+        return "global_defs {\n    vrrp_strict\n}\n" + INSTANCE % line
     if where == "vip":
         return INSTANCE % f"    virtual_ipaddress {{\n        {keyword} {value}\n    }}"
     if where == "route":

@@ -136,12 +136,13 @@ vrrp_instance VI_9 {
     assert res.config is not None
     [inst] = res.config.vrrp_instances
     assert inst.state is State.MASTER and inst.priority == 200 and inst.advert_int == 3
-    assert inst.preempt_delay == 12.5
+    assert inst.preempt_delay == 0.0  # with state MASTER keepalived clears it
     assert inst.authentication is not None
     assert inst.authentication.auth_type is AuthType.AH
     assert inst.authentication.auth_pass == "12345678"
     assert [w.message for w in res.errors] == [  # keepalived -t rejects it too
-        "auth_pass '1234567890' is longer than 8 bytes; truncated to 8"
+        "(VI_9) preempt_delay does not work with initial state MASTER; it is cleared",
+        "auth_pass '1234567890' is longer than 8 bytes; truncated to 8",
     ]
     v1, v2 = inst.virtual_ipaddresses
     assert (str(v1.address), str(v1.broadcast), v1.dev, v1.scope, v1.label) == (

@@ -844,7 +844,7 @@ INSTANCE_HANDLERS: dict[str, Handler] = {
     "version": _remember("version", h_int("version", 2, 3)),
     "preempt": _preempt,
     "nopreempt": _remember("nopreempt", h_flag("nopreempt")),
-    "preempt_delay": h_float("preempt_delay", 0.0, 1000.0),
+    "preempt_delay": _remember("preempt_delay", h_float("preempt_delay", 0.0, 1000.0)),
     "authentication": _remember(
         "authentication", h_block("authentication", "authentication", _authentication)
     ),
@@ -948,6 +948,10 @@ def finish_instance(g: GlobalDefs, kw: Kwargs) -> VrrpInstance:
     data.setdefault("v3_checksum_as_v2", g.v3_checksum_as_v2)
     data.setdefault("smtp_alert", g.smtp_alert or g.smtp_alert_vrrp)
     data.setdefault("accept", not data["strict_mode"])
+    if data.get("preempt_delay") and (
+        data["strict_mode"] or data.get("nopreempt") or data.get("state") is State.MASTER
+    ):
+        data["preempt_delay"] = 0.0  # keepalived clears it (validate reports the clash)
     if "interface" not in data and g.default_interface:
         data["interface"] = g.default_interface
     return VrrpInstance(**data)

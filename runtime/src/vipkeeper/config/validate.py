@@ -5,6 +5,7 @@
 # - two multicast instances may not use the same VRID on the same interface and family,
 #   nor two unicast instances that share a peer;
 # - nopreempt needs initial state BACKUP and a priority below 255 (255 = address owner);
+# - preempt_delay (above 0) clashes with strict mode, nopreempt and initial state MASTER;
 # - VRRPv2 advertises whole seconds; VRRPv3 at most 40.95 s in centiseconds;
 # - track_script / track_file / FILE_CHECK / sync-group members must name defined blocks
 #   (a sync group needs two members); an undefined virtual_server group is only a warning;
@@ -144,6 +145,20 @@ def _instance(
             r.at(where, Code.NOPREEMPT, f"{name} nopreempt is incompatible with priority 255")
         if "state" in kw and inst.state.value == "MASTER":
             r.at(where, Code.NOPREEMPT, f"{name} nopreempt does not work with initial state MASTER")
+    # preempt_delay: keepalived -t rejects it with strict mode, nopreempt or state MASTER
+    # (keepalived itself then runs with it cleared)
+    if (kw.get("preempt_delay") or 0) > 0:  # the model holds it cleared already
+        where = _node(kw, "preempt_delay") or node
+        if inst.strict_mode:
+            clash = "is incompatible with strict mode"
+        elif inst.nopreempt:
+            clash = "is incompatible with nopreempt"
+        elif "state" in kw and inst.state.value == "MASTER":
+            clash = "does not work with initial state MASTER"
+        else:
+            clash = ""
+        if clash:
+            r.at(where, Code.DEFAULTED, f"{name} preempt_delay {clash}; it is cleared")
     # advert_int
     adv_node = _node(kw, "advert_int") or node
     if inst.version == 2 and family == 4 and inst.advert_int != int(inst.advert_int):
