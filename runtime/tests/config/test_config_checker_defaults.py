@@ -125,3 +125,13 @@ def test_checker_settings_beat_inherited_ones(conf: Conf) -> None:
     own += "            retry 5\n        }\n"
     got = timings(conf, service("    retry 2", checkers=own))
     assert got["MISC_CHECK"][0] == 5
+
+
+def test_file_check_takes_no_inherited_timing(conf: Conf) -> None:
+    # keepalived does not poll FILE_CHECK: retry/delay_before_retry/warmup never apply to it
+    text = service(
+        "    retry 3\n    delay_before_retry 2\n    warmup 5",
+        checkers="        FILE_CHECK {\n            track_file tf\n        }\n",
+    )
+    text += "track_file tf {\n    file /run/vk-test-tf\n}\n"
+    assert timings(conf, text)["FILE_CHECK"][:3] == (0, 0.0, 0.0)

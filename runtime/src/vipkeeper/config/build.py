@@ -19,6 +19,7 @@ from vipkeeper.config import keywords
 from vipkeeper.config.checkdefaults import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_DELAY_LOOP,
+    NOT_POLLED,
     resolve_timing,
 )
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
@@ -1410,7 +1411,10 @@ def finish_checker(sub: Kwargs, rs: Kwargs, vs: Kwargs) -> Checker:
     data.setdefault("delay_loop", DEFAULT_DELAY_LOOP)
     data.setdefault("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
     for key, value in resolve_timing(kind, data["delay_loop"]).items():
-        data.setdefault(key, value)
+        if kind in NOT_POLLED:
+            data[key] = value
+        else:
+            data.setdefault(key, value)
     if kind in ("HTTP_GET", "SSL_GET"):
         data["kind"] = kind
         data["ssl"] = kind == "SSL_GET"

@@ -8,8 +8,8 @@
 # - delay_before_retry: 1 s, except HTTP_GET/SSL_GET 3 s and DNS_CHECK the checker's delay_loop;
 # - warmup: the checker's delay_loop (the first check starts at a random point within it);
 # - FILE_CHECK and BFD_CHECK are not polled by keepalived (file/BFD events drive them), so none
-#   of this applies; vipkeeper polls a FILE_CHECK, and gives it no retries and no warmup so a
-#   change counts at the next read.
+#   of this applies, inherited settings included; vipkeeper polls a FILE_CHECK often, with no
+#   retries and no warmup, so a change counts at the next read.
 """Checker timing defaults per checker type, as keepalived resolves them."""
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ TIMING_DEFAULTS: dict[str, TimingDefaults] = {
     "FILE_CHECK": TimingDefaults(retry=0, delay_before_retry=0.0, warmup=0.0),
     "BFD_CHECK": TimingDefaults(retry=0, delay_before_retry=0.0, warmup=0.0),
 }
+
+
+NOT_POLLED = frozenset({"FILE_CHECK", "BFD_CHECK"})  # inherited timings do not apply either
 
 
 def resolve_timing(kind: str, delay_loop: float) -> dict[str, float | int]:

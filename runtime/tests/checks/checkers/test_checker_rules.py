@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from ipaddress import ip_address
+from pathlib import Path
 
 from vipkeeper.checks.checkers import Target, run_check, unsupported_reason
 from vipkeeper.checks.checkers.dns import encode_query, judge_reply
@@ -97,3 +98,33 @@ def test_smtp_is_reported_unsupported() -> None:
     reason = unsupported_reason(SmtpCheck())
     assert reason is not None and "not supported by vipkeeper" in reason
     assert unsupported_reason(TcpCheck()) is None
+
+
+def test_file_check_is_read_often_and_counts_at_once(tmp_path: Path) -> None:
+    from vipkeeper.checks.checkers.runner import FILE_POLL_INTERVAL
+
+    path = tmp_path / "drain"
+    path.write_text("0\n")
+    lp = CheckerLoop(FileCheck(delay_loop=60), T, lambda _l: None, file_path=str(path))
+    assert lp.epilog(OK).delay == FILE_POLL_INTERVAL  # not delay_loop
+    t = lp.epilog(FAIL)  # no retries: the first failed read counts
+    assert (t.delay, t.changed, lp.up) == (FILE_POLL_INTERVAL, True, False)
+
+    async def follow() -> list[bool]:
+        seen: list[bool] = []
+        loop = CheckerLoop(
+            FileCheck(delay_loop=60), T, lambda lp: seen.append(lp.up), file_path=str(path),
+            bootstrap=0,
+        )  # fmt: skip
+        loop.start()
+        try:
+            await asyncio.sleep(3 * FILE_POLL_INTERVAL)
+            path.write_text("1\n")
+            await asyncio.sleep(3 * FILE_POLL_INTERVAL)
+            path.write_text("0\n")
+            await asyncio.sleep(3 * FILE_POLL_INTERVAL)
+        finally:
+            await loop.stop()
+        return seen
+
+    assert asyncio.run(follow()) == [False, True]

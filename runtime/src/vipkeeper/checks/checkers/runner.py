@@ -6,6 +6,8 @@
   `retry` times; the failure after that marks the checker down, next attempt after delay_loop.
 - Failure while already down: next attempt after delay_loop.
 - alpha: the checker starts down (the real server is not used until a check succeeds).
+- FILE_CHECK is read every FILE_POLL_INTERVAL, not delay_loop: keepalived reacts to the file
+  at once (inotify), and the type has no retries, so a change counts at the next read.
 - suspended (ha_suspend): a due attempt is skipped and looked at again after delay_loop; the
   state and the retry count stay as they are until the checker resumes.
 """
@@ -22,10 +24,11 @@ from dataclasses import dataclass
 from vipkeeper.checks.checkers import attempt_timeout, run_check
 from vipkeeper.checks.checkers.result import CheckResult, Target
 from vipkeeper.checks.process import RunAs
-from vipkeeper.config.model import Checker
+from vipkeeper.config.model import Checker, FileCheck
 
 log = logging.getLogger(__name__)
 BOOTSTRAP_DELAY = 1.0  # keepalived: first check one second after start (+ warmup)
+FILE_POLL_INTERVAL = 0.2  # FILE_CHECK: a change to the file counts within this
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,5 +152,7 @@ class CheckerLoop:
             self.retry_it += 1
         else:
             delay = c.delay_loop
+        if isinstance(c, FileCheck):
+            delay = FILE_POLL_INTERVAL  # keepalived follows the file itself (inotify)
         self.has_run = True
         return Timing(delay, changed)
