@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
+from vipkeeper.checks.process import end_process
 from vipkeeper.checks.script import ScriptSpec, ScriptTracker, insecure_reason
 from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec, read_value
 from vipkeeper.daemon.metrics import parse_listen
@@ -165,3 +168,33 @@ def test_stopping_a_tracker_never_orphans_its_script(tmp_path: Path) -> None:
     pid = int(pidfile.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("ignores_term", [False, True])
+def test_end_process_ends_the_whole_group(tmp_path: Path, ignores_term: bool) -> None:
+    """The daemon ends its notify FIFO readers so: SIGTERM, then SIGKILL after the grace."""
+    pidfile = tmp_path / "child"
+    trap = "trap '' TERM; " if ignores_term else ""  # an ignored signal stays ignored in `sleep`
+    script = f"{trap}sleep 60 & echo $! > {pidfile}; wait"
+
+    async def run() -> tuple[float, int | None]:
+        proc = await asyncio.create_subprocess_exec("sh", "-c", script, start_new_session=True)
+        while not pidfile.exists() or not pidfile.read_text().strip():
+            await asyncio.sleep(0.01)
+        began = time.monotonic()
+        await end_process(proc, grace=0.3)
+        return time.monotonic() - began, proc.returncode
+
+    took, returncode = asyncio.run(run())
+    child = int(pidfile.read_text())
+    assert returncode == (-signal.SIGKILL if ignores_term else -signal.SIGTERM)
+    assert (took >= 0.3) == ignores_term
+    assert took < 2.0
+    for _ in range(100):  # the grandchild goes with its group (reaped by init)
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError(f"grandchild {child} outlived end_process")

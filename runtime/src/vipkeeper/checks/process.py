@@ -58,6 +58,16 @@ def _kill_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
+async def end_process(proc: asyncio.subprocess.Process, grace: float = KILL_GRACE) -> None:
+    """End a process started in its own session: SIGTERM its group, SIGKILL after `grace` s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if proc.returncode is not None:
+            return
+        _kill_group(proc.pid, sig)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), grace)
+
+
 async def run_command(
     argv: Sequence[str],
     *,
@@ -103,11 +113,6 @@ async def run_command(
         _kill_group(proc.pid, signal.SIGKILL)
         raise
     except TimeoutError:
-        _kill_group(proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), KILL_GRACE)
-        except TimeoutError:
-            _kill_group(proc.pid, signal.SIGKILL)
-            await proc.wait()
+        await end_process(proc)
         return ProcessResult(None, True, time.monotonic() - start)
     return ProcessResult(proc.returncode, False, time.monotonic() - start, output)
