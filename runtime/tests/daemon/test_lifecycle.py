@@ -186,7 +186,7 @@ def test_reload_takes_over_a_new_notify_script_without_a_transition(lab: NetLab)
     va.write_config(conf("two"))
     va.signal(signal.SIGHUP)
     assert wait_for(lambda: "reload done" in va.log(), 5) is not None
-    assert "(VI_1) changed notify/GARP settings taken over, no transition" in va.log()
+    assert "(VI_1) changed settings taken over in place: notify" in va.log()
     assert va.instance()["last_transition"] == before["last_transition"]
     assert a.has_address(VIP)
     # The next transition runs the new script.

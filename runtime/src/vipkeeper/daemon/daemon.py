@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vipkeeper import __version__
-from vipkeeper.checks.process import RunAs
+from vipkeeper.checks.process import RunAs, end_process
 from vipkeeper.checks.script import (
     ScriptSpec,
     ScriptTracker,
@@ -63,9 +63,9 @@ from vipkeeper.vrrp.actions import (
     StateChanged,
     WriteNotifyFifo,
 )
-from vipkeeper.vrrp.instance import Stats, VrrpInstance
+from vipkeeper.vrrp.instance import GARP_RECONFIGURED, IDENTITY_FIELDS, Stats, VrrpInstance
 from vipkeeper.vrrp.packet import decode_advert, encode_advert
-from vipkeeper.vrrp.settings import MCAST_V4, MCAST_V6
+from vipkeeper.vrrp.settings import MCAST_V4, MCAST_V6, InstanceSettings, IPAddress, VirtualRoute
 from vipkeeper.vrrp.state import State
 from vipkeeper.vrrp.syncgroup import SyncGroup
 
@@ -86,17 +86,6 @@ def blocking_errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return [
         d for d in diagnostics if d.severity is Severity.ERROR and d.code not in RUNTIME_WARNINGS
     ]
-
-
-async def _end_process(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM a long-running helper's process group, then SIGKILL after a second."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), 1.0)
 
 
 def _freeze_heap(*, collect: bool) -> None:
@@ -133,6 +122,7 @@ class Managed:
     last_transition: dict[str, Any] | None = None
     transitions: int = 0
     drop_logged: dict[str, float] = field(default_factory=dict)
+    retired: InstancePlan | None = None  # the plan a reload just replaced, while it applies
 
     @property
     def name(self) -> str:
@@ -159,29 +149,34 @@ def plan_identity(plan: InstancePlan) -> InstancePlan:
     return dataclasses.replace(plan, settings=settings)
 
 
-# Settings the core reads afresh each time it uses them: a reload may swap them on a running
-# instance, with no transition (a new notify script, other GARP timings...).
-HOT_SETTINGS = frozenset(
-    {
-        "notify",
-        "garp_master_delay",
-        "garp_master_repeat",
-        "garp_master_refresh",
-        "garp_master_refresh_repeat",
-        "garp_lower_prio_delay",
-        "garp_lower_prio_repeat",
-        "lower_prio_no_advert",
-        "skip_check_adv_addr",
-    }
-)
+def reconfigurable(old: InstancePlan, new: InstancePlan) -> bool:
+    """Whether a running instance can take `new` over in place (VrrpInstance.reconfigure).
+
+    The same interface, sync group, VRID, family and version make the same virtual router;
+    anything else (priority, VIPs, timers, tracking, peers, auth...) is taken over in place.
+    """
+    a, b = old.settings, new.settings
+    return (
+        old.interface == new.interface
+        and old.sync_group == new.sync_group
+        and all(getattr(a, f) == getattr(b, f) for f in IDENTITY_FIELDS)
+    )
 
 
-def hot_swappable(old: InstancePlan, new: InstancePlan) -> bool:
-    """Whether `new` differs from `old` only in settings a running instance can take over."""
+def changed_fields(old: InstancePlan, new: InstancePlan) -> list[str]:
+    """The names of what differs between two plans (settings fields, then plan fields)."""
     a, b = plan_identity(old), plan_identity(new)
-    cold = {f.name for f in dataclasses.fields(a.settings)} - HOT_SETTINGS
-    same = all(getattr(a.settings, n) == getattr(b.settings, n) for n in cold)
-    return same and dataclasses.replace(a, settings=b.settings) == b
+    out = [
+        f.name
+        for f in dataclasses.fields(a.settings)
+        if getattr(a.settings, f.name) != getattr(b.settings, f.name)
+    ]
+    out += [
+        f.name
+        for f in dataclasses.fields(a)
+        if f.name != "settings" and getattr(a, f.name) != getattr(b, f.name)
+    ]
+    return out
 
 
 class Daemon:
@@ -302,7 +297,7 @@ class Daemon:
                     break
                 await asyncio.sleep(0.05)
         for _argv, proc in self.fifo_scripts.values():
-            await _end_process(proc)
+            await end_process(proc)
         for fifo in self.fifos:
             fifo.close()
         log.info("stopped")
@@ -379,24 +374,17 @@ class Daemon:
 
     def _apply_plans(self, plans: dict[str, InstancePlan], *, initial: bool = False) -> None:
         now = self.loop.time()
-        old = self.instances
         kept: dict[str, Managed] = {}
+        changed: list[tuple[Managed, InstancePlan]] = []
         stopped: list[Managed] = []
-        for name, managed in old.items():
+        for name, managed in self.instances.items():
             new_plan = plans.get(name)
-            if new_plan is not None and plan_identity(new_plan) == plan_identity(managed.plan):
-                kept[name] = managed
-            elif new_plan is not None and hot_swappable(managed.plan, new_plan):
-                log.info("(%s) changed notify/GARP settings taken over, no transition", name)
-                managed.core.settings = dataclasses.replace(
-                    new_plan.settings,
-                    track_interfaces=managed.core.settings.track_interfaces,
-                    track_files=managed.core.settings.track_files,
-                )
-                managed.plan = new_plan
-                kept[name] = managed
-            else:
+            if new_plan is None or not reconfigurable(managed.plan, new_plan):
                 stopped.append(managed)
+                continue
+            kept[name] = managed
+            if plan_identity(new_plan) != plan_identity(managed.plan):
+                changed.append((managed, new_plan))
         for managed in stopped:
             why = "removed from the config" if managed.name not in plans else "changed"
             log.info("(%s) %s: stopping it", managed.name, why)
@@ -410,8 +398,10 @@ class Daemon:
             self.instances[name] = managed
             started.append(managed)
         self.by_key = {managed.key: managed for managed in self.instances.values()}
-        self._sync_sockets()
         self._rebuild_groups()
+        for managed, plan in changed:
+            self._reconfigure(managed, plan, now)
+        self._sync_sockets()
         for managed in started:
             self._push_tracker_state(managed)
             if not initial:
@@ -420,6 +410,65 @@ class Daemon:
             if managed.name in self.instances:
                 self._feed(managed, managed.core.start(now), now)
         self._rearm()
+
+    def _reconfigure(self, managed: Managed, plan: InstancePlan, now: float) -> None:
+        """Take a changed plan over in place: no stop, no start (VrrpInstance.reconfigure)."""
+        old = managed.plan
+        log.info(
+            "(%s) changed settings taken over in place: %s",
+            managed.name,
+            ", ".join(changed_fields(old, plan)),
+        )
+        actions = managed.core.reconfigure(self._live_settings(plan), now)
+        managed.plan, managed.retired = plan, old
+        try:
+            self._feed(managed, actions, now)
+            if managed.core.state is State.MASTER:
+                self._respec(managed, old)
+        finally:
+            managed.retired = None
+
+    def _live_settings(self, plan: InstancePlan) -> InstanceSettings:
+        """The plan's settings with the trackers' current results as their initial values."""
+        s = plan.settings
+        scripts = tuple(
+            dataclasses.replace(t, initially_ok=self.scripts[t.name].ok)
+            if t.name in self.scripts
+            else t
+            for t in s.track_scripts
+        )
+        files = tuple(
+            dataclasses.replace(t, initial_value=self.files[t.name].value)
+            if t.name in self.files
+            else t
+            for t in s.track_files
+        )
+        return dataclasses.replace(s, track_scripts=scripts, track_files=files)
+
+    def _respec(self, managed: Managed, old: InstancePlan) -> None:
+        """A master's kept VIPs and routes whose kernel attributes (dev, label...) changed."""
+        new, name = managed.plan, managed.name
+        before = {spec.address.ip: spec for spec in old.addrs}
+        moved = [(before[s.address.ip], s) for s in new.addrs if before.get(s.address.ip, s) != s]
+        if moved:
+            self.kernel.remove_addresses(tuple(o for o, _ in moved), name)
+            self.kernel.add_addresses(tuple(n for _, n in moved), name)
+            for family in (4, 6):
+                addrs = tuple(n.address.ip for _, n in moved if n.address.ip.version == family)
+                if addrs:
+                    repeat = new.settings.garp_master_repeat
+                    self._gratuitous(
+                        managed, SendGratuitous(name, addrs, family, repeat, GARP_RECONFIGURED)
+                    )
+        routes = dict(zip(old.settings.virtual_routes, old.routes, strict=True))
+        changed = [
+            (routes[r], spec)
+            for r, spec in zip(new.settings.virtual_routes, new.routes, strict=True)
+            if routes.get(r, spec) != spec
+        ]
+        if changed:
+            self.kernel.remove_routes(tuple(o for o, _ in changed), name)
+            self.kernel.add_routes(tuple(n for _, n in changed), name)
 
     def _push_tracker_state(self, managed: Managed) -> None:
         core = managed.core
@@ -562,7 +611,7 @@ class Daemon:
         """Start each FIFO reader script (argv + FIFO path); restart it when it changed."""
         for path, (argv, proc) in list(self.fifo_scripts.items()):
             if wanted.get(path) != argv or proc.returncode is not None:
-                await _end_process(proc)
+                await end_process(proc)
                 del self.fifo_scripts[path]
         for path, argv in wanted.items():
             if path in self.fifo_scripts:
@@ -806,21 +855,21 @@ class Daemon:
         elif isinstance(action, AddVips | RemoveVips):
             if managed is None:
                 return
-            wanted = set(action.addresses)
-            specs = tuple(s for s in managed.plan.addrs if s.address.ip in wanted)
-            if isinstance(action, AddVips):
-                self.kernel.add_addresses(specs, managed.name)
-            else:
+            removing = isinstance(action, RemoveVips)
+            specs = self._addr_specs(managed, action.addresses, removing=removing)
+            if removing:
                 self.kernel.remove_addresses(specs, managed.name)
+            else:
+                self.kernel.add_addresses(specs, managed.name)
         elif isinstance(action, AddRoutes | RemoveRoutes):
             if managed is None:
                 return
-            index = {r: i for i, r in enumerate(managed.plan.settings.virtual_routes)}
-            routes = tuple(managed.plan.routes[index[r]] for r in action.routes if r in index)
-            if isinstance(action, AddRoutes):
-                self.kernel.add_routes(routes, managed.name)
-            else:
+            removing = isinstance(action, RemoveRoutes)
+            routes = self._route_specs(managed, action.routes, removing=removing)
+            if removing:
                 self.kernel.remove_routes(routes, managed.name)
+            else:
+                self.kernel.add_routes(routes, managed.name)
         elif isinstance(action, SendGratuitous):
             if managed is not None:
                 self._gratuitous(managed, action)
@@ -840,6 +889,34 @@ class Daemon:
                 "interval_mismatch",
                 f"{action.src} advertises {action.advertised}s, ours is {action.configured}s",
             )
+
+    @staticmethod
+    def _addr_specs(
+        managed: Managed, addresses: Iterable[IPAddress], *, removing: bool
+    ) -> tuple[AddrSpec, ...]:
+        """The kernel specs of addresses; a removal also finds those a reload just dropped."""
+        wanted = set(addresses)
+        specs = [s for s in managed.plan.addrs if s.address.ip in wanted]
+        if removing and managed.retired is not None:
+            have = {s.address.ip for s in specs}
+            specs += [s for s in managed.retired.addrs if s.address.ip in wanted - have]
+        return tuple(specs)
+
+    @staticmethod
+    def _route_specs(
+        managed: Managed, routes: Iterable[VirtualRoute], *, removing: bool
+    ) -> tuple[RouteSpec, ...]:
+        """The kernel specs of virtual routes (a removal also in the plan a reload replaced)."""
+        plans = [managed.plan]
+        if removing and managed.retired is not None:
+            plans.append(managed.retired)
+        indexes = [dict(zip(p.settings.virtual_routes, p.routes, strict=True)) for p in plans]
+        out = []
+        for r in routes:
+            spec = next((ix[r] for ix in indexes if r in ix), None)
+            if spec is not None:
+                out.append(spec)
+        return tuple(out)
 
     def _log_drop(self, managed: Managed, reason: str, detail: str) -> None:
         now = self.loop.time()

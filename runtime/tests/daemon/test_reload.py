@@ -1,0 +1,145 @@
+"""Reload with changed settings: the instance keeps its state, VIPs follow the config in place."""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from daemon.vkd import (
+    VIP,
+    Capture,
+    Vipkeeper,
+    config,
+    holders,
+    instance_conf,
+    mac_of,
+    start_vipkeeper,
+    stays,
+)
+from netlab import NetLab, wait_for
+
+from vipkeeper.vrrp.timing import master_down_interval
+
+pytestmark = pytest.mark.netns
+VIP2 = "10.213.1.102"
+VIP3 = "10.213.1.103"
+
+
+class Sampler:
+    """Samples a predicate every 10 ms in a thread; remembers when it did not hold."""
+
+    def __init__(self, predicate: Callable[[], bool]) -> None:
+        self.predicate = predicate
+        self.failures: list[float] = []
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self.predicate():
+                self.failures.append(time.time())
+            self.samples += 1
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _reload(vk: Vipkeeper, conf: str) -> None:
+    done = vk.log().count("reload done")
+    vk.write_config(conf)
+    vk.signal(signal.SIGHUP)
+    assert wait_for(lambda: vk.log().count("reload done") > done, 5) is not None, vk.log()
+
+
+def _transitions(vk: Vipkeeper) -> tuple[int, object]:
+    inst = vk.instance()
+    return inst["counters"]["transitions"], inst["last_transition"]
+
+
+def test_reload_with_a_new_priority_and_vips_keeps_the_master(lab: NetLab) -> None:
+    adv = 1.0  # both nodes are reloaded within one down interval (the VIP lists must agree)
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+
+    def conf(prio: int, vips: tuple[str, ...]) -> str:
+        return config(instance_conf(priority=prio, version=3, advert=adv, vips=vips))
+
+    old_vips = (f"{VIP}/24", f"{VIP3}/24")
+    new_vips = (f"{VIP}/24", f"{VIP2}/24")
+    va = start_vipkeeper(lab, a, conf(150, old_vips))
+    vb = start_vipkeeper(lab, b, conf(100, old_vips))
+    assert wait_for(lambda: holders([a, b]) == ["a"], master_down_interval(3, 150, adv) + 2)
+    assert wait_for(lambda: a.has_address(VIP3), 2) is not None
+    assert vb.wait_state("BACKUP", 1) is not None
+    cap = Capture(b)  # what the other node sees on the wire
+    before_a, before_b = _transitions(va), _transitions(vb)
+    logged_a, logged_b = len(va.log()), len(vb.log())
+    sampler = Sampler(lambda: a.has_address(VIP) and not b.has_address(VIP))
+    try:
+        # (a) The master's priority changes and stays above the backup's.
+        mark = time.time()
+        _reload(va, conf(200, old_vips))
+        assert "(VI_1) changed settings taken over in place: priority" in va.log()
+        assert va.instance()["effective_priority"] == 200
+        assert wait_for(lambda: any(p.prio == 200 for p in cap.since(mark, "vrrp")), 2 * adv)
+        # (b) A VIP added and another removed, on both nodes (the backup first).
+        _reload(vb, conf(100, new_vips))
+        mark = time.time()
+        _reload(va, conf(200, new_vips))
+        assert wait_for(lambda: a.has_address(VIP2) and not a.has_address(VIP3), 3), va.log()
+        assert wait_for(
+            lambda: any(p.target == VIP2 and p.mac == mac_of(a) for p in cap.since(mark, "garp")),
+            3,
+        ), "the new VIP is announced with a gratuitous ARP"
+        assert "(VI_1) removed VIP 10.213.1.103/24 from eth0" in va.log()
+        assert "(VI_1) added VIP 10.213.1.102/24 on eth0" in va.log()
+        # Settled: the backup hears the new adverts and does not take over.
+        assert stays(
+            lambda: holders([a, b]) == ["a"] and not b.has_address(VIP2),
+            master_down_interval(3, 100, adv) + adv,
+        )
+    finally:
+        sampler.stop()
+        cap.stop()
+    assert sampler.samples > 100
+    assert sampler.failures == [], "the VIP left the master (or reached the backup)"
+    assert _transitions(va) == before_a, va.log()
+    assert _transitions(vb) == before_b, vb.log()
+    transition = re.compile(r"\(VI_1\) [A-Z]+ -> [A-Z]+: ")
+    assert not transition.search(va.log()[logged_a:]), va.log()
+    assert not transition.search(vb.log()[logged_b:]), vb.log()
+    assert "stopping it" not in va.log() + vb.log()
+    assert va.state() == "MASTER" and vb.state() == "BACKUP"
+    status = va.instance()
+    assert sorted(status["vips"]) == sorted(new_vips)
+    assert status["counters"]["priority_zero_sent"] == 0
+
+
+def test_reload_with_a_priority_below_the_backup_hands_over_by_preemption(lab: NetLab) -> None:
+    adv = 0.1
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    va = start_vipkeeper(lab, a, config(instance_conf(priority=150, version=3, advert=adv)))
+    vb = start_vipkeeper(lab, b, config(instance_conf(priority=100, version=3, advert=adv)))
+    assert wait_for(lambda: holders([a, b]) == ["a"], master_down_interval(3, 150, adv) + 2)
+    assert vb.wait_state("BACKUP", 1) is not None
+    reloaded = time.monotonic()
+    _reload(va, config(instance_conf(priority=50, version=3, advert=adv)))
+    took = vb.wait_state("MASTER", master_down_interval(3, 100, adv) + 1)
+    assert took is not None, vb.log()
+    # b preempts the now lower master once its down timer runs out; a yields to b's advert.
+    assert time.monotonic() - reloaded <= master_down_interval(3, 100, adv) + 0.5
+    assert vb.instance()["last_transition"]["reason"] == "master_down_timer"
+    assert va.wait_state("BACKUP", 1) is not None
+    assert va.instance()["last_transition"]["reason"] == "higher_priority_advert"
+    assert va.instance()["counters"]["priority_zero_sent"] == 0  # no stop, no resignation
+    assert wait_for(lambda: holders([a, b]) == ["b"], 1) is not None
+    assert stays(lambda: holders([a, b]) == ["b"], 1)
