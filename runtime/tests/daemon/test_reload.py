@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import threading
@@ -143,3 +144,35 @@ def test_reload_with_a_priority_below_the_backup_hands_over_by_preemption(lab: N
     assert va.instance()["counters"]["priority_zero_sent"] == 0  # no stop, no resignation
     assert wait_for(lambda: holders([a, b]) == ["b"], 1) is not None
     assert stays(lambda: holders([a, b]) == ["b"], 1)
+
+
+def test_reload_with_a_new_vip_label_puts_it_back_and_announces_it(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+
+    def conf(label: str) -> str:
+        vips = (f"{VIP}/24 label eth0:{label}",)
+        return config(instance_conf(priority=150, version=3, advert=0.1, vips=vips))
+
+    def label() -> str | None:
+        out = a.run(["ip", "-j", "addr", "show", "dev", "eth0"]).stdout
+        infos = [i for link in json.loads(out) for i in link.get("addr_info", [])]
+        return next((i.get("label") for i in infos if i.get("local") == VIP), None)
+
+    va = start_vipkeeper(lab, a, conf("vk1"))
+    assert va.wait_state("MASTER", 2) is not None
+    assert wait_for(lambda: label() == "eth0:vk1", 2) is not None
+    cap = Capture(b)
+    before = _transitions(va)
+    mark = time.time()
+    try:
+        _reload(va, conf("vk2"))
+        assert wait_for(lambda: label() == "eth0:vk2", 3) is not None, va.log()
+        assert wait_for(
+            lambda: any(p.target == VIP and p.mac == mac_of(a) for p in cap.since(mark, "garp")),
+            3,
+        ), "the re-added VIP is announced"
+    finally:
+        cap.stop()
+    assert _transitions(va) == before
+    assert "(VI_1) changed settings taken over in place: addrs" in va.log()
