@@ -16,7 +16,8 @@ EXIT_SCRIPT_SECURITY = 6
 
 _KEEPALIVED_LINE = re.compile(r"^\((?P<file>.+?): Line (?P<line>\d+)\) (?P<message>.*)$")
 _SEARCH_DIRS = ["/opt/vipkeeper/bin", "/usr/local/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
-# A checker message that quotes a VRRPv2 password (vipkeeper's "auth_pass 'x' is longer than 8").
+# A checker message that quotes a VRRPv2 password (an earlier vipkeeper printed "auth_pass 'x' is
+# longer than 8 bytes"; today's does not, but a host may still run an earlier runtime).
 _QUOTED_AUTH_PASS = re.compile(r"""(\bauth_pass[ \t]+)(?:'[^']*'|"[^"]*")""")
 
 

@@ -142,7 +142,7 @@ vrrp_instance VI_9 {
     assert inst.authentication.auth_pass == "12345678"
     assert [w.message for w in res.errors] == [  # keepalived -t rejects it too
         "(VI_9) preempt_delay does not work with initial state MASTER; it is cleared",
-        "auth_pass '1234567890' is longer than 8 bytes; truncated to 8",
+        "auth_pass is 10 bytes, longer than 8; truncated to 8",
     ]
     v1, v2 = inst.virtual_ipaddresses
     assert (str(v1.address), str(v1.broadcast), v1.dev, v1.scope, v1.label) == (

@@ -757,9 +757,10 @@ def _authentication(b: Builder, node: Node, sub: Kwargs) -> Authentication | Non
     password = sub.get("auth_pass", "")
     raw = password.encode()
     if len(raw) > 8:
-        # keepalived truncates it, and its -t counts that as a config error.
+        # keepalived truncates it, and its -t counts that as a config error. The message never
+        # carries the secret: it lands in logs, CI output and Ansible results.
         b.report(
-            node, Code.TRUNCATED, f"auth_pass '{password}' is longer than 8 bytes; truncated to 8"
+            node, Code.TRUNCATED, f"auth_pass is {len(raw)} bytes, longer than 8; truncated to 8"
         )
         password = raw[:8].decode(errors="ignore")
     return Authentication(auth_type=auth_type, auth_pass=password)
