@@ -3,8 +3,8 @@
 One lab (2 load balancers + a client) per module run: deploy a vipkeeper cluster with
 `vipkeeper.vrrp.site`, drill every fault, then redeploy the same cluster on Debian's keepalived
 and drill every fault keepalived supports, then as mixed clusters: lb1 vipkeeper + lb2
-keepalived (every fault, HTTP probes), and lb1 keepalived + lb2 vipkeeper (isolate; demote
-refused). Each drill's JSON report is checked against the VRRP bounds (docs/drills.md): the
+keepalived (every fault, HTTP probes), and lb2 keepalived (master) + lb1 vipkeeper (isolate;
+demote refused). Each drill's JSON report is checked against the VRRP bounds (docs/drills.md): the
 takeover, the client-visible outage, the final holder, the client after the restore.
 
 Run: `.venv/bin/python -m pytest -q tests/integration/drill` (root; builds the lab base once).
@@ -349,8 +349,8 @@ def test_mixed_cluster_keepalived_master(lab: Lab) -> None:
     After the split brain, lb1 yields, releases the VIP, then sends one advert with its own
     priority; keepalived's master takes it for a lower-priority master and sends gratuitous ARP,
     whatever the timers' phase - so this isolate drill must pass, like vipkeeper's own.
-    (The hosts keep their daemons from the test above and swap priorities: the runtime role
-    cannot yet install vipkeeper on lb2 while lb1, first in the play, runs keepalived.)
+    (The hosts keep their daemons from the test above and swap priorities, so nothing is
+    reinstalled: lb2 keepalived is the cluster's first host, the master.)
     """
     lab.deploy("vipkeeper", lb2="keepalived", lb2_first=True)
     lab.assert_placement("-e", "vipkeeper_assert_preferred=true")
