@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from vrrpkit import FakeLink, make_settings
+from vrrpkit import FakeLink, ip, make_settings
 
 from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.settings import TrackScript
@@ -48,7 +49,8 @@ def scenarios(draw: st.DrawFn) -> tuple[list[VrrpInstance], list[Event], float]:
                 )
             )
         )
-    kinds = ["partition", "heal", "lossy", "track", "stop", "start", "demote", "jump", "wait"]
+    kinds = ["partition", "heal", "lossy", "track", "stop", "start", "demote", "jump", "wait",
+             "reload"]  # fmt: skip
     events = draw(
         st.lists(
             st.builds(
@@ -83,6 +85,13 @@ def apply(link: FakeLink, ev: Event) -> None:
         link.call(a, "start")
     elif ev.kind == "demote" and a.state is State.MASTER:
         link.call(a, "demote", 5.0)
+    elif ev.kind == "reload" and a.state is not State.STOP:
+        # a reload with another priority or VIP list, taken over in place
+        new = dataclasses.replace(a.settings, priority=(40, 100, 200, 254)[int(ev.dt) % 4])
+        if ev.flag:
+            extra = () if new.excluded_vips else (ip("10.213.9.9"),)
+            new = dataclasses.replace(new, excluded_vips=extra)
+        link.call(a, "reconfigure", new)
     elif ev.kind == "jump":
         link.now += 20.0  # the process was suspended: everything due is handled late
 
