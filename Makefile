@@ -101,8 +101,9 @@ test-molecule: deps
 	$(LAB_PY) rootfs >/dev/null
 	@set -e; for s in $(MOLECULE_SCENARIOS); do $(BIN)/molecule test -s $$s; done
 
-# Failover drills end to end (tests/integration/drill, docs/drills.md): every fault against a
-# vipkeeper cluster and a keepalived cluster deployed by vipkeeper.vrrp.site on a lab of its own.
+# Failover drills end to end (tests/integration/drill, docs/drills.md): what the molecule
+# scenarios do not drill (check mode, refusals, keepalived's isolate heal, the mixed cluster with a
+# vipkeeper master), on clusters deployed by vipkeeper.vrrp.site on a lab of its own.
 test-drill: deps
 	@echo ">> failover drills on the lab"
 	$(LAB_PY) rootfs >/dev/null
