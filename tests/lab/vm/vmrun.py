@@ -176,9 +176,10 @@ def _qemu_argv(
 
 
 def _die_with_parent() -> None:
-    """In the qemu child: get SIGKILL when the process that started it dies."""
+    """In the qemu child: get SIGKILL when the process that started it dies; SIGINT unblocked."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _boot(
@@ -193,6 +194,10 @@ def _boot(
     """Run qemu until the guest powers off; kill it (by pid) on timeout or interruption."""
     argv = _qemu_argv(img, overlay, payload_img, cpus, memory_mb)
     with console_path.open("wb") as console:
+        # Ctrl-C is held back while qemu is spawned: a KeyboardInterrupt inside Popen would leave
+        # a running qemu that nothing here knows about. It is delivered right after, inside the
+        # try block that ends qemu.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             proc = subprocess.Popen(
                 argv,
@@ -203,8 +208,10 @@ def _boot(
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets a death signal
             )
         except FileNotFoundError as exc:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             raise VmError("qemu-system-x86_64 is not installed (run `make deps`)") from exc
         try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             proc.wait(timeout=limit)
         except subprocess.TimeoutExpired:
             raise VmError(
