@@ -291,6 +291,10 @@ def test_killed_runner_takes_qemu_down_and_next_run_cleans_up(image: VmImage) ->
             runner.wait()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_qemu_and_removes_temp_files(image: VmImage) -> None:
     cli = Path(__file__).with_name("vmrun.py")
     runner = subprocess.Popen(
@@ -298,6 +302,9 @@ def test_ctrl_c_stops_qemu_and_removes_temp_files(image: VmImage) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal delivers it: a shell's background job (CI may be one) inherits
+        # SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - only resets one signal disposition
     )
     name = f"{PREFIX}-{runner.pid}"
     try:
