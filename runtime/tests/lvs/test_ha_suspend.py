@@ -20,10 +20,10 @@ from vipkeeper.config.model import (
     VirtualServerGroup,
     VsgEntry,
 )
-from vipkeeper.lvs.addrwatch import AddressTable
 from vipkeeper.lvs.dataplane import FakeDataplane
 from vipkeeper.lvs.manager import LvsManager
 from vipkeeper.lvs.model import ServiceKey
+from vipkeeper.net.addrwatch import AddressTable
 
 VIP = ip_address("10.213.2.100")
 OTHER = ip_address("10.213.2.101")

@@ -35,7 +35,6 @@ from vipkeeper.config.model import (
     ScriptCommand,
     VirtualServer,
 )
-from vipkeeper.lvs.addrwatch import Address, AddressWatch
 from vipkeeper.lvs.dataplane import Dataplane, DataplaneError, select_backend
 from vipkeeper.lvs.desired import (
     dest,
@@ -48,6 +47,7 @@ from vipkeeper.lvs.desired import (
 from vipkeeper.lvs.fifo import NotifyFifo, rs_line, vs_line
 from vipkeeper.lvs.model import ServiceKey, ServiceState, Table
 from vipkeeper.lvs.reconcile import DelDest, DelService, Op, apply_to, plan
+from vipkeeper.net.addrwatch import Address, AddressWatch
 from vipkeeper.net.netlink import NetlinkError
 
 log = logging.getLogger(__name__)

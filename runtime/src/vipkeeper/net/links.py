@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vipkeeper.net.netlink import RTMGRP_LINK, AsyncIPRoute
+from vipkeeper.net.netlink import RTMGRP_LINK
+from vipkeeper.net.subscription import Subscription
 
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
-
-log = logging.getLogger("vipkeeper.net")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +43,16 @@ class LinkMonitor:
     def __init__(self, on_change: Callable[[Link | None, Link | None], None]) -> None:
         self.on_change = on_change
         self.links: dict[str, Link] = {}
-        self._events: AsyncIPRoute | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._sub = Subscription("link monitor", RTMGRP_LINK, self._handle)
 
     async def start(self) -> None:
         """Subscribe to link events, then load the current table."""
-        self._events = AsyncIPRoute()
-        await self._events.bind(groups=RTMGRP_LINK)
-        self._task = asyncio.get_running_loop().create_task(self._watch())
-        dump = AsyncIPRoute()
-        try:
-            async for msg in await dump.link("dump"):
-                link = _link_from(msg)
-                if link is not None:
-                    self.links[link.name] = link
-        finally:
-            dump.close()
+        await self._sub.start(lambda ipr: ipr.link("dump"), self._load)
+
+    def _load(self, msg: Any) -> None:
+        link = _link_from(msg)
+        if link is not None:
+            self.links[link.name] = link
 
     def get(self, name: str) -> Link | None:
         """The interface called `name`, if it exists."""
@@ -71,18 +61,6 @@ class LinkMonitor:
     def by_index(self, index: int) -> Link | None:
         """The interface with index `index`."""
         return next((link for link in self.links.values() if link.index == index), None)
-
-    async def _watch(self) -> None:
-        assert self._events is not None
-        while True:
-            try:
-                async for msg in self._events.get():
-                    self._handle(msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a netlink hiccup must not end monitoring
-                log.warning("link monitor: %s", exc)
-                await asyncio.sleep(0.1)
 
     def _handle(self, msg: Any) -> None:
         event = msg.get("event")
@@ -103,11 +81,4 @@ class LinkMonitor:
 
     async def stop(self) -> None:
         """Stop watching."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._events is not None:
-            self._events.close()
-            self._events = None
+        await self._sub.stop()

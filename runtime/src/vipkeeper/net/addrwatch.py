@@ -6,17 +6,12 @@ checkers are suspended only when the last copy goes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import socket
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
-from vipkeeper.net.netlink import AsyncIPRoute
-
-log = logging.getLogger(__name__)
+from vipkeeper.net.subscription import Subscription
 
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
@@ -71,20 +66,20 @@ class AddressWatch:
     def __init__(self, on_change: Callable[[Address, bool], None]) -> None:
         self.on_change = on_change
         self.table = AddressTable()
-        self._events: AsyncIPRoute | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._sub = Subscription(
+            "address watch", RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, self._on_event
+        )
 
     async def start(self) -> None:
         """Subscribe to address events, then load the addresses present now."""
-        self._events = AsyncIPRoute()
-        await self._events.bind(groups=RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
-        self._task = asyncio.get_running_loop().create_task(self._watch())
-        dump = AsyncIPRoute()
-        try:
-            async for msg in await dump.addr("dump"):
-                self._handle(msg, added=True)
-        finally:
-            dump.close()
+        await self._sub.start(
+            lambda ipr: ipr.addr("dump"), lambda msg: self._handle(msg, added=True)
+        )
+
+    def _on_event(self, msg: Any) -> None:
+        event = msg.get("event")
+        if event in ("RTM_NEWADDR", "RTM_DELADDR"):
+            self._handle(msg, added=event == "RTM_NEWADDR")
 
     def _handle(self, msg: Any, *, added: bool) -> None:
         found = _decode(msg)
@@ -96,27 +91,6 @@ class AddressWatch:
         elif not added and self.table.removed(address, index):
             self.on_change(address, False)
 
-    async def _watch(self) -> None:
-        assert self._events is not None
-        while True:
-            try:
-                async for msg in self._events.get():
-                    event = msg.get("event")
-                    if event in ("RTM_NEWADDR", "RTM_DELADDR"):
-                        self._handle(msg, added=event == "RTM_NEWADDR")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a netlink hiccup must not end watching
-                log.warning("address watch: %s", exc)
-                await asyncio.sleep(0.1)
-
     async def stop(self) -> None:
         """Stop watching."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._events is not None:
-            self._events.close()
-            self._events = None
+        await self._sub.stop()
