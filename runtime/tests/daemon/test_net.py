@@ -165,3 +165,83 @@ def test_addresses_and_routes_are_idempotent(lab: NetLab) -> None:
     assert p.stdout.readline().decode().strip() == "[True, False, True, True, False]"
     assert not a.has_address("10.213.1.100") and not a.has_address("fd00:213::100")
     assert "10.213.50.0/24" not in a.run(["ip", "route"]).stdout
+
+
+REQUESTS = """
+import asyncio, json, subprocess
+from ipaddress import ip_address, ip_interface
+from vipkeeper.net.addrs import Addresses, AddrSpec, NetError
+
+def shown():
+    out = subprocess.run(["ip", "-j", "addr", "show", "dev", "eth0"], capture_output=True)
+    return [a for a in json.loads(out.stdout)[0]["addr_info"] if a["local"] != "10.213.1.1"
+            and not a["local"].startswith("fe80")]
+
+async def main():
+    a = Addresses()
+    await a.open()
+    await a.ifindex("eth0")
+    specs = [
+        AddrSpec("eth0", ip_interface("10.213.7.100/24"), label="eth0:vip", scope="link",
+                 broadcast=ip_address("10.213.7.255"), noprefixroute=True),
+        AddrSpec("eth0", ip_interface("10.213.1.101/32"), peer=ip_interface("10.213.9.1/32")),
+        AddrSpec("eth0", ip_interface("fd00:213::100/64")),
+    ]
+    futs = [a.send_now(s, add=True) for s in specs]
+    during = shown()  # before any acknowledgement was read
+    codes = [await f for f in futs]
+    again = [a.outcome(s, await a.send_now(s, add=True), add=True) for s in specs]
+    gone = [a.send_now(s, add=False) for s in specs]
+    after = shown()
+    removed = [a.outcome(s, await f, add=False) for s, f in zip(specs, gone)]
+    twice = [a.outcome(s, await a.send_now(s, add=False), add=False) for s in specs]
+    unknown = AddrSpec("nosuch0", ip_interface("10.213.1.102/24"))
+    lookup = a.send_now(unknown, add=True)
+    try:
+        await a.add_address(unknown)
+        error = ""
+    except NetError as exc:
+        error = str(exc)
+    bad = a.requests.send(unknown, 99999, add=True)
+    try:
+        a.outcome(unknown, await bad, add=True)
+    except NetError as exc:
+        error += " | " + str(exc)
+    print(json.dumps({"during": during, "codes": codes, "again": again, "after": after,
+                      "removed": removed, "twice": twice, "lookup": lookup is None,
+                      "error": error}), flush=True)
+    a.close()
+asyncio.run(main())
+"""
+
+
+def test_address_requests_apply_within_the_send(lab: NetLab) -> None:
+    """send_now puts the VIP on (or takes it off) the interface before the ACK is read.
+
+    The attributes match what `ip` reports for keepalived's VIPs: label, scope, broadcast,
+    peer, noprefixroute, and nodad on IPv6. Repeats are no-ops; errors name the address.
+    """
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    out = a.run(_py(REQUESTS)).stdout
+    res = json.loads(out)
+    during = {x["local"]: x for x in res["during"]}
+    # (a secondary address must have its primary's scope: the scoped VIP has its own subnet)
+    assert set(during) == {"10.213.7.100", "10.213.1.101", "fd00:213::100"}
+    v4 = during["10.213.7.100"]
+    assert (v4["prefixlen"], v4["label"], v4["scope"], v4["broadcast"]) == (
+        24,
+        "eth0:vip",
+        "link",
+        "10.213.7.255",
+    )
+    assert v4.get("noprefixroute") is True
+    assert during["10.213.1.101"]["address"] == "10.213.9.1"
+    assert during["fd00:213::100"].get("nodad") is True
+    assert res["codes"] == [0, 0, 0]
+    assert res["again"] == [False, False, False]  # EEXIST: already there
+    assert res["after"] == []  # removed within the sends too
+    assert res["removed"] == [True, True, True]
+    assert res["twice"] == [False, False, False]  # EADDRNOTAVAIL: already gone
+    assert res["lookup"] is True  # no cached index: the caller awaits add_address instead
+    assert "10.213.1.102/24: interface nosuch0 does not exist" in res["error"]
+    assert "adding 10.213.1.102/24 to nosuch0: No such device (errno 19)" in res["error"]

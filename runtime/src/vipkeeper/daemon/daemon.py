@@ -1,6 +1,6 @@
 """The daemon: moves packets and events between net/ and the VRRP cores, and runs their actions.
 
-One timer serves every instance: after each event the loop's single `call_at` handle is
+One timer serves every instance: after each event its single timerfd (daemon/timer.py) is
 re-armed to the earliest deadline any core reports (aioquic's adapter shape). Scripts,
 notifies and netlink work run as separate tasks, so they never delay an advert.
 """
@@ -45,6 +45,7 @@ from vipkeeper.daemon.control import ControlServer
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.notify import NotifyFifo, NotifyQueue
 from vipkeeper.daemon.sdnotify import SdNotify
+from vipkeeper.daemon.timer import OneTimer
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.links import Link, LinkMonitor
 from vipkeeper.net.vrrpsock import Datagram, VrrpSocket
@@ -211,8 +212,7 @@ class Daemon:
         self.started_at = time.time()
         self.last_reload: dict[str, Any] | None = None
         self.control = ControlServer(options.control_socket, self._control)
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self.timer = OneTimer(self.loop, self._on_timer)
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -272,9 +272,10 @@ class Daemon:
         now = self.loop.time()
         for managed in list(self.instances.values()):
             self._feed(managed, managed.core.stop(now), now)
-        self._cancel_timer()
+        self.timer.close()
         self._sync_static(m.Config())
         await self.kernel.drain(5.0)
+        self.kernel.expect((), ())  # all released: what is still held stays recorded
         await self.notify.drain(self.options.notify_timeout + 2.0)
         await self._stop_lvs()
         for tracker in self.scripts.values():
@@ -373,6 +374,7 @@ class Daemon:
     # ---- applying plans (start and reload) -------------------------------------------------
 
     def _apply_plans(self, plans: dict[str, InstancePlan], *, initial: bool = False) -> None:
+        self._expect(plans.values())
         now = self.loop.time()
         kept: dict[str, Managed] = {}
         changed: list[tuple[Managed, InstancePlan]] = []
@@ -651,6 +653,16 @@ class Daemon:
         if new_r:
             self.kernel.add_routes(new_r, "static")
         self.static_addrs, self.static_routes = addrs, routes
+        self._expect(managed.plan for managed in self.instances.values())
+
+    def _expect(self, plans: Iterable[InstancePlan]) -> None:
+        """Record what these plans and the static addresses may hold, before any add."""
+        plans = list(plans)
+        addrs = [spec for plan in plans for spec in plan.addrs]
+        routes = [spec for plan in plans for spec in plan.routes]
+        self.kernel.expect(
+            addrs + list(self.static_addrs.values()), routes + list(self.static_routes.values())
+        )
 
     # ---- reload --------------------------------------------------------------------------
 
@@ -713,36 +725,27 @@ class Daemon:
         a deadline that moved later (a backup hearing its master) lets the armed timer fire
         early and find nothing due, which costs less than re-arming on every advert.
         """
-        if touched is not None and self._timer is not None and self._timer_at is not None:
-            earliest = self._timer_at
+        armed = self.timer.at
+        if touched is not None and armed is not None:
+            earliest = armed
             for managed in touched:
                 d = self._deadline(managed)
                 if d is not None and d < earliest:
                     earliest = d
-            if earliest < self._timer_at:
-                self._timer.cancel()
-                self._timer_at = earliest
-                self._timer = self.loop.call_at(earliest, self._on_timer)
+            if earliest < armed:
+                self.timer.arm(earliest)
             return
         deadlines = [d for d in map(self._deadline, self.instances.values()) if d is not None]
         at = min(deadlines) if deadlines else None
-        if at == self._timer_at and self._timer is not None:
+        if at == armed:
             return
-        self._cancel_timer()
-        if at is not None:
-            self._timer_at = at
-            self._timer = self.loop.call_at(at, self._on_timer)
+        if at is None:
+            self.timer.cancel()
+        else:
+            self.timer.arm(at)
 
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = None
-        self._timer_at = None
-
-    def _on_timer(self) -> None:
-        now = max(self.loop.time(), self._timer_at or 0.0)
-        self._timer = None
-        self._timer_at = None
+    def _on_timer(self, deadline: float) -> None:
+        now = max(self.loop.time(), deadline)
         for managed in list(self.instances.values()):
             at = managed.core.get_timer()
             if at is None or at > now:

@@ -1,8 +1,10 @@
 """Kernel side effects in order: VIPs, routes and gratuitous ARP/NA, kept apart from the timers.
 
 Address and route changes run one after the other on a queue (so an add never overtakes the
-remove before it) and are recorded under the state dir before they happen, so a later start
-can remove what a crashed run left behind.
+remove before it). When nothing is queued, a VIP add or remove is sent at once, from the
+action that asks for it: rtnetlink applies it within the send. Every address and route the
+config may hold is recorded under the state dir before any is added (`expect`), so a later
+start can remove what a crashed run left behind, and a new master writes nothing first.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
@@ -36,6 +38,9 @@ class Kernel:
         self._garp: dict[str, GarpSender] = {}
         self._task: asyncio.Task[None] | None = None
         self._bursts: set[asyncio.Task[None]] = set()
+        self._busy = False  # a job is running
+        self.expected: set[str] = set()  # record keys the running config may hold
+        self.held: set[str] = set()  # record keys added and not removed since
 
     async def start(self) -> None:
         """Open netlink and start the worker."""
@@ -69,33 +74,72 @@ class Kernel:
         """Queue a kernel job; it runs after every job queued before it."""
         self.queue.put_nowait(job)
 
+    def _idle(self) -> bool:
+        return not self._busy and self.queue.empty()
+
+    def expect(self, addrs: Iterable[AddrSpec], routes: Iterable[RouteSpec]) -> None:
+        """Record every address and route the running config may hold, before any is added.
+
+        A new master then adds its VIPs without writing the record first. Entries of an
+        earlier config stay recorded while they are held, and leave once removed. A clean
+        stop calls this with nothing, so the record ends empty; after a crash it lists what
+        the next start must remove.
+        """
+        want_a = {spec.key(): spec for spec in addrs}
+        want_r = {spec.key(): spec for spec in routes}
+        self.expected = set(want_a) | set(want_r)
+        rec = self.record
+        before = (dict(rec.addrs), dict(rec.routes))
+        rec.addrs = {k: v for k, v in rec.addrs.items() if k in self.held} | want_a
+        rec.routes = {k: v for k, v in rec.routes.items() if k in self.held} | want_r
+        if (rec.addrs, rec.routes) != before:
+            rec.save()
+
     def add_addresses(self, specs: tuple[AddrSpec, ...], owner: str) -> None:
-        """Queue adding VIPs."""
-
-        async def job() -> None:
-            for spec in specs:
-                self.record.add_address(spec)
-                try:
-                    if await self.addrs.add_address(spec):
-                        log.info("(%s) added VIP %s on %s", owner, spec.address, spec.ifname)
-                except NetError as exc:
-                    self.errors += 1
-                    log.error("(%s) %s", owner, exc)  # noqa: TRY400
-
-        self.submit(job)
+        """Add VIPs: at once when no kernel job is pending, otherwise queued after them."""
+        self._addresses(specs, owner, add=True)
 
     def remove_addresses(self, specs: tuple[AddrSpec, ...], owner: str) -> None:
-        """Queue removing VIPs."""
+        """Remove VIPs: at once when no kernel job is pending, otherwise queued after them."""
+        self._addresses(specs, owner, add=False)
+
+    def _addresses(self, specs: tuple[AddrSpec, ...], owner: str, *, add: bool) -> None:
+        sent: list[asyncio.Future[int] | None] = [None] * len(specs)
+        if self._idle():
+            # Nothing queued can be overtaken: apply the requests now (rtnetlink acts within
+            # the send), and let the job only collect the answers.
+            for i, spec in enumerate(specs):
+                if add:
+                    self.held.add(spec.key())
+                    self.record.add_address(spec)  # no write when expect() recorded it
+                sent[i] = self.addrs.send_now(spec, add=add)
 
         async def job() -> None:
-            for spec in specs:
+            for spec, fut in zip(specs, sent, strict=True):
                 try:
-                    if await self.addrs.remove_address(spec):
-                        log.info("(%s) removed VIP %s from %s", owner, spec.address, spec.ifname)
-                    self.record.remove_address(spec)
+                    if fut is None:
+                        if add:
+                            self.held.add(spec.key())
+                            self.record.add_address(spec)
+                            changed = await self.addrs.add_address(spec)
+                        else:
+                            changed = await self.addrs.remove_address(spec)
+                    else:
+                        changed = self.addrs.outcome(spec, await fut, add=add)
                 except NetError as exc:
                     self.errors += 1
                     log.error("(%s) %s", owner, exc)  # noqa: TRY400
+                    continue
+                key = spec.key()
+                if add:
+                    if changed:
+                        log.info("(%s) added VIP %s on %s", owner, spec.address, spec.ifname)
+                    continue
+                self.held.discard(key)
+                if key not in self.expected:
+                    self.record.remove_address(spec)
+                if changed:
+                    log.info("(%s) removed VIP %s from %s", owner, spec.address, spec.ifname)
 
         self.submit(job)
 
@@ -104,6 +148,7 @@ class Kernel:
 
         async def job() -> None:
             for spec in specs:
+                self.held.add(spec.key())
                 self.record.add_route(spec)
                 try:
                     await self.addrs.add_route(spec)
@@ -120,7 +165,9 @@ class Kernel:
             for spec in specs:
                 try:
                     await self.addrs.remove_route(spec)
-                    self.record.remove_route(spec)
+                    self.held.discard(spec.key())
+                    if spec.key() not in self.expected:
+                        self.record.remove_route(spec)
                 except NetError as exc:
                     self.errors += 1
                     log.error("(%s) %s", owner, exc)  # noqa: TRY400
@@ -192,10 +239,12 @@ class Kernel:
     async def _work(self) -> None:
         while True:
             job = await self.queue.get()
+            self._busy = True
             try:
                 await job()
             except Exception as exc:  # one failed job must not stop the others
                 self.errors += 1
                 log.error("kernel job failed: %s", exc)  # noqa: TRY400
             finally:
+                self._busy = False
                 self.queue.task_done()

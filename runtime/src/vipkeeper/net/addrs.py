@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import os
 import socket
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import Any
 
+from vipkeeper.net.addrreq import AddrRequests
 from vipkeeper.net.netlink import AsyncIPRoute, NetlinkError
 
 IFA_F_NODAD = 0x02
@@ -71,6 +74,13 @@ class RouteSpec:
         return f"{self.destination.network} via {self.via} dev {self.ifname} table {self.table}"
 
 
+def _flags(spec: AddrSpec) -> int:
+    """IFA_FLAGS of a VIP: no DAD (always for IPv6, as keepalived), no prefix route."""
+    return (IFA_F_NODAD if spec.nodad or spec.address.version == 6 else 0) | (
+        IFA_F_NOPREFIXROUTE if spec.noprefixroute else 0
+    )
+
+
 def _scope(name: str | None) -> int | None:
     if name is None:
         return None
@@ -78,18 +88,21 @@ def _scope(name: str | None) -> int | None:
 
 
 class Addresses:
-    """Adds and removes VIPs and routes with one netlink socket."""
+    """Adds and removes VIPs (on their own rtnetlink socket) and routes (pyroute2)."""
 
     def __init__(self) -> None:
-        self.ipr: AsyncIPRoute | None = None
+        self.ipr: AsyncIPRoute | None = None  # routes, lookups and dumps
+        self.requests = AddrRequests()  # address adds and removes
         self._index: dict[str, int] = {}  # interface name -> index, dropped on ENODEV
 
     async def open(self) -> None:
-        """Open the netlink socket."""
+        """Open the netlink sockets."""
         self.ipr = AsyncIPRoute()
+        self.requests.open(asyncio.get_running_loop())
 
     def close(self) -> None:
-        """Close the netlink socket."""
+        """Close the netlink sockets."""
+        self.requests.close()
         if self.ipr is not None:
             self.ipr.close()
             self.ipr = None
@@ -113,62 +126,62 @@ class Addresses:
         """Drop a cached interface index (the interface went away or was recreated)."""
         self._index.pop(ifname, None)
 
-    async def _addr_args(self, spec: AddrSpec) -> dict[str, Any] | None:
-        index = await self.ifindex(spec.ifname)
+    def index_now(self, ifname: str) -> int | None:
+        """The cached index of `ifname` (None when it still has to be looked up)."""
+        return self._index.get(ifname)
+
+    def send_now(self, spec: AddrSpec, *, add: bool) -> asyncio.Future[int] | None:
+        """Add (or remove) `spec` before returning; the future gets the kernel's errno.
+
+        None when that cannot be done at once (the interface index is not known yet, or the
+        send failed): the caller then awaits `add_address` / `remove_address`.
+        """
+        index = self._index.get(spec.ifname)
         if index is None:
             return None
-        args: dict[str, Any] = {
-            "index": index,
-            "address": str(spec.address.ip),
-            "prefixlen": spec.address.network.prefixlen,
-        }
-        if spec.peer is not None:
-            args["local"] = str(spec.address.ip)
-            args["address"] = str(spec.peer.ip)
-            args["prefixlen"] = spec.peer.network.prefixlen
-        return args
+        try:
+            return self.requests.send(
+                spec, index, add=add, scope=_scope(spec.scope) or 0, flags=_flags(spec)
+            )
+        except OSError:
+            return None
+
+    def outcome(self, spec: AddrSpec, code: int, *, add: bool) -> bool:
+        """What a request's errno means: True when done now, False when already so."""
+        if code == 0:
+            return True
+        if add and code in _EXISTS:
+            return False
+        if not add and code in _GONE:
+            if code == errno.ENODEV:
+                self.forget(spec.ifname)
+            return False
+        self.forget(spec.ifname)
+        verb = f"adding {spec.address} to" if add else f"removing {spec.address} from"
+        raise NetError(f"{verb} {spec.ifname}: {os.strerror(code)} (errno {code})")
 
     async def add_address(self, spec: AddrSpec) -> bool:
         """Put `spec` on its interface; True when it was added now, False when it was there."""
-        args = await self._addr_args(spec)
-        if args is None:
+        index = await self.ifindex(spec.ifname)
+        if index is None:
             raise NetError(f"{spec.address}: interface {spec.ifname} does not exist")
-        if spec.label:
-            args["label"] = spec.label
-        scope = _scope(spec.scope)
-        if scope is not None:
-            args["scope"] = scope
-        if spec.broadcast is not None and spec.address.version == 4:
-            args["broadcast"] = str(spec.broadcast)
-        flags = (IFA_F_NODAD if spec.nodad or spec.address.version == 6 else 0) | (
-            IFA_F_NOPREFIXROUTE if spec.noprefixroute else 0
-        )
-        if flags:
-            args["flags"] = flags
-        try:
-            await self._ipr().addr("add", **args)
-        except NetlinkError as exc:
-            if exc.code in _EXISTS:
-                return False
-            self.forget(spec.ifname)
-            raise NetError(f"adding {spec.address} to {spec.ifname}: {exc}") from exc
-        return True
+        return await self._request(spec, index, add=True)
 
     async def remove_address(self, spec: AddrSpec) -> bool:
         """Take `spec` off its interface; True when removed now, False when it was gone."""
-        args = await self._addr_args(spec)
-        if args is None:
+        index = await self.ifindex(spec.ifname)
+        if index is None:
             return False
+        return await self._request(spec, index, add=False)
+
+    async def _request(self, spec: AddrSpec, index: int, *, add: bool) -> bool:
         try:
-            await self._ipr().addr("del", **args)
-        except NetlinkError as exc:
-            if exc.code in _GONE:
-                if exc.code == errno.ENODEV:
-                    self.forget(spec.ifname)
-                return False
-            self.forget(spec.ifname)
-            raise NetError(f"removing {spec.address} from {spec.ifname}: {exc}") from exc
-        return True
+            fut = self.requests.send(
+                spec, index, add=add, scope=_scope(spec.scope) or 0, flags=_flags(spec)
+            )
+        except OSError as exc:
+            raise NetError(f"{spec.address} on {spec.ifname}: {exc}") from exc
+        return self.outcome(spec, await fut, add=add)
 
     async def _route_args(self, spec: RouteSpec) -> dict[str, Any]:
         net = spec.destination.network

@@ -1,0 +1,102 @@
+"""The daemon's one timer: a timerfd for absolute deadlines, with the loop's call_at as fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import pytest
+
+from vipkeeper.daemon import timer as timer_mod
+from vipkeeper.daemon.timer import OneTimer
+
+
+def _run(kernel: bool, body: object) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        fired: list[tuple[float, float]] = []
+        t = OneTimer(loop, lambda at: fired.append((at, loop.time())))
+        try:
+            assert t.kernel_timer is kernel
+            await body(t, fired)  # type: ignore[operator]
+        finally:
+            t.close()
+
+    asyncio.run(main())
+
+
+@pytest.fixture(params=["timerfd", "call_at"])
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    if request.param == "call_at":
+
+        def broken() -> object:
+            raise OSError(38, "timerfd_create: not implemented")
+
+        monkeypatch.setattr(timer_mod, "_backend", broken)
+        return False
+    return True
+
+
+def test_fires_once_not_before_its_deadline(kernel: bool) -> None:
+    async def body(t: OneTimer, fired: list[tuple[float, float]]) -> None:
+        at = t.loop.time() + 0.03
+        t.arm(at)
+        assert t.at == at
+        await asyncio.sleep(0.15)
+        assert len(fired) == 1
+        deadline, when = fired[0]
+        assert deadline == at
+        assert when >= at
+        assert t.at is None
+
+    _run(kernel, body)
+
+
+def test_rearm_replaces_the_deadline(kernel: bool) -> None:
+    async def body(t: OneTimer, fired: list[tuple[float, float]]) -> None:
+        now = t.loop.time()
+        t.arm(now + 0.02)
+        t.arm(now + 0.12)  # later: the first deadline must not fire
+        await asyncio.sleep(0.07)
+        assert fired == []
+        await asyncio.sleep(0.15)
+        assert [d for d, _ in fired] == [now + 0.12]
+        t.arm(t.loop.time() + 0.2)
+        t.arm(t.loop.time() + 0.01)  # earlier: fires at the new one
+        await asyncio.sleep(0.08)
+        assert len(fired) == 2
+
+    _run(kernel, body)
+
+
+def test_cancel_and_a_past_deadline(kernel: bool) -> None:
+    async def body(t: OneTimer, fired: list[tuple[float, float]]) -> None:
+        t.arm(t.loop.time() + 0.02)
+        t.cancel()
+        assert t.at is None
+        await asyncio.sleep(0.08)
+        assert fired == []
+        past = t.loop.time() - 5.0
+        t.arm(past)  # already due: fires at once, with its deadline
+        await asyncio.sleep(0.02)
+        assert [d for d, _ in fired] == [past]
+
+    _run(kernel, body)
+
+
+def test_the_ctypes_and_os_backends_agree() -> None:
+    """On this Python, the ctypes path works (and os.timerfd_* when the Python has it)."""
+    backends: list[timer_mod._Os | timer_mod._Libc] = [timer_mod._Libc()]
+    if hasattr(os, "timerfd_create"):
+        backends.append(timer_mod._Os())
+    for b in backends:
+        fd = b.create()
+        try:
+            b.settime_abs(fd, 1e-9)  # long past: expires at once
+            assert os.read(fd, 8) == (1).to_bytes(8, sys.byteorder)
+            b.settime_abs(fd, 0.0)  # disarm: nothing to read
+            with pytest.raises(BlockingIOError):
+                os.read(fd, 8)
+        finally:
+            os.close(fd)
