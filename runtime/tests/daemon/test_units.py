@@ -198,3 +198,20 @@ def test_end_process_ends_the_whole_group(tmp_path: Path, ignores_term: bool) ->
         time.sleep(0.02)
     else:
         raise AssertionError(f"grandchild {child} outlived end_process")
+
+
+def test_the_daemon_never_loads_pyroute2s_whole_package() -> None:
+    """pyroute2's package __init__ (NDB, IPDB, nftables...) costs about 6 MB of RSS.
+
+    vipkeeper.net.netlink registers the package lazily; any module importing pyroute2 before
+    it (as net/addrreq.py once did) loads it all and pushes the daemon towards the 40 MB goal.
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vipkeeper.cli, vipkeeper.daemon.daemon, vipkeeper.lvs.manager\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('pyroute2.ndb', 'pyroute2.ipdb'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -17,9 +17,15 @@ import socket
 import struct
 from typing import TYPE_CHECKING
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
-from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR
-from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+from vipkeeper.net.netlink import (  # first: it keeps pyroute2's package __init__ unloaded
+    NLM_F_ACK,
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    NLM_F_REQUEST,
+    RTM_DELADDR,
+    RTM_NEWADDR,
+    ifaddrmsg,
+)
 
 if TYPE_CHECKING:
     from vipkeeper.net.addrs import AddrSpec

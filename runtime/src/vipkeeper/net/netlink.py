@@ -47,7 +47,20 @@ def _register_lazy_pyroute2() -> None:
 _register_lazy_pyroute2()
 
 from pyroute2.iproute.linux import AsyncIPRoute  # noqa: E402
+from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST  # noqa: E402
 from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
-from pyroute2.netlink.rtnl import RTMGRP_LINK  # noqa: E402
+from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR, RTMGRP_LINK  # noqa: E402
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg  # noqa: E402
 
-__all__ = ["RTMGRP_LINK", "AsyncIPRoute", "NetlinkError"]
+__all__ = [
+    "NLM_F_ACK",
+    "NLM_F_CREATE",
+    "NLM_F_EXCL",
+    "NLM_F_REQUEST",
+    "RTMGRP_LINK",
+    "RTM_DELADDR",
+    "RTM_NEWADDR",
+    "AsyncIPRoute",
+    "NetlinkError",
+    "ifaddrmsg",
+]
