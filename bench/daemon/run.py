@@ -286,8 +286,10 @@ def ratio(vk: float | None, ka: float | None) -> str:
 
 
 def fmt_s(x: float | None) -> str:
-    """Seconds as milliseconds."""
-    return "-" if x is None else f"{1000 * x:.0f} ms"
+    """Seconds as milliseconds (a tenth of one below a second, where the daemons differ)."""
+    if x is None:
+        return "-"
+    return f"{1000 * x:.1f} ms" if x < 1 else f"{1000 * x:.0f} ms"
 
 
 def markdown(res: Results) -> str:
@@ -372,6 +374,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a short harness check, not for figures")
     p.add_argument("--out", type=Path, help="write the results as JSON here")
     p.add_argument("--markdown", type=Path, help="write the markdown tables here")
+    p.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="print the markdown tables of an earlier run's --out file, and run nothing",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.reps, args.handover_reps, args.cpu_window, args.duration = 3, 2, 10, 20
@@ -381,6 +389,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     """Run the selected phases for both implementations; print the markdown report."""
     args = parse(argv)
+    if args.render:
+        print(markdown(Results(**json.loads(args.render.read_text()))))
+        return 0
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     res = Results(
