@@ -126,6 +126,10 @@ class VrrpInstance:
         self._down_skew_only = False  # armed for the skew alone (after a priority-0 advert)
         # The fast path's advert: (data, src, dst, ttl, settings, down interval), or None.
         self._fast: tuple[bytes, IPAddress, IPAddress, int, InstanceSettings, float] | None = None
+        # Encoded adverts by priority, for the settings they were encoded with: a master sends
+        # the same bytes every interval, and a backup has its first advert ready to go.
+        self._encoded: dict[int, tuple[tuple[IPAddress, bytes], ...]] = {}
+        self._encoded_for: InstanceSettings | None = None
         self._advert_at: float | None = None
         self._refresh_at: float | None = None
         self._garp_bursts: list[tuple[float, int, str]] = []
@@ -565,6 +569,7 @@ class VrrpInstance:
                 if self.settings.preempt_delay > 0:
                     self._preempt_at = now + self.settings.preempt_delay
             self._arm_down(now)
+            self.encoded_adverts(self.priority)  # ready for when the master goes quiet
         elif new is State.MASTER:
             acts += self._enter_master(now)
         if trigger in (Trigger.STARTED, Trigger.STARTED_IN_FAULT):
@@ -627,13 +632,29 @@ class VrrpInstance:
             auth_data=s.auth.wire_data if s.version == 2 else b"",
         )
 
+    def encoded_adverts(self, priority: int) -> tuple[tuple[IPAddress, bytes], ...]:
+        """(destination, packet) of each advert sent with ``priority``, encoded once."""
+        s = self.settings
+        if self._encoded_for is not s:
+            self._encoded, self._encoded_for = {}, s
+        packets = self._encoded.get(priority)
+        if packets is None:
+            advert = self.build_advert(priority)
+            packets = tuple(
+                (dst, encode_advert(advert, s.source, dst, v3_checksum_as_v2=s.v3_checksum_as_v2))
+                for dst in s.advert_destinations
+            )
+            if len(self._encoded) >= 4:  # priority 0, the current one and a few recent ones
+                self._encoded.clear()
+            self._encoded[priority] = packets
+        return packets
+
     def _send_adverts(self, priority: int, now: float, arm: bool = True) -> list[Action]:
         s = self.settings
-        advert = self.build_advert(priority)
-        acts: list[Action] = []
-        for dst in s.advert_destinations:
-            data = encode_advert(advert, s.source, dst, v3_checksum_as_v2=s.v3_checksum_as_v2)
-            acts.append(SendAdvert(self.name, data, s.source, dst, s.advert_ttl, priority))
+        acts: list[Action] = [
+            SendAdvert(self.name, data, s.source, dst, s.advert_ttl, priority)
+            for dst, data in self.encoded_adverts(priority)
+        ]
         self.stats.sent += len(acts)
         if priority == 0:
             self.stats.priority_zero_sent += len(acts)
