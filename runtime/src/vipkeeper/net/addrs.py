@@ -126,10 +126,6 @@ class Addresses:
         """Drop a cached interface index (the interface went away or was recreated)."""
         self._index.pop(ifname, None)
 
-    def index_now(self, ifname: str) -> int | None:
-        """The cached index of `ifname` (None when it still has to be looked up)."""
-        return self._index.get(ifname)
-
     def send_now(self, spec: AddrSpec, *, add: bool) -> asyncio.Future[int] | None:
         """Add (or remove) `spec` before returning; the future gets the kernel's errno.
 
@@ -140,11 +136,14 @@ class Addresses:
         if index is None:
             return None
         try:
-            return self.requests.send(
-                spec, index, add=add, scope=_scope(spec.scope) or 0, flags=_flags(spec)
-            )
+            return self._send(spec, index, add=add)
         except OSError:
             return None
+
+    def _send(self, spec: AddrSpec, index: int, *, add: bool) -> asyncio.Future[int]:
+        return self.requests.send(
+            spec, index, add=add, scope=_scope(spec.scope) or 0, flags=_flags(spec)
+        )
 
     def outcome(self, spec: AddrSpec, code: int, *, add: bool) -> bool:
         """What a request's errno means: True when done now, False when already so."""
@@ -176,9 +175,7 @@ class Addresses:
 
     async def _request(self, spec: AddrSpec, index: int, *, add: bool) -> bool:
         try:
-            fut = self.requests.send(
-                spec, index, add=add, scope=_scope(spec.scope) or 0, flags=_flags(spec)
-            )
+            fut = self._send(spec, index, add=add)
         except OSError as exc:
             raise NetError(f"{spec.address} on {spec.ifname}: {exc}") from exc
         return self.outcome(spec, await fut, add=add)
