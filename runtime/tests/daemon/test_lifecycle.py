@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,7 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon.vkd import VIP, config, holders, instance_conf, start_vipkeeper, stays
+from daemon.vkd import (
+    VIP,
+    AddrWatch,
+    config,
+    holders,
+    instance_conf,
+    start_vipkeeper,
+    stays,
+)
 from netlab import NetLab, wait_for
 
 from vipkeeper.vrrp.timing import master_down_interval
@@ -194,3 +203,47 @@ def test_reload_takes_over_a_new_notify_script_without_a_transition(lab: NetLab)
     assert va.wait_state("BACKUP", 3) is not None
     assert wait_for(lambda: (work / "ran").exists() and "two" in (work / "ran").read_text(), 3)
     assert (work / "ran").read_text().split() == ["one", "two"]  # "one" ran at start (BACKUP)
+
+
+def test_a_reload_that_finishes_after_sigterm_starts_nothing(lab: NetLab) -> None:
+    # The new config includes a FIFO, so its load blocks until the test writes the FIFO: after
+    # SIGTERM, while the daemon waits on its slow notify_stop script. Were the reload applied
+    # then, VI_2 (state MASTER) would add VIP2 during the shutdown.
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    work = Path(lab.workdir)
+    mark = work / "stop-ran"
+    script = work / "stop.sh"
+    script.write_text(f"#!/bin/sh\ntouch {mark}\nsleep 2\n")
+    script.chmod(0o755)
+    fifo = work / "more.conf"
+    os.mkfifo(fifo)
+    vi1 = instance_conf(priority=150, version=3, advert=ADV, extra=f'notify_stop "{script}"')
+    va = start_vipkeeper(lab, a, config(vi1))
+    assert va.wait_state("MASTER", 2) is not None
+    watch = AddrWatch(a)
+    va.write_config(config(vi1, head=f"include {fifo}"))
+    va.signal(signal.SIGHUP)
+    assert wait_for(lambda: "reloading" in va.log(), 3) is not None, va.log()
+    va.signal(signal.SIGTERM)
+    assert wait_for(mark.exists, 5) is not None, va.log()
+    vi2 = instance_conf(name="VI_2", vrid=52, priority=200, state="MASTER", version=3,
+                        advert=ADV, vips=(f"{VIP2}/24",))  # fmt: skip
+
+    def feed() -> bool:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO until the loader opens it
+        except OSError:
+            return False
+        with os.fdopen(fd, "w") as out:
+            out.write(vi2)
+        return True
+
+    assert wait_for(feed, 2) is not None, "the reload never opened the included FIFO"
+    assert va.proc is not None
+    assert va.proc.wait(15) == 0
+    log = va.log()
+    assert "reload abandoned: stopping" in log, log
+    assert "reload done" not in log
+    assert "(VI_2)" not in log
+    assert watch.added_after(0, VIP2, timeout=0.5) is None, "VIP2 was added during the stop"
+    assert not a.has_address(VIP2) and not a.has_address(VIP)
