@@ -23,6 +23,7 @@ from vipkeeper.vrrp.timing import master_down_interval, skew_time
 
 pytestmark = pytest.mark.netns
 SLACK = 0.1  # the bound: protocol time + 100 ms
+WIRE_JITTER = 50e-6  # the observer's capture timestamps (microseconds, one clock for both)
 
 
 def _pair(lab: NetLab, version: int, advert: float):  # type: ignore[no-untyped-def]
@@ -72,6 +73,12 @@ def test_election_then_failover_after_cut(lab: NetLab, version: int, advert: flo
     assert a.has_address(VIP)  # a cannot know it was cut: it still holds the VIP
     time.sleep(2 * advert + 0.1)
     assert {p.src for p in cap.since(cut_wall + took, "vrrp")} == {"10.213.1.2"}
+    # Never early: b speaks first a whole down interval after a's last advert (both on the wire).
+    heard = cap.since(cut_wall - 3 * advert, "vrrp")
+    first_b = min(p.at for p in heard if p.src == "10.213.1.2")
+    last_a = max(p.at for p in heard if p.src == "10.213.1.1" and p.at < first_b)
+    down = master_down_interval(version, 100, advert)
+    assert first_b - last_a >= down - WIRE_JITTER, (first_b - last_a, down)
     garps = [p for p in cap.since(cut_wall, "garp") if p.target == VIP]
     assert garps and {p.mac for p in garps} == {mac_of(b)}, "b announces the VIP with its MAC"
 
@@ -106,4 +113,8 @@ def test_handover_on_sigterm(lab: NetLab, version: int, advert: float) -> None:
     zero = [p for p in from_a if p.prio == 0]
     assert len(zero) == 1, "exactly one priority-0 advert from the old master"
     assert all(p.at <= zero[0].at for p in from_a), "nothing from the old master after it"
+    # Never early: b speaks first a whole skew time after the priority-0 advert.
+    first_b = min(p.at for p in cap.since(sent - 0.05, "vrrp") if p.src == "10.213.1.2")
+    skew = skew_time(version, 100, advert)
+    assert first_b - zero[0].at >= skew - WIRE_JITTER, (first_b - zero[0].at, skew)
     assert "MASTER -> STOP: stopped" in va.log()

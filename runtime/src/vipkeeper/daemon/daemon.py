@@ -13,6 +13,7 @@ import dataclasses
 import gc
 import logging
 import os
+import select
 import signal
 import socket
 import time
@@ -72,6 +73,10 @@ from vipkeeper.vrrp.syncgroup import SyncGroup
 
 log = logging.getLogger("vipkeeper")
 READ_BATCH = 64  # datagrams read per wake-up of a socket
+# A backup's down timer wakes the loop this much before it runs out, and the daemon waits out
+# the rest reading its VRRP sockets: the takeover starts when the timer runs out, not when the
+# loop gets round to it (the kernel's wake-up, epoll and the event loop take 0.1 to 0.2 ms).
+TAKEOVER_LEAD = 0.0005
 DROP_LOG_EVERY = 10.0  # seconds between log lines about the same kind of dropped packet
 SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
@@ -730,8 +735,13 @@ class Daemon:
     # ---- the one timer -------------------------------------------------------------------
 
     @staticmethod
-    def _deadline(managed: Managed) -> float | None:
-        return managed.core.get_timer()
+    def _wake_at(managed: Managed) -> float | None:
+        """When the loop must wake for this instance: a backup's down timer a little early."""
+        core = managed.core
+        at = core.get_timer()
+        if at is not None and core.state is State.BACKUP:
+            return at - TAKEOVER_LEAD
+        return at
 
     def _rearm(self, touched: Iterable[Managed] | None = None) -> None:
         """Arm the one timer for the earliest deadline.
@@ -744,14 +754,14 @@ class Daemon:
         if touched is not None and armed is not None:
             earliest = armed
             for managed in touched:
-                d = self._deadline(managed)
+                d = self._wake_at(managed)
                 if d is not None and d < earliest:
                     earliest = d
             if earliest < armed:
                 self.timer.arm(earliest)
             return
-        deadlines = [d for d in map(self._deadline, self.instances.values()) if d is not None]
-        at = min(deadlines) if deadlines else None
+        wakes = [d for d in map(self._wake_at, self.instances.values()) if d is not None]
+        at = min(wakes) if wakes else None
         if at == armed:
             return
         if at is None:
@@ -759,14 +769,60 @@ class Daemon:
         else:
             self.timer.arm(at)
 
-    def _on_timer(self, deadline: float) -> None:
-        now = max(self.loop.time(), deadline)
+    def _on_timer(self, fired: float) -> None:
+        now = max(self.loop.time(), fired)
+        takeover = self._next_takeover(now)
+        if takeover is not None and takeover > now:
+            reached = self._wait_for_takeover(takeover)
+            if reached is None:  # an advert came in time: nothing runs out
+                self._rearm()
+                return
+            now = reached
         for managed in list(self.instances.values()):
             at = managed.core.get_timer()
             if at is None or at > now:
                 continue
             self._run(managed, managed.core.handle_timer(now), now)
         self._rearm()
+
+    def _next_takeover(self, now: float) -> float | None:
+        """The earliest backup down timer that runs out by `now` plus the lead, if any."""
+        limit = now + TAKEOVER_LEAD
+        soonest: float | None = None
+        for managed in self.instances.values():
+            core = managed.core
+            if core.state is not State.BACKUP:
+                continue
+            at = core.get_timer()
+            if at is not None and at <= limit and (soonest is None or at < soonest):
+                soonest = at
+        return soonest
+
+    def _wait_for_takeover(self, at: float) -> float | None:
+        """Wait until `at` (at most TAKEOVER_LEAD ahead), handling adverts as they come.
+
+        The clock time reached, or None when the adverts re-armed every timer that was about
+        to run out. The loop is held for at most the lead, and only when a backup has heard
+        nothing from its master for the whole down interval.
+        """
+        poller = select.poll()
+        by_fd: dict[int, VrrpSocket] = {}
+        for sock in self.sockets.values():
+            by_fd[sock.fileno()] = sock
+            poller.register(sock.fileno(), select.POLLIN)
+        clock = self.loop.time
+        while True:
+            now = clock()
+            if now >= at:
+                return now
+            ready = poller.poll(0)
+            if ready:
+                for fd, _events in ready:
+                    self._on_readable(by_fd[fd])
+                nxt = self._next_takeover(clock())
+                if nxt is None:
+                    return None
+                at = nxt
 
     # ---- packets -------------------------------------------------------------------------
 

@@ -1,0 +1,116 @@
+"""The wait before a takeover: a backup's down timer wakes the loop early, and the daemon waits
+out the rest reading its VRRP sockets. Stand-ins replace the cores and the event loop (the wait
+uses neither the kernel's addresses nor a bridge); a socketpair stands in for a VRRP socket.
+The wire behaviour (never before the down interval) is asserted in test_election.py."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon
+from vipkeeper.vrrp.state import State
+
+
+class Core:
+    def __init__(self, state: State, at: float | None) -> None:
+        self.state = state
+        self.at = at
+
+    def get_timer(self) -> float | None:
+        return self.at
+
+
+class Clock:
+    """The loop's clock: each reading is 10 us after the last, so no test depends on speed."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        self.now += 10e-6
+        return self.now
+
+
+class Sock:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def daemon(
+    cores: dict[str, Core], sock: socket.socket, on_readable: Any, clock: Clock | None = None
+) -> Daemon:
+    d = Daemon.__new__(Daemon)
+    d.loop = SimpleNamespace(time=clock or Clock())  # type: ignore[assignment]
+    d.instances = {n: SimpleNamespace(core=c) for n, c in cores.items()}  # type: ignore[misc]
+    d.sockets = {("eth0", 4): Sock(sock)}  # type: ignore[dict-item]
+    d._on_readable = on_readable  # type: ignore[method-assign]
+    return d
+
+
+def test_only_a_backup_timer_within_the_lead_is_a_takeover(pair: Any) -> None:
+    now = 1000.0
+    cores = {
+        "master": Core(State.MASTER, now + TAKEOVER_LEAD / 4),
+        "far": Core(State.BACKUP, now + 1.0),
+        "fault": Core(State.FAULT, None),
+    }
+    d = daemon(cores, pair[1], lambda _s: None)
+    assert d._next_takeover(now) is None
+    cores["soon"] = Core(State.BACKUP, now + TAKEOVER_LEAD / 2)
+    cores["sooner"] = Core(State.BACKUP, now + TAKEOVER_LEAD / 3)
+    d = daemon(cores, pair[1], lambda _s: None)
+    assert d._next_takeover(now) == now + TAKEOVER_LEAD / 3
+
+
+def test_the_wait_ends_at_the_deadline_never_before(pair: Any) -> None:
+    clock = Clock()
+    at = clock.now + TAKEOVER_LEAD
+    d = daemon({"b": Core(State.BACKUP, at)}, pair[1], lambda _s: pytest.fail("no datagram"), clock)
+    reached = d._wait_for_takeover(at)
+    assert reached is not None and reached >= at
+
+
+def test_an_advert_in_the_last_moment_cancels_the_takeover(pair: Any) -> None:
+    sender, receiver = pair
+    clock = Clock()
+    core = Core(State.BACKUP, clock.now + TAKEOVER_LEAD)
+    read: list[bytes] = []
+
+    def on_readable(sock: Sock) -> None:
+        read.append(sock.sock.recv(100))
+        core.at = clock.now + 1.0  # the master's advert re-arms the down timer
+
+    d = daemon({"b": core}, receiver, on_readable, clock)
+    sender.send(b"advert")
+    assert d._wait_for_takeover(core.at) is None
+    assert read == [b"advert"]
+
+
+def test_an_advert_for_another_instance_keeps_the_takeover(pair: Any) -> None:
+    sender, receiver = pair
+    clock = Clock()
+    at = clock.now + TAKEOVER_LEAD
+    core = Core(State.BACKUP, at)
+    read: list[bytes] = []
+    d = daemon({"b": core}, receiver, lambda sock: read.append(sock.sock.recv(100)), clock)
+    sender.send(b"other")
+    reached = d._wait_for_takeover(at)
+    assert read == [b"other"]
+    assert reached is not None and reached >= at
