@@ -5,24 +5,34 @@ The wire behaviour (never before the down interval) is asserted in test_election
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from vrrp.vrrpkit import make_settings
 
 from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon
+from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.state import State
 
 
 class Core:
+    settings = None  # what a rehearsal's copy shares with the core
+
     def __init__(self, state: State, at: float | None) -> None:
         self.state = state
         self.at = at
+        self.rehearsed: list[float] = []
 
     def get_timer(self) -> float | None:
         return self.at
+
+    def handle_timer(self, now: float) -> list[Any]:
+        self.rehearsed.append(now)  # on the rehearsal's copy only
+        return []
 
 
 class Clock:
@@ -58,9 +68,14 @@ def daemon(
 ) -> Daemon:
     d = Daemon.__new__(Daemon)
     d.loop = SimpleNamespace(time=clock or Clock())  # type: ignore[assignment]
-    d.instances = {n: SimpleNamespace(core=c) for n, c in cores.items()}  # type: ignore[misc]
+    d.instances = {n: SimpleNamespace(name=n, core=c) for n, c in cores.items()}  # type: ignore[misc]
     d.sockets = {("eth0", 4): Sock(sock)}  # type: ignore[dict-item]
-    d._on_readable = on_readable  # type: ignore[method-assign]
+
+    def read(sock: Sock, first: float | None) -> None:
+        assert first is None, "a datagram read while waiting counts from when it is read"
+        on_readable(sock)
+
+    d._read = read  # type: ignore[method-assign,assignment]
     return d
 
 
@@ -113,4 +128,40 @@ def test_an_advert_for_another_instance_keeps_the_takeover(pair: Any) -> None:
     sender.send(b"other")
     reached = d._wait_for_takeover(at)
     assert read == [b"other"]
+    assert reached is not None and reached >= at
+
+
+def test_a_rehearsal_leaves_the_core_as_it_was(pair: Any) -> None:
+    core = VrrpInstance(make_settings())
+    core.start(0.0)
+    at = core.get_timer()
+    assert core.state is State.BACKUP and at is not None
+    before = (core.state, core.get_timer(), core.stats, core.current_master, core.master_adv_int)
+    stats = dataclasses.asdict(core.stats)
+    d = daemon({"VI_1": core}, pair[1], lambda _s: pytest.fail("no datagram"))  # type: ignore[dict-item]
+    d._rehearse(at)
+    assert (
+        core.state,
+        core.get_timer(),
+        core.stats,
+        core.current_master,
+        core.master_adv_int,
+    ) == before
+    assert dataclasses.asdict(core.stats) == stats
+    # The real takeover then runs as ever: one advert, the VIP, the notify.
+    actions = core.handle_timer(at)
+    assert core.state is State.MASTER
+    assert [type(a).__name__ for a in actions][:3] == ["StateChanged", "SendAdvert", "AddVips"]
+
+
+def test_a_failing_rehearsal_changes_nothing(pair: Any) -> None:
+    class Uncopyable(Core):
+        def __deepcopy__(self, memo: Any) -> Any:
+            raise TypeError("cannot copy")
+
+    clock = Clock()
+    at = clock.now + TAKEOVER_LEAD
+    core = Uncopyable(State.BACKUP, at)
+    d = daemon({"b": core}, pair[1], lambda _s: pytest.fail("no datagram"), clock)
+    reached = d._wait_for_takeover(at)
     assert reached is not None and reached >= at

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import dataclasses
 import gc
 import logging
@@ -17,7 +18,7 @@ import select
 import signal
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +77,11 @@ READ_BATCH = 64  # datagrams read per wake-up of a socket
 # A backup's down timer wakes the loop this much before it runs out, and the daemon waits out
 # the rest reading its VRRP sockets: the takeover starts when the timer runs out, not when the
 # loop gets round to it (the kernel's wake-up, epoll and the event loop take 0.1 to 0.2 ms).
-TAKEOVER_LEAD = 0.0005
+TAKEOVER_LEAD = 0.001
+# With this much of the wait left, the takeover is first rehearsed on a copy of the core: the
+# real one then runs on warm caches (0.1 ms from the deadline to the advert's send, cold; 25 us
+# rehearsed). A rehearsal takes 0.05 ms warm and up to 0.3 ms cold.
+REHEARSAL_ROOM = 0.0006
 DROP_LOG_EVERY = 10.0  # seconds between log lines about the same kind of dropped packet
 SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
@@ -189,10 +194,14 @@ def changed_fields(old: InstancePlan, new: InstancePlan) -> list[str]:
 class Daemon:
     """The whole runtime for one config."""
 
-    def __init__(self, options: Options, config: m.Config) -> None:
+    def __init__(
+        self, options: Options, config: m.Config, woke: Callable[[], float] | None = None
+    ) -> None:
         self.options = options
         self.config = config
         self.loop = asyncio.get_running_loop()
+        # When the loop's last wait for events returned (daemon/evloop.py); else the clock.
+        self._woke = woke or self.loop.time
         self.kernel = Kernel(options.state_dir)
         self.links = LinkMonitor(self._on_link)
         self.sd = SdNotify()
@@ -798,6 +807,24 @@ class Daemon:
                 soonest = at
         return soonest
 
+    def _rehearse(self, at: float) -> None:
+        """Run the takeover due at `at` on copies of the cores, and throw the result away.
+
+        The core is sans-IO: a copy's transition touches nothing but the copy (the settings it
+        shares are frozen). The daemon's own pure steps for the result are warmed too.
+        """
+        for managed in self.instances.values():
+            core = managed.core
+            if core.state is not State.BACKUP or core.get_timer() != at:
+                continue
+            try:
+                rehearsal = copy.deepcopy(core, {id(core.settings): core.settings})
+                for action in rehearsal.handle_timer(at):
+                    if isinstance(action, AddVips):
+                        self._addr_specs(managed, action.addresses, removing=False)
+            except Exception as exc:  # only a warm-up: the real takeover does not depend on it
+                log.debug("(%s) takeover rehearsal: %r", managed.name, exc)
+
     def _wait_for_takeover(self, at: float) -> float | None:
         """Wait until `at` (at most TAKEOVER_LEAD ahead), handling adverts as they come.
 
@@ -811,6 +838,8 @@ class Daemon:
             by_fd[sock.fileno()] = sock
             poller.register(sock.fileno(), select.POLLIN)
         clock = self.loop.time
+        if at - clock() > REHEARSAL_ROOM:
+            self._rehearse(at)
         while True:
             now = clock()
             if now >= at:
@@ -818,7 +847,7 @@ class Daemon:
             ready = poller.poll(0)
             if ready:
                 for fd, _events in ready:
-                    self._on_readable(by_fd[fd])
+                    self._read(by_fd[fd], None)  # each datagram counts from when it is read
                 nxt = self._next_takeover(clock())
                 if nxt is None:
                     return None
@@ -827,6 +856,11 @@ class Daemon:
     # ---- packets -------------------------------------------------------------------------
 
     def _on_readable(self, sock: VrrpSocket) -> None:
+        # The first datagram was waiting when the loop's wait returned: it counts as received
+        # then. Any later one may have come in since, and counts from when it is read.
+        self._read(sock, self._woke())
+
+    def _read(self, sock: VrrpSocket, first: float | None) -> None:
         touched: set[Managed] = set()
         full = False
         for _ in range(READ_BATCH):
@@ -837,13 +871,16 @@ class Daemon:
                 break
             if dgram is None:
                 break
-            managed = self._on_datagram(sock, dgram)
+            managed = self._on_datagram(sock, dgram, first)
+            first = None
             if managed is not None:
                 touched.add(managed)
                 full = full or managed.plan.sync_group in self.groups
         self._rearm(None if full else touched)
 
-    def _on_datagram(self, sock: VrrpSocket, dgram: Datagram) -> Managed | None:
+    def _on_datagram(
+        self, sock: VrrpSocket, dgram: Datagram, received: float | None = None
+    ) -> Managed | None:
         if len(dgram.data) < 2:
             self.counters["not_vrrp"] += 1
             return None
@@ -851,7 +888,7 @@ class Daemon:
         if managed is None:
             self.counters["unknown_vrid"] += 1
             return None
-        now = self.loop.time()
+        now = self.loop.time() if received is None else received
         try:
             actions = managed.core.receive_advert(dgram.data, dgram.src, dgram.dst, dgram.ttl, now)
         except Exception as exc:  # a peer's packet must never take the daemon down

@@ -9,6 +9,7 @@ import os
 import sys
 
 from vipkeeper.daemon.daemon import Daemon, Options, blocking_errors
+from vipkeeper.daemon.evloop import new_event_loop
 
 METRICS_ENV = "VIPKEEPER_METRICS"
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(message)s"
@@ -103,12 +104,15 @@ def main(args: argparse.Namespace) -> int:
         notify_timeout=args.notify_timeout,
     )
 
+    loop, selector = new_event_loop()
+
     async def _run() -> int:
-        daemon = Daemon(options, config)
+        daemon = Daemon(options, config, woke=lambda: selector.woke)
         return await daemon.run()
 
     try:
-        return asyncio.run(_run())
+        with asyncio.Runner(loop_factory=lambda: loop) as runner:
+            return runner.run(_run())
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
