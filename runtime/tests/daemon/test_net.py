@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from netlab import NetLab
@@ -13,7 +14,7 @@ from netlab import NetLab
 pytestmark = pytest.mark.netns
 
 RECEIVER = """
-import json, select, socket, sys
+import json, select, socket, sys, time
 from vipkeeper.net.vrrpsock import VrrpSocket
 fam = int(sys.argv[1])
 idx = socket.if_nametoindex("eth0")
@@ -25,9 +26,10 @@ out = []
 while len(out) < 2:
     if not select.select([s.fileno()], [], [], 5)[0]:
         break
-    d = s.receive()
+    d = s.receive(stamped=not out)  # the first with the kernel's receive time
     if d:
-        out.append({"data": d.data.hex(), "src": str(d.src), "dst": str(d.dst), "ttl": d.ttl})
+        out.append({"data": d.data.hex(), "src": str(d.src), "dst": str(d.dst), "ttl": d.ttl,
+                    "stamp": d.stamp, "read": time.time()})
 print(json.dumps(out), flush=True)
 """
 
@@ -65,10 +67,13 @@ def test_multicast_and_unicast_roundtrip(
         assert rx.stdout is not None
         assert rx.stdout.readline().strip() == b"ready"
         argv = [*_py(SENDER), str(fam), dst] + ([src] if src else [])
+        before = time.time()
         a.run(argv)
         got = json.loads(rx.stdout.readline())
         rx.wait(5)
         assert len(got) == 2
+        assert before <= got[0]["stamp"] <= got[0]["read"], "the kernel's receive time"
+        assert got[1]["stamp"] == 0.0, "not asked for"
         assert bytes.fromhex(got[0]["data"]) == b"\x21\x07\x64\x01hello-vrrp"
         assert bytes.fromhex(got[1]["data"]) == b"\x21\x08"
         assert got[0]["ttl"] == 255

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 
 import pytest
 
@@ -100,3 +101,33 @@ def test_the_ctypes_and_os_backends_agree() -> None:
                 os.read(fd, 8)
         finally:
             os.close(fd)
+
+
+def test_a_datagram_counts_from_the_kernels_stamp_only_near_the_wake_up() -> None:
+    from vipkeeper.daemon.evloop import RX_STAMP_TRUST, received_at
+
+    woke, offset = 100.0, 1.7e9  # loop time of the wake-up; realtime minus loop time
+    assert received_at(woke, 0.0, offset) == woke  # no stamp
+    assert received_at(woke, offset + 99.9996, offset) == pytest.approx(99.9996)
+    assert received_at(woke, offset + woke, offset) == woke
+    # A stamp after the wake-up, or further back than the trust: a clock step, not a receive.
+    assert received_at(woke, offset + woke + 0.0001, offset) == woke
+    assert received_at(woke, offset + woke - 2 * RX_STAMP_TRUST, offset) == woke
+
+
+def test_the_stamped_selector_notes_when_each_wait_returns() -> None:
+    from vipkeeper.daemon.evloop import new_event_loop
+
+    loop, selector = new_event_loop()
+    try:
+        r, w = os.pipe()
+        seen: list[float] = []
+        loop.add_reader(r, lambda: (seen.append(selector.woke), os.read(r, 1), loop.stop()))
+        before = time.monotonic()
+        loop.call_later(0.05, os.write, w, b"x")
+        loop.run_forever()
+        assert len(seen) == 1 and before + 0.05 <= seen[0] <= time.monotonic()
+        os.close(r)
+        os.close(w)
+    finally:
+        loop.close()

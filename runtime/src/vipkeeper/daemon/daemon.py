@@ -44,6 +44,7 @@ from vipkeeper.daemon.build import (
     sync_group_settings,
 )
 from vipkeeper.daemon.control import ControlServer
+from vipkeeper.daemon.evloop import received_at
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.notify import NotifyFifo, NotifyQueue
 from vipkeeper.daemon.sdnotify import SdNotify
@@ -286,15 +287,18 @@ class Daemon:
         self._stop_instances()
 
     def _stop_instances(self) -> None:
-        """Stop every instance still running: priority-0 adverts, VIPs released, notify STOP."""
-        if not self._stop_announced:
-            self._stop_announced = True
-            self.sd.stopping()
-            log.info("stopping: releasing every VIP")
+        """Stop every instance still running: priority-0 adverts, VIPs released, notify STOP.
+
+        The adverts go out first; systemd and the log hear of the stop after them.
+        """
         running = [mg for mg in self.instances.values() if mg.core.state is not State.STOP]
         now = self.loop.time()
         for managed in running:
             self._feed(managed, managed.core.stop(now), now)
+        if not self._stop_announced:
+            self._stop_announced = True
+            self.sd.stopping()
+            log.info("stopping: every instance resigned; releasing VIPs")
 
     async def _shutdown(self) -> None:
         self._stop_instances()
@@ -857,7 +861,8 @@ class Daemon:
 
     def _on_readable(self, sock: VrrpSocket) -> None:
         # The first datagram was waiting when the loop's wait returned: it counts as received
-        # then. Any later one may have come in since, and counts from when it is read.
+        # when the kernel stamped it (or, failing that, at the wake-up). Any later one may have
+        # come in since, and counts from when it is read.
         self._read(sock, self._woke())
 
     def _read(self, sock: VrrpSocket, first: float | None) -> None:
@@ -865,14 +870,17 @@ class Daemon:
         full = False
         for _ in range(READ_BATCH):
             try:
-                dgram = sock.receive()
+                dgram = sock.receive(first is not None)
             except OSError as exc:
                 log.debug("receive on %s: %s", sock.ifname, exc)
                 break
             if dgram is None:
                 break
-            managed = self._on_datagram(sock, dgram, first)
-            first = None
+            received = None
+            if first is not None:
+                received = received_at(first, dgram.stamp, time.time() - self.loop.time())
+                first = None
+            managed = self._on_datagram(sock, dgram, received)
             if managed is not None:
                 touched.add(managed)
                 full = full or managed.plan.sync_group in self.groups

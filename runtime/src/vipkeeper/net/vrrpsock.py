@@ -17,6 +17,8 @@ IP_PKTINFO = 8  # Linux values (the socket module lacks some of them)
 IP_MULTICAST_ALL = 49
 SO_RCVBUFFORCE = 33
 IPV6_MULTICAST_ALL = 29
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("=qq")
 RCVBUF = 4 * 1024 * 1024
 
 IPAddress = IPv4Address | IPv6Address
@@ -30,6 +32,7 @@ class Datagram:
     src: IPAddress
     dst: IPAddress
     ttl: int  # IPv4 TTL or IPv6 hop limit as received
+    stamp: float = 0.0  # the kernel's receive time (CLOCK_REALTIME) when asked for; else 0
 
 
 class VrrpSocket:
@@ -45,6 +48,7 @@ class VrrpSocket:
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
             if family == 4:
@@ -94,18 +98,30 @@ class VrrpSocket:
             cmsg = (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, struct.pack("=16si", spec6, 0))
             self.sock.sendmsg([data], [cmsg], 0, (str(dst), 0, 0, self.ifindex))
 
-    def receive(self) -> Datagram | None:
-        """Read one datagram; None when nothing is waiting or it is not even an IP packet."""
+    def receive(self, stamped: bool = False) -> Datagram | None:
+        """Read one datagram; None when nothing is waiting or it is not even an IP packet.
+
+        With `stamped`, the datagram carries the kernel's receive time (an IPv4 datagram then
+        costs a recvmsg instead of a recv).
+        """
+        stamp = 0.0
         try:
             if self.family == 4:
-                raw = self.sock.recv(65535)
-                return parse_ipv4(raw)
+                if not stamped:
+                    return parse_ipv4(self.sock.recv(65535))
+                raw, ancdata, _flags, _addr = self.sock.recvmsg(65535, 64)
+                dgram4 = parse_ipv4(raw)
+                if dgram4 is not None:
+                    dgram4.stamp = _stamp(ancdata)
+                return dgram4
             data, ancdata, _flags, addr = self.sock.recvmsg(65535, 256)
         except (BlockingIOError, InterruptedError):
             return None
         hoplimit = -1
         dst: IPAddress | None = None
         for level, kind, value in ancdata:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and stamped:
+                stamp = _stamp([(level, kind, value)])
             if level != socket.IPPROTO_IPV6:
                 continue
             if kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
@@ -115,11 +131,20 @@ class VrrpSocket:
         src = ip_address(addr[0].split("%", 1)[0])
         if dst is None or not isinstance(src, IPv6Address):
             return None
-        return Datagram(data, src, dst, hoplimit)
+        return Datagram(data, src, dst, hoplimit, stamp)
 
     def close(self) -> None:
         """Close the socket (leaves every group)."""
         self.sock.close()
+
+
+def _stamp(ancdata: list[tuple[int, int, bytes]]) -> float:
+    """The SO_TIMESTAMPNS receive time in `ancdata` (seconds, CLOCK_REALTIME), or 0."""
+    for level, kind, value in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            sec, nsec = _TIMESPEC.unpack_from(value)
+            return float(sec) + float(nsec) * 1e-9
+    return 0.0
 
 
 _ADDR_CACHE: dict[bytes, IPv4Address] = {}  # the few addresses a segment uses, parsed once

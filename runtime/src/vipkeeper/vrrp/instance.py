@@ -362,6 +362,7 @@ class VrrpInstance:
         acts: list[Action] = []
         if self._advert_at is not None and now >= self._advert_at:
             acts += self._send_adverts(self.priority, now)
+            self.encoded_adverts(0)  # the resignation ready for a stop (encoded once)
             if self._heal_pending:
                 self._heal_pending = False
                 acts += self._garp(s.lower_prio_repeat, GARP_SPLIT_BRAIN_HEAL)
