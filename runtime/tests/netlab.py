@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -34,6 +35,7 @@ from typing import Any
 
 PREFIX = "vk"
 _NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-\d+-")
+_WORKDIR_RE = re.compile(rf"^{PREFIX}-(\d+)-\d+-[a-z0-9_]{{8}}$")  # NetLab.workdir
 _seq = itertools.count(1)
 
 
@@ -60,13 +62,18 @@ def list_netns() -> list[str]:
 
 
 def cleanup_stale() -> list[str]:
-    """Delete lab namespaces left by runs whose process is gone; return their names."""
+    """Delete lab namespaces and workdirs left by runs whose process is gone; their names."""
     removed = []
     for name in list_netns():
         m = _NAME_RE.match(name)
         if m and not _pid_alive(int(m.group(1))):
             _ip("netns", "delete", name, check=False)
             removed.append(name)
+    for path in Path(tempfile.gettempdir()).glob(f"{PREFIX}-*-*-*"):
+        m = _WORKDIR_RE.match(path.name)
+        if m and path.is_dir() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(str(path))
     return removed
 
 

@@ -39,8 +39,10 @@ from netlab import NetLab  # noqa: E402
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def lab() -> Iterator[NetLab]:
+    # Per test: ansible-test runs each test in a fork of its own, where a module-scoped lab
+    # would be set up again and never torn down.
     with NetLab() as the_lab:
         yield the_lab
 
