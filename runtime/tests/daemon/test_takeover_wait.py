@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from vrrp.vrrpkit import make_settings
 
-from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon
+from vipkeeper.daemon.daemon import REHEARSAL_ROOM, TAKEOVER_LEAD, Daemon
 from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.state import State
 
@@ -36,13 +36,14 @@ class Core:
 
 
 class Clock:
-    """The loop's clock: each reading is 10 us after the last, so no test depends on speed."""
+    """The loop's clock: each reading is `step` after the last, so no test depends on speed."""
 
-    def __init__(self) -> None:
+    def __init__(self, step: float = 10e-6) -> None:
         self.now = 1000.0
+        self.step = step
 
     def __call__(self) -> float:
-        self.now += 10e-6
+        self.now += self.step
         return self.now
 
 
@@ -165,3 +166,20 @@ def test_a_failing_rehearsal_changes_nothing(pair: Any) -> None:
     d = daemon({"b": core}, pair[1], lambda _s: pytest.fail("no datagram"), clock)
     reached = d._wait_for_takeover(at)
     assert reached is not None and reached >= at
+
+
+def test_rehearsals_stop_when_the_room_runs_out(pair: Any) -> None:
+    copies: list[str] = []
+
+    class Counted(Core):
+        def __deepcopy__(self, memo: Any) -> Any:
+            copies.append("copy")
+            return Core(self.state, self.at)
+
+    clock = Clock(step=REHEARSAL_ROOM / 3)  # each reading of the clock costs a third of the room
+    at = clock.now + TAKEOVER_LEAD
+    cores = {f"VI_{n}": Counted(State.BACKUP, at) for n in range(20)}  # a sync group, say
+    d = daemon(cores, pair[1], lambda _s: pytest.fail("no datagram"), clock)
+    d._rehearse(at)
+    assert 1 <= len(copies) < 20
+    assert at - clock.now < REHEARSAL_ROOM + clock.step  # stopped once the room ran out
