@@ -783,20 +783,28 @@ class Daemon:
             self.timer.arm(at)
 
     def _on_timer(self, fired: float) -> None:
-        now = max(self.loop.time(), fired)
-        takeover = self._next_takeover(now)
-        if takeover is not None and takeover > now:
+        takeover = self._run_due(max(self.loop.time(), fired))
+        while takeover is not None:  # a backup's down timer runs out within the lead
             reached = self._wait_for_takeover(takeover)
             if reached is None:  # an advert came in time: nothing runs out
-                self._rearm()
-                return
-            now = reached
-        for managed in list(self.instances.values()):
-            at = managed.core.get_timer()
-            if at is None or at > now:
-                continue
-            self._run(managed, managed.core.handle_timer(now), now)
+                break
+            takeover = self._run_due(reached)
         self._rearm()
+
+    def _run_due(self, now: float) -> float | None:
+        """Run every timer due by `now`; the soonest backup down timer within the lead, if any."""
+        limit = now + TAKEOVER_LEAD
+        soonest: float | None = None
+        for managed in list(self.instances.values()):
+            core = managed.core
+            at = core.get_timer()
+            if at is None:
+                continue
+            if at <= now:
+                self._run(managed, core.handle_timer(now), now)
+            elif at <= limit and core.state is State.BACKUP and (soonest is None or at < soonest):
+                soonest = at
+        return soonest
 
     def _next_takeover(self, now: float) -> float | None:
         """The earliest backup down timer that runs out by `now` plus the lead, if any."""

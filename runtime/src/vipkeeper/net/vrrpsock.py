@@ -121,7 +121,7 @@ class VrrpSocket:
         dst: IPAddress | None = None
         for level, kind, value in ancdata:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and stamped:
-                stamp = _stamp([(level, kind, value)])
+                stamp = _timespec(value)
             if level != socket.IPPROTO_IPV6:
                 continue
             if kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
@@ -141,10 +141,17 @@ class VrrpSocket:
 def _stamp(ancdata: list[tuple[int, int, bytes]]) -> float:
     """The SO_TIMESTAMPNS receive time in `ancdata` (seconds, CLOCK_REALTIME), or 0."""
     for level, kind, value in ancdata:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
-            sec, nsec = _TIMESPEC.unpack_from(value)
-            return float(sec) + float(nsec) * 1e-9
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            return _timespec(value)
     return 0.0
+
+
+def _timespec(value: bytes) -> float:
+    """A struct timespec in seconds (0 when short)."""
+    if len(value) < _TIMESPEC.size:
+        return 0.0
+    sec, nsec = _TIMESPEC.unpack_from(value)
+    return float(sec) + float(nsec) * 1e-9
 
 
 _ADDR_CACHE: dict[bytes, IPv4Address] = {}  # the few addresses a segment uses, parsed once

@@ -362,7 +362,6 @@ class VrrpInstance:
         acts: list[Action] = []
         if self._advert_at is not None and now >= self._advert_at:
             acts += self._send_adverts(self.priority, now)
-            self.encoded_adverts(0)  # the resignation ready for a stop (encoded once)
             if self._heal_pending:
                 self._heal_pending = False
                 acts += self._garp(s.lower_prio_repeat, GARP_SPLIT_BRAIN_HEAL)
@@ -571,6 +570,7 @@ class VrrpInstance:
                     self._preempt_at = now + self.settings.preempt_delay
             self._arm_down(now)
             self.encoded_adverts(self.priority)  # ready for when the master goes quiet
+            self.encoded_adverts(0)  # and the resignation, for a stop once master
         elif new is State.MASTER:
             acts += self._enter_master(now)
         if trigger in (Trigger.STARTED, Trigger.STARTED_IN_FAULT):
@@ -646,7 +646,8 @@ class VrrpInstance:
                 for dst in s.advert_destinations
             )
             if len(self._encoded) >= 4:  # priority 0, the current one and a few recent ones
-                self._encoded.clear()
+                zero = self._encoded.get(0)
+                self._encoded = {} if zero is None else {0: zero}
             self._encoded[priority] = packets
         return packets
 
