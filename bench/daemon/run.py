@@ -15,6 +15,9 @@ bridge. Each phase runs keepalived, then vipkeeper, on the same nodes.
 - cpu: N instances on both nodes; CPU (utime+stime over the window) and VmRSS of each daemon
   process (keepalived: its parent and VRRP child), spurious transitions during the window and
   adverts from the backup (any is a spurious takeover).
+- mixed: the cpu measurement with 20 instances at 10 ms and keepalived as the master of both
+  runs, so each backup hears the same adverts (keepalived sends each on its own, and the
+  backup wakes for each); only the backups are compared.
 - soak: the cpu measurement with 20 instances at 10 ms over --duration seconds.
 """
 
@@ -103,10 +106,18 @@ class Lab:
 
 @contextmanager
 def pair(
-    lab: Lab, kind: str, count: int, version: int, advert: float
+    lab: Lab,
+    kind: str,
+    count: int,
+    version: int,
+    advert: float,
+    *,
+    master_kind: str | None = None,
 ) -> Iterator[tuple[Daemon, Daemon]]:
-    """Both nodes running `kind` with `count` instances; a is master once this yields."""
-    da = make_daemon(kind, lab.a, lab.workdir / f"{kind}-{time.monotonic_ns()}")
+    """Both nodes running `kind` (a `master_kind` if given) with `count` instances; a is master
+    once this yields."""
+    a_kind = master_kind or kind
+    da = make_daemon(a_kind, lab.a, lab.workdir / f"{a_kind}-{time.monotonic_ns()}")
     db = make_daemon(kind, lab.b, lab.workdir / f"{kind}-{time.monotonic_ns()}")
     try:
         db.start(db.conf(count, version=version, advert=advert, priority=LOW))
@@ -212,12 +223,23 @@ def handover(lab: Lab, kind: str, version: int, advert: float, reps: int) -> dic
     return out.report()
 
 
-def usage(lab: Lab, kind: str, count: int, advert: float, window: float) -> dict[str, Any]:
-    """CPU, RSS and stability of `count` v3 (or v2 at >= 1 s) instances over `window` seconds."""
+def usage(
+    lab: Lab,
+    kind: str,
+    count: int,
+    advert: float,
+    window: float,
+    *,
+    master_kind: str | None = None,
+) -> dict[str, Any]:
+    """CPU, RSS and stability of `count` v3 (or v2 at >= 1 s) instances over `window` seconds.
+
+    With `master_kind`, the master runs that implementation whatever `kind` the backup runs.
+    """
     version = 2 if advert >= 1 else 3
     with (
         AdvertCapture(lab.c, f"vrrp and src host {B_IP}") as cap,
-        pair(lab, kind, count, version, advert) as (da, db),
+        pair(lab, kind, count, version, advert, master_kind=master_kind) as (da, db),
     ):
         time.sleep(2)
         roles = {"master": da, "backup": db}
@@ -241,6 +263,7 @@ def usage(lab: Lab, kind: str, count: int, advert: float, window: float) -> dict
         trans1 = {role: d.transitions() for role, d in roles.items()}
         backup_adverts = len(cap.between(start_wall, time.time()))
         out: dict[str, Any] = {"window_s": round(elapsed, 1), "count": count, "advert": advert}
+        out["master_kind"] = master_kind or kind
         for r, ps in pids.items():
             per = {
                 n: {
@@ -326,7 +349,8 @@ def markdown(res: Results) -> str:
         ]
         for key, per in usage_rows:
             ka, vk = per["keepalived"], per["vipkeeper"]
-            for role in ("master", "backup"):
+            mixed = vk.get("master_kind", "vipkeeper") != "vipkeeper"
+            for role in ("backup",) if mixed else ("master", "backup"):
                 k, v = ka[role], vk[role]
                 lines.append(
                     f"| {key} ({vk['window_s']:.0f} s) | {role} "
@@ -358,7 +382,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--phases", default="failover,handover,cpu,soak", help="comma-separated phases")
+    p.add_argument(
+        "--phases", default="failover,handover,cpu,mixed,soak", help="comma-separated phases"
+    )
     p.add_argument("--kinds", default=",".join(KINDS), help="implementations to run")
     p.add_argument(
         "--reps",
@@ -368,6 +394,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--handover-reps", type=int, default=10, help="handovers per case")
     p.add_argument("--cpu-window", type=float, default=120, help="CPU sampling seconds, 100 x 1 s")
+    p.add_argument(
+        "--mixed-window",
+        type=float,
+        default=120,
+        help="CPU sampling seconds of the mixed phase (20 x 10 ms backups, keepalived master)",
+    )
     p.add_argument(
         "--duration", type=float, default=600, help="soak seconds (20 instances at 10 ms)"
     )
@@ -383,6 +415,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.reps, args.handover_reps, args.cpu_window, args.duration = 3, 2, 10, 20
+        args.mixed_window = 10
     return args
 
 
@@ -421,6 +454,13 @@ def main(argv: list[str]) -> int:
                 jobs.append((f"handover v{version} {advert:g}s", job))
         if "cpu" in phases:
             jobs.append(("cpu 100 x 1s", lambda k: usage(lab, k, 100, 1.0, args.cpu_window)))
+        if "mixed" in phases:  # each backup hears keepalived's adverts, one wake-up apiece
+            jobs.append(
+                (
+                    "cpu 20 x 10ms, keepalived master",
+                    lambda k: usage(lab, k, 20, 0.01, args.mixed_window, master_kind="keepalived"),
+                )
+            )
         if "soak" in phases:
             jobs.append(("soak 20 x 10ms", lambda k: usage(lab, k, 20, 0.01, args.duration)))
         for name, job in jobs:

@@ -23,7 +23,7 @@ from ipaddress import ip_address
 s.join(ip_address(sys.argv[2]))
 print("ready", flush=True)
 out = []
-while len(out) < 2:
+while len(out) < 4:
     if not select.select([s.fileno()], [], [], 5)[0]:
         break
     d = s.receive(stamped=not out)  # the first with the kernel's receive time
@@ -39,9 +39,13 @@ from ipaddress import ip_address
 from vipkeeper.net.vrrpsock import VrrpSocket
 fam = int(sys.argv[1])
 s = VrrpSocket("eth0", socket.if_nametoindex("eth0"), fam)
-src = ip_address(sys.argv[3]) if len(sys.argv) > 3 else None
-s.send(b"\\x21\\x07\\x64\\x01hello-vrrp", ip_address(sys.argv[2]), src)
-s.send(b"\\x21\\x08", ip_address(sys.argv[2]), src)
+src = ip_address(sys.argv[3]) if sys.argv[3] else None
+dst = ip_address(sys.argv[2])
+s.send(b"\\x21\\x07\\x64\\x01hello-vrrp", dst, src)
+s.send(b"\\x21\\x08", dst, src)
+# the send's cached address data must follow the objects: an equal new one, another source
+s.send(b"\\x21\\x09", ip_address(sys.argv[2]), ip_address(sys.argv[4]))
+s.send(b"\\x21\\x0a", dst, src)
 """
 
 
@@ -66,18 +70,22 @@ def test_multicast_and_unicast_roundtrip(
         rx = b.popen([*_py(RECEIVER), str(fam), group], stdout=subprocess.PIPE)
         assert rx.stdout is not None
         assert rx.stdout.readline().strip() == b"ready"
-        argv = [*_py(SENDER), str(fam), dst] + ([src] if src else [])
+        other = "10.213.1.5" if fam == 4 else "fd00:213::5"
+        argv = [*_py(SENDER), str(fam), dst, src or "", other]
         before = time.time()
         a.run(argv)
         got = json.loads(rx.stdout.readline())
         rx.wait(5)
-        assert len(got) == 2
+        assert len(got) == 4
         assert before <= got[0]["stamp"] <= got[0]["read"], "the kernel's receive time"
         assert got[1]["stamp"] == 0.0, "not asked for"
         assert bytes.fromhex(got[0]["data"]) == b"\x21\x07\x64\x01hello-vrrp"
         assert bytes.fromhex(got[1]["data"]) == b"\x21\x08"
         assert got[0]["ttl"] == 255
         assert got[0]["dst"] == dst
+        assert [bytes.fromhex(g["data"]) for g in got[2:]] == [b"\x21\x09", b"\x21\x0a"]
+        assert got[2]["src"] == other
+        assert got[1]["src"] == got[3]["src"] == got[0]["src"]
         if src:
             assert got[0]["src"] == src
         elif fam == 4:

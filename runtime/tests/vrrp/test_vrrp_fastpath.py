@@ -25,22 +25,45 @@ def snapshot(inst: VrrpInstance) -> dict[str, Any]:
 
 
 class Pair:
-    """Two instances fed the same calls: one with the fast path, one without."""
+    """Instances fed the same calls: one with the fast path, one without, and one that is
+    handed a repeated advert through ``refresh`` whenever it keeps it (as the daemon does)."""
 
     def __init__(self, s: InstanceSettings) -> None:
         self.fast = VrrpInstance(s)
         self.slow = VrrpInstance(s, fast_path=False)
+        self.refreshed = VrrpInstance(s)
         self.now = 0.0
         self.steps = 0
+        self.refreshes = 0
+
+    def _refreshed(self, method: str, args: tuple[Any, ...]) -> list[Action]:
+        inst = self.refreshed
+        kept = inst.fast_advert
+        if (
+            method == "receive_advert"
+            and kept is not None
+            and tuple(args[:4]) == kept[:4]
+            and inst.refresh(kept, args[4]) is not None
+        ):
+            self.refreshes += 1
+            return []
+        return list(getattr(inst, method)(*args))
 
     def call(self, method: str, *args: Any) -> list[Action]:
         a = getattr(self.fast, method)(*args)
         b = getattr(self.slow, method)(*args)
+        c = self._refreshed(method, args)
         self.steps += 1
         assert a == b, f"step {self.steps} {method}: actions differ"
+        assert c == b, f"step {self.steps} {method}: actions differ after refresh"
         assert snapshot(self.fast) == snapshot(self.slow), f"step {self.steps} {method}: state"
-        assert self.fast.get_timer() == self.slow.get_timer()
+        assert snapshot(self.refreshed) == snapshot(self.slow), f"step {self.steps}: refresh"
+        assert self.fast.get_timer() == self.slow.get_timer() == self.refreshed.get_timer()
         return list(a)
+
+    def set_settings(self, new: InstanceSettings) -> None:
+        """Assign new settings directly, as a careless caller would."""
+        self.fast.settings = self.slow.settings = self.refreshed.settings = new
 
     def wait(self, dt: float) -> None:
         """Let ``dt`` seconds pass, running each timer when it is due (as the daemon does)."""
@@ -194,7 +217,7 @@ def run(pair: Pair, s0: InstanceSettings, pool: list[Any], ev: tuple[Any, ...]) 
             "skip": dataclasses.replace(cur, skip_check_adv_addr=not cur.skip_check_adv_addr),
             "vips": dataclasses.replace(cur, vips=cur.vips[:1]),
         }[ev[1]]
-        pair.fast.settings = pair.slow.settings = new
+        pair.set_settings(new)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -209,6 +232,7 @@ def test_fast_path_is_invisible(case: tuple[InstanceSettings, list[tuple[Any, ..
         note(f"t={pair.now:.3f} {pair.slow.state.value} {ev}")
         run(pair, s0, pool, ev)
     assert pair.slow.fast_path_hits == 0
+    assert pair.refreshed.fast_path_hits == pair.fast.fast_path_hits == pair.refreshes
     target(float(pair.fast.fast_path_hits))
 
 
@@ -277,8 +301,7 @@ DISTURBANCES: dict[str, Any] = {
 
 
 def _swap(pair: Pair, **kw: Any) -> None:
-    new = dataclasses.replace(pair.slow.settings, **kw)
-    pair.fast.settings = pair.slow.settings = new
+    pair.set_settings(dataclasses.replace(pair.slow.settings, **kw))
 
 
 @pytest.mark.parametrize("name", list(DISTURBANCES))

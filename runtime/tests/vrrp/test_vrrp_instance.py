@@ -197,6 +197,45 @@ def test_v3_backup_adopts_the_master_interval() -> None:
     assert inst.get_timer() == pytest.approx(deadline + EPS + 1.0)
 
 
+def test_a_lower_router_never_brings_the_timer_forward() -> None:
+    # We follow a 2 s master at 250. A router at 150 (a loser's parting advert, say) with a
+    # 0.5 s interval must not shorten the timer: once it falls silent we would take over from
+    # a master that is alive. It also leaves the master and the interval alone.
+    inst = started(version=3, priority=100, advert_int=1.0)
+    rx(inst, 250, 1.0, interval=200)
+    deadline = 1.0 + 3 * 2.0 + 156 * 2.0 / 256
+    acts = rx(inst, 150, 1.1, source="10.213.0.7", interval=50)
+    assert not changes(acts)
+    assert inst.get_timer() == pytest.approx(deadline)
+    assert inst.current_master == ip(PEER)
+    assert inst.master_adv_int == 2.0
+    # The master's next advert re-arms the timer as usual.
+    rx(inst, 250, 3.0, interval=200)
+    assert inst.get_timer() == pytest.approx(3.0 + 3 * 2.0 + 156 * 2.0 / 256)
+
+
+def test_a_lower_master_is_followed_once_the_old_one_would_have_timed_out() -> None:
+    inst = started(version=3, priority=100, advert_int=1.0)
+    rx(inst, 250, 1.0, interval=200)  # deadline 1 + 7.22 = 8.22
+    t = 1.5
+    while t < 9.0:  # the 250 master is gone; a 150 router advertises every 0.5 s
+        rx(inst, 150, t, source="10.213.0.7", interval=50)
+        inst.handle_timer(t)
+        assert inst.state is State.BACKUP, f"took over at {t}"
+        t += 0.5
+    assert inst.current_master == ip("10.213.0.7")
+    assert inst.master_adv_int == 0.5
+    assert inst.get_timer() == pytest.approx(t - 0.5 + 1.5 + 156 * 0.5 / 256)
+
+
+def test_an_equal_or_higher_router_is_followed_at_once() -> None:
+    inst = started(version=3, priority=100, advert_int=1.0)
+    rx(inst, 150, 1.0, interval=200)
+    rx(inst, 150, 1.1, source="10.213.0.7", interval=50)  # the same priority: a new master
+    assert inst.current_master == ip("10.213.0.7")
+    assert inst.get_timer() == pytest.approx(1.1 + 1.5 + 156 * 0.5 / 256)
+
+
 def test_v2_interval_mismatch_is_dropped_and_counted() -> None:
     inst = started(version=2)
     before = inst.get_timer()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from vrrpkit import FakeLink, ip, make_settings
 
@@ -98,6 +98,20 @@ def apply(link: FakeLink, ev: Event) -> None:
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
+@example(  # a loser's parting advert with a shorter interval once made two backups take turns
+    (
+        [
+            VrrpInstance(make_settings(name=f"n{k}", priority=p, source=f"10.213.0.{k + 1}",
+                                       version=3, advert_int=adv, lower_prio_no_advert=lpna,
+                                       split_brain_parting_advert=not lpna,
+                                       track_scripts=(TrackScript("w", weight=0),)))
+            for k, (p, adv, lpna) in enumerate([(100, 0.5, False), (100, 0.5, False),
+                                                (255, 2.0, True)])
+        ],
+        [Event(1.0, "partition", 0, 0, False), Event(0.0, "jump", 0, 0, False)],
+        0.0005,
+    )
+)  # fmt: skip
 def test_random_events_end_with_one_master(
     case: tuple[list[VrrpInstance], list[Event], float],
 ) -> None:

@@ -20,7 +20,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from vipkeeper import __version__
 from vipkeeper.checks.process import RunAs, end_process
@@ -47,11 +47,12 @@ from vipkeeper.daemon.control import ControlServer
 from vipkeeper.daemon.evloop import received_at
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.notify import NotifyFifo, NotifyQueue
+from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
 from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.timer import OneTimer
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.links import Link, LinkMonitor
-from vipkeeper.net.vrrpsock import Datagram, VrrpSocket
+from vipkeeper.net.vrrpsock import Datagram, VrrpSocket, parse_ipv4
 from vipkeeper.vrrp.actions import (
     Action,
     AddRoutes,
@@ -192,6 +193,11 @@ def changed_fields(old: InstancePlan, new: InstancePlan) -> list[str]:
     return out
 
 
+def _only_adverts(actions: list[Action]) -> bool:
+    """Whether the actions are adverts to send and nothing else."""
+    return all(type(action) is SendAdvert for action in actions)
+
+
 class Daemon:
     """The whole runtime for one config."""
 
@@ -210,6 +216,8 @@ class Daemon:
         self.by_key: dict[tuple[str, int, int], Managed] = {}
         self.groups: dict[str, SyncGroup] = {}
         self.sockets: dict[tuple[str, int], VrrpSocket] = {}
+        # Per IPv4 socket, by VRID: the adverts the cores take through their fast path.
+        self._fast4: dict[VrrpSocket, dict[int, FastEntry]] = {}
         self.scripts: dict[str, ScriptTracker] = {}
         self.files: dict[str, FileTracker] = {}
         self.notify = NotifyQueue(options.notify_timeout)
@@ -430,6 +438,8 @@ class Daemon:
             self.instances[name] = managed
             started.append(managed)
         self.by_key = {managed.key: managed for managed in self.instances.values()}
+        for table in self._fast4.values():  # refresh would refuse them anyway: start afresh
+            table.clear()
         self._rebuild_groups()
         for managed, plan in changed:
             self._reconfigure(managed, plan, now)
@@ -534,9 +544,7 @@ class Daemon:
                 groups.add(plan.mcast_group)
         for key in list(self.sockets):
             if key not in wanted:
-                sock = self.sockets.pop(key)
-                self.loop.remove_reader(sock.fileno())
-                sock.close()
+                self._close_socket(key)
         for key, mgroups in wanted.items():
             maybe = self.sockets.get(key) or self._open_socket(*key)
             if maybe is None:
@@ -550,10 +558,14 @@ class Daemon:
 
     def _reopen_sockets(self, ifname: str) -> None:
         for key in [k for k in self.sockets if k[0] == ifname]:
-            sock = self.sockets.pop(key)
-            self.loop.remove_reader(sock.fileno())
-            sock.close()
+            self._close_socket(key)
         self._sync_sockets()
+
+    def _close_socket(self, key: tuple[str, int]) -> None:
+        sock = self.sockets.pop(key)
+        self._fast4.pop(sock, None)
+        self.loop.remove_reader(sock.fileno())
+        sock.close()
 
     def _open_socket(self, ifname: str, family: int) -> VrrpSocket | None:
         try:
@@ -783,28 +795,61 @@ class Daemon:
             self.timer.arm(at)
 
     def _on_timer(self, fired: float) -> None:
-        takeover = self._run_due(max(self.loop.time(), fired))
+        takeover, wake = self._run_due(max(self.loop.time(), fired))
+        if takeover is None and wake is not None:  # nothing ran: the next wake-up is known
+            self.timer.arm(wake)
+            return
         while takeover is not None:  # a backup's down timer runs out within the lead
             reached = self._wait_for_takeover(takeover)
             if reached is None:  # an advert came in time: nothing runs out
                 break
-            takeover = self._run_due(reached)
+            takeover, _ = self._run_due(reached)
         self._rearm()
 
-    def _run_due(self, now: float) -> float | None:
-        """Run every timer due by `now`; the soonest backup down timer within the lead, if any."""
+    def _run_due(self, now: float) -> tuple[float | None, float | None]:
+        """Run every timer due by `now`.
+
+        The soonest backup down timer within the lead, if any; and, when no timer ran, the
+        earliest wake-up any instance needs (else None: running them may move any timer).
+        """
         limit = now + TAKEOVER_LEAD
         soonest: float | None = None
+        wake: float | None = None
+        ran = False
+        routine: list[tuple[Managed, list[Action]]] = []
         for managed in list(self.instances.values()):
             core = managed.core
             at = core.get_timer()
             if at is None:
                 continue
             if at <= now:
-                self._run(managed, core.handle_timer(now), now)
-            elif at <= limit and core.state is State.BACKUP and (soonest is None or at < soonest):
+                ran = True
+                was = core.state
+                actions = core.handle_timer(now)
+                if was is State.MASTER and core.state is State.MASTER and _only_adverts(actions):
+                    routine.append((managed, actions))
+                else:
+                    self._run(managed, actions, now)
+                continue
+            backup = core.state is State.BACKUP
+            if backup and at <= limit and (soonest is None or at < soonest):
                 soonest = at
-        return soonest
+            if backup:
+                at -= TAKEOVER_LEAD
+            if wake is None or at < wake:
+                wake = at
+        # A master's routine adverts go out together once every core has had its turn: one
+        # short burst each time the timer fires, which the peers then read in one wake-up.
+        for managed, actions in routine:
+            if managed.plan.sync_group in self.groups:
+                self._run(managed, actions, now)
+                continue
+            for action in actions:  # _run's steps would all pass them straight to _send
+                try:
+                    self._send(managed, cast(SendAdvert, action))
+                except Exception as exc:  # as _do_one: one failure must not stop the others
+                    log.error("(%s) SendAdvert failed: %s", managed.name, exc)  # noqa: TRY400
+        return soonest, None if ran else wake
 
     def _next_takeover(self, now: float) -> float | None:
         """The earliest backup down timer that runs out by `now` plus the lead, if any."""
@@ -877,6 +922,10 @@ class Daemon:
         self._read(sock, self._woke())
 
     def _read(self, sock: VrrpSocket, first: float | None) -> None:
+        """Read what waits on a socket; `first` is when the loop woke for it (None: read now)."""
+        if sock.family == 4:
+            self._read4(sock, first)
+            return
         touched: set[Managed] = set()
         full = False
         for _ in range(READ_BATCH):
@@ -896,6 +945,59 @@ class Daemon:
                 touched.add(managed)
                 full = full or managed.plan.sync_group in self.groups
         self._rearm(None if full else touched)
+
+    def _read4(self, sock: VrrpSocket, first: float | None) -> None:
+        """IPv4: a master's advert repeated exactly takes the fast path (daemon/rxfast.py)."""
+        table = self._fast4.get(sock)
+        if table is None:
+            table = self._fast4[sock] = {}
+        recv = sock.recv_packet
+        clock = self.loop.time
+        touched: set[Managed] = set()
+        full = False
+        wake: float | None = None  # the earliest wake-up a fast-path advert re-armed
+        for _ in range(READ_BATCH):
+            try:
+                if first is not None:
+                    raw, stamp = sock.recv_stamped()
+                    now = received_at(first, stamp, time.time() - clock())
+                    first = None
+                else:
+                    raw = recv(65535)
+                    now = clock()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                log.debug("receive on %s: %s", sock.ifname, exc)
+                break
+            entry = match(raw, table)
+            if entry is not None:
+                at = entry.core.refresh(entry.advert, now)
+                if at is not None:
+                    if wake is None or at < wake:
+                        wake = at
+                    continue
+            dgram = parse_ipv4(raw)
+            if dgram is None:
+                self.counters["not_vrrp"] += 1
+                continue
+            managed = self._on_datagram(sock, dgram, now)
+            vrid = dgram.data[1] if len(dgram.data) > 1 else -1
+            fresh = entry_for(managed.core) if managed is not None else None
+            if fresh is not None:
+                table[vrid] = fresh
+            else:
+                table.pop(vrid, None)
+            if managed is not None:
+                touched.add(managed)
+                full = full or managed.plan.sync_group in self.groups
+        if full:
+            self._rearm()
+            return
+        self._rearm(touched)
+        armed = self.timer.at
+        if wake is not None and (armed is None or wake - TAKEOVER_LEAD < armed):
+            self.timer.arm(wake - TAKEOVER_LEAD)  # only when a stamp came before the last one
 
     def _on_datagram(
         self, sock: VrrpSocket, dgram: Datagram, received: float | None = None

@@ -10,6 +10,7 @@ import socket
 import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Any
 
 IPPROTO_VRRP = 112
 VRRP_TTL = 255
@@ -22,6 +23,9 @@ _TIMESPEC = struct.Struct("=qq")
 RCVBUF = 4 * 1024 * 1024
 
 IPAddress = IPv4Address | IPv6Address
+# (destination, source, ancillary data, socket address) of a send, built once.
+_SendTo = tuple[IPAddress, IPAddress | None, list[tuple[int, int, bytes]], tuple[Any, ...]]
+_SENDTO_MAX = 256
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass costs three times as much to build
@@ -43,6 +47,7 @@ class VrrpSocket:
         self.ifindex = ifindex
         self.family = family
         self.groups: set[IPAddress] = set()
+        self._sendto: dict[tuple[int, int], _SendTo] = {}
         af = socket.AF_INET if family == 4 else socket.AF_INET6
         sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
         try:
@@ -70,6 +75,10 @@ class VrrpSocket:
             sock.close()
             raise
         self.sock = sock
+        # IPv4: recv(bufsize) reads one whole packet, IP header included (parse_ipv4 splits
+        # it); raises BlockingIOError when none is waiting. Bound once: the daemon calls it for
+        # every advert.
+        self.recv_packet = sock.recv
 
     def fileno(self) -> int:
         """The socket's descriptor (for the event loop)."""
@@ -89,14 +98,26 @@ class VrrpSocket:
 
     def send(self, data: bytes, dst: IPAddress, src: IPAddress | None = None) -> None:
         """Send one VRRP message to `dst` out of this interface, from `src` when given."""
+        # A master sends to the same destinations from the same source object every interval:
+        # their ancillary data and socket address are built once (keyed by identity, checked).
+        key = (id(dst), id(src))
+        spec = self._sendto.get(key)
+        if spec is None or spec[0] is not dst or spec[1] is not src:
+            if len(self._sendto) >= _SENDTO_MAX:
+                self._sendto.clear()
+            spec = self._sendto[key] = (dst, src, *self._sendto_spec(dst, src))
+        self.sock.sendmsg([data], spec[2], 0, spec[3])
+
+    def _sendto_spec(
+        self, dst: IPAddress, src: IPAddress | None
+    ) -> tuple[list[tuple[int, int, bytes]], tuple[Any, ...]]:
         if self.family == 4:
             spec = src.packed if src is not None else b"\0" * 4
             cmsg = (socket.IPPROTO_IP, IP_PKTINFO, struct.pack("=i4s4s", self.ifindex, spec, spec))
-            self.sock.sendmsg([data], [cmsg], 0, (str(dst), 0))
-        else:
-            spec6 = src.packed if src is not None else b"\0" * 16
-            cmsg = (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, struct.pack("=16si", spec6, 0))
-            self.sock.sendmsg([data], [cmsg], 0, (str(dst), 0, 0, self.ifindex))
+            return [cmsg], (str(dst), 0)
+        spec6 = src.packed if src is not None else b"\0" * 16
+        cmsg = (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, struct.pack("=16si", spec6, 0))
+        return [cmsg], (str(dst), 0, 0, self.ifindex)
 
     def receive(self, stamped: bool = False) -> Datagram | None:
         """Read one datagram; None when nothing is waiting or it is not even an IP packet.
@@ -109,10 +130,10 @@ class VrrpSocket:
             if self.family == 4:
                 if not stamped:
                     return parse_ipv4(self.sock.recv(65535))
-                raw, ancdata, _flags, _addr = self.sock.recvmsg(65535, 64)
+                raw, stamp = self.recv_stamped()
                 dgram4 = parse_ipv4(raw)
                 if dgram4 is not None:
-                    dgram4.stamp = _stamp(ancdata)
+                    dgram4.stamp = stamp
                 return dgram4
             data, ancdata, _flags, addr = self.sock.recvmsg(65535, 256)
         except (BlockingIOError, InterruptedError):
@@ -132,6 +153,14 @@ class VrrpSocket:
         if dst is None or not isinstance(src, IPv6Address):
             return None
         return Datagram(data, src, dst, hoplimit, stamp)
+
+    def recv_stamped(self) -> tuple[bytes, float]:
+        """IPv4: one whole packet and the kernel's receive time (CLOCK_REALTIME; 0 if unknown).
+
+        Raises BlockingIOError when none is waiting.
+        """
+        raw, ancdata, _flags, _addr = self.sock.recvmsg(65535, 64)
+        return raw, _stamp(ancdata)
 
     def close(self) -> None:
         """Close the socket (leaves every group)."""

@@ -8,7 +8,10 @@ actions to carry out, in order. Transitions are in ``state.py``; the rules appli
   nopreempt, priority >= ours, or a preempt_delay is still running (armed at start and when a
   lower-priority master is first seen) -> timer := master_down_interval (a v3 backup first adopts
   the advertised interval); otherwise (preempt, lower priority) the advert is ignored, so we take
-  over when the timer runs out.
+  over when the timer runs out. An accepted advert from a router below the master we follow
+  neither brings the timer forward nor changes the master or interval (a loser's parting advert
+  with a shorter interval would make us take over from a live master once its sender fell
+  silent); while it would push the timer later it is followed as usual.
 - MASTER, valid advert: higher priority, or equal priority from a higher primary address ->
   BACKUP. Priority 0 (another master resigned) -> advert now and a GARP burst. Lower priority ->
   a second master exists (split brain). By default: advert now, then a GARP burst of
@@ -104,6 +107,11 @@ class Stats:
     released_master: int = 0
 
 
+# The receive fast path's advert: payload, source, destination, TTL, the settings it was
+# checked against and the down interval it re-arms.
+FastAdvert = tuple[bytes, IPAddress, IPAddress, int, InstanceSettings, float]
+
+
 class VrrpInstance:
     """A VRRP instance: feed it events with ``now``, carry out the actions it returns."""
 
@@ -116,6 +124,7 @@ class VrrpInstance:
         self.stats = Stats()
         self.master_adv_int = settings.advert_int
         self.current_master: IPAddress | None = None
+        self._master_priority = 0  # the priority current_master last advertised
         self._scripts = {t.name: t.initially_ok for t in settings.track_scripts}
         self._interfaces = {t.name: t.initially_up for t in settings.track_interfaces}
         self._files = {t.name: t.initial_value for t in settings.track_files}
@@ -125,7 +134,7 @@ class VrrpInstance:
         self._down_from = 0.0  # when the down timer was last armed (master heard, or start)
         self._down_skew_only = False  # armed for the skew alone (after a priority-0 advert)
         # The fast path's advert: (data, src, dst, ttl, settings, down interval), or None.
-        self._fast: tuple[bytes, IPAddress, IPAddress, int, InstanceSettings, float] | None = None
+        self._fast: FastAdvert | None = None
         # Encoded adverts by priority, for the settings they were encoded with: a master sends
         # the same bytes every interval, and a backup has its first advert ready to go.
         self._encoded: dict[int, tuple[tuple[IPAddress, bytes], ...]] = {}
@@ -253,13 +262,8 @@ class VrrpInstance:
             and ttl == fast[3]
             and (src is fast[1] or src == fast[1])
             and (dst is fast[2] or dst == fast[2])
-            and self.settings is fast[4]
+            and self.refresh(fast, now) is not None
         ):
-            # Our master again, byte for byte: what the full path would do (see the top).
-            self.stats.received += 1
-            self.fast_path_hits += 1
-            self._down_from = now
-            self._arm_down_timer(now + fast[5], now)
             return []
         self._fast = None
         self.stats.received += 1
@@ -293,9 +297,53 @@ class VrrpInstance:
             actions += self._master_rx(advert, src, now)
         return actions
 
+    @property
+    def fast_advert(self) -> FastAdvert | None:
+        """The advert the receive fast path takes as its master's again (see the top), or None.
+
+        A caller that finds a received packet repeats it exactly (the same payload, source,
+        destination and TTL) may call ``refresh`` with it instead of ``receive_advert``.
+        """
+        return self._fast
+
+    def refresh(self, fast: FastAdvert, now: float) -> float | None:
+        """The fast path's advert ``fast`` received again at ``now``: count it, re-arm the timer.
+
+        All the full path would do with it. The new down timer; None, with nothing done, when
+        ``fast`` is no longer the fast path's advert (or the settings it was checked against
+        were replaced): the packet must then go through ``receive_advert``.
+        """
+        if fast is not self._fast or self.settings is not fast[4]:
+            return None
+        self.stats.received += 1
+        self.fast_path_hits += 1
+        self._down_from = now
+        self._arm_down_timer(now + fast[5], now)
+        return self._down_at
+
     def _adopt_interval(self, advert: Advert) -> None:
         if self.settings.version == 3 and advert.interval > 0:
             self.master_adv_int = advert.interval_seconds
+
+    def _outranked(self, advert: Advert, src: IPAddress, now: float) -> bool:
+        """Whether the master we follow still covers an advert from a lower-priority router.
+
+        Such an advert (a loser's parting advert, another backup's stray one) must not bring
+        the down timer forward, nor hand us its shorter interval: once its sender went quiet,
+        we would take over from a master that is alive. While it would only push the timer
+        later it is accepted as usual, so a new master is followed once the old one's timer
+        would have run out.
+        """
+        if self.current_master is None or src == self.current_master or self._down_at is None:
+            return False
+        if advert.priority >= self._master_priority:
+            return False
+        s = self.settings
+        interval = self.master_adv_int
+        if s.version == 3 and advert.interval > 0:
+            interval = advert.interval_seconds
+        down = master_down_interval(s.version, self.priority, interval, s.down_timer_adverts)
+        return now + down < self._down_at
 
     def _backup_rx(self, advert: Advert, src: IPAddress, now: float) -> bool:
         """Handle an advert as BACKUP; True when the same advert again would only re-arm."""
@@ -311,8 +359,11 @@ class VrrpInstance:
         if s.nopreempt or not lower or delaying or self._held(now):
             if not lower:
                 self._preempt_at = None
+            if self._outranked(advert, src, now):
+                return False
             self._adopt_interval(advert)
             self.current_master = src
+            self._master_priority = advert.priority
             self._arm_down(now)
             # accepted for a reason that does not run out (unlike a preempt delay or a hold)
             return s.nopreempt or not lower
@@ -330,6 +381,7 @@ class VrrpInstance:
         if higher:
             self._adopt_interval(advert)
             self.current_master = src
+            self._master_priority = advert.priority
             return self._transition(Trigger.HIGHER_PRIORITY_ADVERT, now)
         # Lower priority: another router also thinks it is master (a split brain healing).
         self.stats.lower_priority_received += 1
@@ -496,6 +548,7 @@ class VrrpInstance:
         """A MASTER's part of ``reconfigure``: new addresses, a changed advert at once."""
         s = self.settings
         self.current_master = s.source
+        self._master_priority = self.priority
         self.master_adv_int = s.advert_int
         acts: list[Action] = []
         if self._wire_signature() != old_wire:
@@ -566,6 +619,7 @@ class VrrpInstance:
             if old in (State.INIT, State.STOP, State.FAULT):
                 self.master_adv_int = self.settings.advert_int
                 self.current_master = None
+                self._master_priority = 0
                 if self.settings.preempt_delay > 0:
                     self._preempt_at = now + self.settings.preempt_delay
             self._arm_down(now)
@@ -583,6 +637,7 @@ class VrrpInstance:
         self.stats.became_master += 1
         self.master_adv_int = s.advert_int
         self.current_master = s.source
+        self._master_priority = self.priority
         self._preempt_at = None
         self._heal_pending = False
         acts = self._send_adverts(self.priority, now)

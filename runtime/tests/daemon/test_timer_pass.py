@@ -1,0 +1,147 @@
+"""One pass of the daemon's timer: what runs, in which order, and where the timer goes next.
+
+Stand-in cores replace the VRRP cores (the pass only reads their timers and states and hands
+on their actions); the actions they return are real. The wire behaviour of the same pass is
+asserted in test_election.py (takeovers) and test_transport.py (adverts).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from vrrp.vrrpkit import ip
+
+from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon, Managed
+from vipkeeper.vrrp.actions import Action, SendAdvert, SendGratuitous
+from vipkeeper.vrrp.state import State
+
+SRC, DST = ip("10.213.0.1"), ip("224.0.0.18")
+
+
+class Core:
+    """A core whose timer runs out at `at`; `then` is its state after handle_timer."""
+
+    def __init__(
+        self,
+        name: str,
+        state: State,
+        at: float | None,
+        then: State | None = None,
+        garp: bool = False,
+    ) -> None:
+        self.name = name
+        self.state = state
+        self.at = at
+        self.then = then or state
+        self.garp = garp
+        self.ran: list[float] = []
+
+    def get_timer(self) -> float | None:
+        return self.at
+
+    def handle_timer(self, now: float) -> list[Action]:
+        self.ran.append(now)
+        self.state = self.then
+        self.at = now + 1.0
+        out: list[Action] = [SendAdvert(self.name, b"advert", SRC, DST, 255, 100)]
+        if self.garp:
+            out.append(SendGratuitous(self.name, (ip("10.213.100.1"),), 4, 1, "refresh"))
+        return out
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def arm(self, at: float) -> None:
+        self.at = at
+
+    def cancel(self) -> None:
+        self.at = None
+
+
+def daemon(*cores: Core, groups: dict[str, Any] | None = None) -> tuple[Daemon, list[Any]]:
+    """A daemon over the cores; the list records each send and each full run, in order."""
+    d = Daemon.__new__(Daemon)
+    d.loop = SimpleNamespace(time=lambda: 100.0)  # type: ignore[assignment]
+    d.groups = groups or {}
+    d.timer = Timer()  # type: ignore[assignment]
+    d.instances = {}
+    for core in cores:
+        plan = SimpleNamespace(
+            settings=SimpleNamespace(name=core.name),
+            sync_group="G" if core.name.startswith("g") else None,
+        )
+        d.instances[core.name] = Managed(plan, core)  # type: ignore[arg-type]
+    log: list[Any] = []
+
+    def send(managed: Managed, action: SendAdvert) -> None:
+        log.append(("send", managed.core.name))  # type: ignore[attr-defined]
+
+    def run(managed: Managed, actions: list[Action], now: float) -> None:
+        log.append(("run", managed.core.name, [type(a).__name__ for a in actions]))  # type: ignore[attr-defined]
+
+    d._send = send  # type: ignore[method-assign]
+    d._run = run  # type: ignore[method-assign]
+    return d, log
+
+
+def test_a_takeover_goes_before_the_routine_adverts() -> None:
+    m1 = Core("m1", State.MASTER, 99.0)
+    b = Core("b", State.BACKUP, 99.5, then=State.MASTER)
+    m2 = Core("m2", State.MASTER, 100.0)
+    d, log = daemon(m1, b, m2)
+    d._on_timer(100.0)
+    assert log == [("run", "b", ["SendAdvert"]), ("send", "m1"), ("send", "m2")]
+    assert m1.ran == b.ran == m2.ran == [100.0]
+
+
+def test_anything_but_a_routine_advert_runs_in_place() -> None:
+    garp = Core("m1", State.MASTER, 99.0, garp=True)  # a GARP refresh with the advert
+    falls = Core("m2", State.MASTER, 99.0, then=State.BACKUP)  # (a stand-in's whim)
+    grouped = Core("g1", State.MASTER, 99.0)  # the sync group's rules apply
+    m3 = Core("m3", State.MASTER, 99.0)
+    d, log = daemon(garp, falls, grouped, m3, groups={"G": object()})
+    d._on_timer(100.0)
+    assert log == [
+        ("run", "m1", ["SendAdvert", "SendGratuitous"]),
+        ("run", "m2", ["SendAdvert"]),
+        ("run", "g1", ["SendAdvert"]),  # with the routine adverts, through the group
+        ("send", "m3"),
+    ]
+
+
+def test_a_failed_send_does_not_stop_the_others() -> None:
+    m1, m2 = Core("m1", State.MASTER, 99.0), Core("m2", State.MASTER, 99.0)
+    d, log = daemon(m1, m2)
+
+    def send(managed: Managed, action: SendAdvert) -> None:
+        if managed.core is m1:
+            raise RuntimeError("boom")
+        log.append(("send", "m2"))
+
+    d._send = send  # type: ignore[method-assign]
+    d._on_timer(100.0)
+    assert log == [("send", "m2")]
+
+
+def test_with_nothing_due_the_timer_goes_to_the_earliest_wake_up() -> None:
+    master = Core("m", State.MASTER, 100.4)
+    backup = Core("b", State.BACKUP, 100.3)  # wakes the lead early
+    fault = Core("f", State.FAULT, None)
+    d, log = daemon(master, backup, fault)
+    d._on_timer(100.0)
+    assert log == []
+    assert d.timer.at == 100.3 - TAKEOVER_LEAD
+    master.at = 100.2
+    d._on_timer(100.0)
+    assert d.timer.at == 100.2
+
+
+def test_after_a_run_every_timer_is_read_again() -> None:
+    master = Core("m", State.MASTER, 99.0)
+    backup = Core("b", State.BACKUP, 100.6)
+    d, _ = daemon(master, backup)
+    d._on_timer(100.0)
+    assert d.timer.at == 100.6 - TAKEOVER_LEAD  # the master's next advert is at 101.0
