@@ -20,7 +20,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from vipkeeper import __version__
 from vipkeeper.checks.process import RunAs, end_process
@@ -191,6 +191,11 @@ def changed_fields(old: InstancePlan, new: InstancePlan) -> list[str]:
         if f.name != "settings" and getattr(a, f.name) != getattr(b, f.name)
     ]
     return out
+
+
+def _wake(at: float, state: State) -> float:
+    """When the loop must wake for a timer due at `at`: a backup's down timer a little early."""
+    return at - TAKEOVER_LEAD if state is State.BACKUP else at
 
 
 def _only_adverts(actions: list[Action]) -> bool:
@@ -438,7 +443,7 @@ class Daemon:
             self.instances[name] = managed
             started.append(managed)
         self.by_key = {managed.key: managed for managed in self.instances.values()}
-        for table in self._fast4.values():  # refresh would refuse them anyway: start afresh
+        for table in self._fast4.values():  # drops the stopped cores (refresh refuses them)
             table.clear()
         self._rebuild_groups()
         for managed, plan in changed:
@@ -764,9 +769,7 @@ class Daemon:
         """When the loop must wake for this instance: a backup's down timer a little early."""
         core = managed.core
         at = core.get_timer()
-        if at is not None and core.state is State.BACKUP:
-            return at - TAKEOVER_LEAD
-        return at
+        return None if at is None else _wake(at, core.state)
 
     def _rearm(self, touched: Iterable[Managed] | None = None) -> None:
         """Arm the one timer for the earliest deadline.
@@ -831,24 +834,15 @@ class Daemon:
                 else:
                     self._run(managed, actions, now)
                 continue
-            backup = core.state is State.BACKUP
-            if backup and at <= limit and (soonest is None or at < soonest):
+            if core.state is State.BACKUP and at <= limit and (soonest is None or at < soonest):
                 soonest = at
-            if backup:
-                at -= TAKEOVER_LEAD
+            at = _wake(at, core.state)
             if wake is None or at < wake:
                 wake = at
         # A master's routine adverts go out together once every core has had its turn: one
         # short burst each time the timer fires, which the peers then read in one wake-up.
         for managed, actions in routine:
-            if managed.plan.sync_group in self.groups:
-                self._run(managed, actions, now)
-                continue
-            for action in actions:  # _run's steps would all pass them straight to _send
-                try:
-                    self._send(managed, cast(SendAdvert, action))
-                except Exception as exc:  # as _do_one: one failure must not stop the others
-                    log.error("(%s) SendAdvert failed: %s", managed.name, exc)  # noqa: TRY400
+            self._run(managed, actions, now)
         return soonest, None if ran else wake
 
     def _next_takeover(self, now: float) -> float | None:
@@ -927,7 +921,6 @@ class Daemon:
             self._read4(sock, first)
             return
         touched: set[Managed] = set()
-        full = False
         for _ in range(READ_BATCH):
             try:
                 dgram = sock.receive(first is not None)
@@ -943,8 +936,7 @@ class Daemon:
             managed = self._on_datagram(sock, dgram, received)
             if managed is not None:
                 touched.add(managed)
-                full = full or managed.plan.sync_group in self.groups
-        self._rearm(None if full else touched)
+        self._rearm_read(touched)
 
     def _read4(self, sock: VrrpSocket, first: float | None) -> None:
         """IPv4: a master's advert repeated exactly takes the fast path (daemon/rxfast.py)."""
@@ -954,8 +946,7 @@ class Daemon:
         recv = sock.recv_packet
         clock = self.loop.time
         touched: set[Managed] = set()
-        full = False
-        wake: float | None = None  # the earliest wake-up a fast-path advert re-armed
+        due: float | None = None  # the earliest down timer a fast-path advert re-armed
         for _ in range(READ_BATCH):
             try:
                 if first is not None:
@@ -974,8 +965,8 @@ class Daemon:
             if entry is not None:
                 at = entry.core.refresh(entry.advert, now)
                 if at is not None:
-                    if wake is None or at < wake:
-                        wake = at
+                    if due is None or at < due:
+                        due = at
                     continue
             dgram = parse_ipv4(raw)
             if dgram is None:
@@ -990,14 +981,19 @@ class Daemon:
                 table.pop(vrid, None)
             if managed is not None:
                 touched.add(managed)
-                full = full or managed.plan.sync_group in self.groups
-        if full:
+        self._rearm_read(touched, due)
+
+    def _rearm_read(self, touched: set[Managed], due: float | None = None) -> None:
+        """Re-arm after a read: `touched` went the full way, `due` is the earliest down timer
+        the fast path re-armed (it moves earlier only when a stamp came before the last one).
+        A sync-group member's actions may move any member's timer: then every timer counts."""
+        if any(managed.plan.sync_group in self.groups for managed in touched):
             self._rearm()
             return
         self._rearm(touched)
         armed = self.timer.at
-        if wake is not None and (armed is None or wake - TAKEOVER_LEAD < armed):
-            self.timer.arm(wake - TAKEOVER_LEAD)  # only when a stamp came before the last one
+        if due is not None and (armed is None or due - TAKEOVER_LEAD < armed):
+            self.timer.arm(due - TAKEOVER_LEAD)
 
     def _on_datagram(
         self, sock: VrrpSocket, dgram: Datagram, received: float | None = None

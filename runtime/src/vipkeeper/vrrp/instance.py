@@ -181,10 +181,11 @@ class VrrpInstance:
     @property
     def down_interval(self) -> float:
         """The current master_down_interval."""
+        return self._down_interval_for(self.master_adv_int)
+
+    def _down_interval_for(self, master_adv_int: float) -> float:
         s = self.settings
-        return master_down_interval(
-            s.version, self.priority, self.master_adv_int, s.down_timer_adverts
-        )
+        return master_down_interval(s.version, self.priority, master_adv_int, s.down_timer_adverts)
 
     @property
     def skew(self) -> float:
@@ -321,9 +322,14 @@ class VrrpInstance:
         self._arm_down_timer(now + fast[5], now)
         return self._down_at
 
-    def _adopt_interval(self, advert: Advert) -> None:
+    def _interval_from(self, advert: Advert) -> float:
+        """The master interval an accepted advert sets: its own in v3, else unchanged."""
         if self.settings.version == 3 and advert.interval > 0:
-            self.master_adv_int = advert.interval_seconds
+            return advert.interval_seconds
+        return self.master_adv_int
+
+    def _adopt_interval(self, advert: Advert) -> None:
+        self.master_adv_int = self._interval_from(advert)
 
     def _outranked(self, advert: Advert, src: IPAddress, now: float) -> bool:
         """Whether the master we follow still covers an advert from a lower-priority router.
@@ -338,12 +344,7 @@ class VrrpInstance:
             return False
         if advert.priority >= self._master_priority:
             return False
-        s = self.settings
-        interval = self.master_adv_int
-        if s.version == 3 and advert.interval > 0:
-            interval = advert.interval_seconds
-        down = master_down_interval(s.version, self.priority, interval, s.down_timer_adverts)
-        return now + down < self._down_at
+        return now + self._down_interval_for(self._interval_from(advert)) < self._down_at
 
     def _backup_rx(self, advert: Advert, src: IPAddress, now: float) -> bool:
         """Handle an advert as BACKUP; True when the same advert again would only re-arm."""
