@@ -140,7 +140,13 @@ def test_notify_queue_runs_in_order_and_kills_a_hung_one(tmp_path: Path) -> None
 
 def test_parse_listen_and_ipv4_parsing() -> None:
     assert parse_listen("127.0.0.1:9650") == ("127.0.0.1", 9650)
-    assert parse_listen(":9650") == ("0.0.0.0", 9650)
+    assert parse_listen(":9650") == ("127.0.0.1", 9650)  # no address: loopback, not 0.0.0.0
+    assert parse_listen("9650") == ("127.0.0.1", 9650)
+    assert parse_listen("0.0.0.0:9650") == ("0.0.0.0", 9650)
+    assert parse_listen("[::]:9650") == ("::", 9650)
+    for bad in ("[::1:9650", ":0", ":65536", "host:port"):
+        with pytest.raises(ValueError):
+            parse_listen(bad)
     assert parse_listen("[::1]:80") == ("::1", 80)
     with pytest.raises(ValueError):
         parse_listen("nope")

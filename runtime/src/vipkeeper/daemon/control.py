@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("vipkeeper.control")
-MAX_REQUEST = 65536
+MAX_REQUEST = 65536  # bytes in one request line before its newline (asyncio's limit)
+READ_TIMEOUT = 5.0
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -35,7 +36,9 @@ class ControlServer:
                 sock_path.unlink()
         old_umask = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(self._serve, path=self.path)
+            self._server = await asyncio.start_unix_server(
+                self._serve, path=self.path, limit=MAX_REQUEST
+            )
         finally:
             os.umask(old_umask)
         os.chmod(self.path, 0o600)
@@ -52,14 +55,12 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            line = await asyncio.wait_for(reader.readline(), 5.0)
             try:
-                request = json.loads(line[:MAX_REQUEST] or b"{}")
-                if not isinstance(request, dict):
-                    raise ValueError("a JSON object is expected")  # noqa: TRY004
-                response = await self.handler(request)
-            except ValueError as exc:
-                response = {"ok": False, "error": f"bad request: {exc}"}
+                line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+            except ValueError:  # asyncio's limit: the line is longer than MAX_REQUEST
+                response = {"ok": False, "error": f"request longer than {MAX_REQUEST} bytes"}
+            else:
+                response = await self._answer(line)
             writer.write(json.dumps(response).encode() + b"\n")
             await writer.drain()
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
@@ -67,16 +68,45 @@ class ControlServer:
         finally:
             writer.close()
 
+    async def _answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line or b"{}")
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
+            return {"ok": False, "error": f"bad request: not JSON: {exc}"}
+        if not isinstance(request, dict):
+            return {"ok": False, "error": "bad request: a JSON object is expected"}
+        try:
+            return await self.handler(request)
+        except Exception:  # a bug: the client still gets an answer, the log the traceback
+            log.exception("control request %r failed", request.get("command"))
+            return {"ok": False, "error": "internal error (the daemon's log has the details)"}
+
+
+def json_number(value: object) -> float | None:
+    """A JSON number as a float; None for anything else, `true`/`false` included."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
 
 def request(path: str, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
-    """Send one request to a running daemon and return its answer (blocking client)."""
+    """Send one request to a running daemon and return its answer (blocking client).
+
+    The daemon may answer (and close) before it has read all of a request it refuses, such as
+    one longer than MAX_REQUEST: the answer is still read when the send breaks off.
+    """
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(path)
-        sock.sendall(json.dumps(payload).encode() + b"\n")
+        # A broken send means the daemon answered early: its answer is waiting.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(json.dumps(payload).encode() + b"\n")
         chunks = []
         while True:
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
             if not chunk:
                 break
             chunks.append(chunk)

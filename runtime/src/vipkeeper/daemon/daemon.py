@@ -43,7 +43,7 @@ from vipkeeper.daemon.build import (
     build_route,
     sync_group_settings,
 )
-from vipkeeper.daemon.control import ControlServer
+from vipkeeper.daemon.control import ControlServer, json_number
 from vipkeeper.daemon.evloop import received_at
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.notify import NotifyFifo, NotifyQueue
@@ -122,7 +122,7 @@ class Options:
     config_id: str | None = None
     control_socket: str = "/run/vipkeeper/control.sock"
     state_dir: str = "/run/vipkeeper"
-    dump_dir: str = "/tmp"
+    dump_dir: str = "/run/vipkeeper"
     metrics: str | None = None
     notify_timeout: float = 30.0
 
@@ -1337,21 +1337,24 @@ class Daemon:
             "lvs": lvs,
         }
 
-    def _dump(self, name: str, text: str) -> None:
+    def _dump(self, name: str, text: str) -> str | None:
+        """Write one dump file (dumps.write_dump); None, with the cause logged, if it failed."""
         try:
             path = dumps.write_dump(self.options.dump_dir, name, text)
-            log.info("wrote %s", path)
         except OSError as exc:
-            log.error("dump %s: %s", name, exc)  # noqa: TRY400
+            log.error("dump %s not written: %s", name, exc.strerror or exc)  # noqa: TRY400
+            return None
+        log.info("wrote %s", path)
+        return path
 
-    def _dump_data(self) -> None:
-        self._dump(dumps.DATA_FILE, dumps.format_data(self.snapshot()))
+    def _dump_data(self) -> str | None:
+        return self._dump(dumps.DATA_FILE, dumps.format_data(self.snapshot()))
 
-    def _dump_stats(self) -> None:
-        self._dump(dumps.STATS_FILE, dumps.format_stats(self.snapshot()))
+    def _dump_stats(self) -> str | None:
+        return self._dump(dumps.STATS_FILE, dumps.format_stats(self.snapshot()))
 
-    def _dump_json(self) -> None:
-        self._dump(dumps.JSON_FILE, dumps.format_json(self.snapshot()))
+    def _dump_json(self) -> str | None:
+        return self._dump(dumps.JSON_FILE, dumps.format_json(self.snapshot()))
 
     def _clear_stats(self) -> None:
         for managed in self.instances.values():
@@ -1363,18 +1366,23 @@ class Daemon:
         if command == "status":
             return {"ok": True, **self.snapshot()}
         if command == "demote":
-            hold = request.get("hold", 10.0)
-            if not isinstance(hold, int | float) or not 0 <= hold <= 3600:
-                return {"ok": False, "error": "hold must be 0..3600 seconds"}
-            return self.demote(str(request.get("instance", "")), float(hold))
+            instance = request.get("instance")
+            if not isinstance(instance, str):
+                return {"ok": False, "error": "instance must be a string (the instance name)"}
+            hold = json_number(request.get("hold", 10.0))
+            if hold is None or not 0 <= hold <= 3600:
+                return {"ok": False, "error": "hold must be a number of seconds, 0..3600"}
+            return self.demote(instance, hold)
         if command == "reload":
             ok = await self.reload()
             return {"ok": ok}
         if command == "dump":
-            self._dump_data()
-            self._dump_stats()
-            self._dump_json()
-            return {"ok": True, "dir": self.options.dump_dir}
+            written = [self._dump_data(), self._dump_stats(), self._dump_json()]
+            files = [path for path in written if path is not None]
+            if len(files) < len(written):
+                error = f"dumps not written to {self.options.dump_dir} (the log says why)"
+                return {"ok": False, "dir": self.options.dump_dir, "files": files, "error": error}
+            return {"ok": True, "dir": self.options.dump_dir, "files": files}
         return {"ok": False, "error": f"unknown command {command!r}"}
 
     # ---- LVS and metrics (optional parts) ------------------------------------------------
@@ -1415,8 +1423,8 @@ class Daemon:
         try:
             from vipkeeper.daemon.metrics import start_metrics
 
-            start_metrics(listen, self.snapshot)
-            log.info("metrics on http://%s/metrics", listen)
+            url = start_metrics(listen, self.snapshot)
+            log.info("metrics on %s", url)
         except ImportError:
             log.error("--metrics needs prometheus-client (pip install 'vipkeeper[metrics]')")  # noqa: TRY400
         except (OSError, ValueError) as exc:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import secrets
+import stat
 import time
-from pathlib import Path
 from typing import Any
 
 DATA_FILE = "keepalived.data"
 STATS_FILE = "keepalived.stats"
 JSON_FILE = "keepalived.json"
+DEFAULT_DIR = "/run/vipkeeper"  # the unit's RuntimeDirectory (its /tmp is private)
+DUMP_MODE = 0o600  # root only, as keepalived since CVE-2018-19046 (its umask 0177)
+DIR_MODE = 0o750  # a dump directory created here (the unit's RuntimeDirectoryMode)
 
 
 def _stamp(epoch: float | None) -> str:
@@ -83,12 +89,88 @@ def format_stats(snapshot: dict[str, Any]) -> str:
 
 
 def write_dump(directory: str, name: str, text: str) -> str:
-    """Write a dump file atomically (mode 0644, like keepalived); return its path."""
-    path = Path(directory) / name
-    tmp = path.with_name(f".{name}.{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return str(path)
+    """Write a dump file the way keepalived's fopen_safe() does; return its path.
+
+    The text goes to a new file under an unpredictable name in `directory` (O_CREAT|O_EXCL|
+    O_NOFOLLOW: never an existing file, never through a symlink), mode 0600 whatever the umask,
+    which is then renamed onto `name`: a symlink or file planted at `name` is replaced, never
+    followed or written into, and a reader holding an old copy open never sees the new text.
+    The directory is opened once and every step works relative to it. A directory that another
+    user owns, or that others may write without the sticky bit, is refused (an OSError naming
+    it): there another user could replace the dump after it is written.
+    """
+    if not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"{name!r}: not a plain file name")
+    path = os.path.join(directory, name)
+    dir_fd = _open_directory(directory)
+    try:
+        _check_directory(directory, os.fstat(dir_fd))
+        try:
+            _write_into(dir_fd, name, text)
+        except OSError as exc:
+            raise OSError(exc.errno, f"{path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def _open_directory(directory: str) -> int:
+    """An fd of the dump directory, created (mode 0750) if it does not exist."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    try:
+        try:
+            return os.open(directory, flags)
+        except FileNotFoundError:
+            os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
+            return os.open(directory, flags)
+    except OSError as exc:
+        raise OSError(exc.errno, f"dump directory {directory}: {exc.strerror or exc}") from exc
+
+
+def _write_into(dir_fd: int, name: str, text: str) -> None:
+    """Write a private new file in the directory, then rename it onto `name`."""
+    tmp, fd = _create_private(dir_fd, name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+
+
+def _check_directory(directory: str, st: os.stat_result) -> None:
+    """Refuse a dump directory another user could swap files in."""
+    if st.st_uid not in (0, os.geteuid()):
+        raise OSError(
+            errno.EPERM, f"{directory} is owned by uid {st.st_uid}, not root: not writing dumps"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+        raise OSError(
+            errno.EPERM,
+            f"{directory} (mode {stat.S_IMODE(st.st_mode):04o}) is writable by other users"
+            " without the sticky bit: not writing dumps",
+        )
+
+
+def _create_private(dir_fd: int, name: str) -> tuple[str, int]:
+    """A new file `.NAME.XXXXXXXX` (random) in the directory: (its name, a write fd)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        tmp = f".{name}.{secrets.token_hex(8)}"
+        try:
+            fd = os.open(tmp, flags, DUMP_MODE, dir_fd=dir_fd)
+        except FileExistsError:
+            continue
+        try:
+            os.fchmod(fd, DUMP_MODE)  # whatever the umask
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp, dir_fd=dir_fd)
+            raise
+        return tmp, fd
+    raise FileExistsError(errno.EEXIST, "no free temporary name")
 
 
 def format_json(snapshot: dict[str, Any]) -> str:

@@ -6,19 +6,32 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 STATES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
+DEFAULT_HOST = "127.0.0.1"  # `--metrics PORT` or `:PORT`: the loopback only
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """`ADDR:PORT`, `[V6]:PORT` or `:PORT` to (addr, port)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{text!r}: expected ADDR:PORT")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
+    """`ADDR:PORT`, `[V6]:PORT`, `:PORT` or `PORT` to (addr, port).
+
+    Without an address the endpoint stays on the loopback (127.0.0.1): the figures name every
+    instance, VIP and script, so exposing them is the operator's explicit choice
+    (`0.0.0.0:PORT`, `[::]:PORT` or one of the host's addresses).
+    """
+    host, sep, port = text.strip().rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r}: expected ADDR:PORT, :PORT or PORT")
+    if sep and host.startswith("[") != host.endswith("]"):
+        raise ValueError(f"{text!r}: unbalanced brackets around the address")
+    return host.strip("[]") or DEFAULT_HOST, int(port)
 
 
-def start_metrics(listen: str, snapshot: Callable[[], dict[str, Any]]) -> Any:
-    """Serve /metrics on `listen`; the figures are read from `snapshot()` at scrape time."""
+def listen_url(host: str, port: int) -> str:
+    """The endpoint's URL (an IPv6 address in brackets)."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/metrics"
+
+
+def start_metrics(listen: str, snapshot: Callable[[], dict[str, Any]]) -> str:
+    """Serve /metrics on `listen` (parse_listen); the URL. Figures come from `snapshot()`."""
     from prometheus_client import start_http_server
     from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
     from prometheus_client.registry import Collector
@@ -60,6 +73,7 @@ def start_metrics(listen: str, snapshot: Callable[[], dict[str, Any]]) -> Any:
                     drops.add_metric([name, reason], count)
             yield from (state, prio, sent, recv, drops, trans)
 
-    REGISTRY.register(_Collector())
     host, port = parse_listen(listen)
-    return start_http_server(port, addr=host)
+    REGISTRY.register(_Collector())
+    start_http_server(port, addr=host)
+    return listen_url(host, port)

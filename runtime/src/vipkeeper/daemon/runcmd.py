@@ -9,6 +9,7 @@ import os
 import sys
 
 from vipkeeper.daemon.daemon import Daemon, Options, blocking_errors
+from vipkeeper.daemon.dumps import DEFAULT_DIR
 from vipkeeper.daemon.evloop import new_event_loop
 
 METRICS_ENV = "VIPKEEPER_METRICS"
@@ -42,14 +43,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--dump-dir",
-        default="/tmp",
-        help="where SIGUSR1/SIGUSR2/JSON dumps go (default: %(default)s)",
+        default=DEFAULT_DIR,
+        help="where the SIGUSR1/SIGUSR2/JSON dumps go, as root-only files; a directory"
+        " others may write needs the sticky bit, as /tmp (default: %(default)s)",
     )
     parser.add_argument(
         "--metrics",
         default=os.environ.get(METRICS_ENV),
-        metavar="ADDR:PORT",
-        help=f"serve Prometheus metrics here (or ${METRICS_ENV})",
+        metavar="[ADDR:]PORT",
+        help=f"serve Prometheus metrics here (or ${METRICS_ENV}); without ADDR on"
+        " 127.0.0.1 only: give 0.0.0.0:PORT, [::]:PORT or an address to expose them",
     )
     parser.add_argument(
         "--notify-timeout",
