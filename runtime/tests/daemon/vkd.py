@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -163,6 +166,47 @@ def start_vipkeeper(
     vk = Vipkeeper(node, workdir, workdir / "keepalived.conf", extra=extra, env=env)
     vk.write_config(conf)
     return vk.start()
+
+
+# ------------------------------------------------------------------ a state dir that fills
+
+
+class StateFs:
+    """A 64 KiB tmpfs mounted on a fresh directory, for --state-dir; it can be filled up."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="vk-statefs-"))
+        mount = ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "vk-statefs", str(self.path)]
+        if subprocess.run(mount, check=False).returncode:
+            self.path.rmdir()
+            raise OSError(f"cannot mount a tmpfs on {self.path} (needs root)")
+        self.filler = self.path / "filler"
+
+    def fill(self) -> None:
+        """Write zeros until the filesystem has no block left."""
+        try:
+            with self.filler.open("ab", buffering=0) as f:
+                while True:
+                    f.write(b"\0" * 4096)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+
+    def free(self) -> None:
+        """Give the space back."""
+        self.filler.unlink(missing_ok=True)
+
+    def recorded(self) -> set[str]:
+        """The addresses the VIP record (vips.json) lists, without their prefix length."""
+        data = json.loads((self.path / "vips.json").read_text())
+        return {a["address"].split("/")[0] for a in data["addresses"]}
+
+    def unmount(self) -> None:
+        """Unmount (lazily if something still holds it) and remove the directory."""
+        if subprocess.run(["umount", str(self.path)], check=False).returncode:
+            subprocess.run(["umount", "-l", str(self.path)], check=False)
+        if not os.path.ismount(self.path):
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ packet capture

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import copy
 import dataclasses
+import errno
 import gc
 import logging
 import os
@@ -52,6 +53,7 @@ from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.timer import OneTimer
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.links import Link, LinkMonitor
+from vipkeeper.net.record import RecordError
 from vipkeeper.net.vrrpsock import Datagram, VrrpSocket, parse_ipv4
 from vipkeeper.vrrp.actions import (
     Action,
@@ -102,6 +104,13 @@ def blocking_errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     ]
 
 
+Statics = tuple[dict[str, AddrSpec], dict[str, RouteSpec]]  # static_ipaddress, static_routes
+
+
+class ReloadError(Exception):
+    """A step of a reload failed before anything was applied (names the step and cause)."""
+
+
 def _freeze_heap(*, collect: bool) -> None:
     """Move every object alive now out of the garbage collector's sight.
 
@@ -148,6 +157,18 @@ class Managed:
         """(interface, family, VRID): how received packets find the instance."""
         s = self.plan.settings
         return (self.plan.interface, s.family, s.vrid)
+
+
+@dataclass
+class Prepared:
+    """A reload's new config with every fallible step done and nothing applied yet."""
+
+    config: m.Config
+    plans: dict[str, InstancePlan]
+    not_started: dict[str, str]
+    statics: Statics
+    sockets: list[VrrpSocket] = field(default_factory=list)  # opened for the new plans
+    lvs: Any = None  # a new LVS manager (its dataplane open) when the config brings LVS in
 
 
 def plan_identity(plan: InstancePlan) -> InstancePlan:
@@ -257,14 +278,20 @@ class Daemon:
         await self.control.start()
         self._install_signals()
         try:
-            removed = await self.kernel.cleanup_stale(set())
-            if removed:
-                log.info("cleaned %d stale VIP(s) left by an earlier run", removed)
-            plans = await self._build_plans(self.config)
+            try:
+                removed = await self.kernel.cleanup_stale(set())
+                if removed:
+                    log.info("cleaned %d stale VIP(s) left by an earlier run", removed)
+                plans = await self._build_plans(self.config)
+                statics = self._static_specs(self.config)
+                self._expect(plans.values(), statics)  # before any VIP or route is added
+            except RecordError as exc:  # as keepalived without its pid file: no start
+                log.error("%s; not starting", exc)  # noqa: TRY400
+                return 1
             self.notify.user = self._script_user(self.config)
             self.notify.start()
             self._open_fifos(self.config)
-            self._sync_static(self.config)
+            self._sync_static(self.config, statics)
             self._sync_trackers(self.config)
             delay = self.config.global_defs.vrrp_startup_delay
             if delay > 0:
@@ -318,7 +345,10 @@ class Daemon:
         self.timer.close()
         self._sync_static(m.Config())
         await self.kernel.drain(5.0)
-        self.kernel.expect((), ())  # all released: what is still held stays recorded
+        try:
+            self.kernel.expect((), ())  # all released: what is still held stays recorded
+        except RecordError as exc:  # the stop goes on: LVS, scripts and sockets still end
+            log.error("%s; it still lists addresses this stop released", exc)  # noqa: TRY400
         await self.notify.drain(self.options.notify_timeout + 2.0)
         await self._stop_lvs()
         for tracker in self.scripts.values():
@@ -346,10 +376,19 @@ class Daemon:
             fifo.close()
         log.info("stopped")
 
-    def _spawn(self, coro: Any) -> None:
-        task = self.loop.create_task(coro)
+    def _spawn(self, coro: Any, name: str | None = None) -> None:
+        """Run `coro` as a task the daemon keeps; whatever it raises is logged, never lost."""
+        task = self.loop.create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._reap)
+
+    def _reap(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved: asyncio never reports it as lost
+        if exc is not None:
+            log.error("%s failed: %r", task.get_name(), exc, exc_info=exc)
 
     async def _watchdog(self, interval: float) -> None:
         while True:
@@ -359,7 +398,7 @@ class Daemon:
     def _install_signals(self) -> None:
         self.loop.add_signal_handler(signal.SIGTERM, self.request_stop)
         self.loop.add_signal_handler(signal.SIGINT, self.request_stop)
-        self.loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        self.loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload(), "reload"))
         self.loop.add_signal_handler(signal.SIGUSR1, self._dump_data)
         self.loop.add_signal_handler(signal.SIGUSR2, self._dump_stats)
         self.loop.add_signal_handler(SIGJSON, self._dump_json)
@@ -417,7 +456,7 @@ class Daemon:
     # ---- applying plans (start and reload) -------------------------------------------------
 
     def _apply_plans(self, plans: dict[str, InstancePlan], *, initial: bool = False) -> None:
-        self._expect(plans.values())
+        """Stop, start and reconfigure instances to run `plans` (recorded by _expect first)."""
         now = self.loop.time()
         kept: dict[str, Managed] = {}
         changed: list[tuple[Managed, InstancePlan]] = []
@@ -677,8 +716,9 @@ class Daemon:
             self.fifo_scripts[path] = (argv, proc)
             log.info("notify fifo script %s reading %s (pid %d)", argv[0], path, proc.pid)
 
-    def _sync_static(self, config: m.Config) -> None:
-        """static_ipaddress / static_routes: held in any VRRP state; a reload adds and removes."""
+    @staticmethod
+    def _static_specs(config: m.Config) -> Statics:
+        """The kernel specs of static_ipaddress / static_routes."""
         addrs: dict[str, AddrSpec] = {}
         for vip in config.static_ipaddresses:
             if vip.dev is None:
@@ -687,6 +727,14 @@ class Daemon:
             spec = build_addr(vip, vip.dev)
             addrs[spec.key()] = spec
         routes = {spec.key(): spec for spec in (build_route(r) for r in config.static_routes)}
+        return addrs, routes
+
+    def _sync_static(self, config: m.Config, specs: Statics | None = None) -> None:
+        """static_ipaddress / static_routes: held in any VRRP state; a reload adds and removes.
+
+        `specs` are the config's, from _static_specs (recorded by _expect before this runs).
+        """
+        addrs, routes = self._static_specs(config) if specs is None else specs
         gone_a = tuple(v for k, v in self.static_addrs.items() if k not in addrs)
         gone_r = tuple(v for k, v in self.static_routes.items() if k not in routes)
         new_a = tuple(v for k, v in addrs.items() if k not in self.static_addrs)
@@ -699,66 +747,155 @@ class Daemon:
             self.kernel.add_addresses(new_a, "static")
         if new_r:
             self.kernel.add_routes(new_r, "static")
-        self.static_addrs, self.static_routes = addrs, routes
-        self._expect(managed.plan for managed in self.instances.values())
+        self.static_addrs, self.static_routes = dict(addrs), dict(routes)
 
-    def _expect(self, plans: Iterable[InstancePlan]) -> None:
-        """Record what these plans and the static addresses may hold, before any add."""
+    def _expect(self, plans: Iterable[InstancePlan], statics: Statics) -> None:
+        """Record what these plans and static addresses may hold, before any add.
+
+        RecordError when the record cannot be written; then nothing changed.
+        """
         plans = list(plans)
         addrs = [spec for plan in plans for spec in plan.addrs]
         routes = [spec for plan in plans for spec in plan.routes]
-        self.kernel.expect(
-            addrs + list(self.static_addrs.values()), routes + list(self.static_routes.values())
-        )
+        self.kernel.expect(addrs + list(statics[0].values()), routes + list(statics[1].values()))
 
     # ---- reload --------------------------------------------------------------------------
 
     async def reload(self) -> bool:
-        """SIGHUP: load the config again; keep running the old one when the new one is broken."""
-        from vipkeeper.config import load
+        """SIGHUP: apply the config file again, whole, or keep running the old one.
 
+        Every step that can fail comes first (load, plans, LVS dataplane, new sockets, the VIP
+        record) and changes nothing that runs; the steps that apply the new config come after
+        and cannot fail. READY=1 always follows RELOADING=1, unless a stop began meanwhile
+        (STOPPING=1 then ends the reload). Nothing raised here escapes: a bug is logged.
+        """
         async with self._reload_lock:
             self.sd.reloading()
             self.counters["reloads"] += 1
             log.info("reloading %s", self.options.config_file)
             try:
-                result = await asyncio.to_thread(
-                    load, self.options.config_file, self.options.config_id
-                )
-            except Exception as exc:  # a loader bug must not take the daemon down
-                return self._reload_failed([f"the loader failed: {exc}"])
-            errors = blocking_errors(result.diagnostics)
-            if result.config is None or errors:
-                return self._reload_failed([d.format() for d in errors] or ["no config"])
-            for diag in result.diagnostics:
-                if diag not in errors:
-                    log.warning("reload: %s", diag.format())
-            config = result.config
-            plans = await self._build_plans(config)
-            if self._stopping.is_set():  # SIGTERM came while it loaded: start nothing new
-                log.info("reload abandoned: stopping")
+                return await self._reload()
+            except Exception:  # a bug (the prepare steps turn their failures into ReloadError)
+                why = "internal error; the new config may be partly applied"
+                log.exception("reload failed: %s", why)
+                self.counters["reload_failures"] += 1
+                self.last_reload = {"at": time.time(), "ok": False, "errors": 1, "error": why}
+                self.sd.ready("reload failed: internal error")
                 return False
-            self.config = config
-            self.notify.user = self._script_user(config)
-            self._open_fifos(config)
-            self._sync_static(config)
-            self._sync_trackers(config)
-            self._apply_plans(plans)
-            await self._apply_lvs(config)
-            _freeze_heap(collect=False)
-            self.last_reload = {"at": time.time(), "ok": True, "errors": 0}
-            log.info("reload done: %d instance(s)", len(self.instances))
-            self.sd.ready(f"{len(self.instances)} VRRP instance(s)")
-            return True
 
-    def _reload_failed(self, errors: list[str]) -> bool:
-        for text in errors:
-            log.error("reload: %s", text)
-        log.error(
-            "reload failed: the config has %d error(s); keeping the running config", len(errors)
-        )
+    async def _reload(self) -> bool:
+        from vipkeeper.config import load
+
+        try:
+            result = await asyncio.to_thread(load, self.options.config_file, self.options.config_id)
+        except Exception as exc:  # a loader bug must not take the daemon down
+            return self._reload_failed([f"the loader failed: {exc}"])
+        errors = blocking_errors(result.diagnostics)
+        if result.config is None or errors:
+            return self._reload_failed([d.format() for d in errors] or ["no config"])
+        for diag in result.diagnostics:
+            if diag not in errors:
+                log.warning("reload: %s", diag.format())
+        try:
+            new = await self._prepare(result.config)
+        except ReloadError as exc:
+            return self._reload_failed([str(exc)], why=str(exc))
+        if new is None:  # SIGTERM came while it loaded: start nothing new
+            log.info("reload abandoned: stopping")
+            return False
+        self._commit(new)
+        await self._apply_lvs(new.config, new.lvs)
+        _freeze_heap(collect=False)
+        self.last_reload = {"at": time.time(), "ok": True, "errors": 0, "error": None}
+        log.info("reload done: %d instance(s)", len(self.instances))
+        self.sd.ready(f"{len(self.instances)} VRRP instance(s)")
+        return True
+
+    async def _prepare(self, config: m.Config) -> Prepared | None:
+        """Every fallible step of a reload, with no effect on what runs; None when stopping.
+
+        ReloadError names the step and its cause; what was opened for the reload is closed.
+        """
+        before = self.not_started
+        try:
+            plans = await self._build_plans(config)  # reads the interfaces' addresses
+        except Exception as exc:
+            raise ReloadError(f"building the instances: {exc!r}") from exc
+        finally:
+            not_started, self.not_started = self.not_started, before
+        if self._stopping.is_set():
+            return None
+        try:
+            statics = self._static_specs(config)
+        except Exception as exc:
+            raise ReloadError(f"static addresses and routes: {exc!r}") from exc
+        new = Prepared(config, plans, not_started, statics, lvs=self._prepare_lvs(config))
+        try:
+            new.sockets = self._new_sockets(plans)
+            self._expect(plans.values(), statics)  # the last step: the file is shared state
+        except (ReloadError, RecordError) as exc:
+            self._discard(new)
+            raise ReloadError(str(exc)) from exc
+        return new
+
+    def _prepare_lvs(self, config: m.Config) -> Any:
+        """A new LVS manager with its dataplane, when the config brings LVS in; else None."""
+        if self._lvs is not None or not config.virtual_servers:
+            return None
+        try:
+            from vipkeeper.lvs.dataplane import select_backend
+            from vipkeeper.lvs.manager import LvsManager  # type: ignore[import-not-found,unused-ignore]
+
+            return LvsManager(config, backend=select_backend())
+        except Exception as exc:
+            raise ReloadError(f"LVS cannot start: {exc}") from exc
+
+    def _new_sockets(self, plans: dict[str, InstancePlan]) -> list[VrrpSocket]:
+        """Open the VRRP sockets the plans need and the daemon lacks (not yet read from)."""
+        keys = {(plan.interface, plan.settings.family) for plan in plans.values()}
+        opened: list[VrrpSocket] = []
+        for ifname, family in sorted(keys - set(self.sockets)):
+            link = self.links.get(ifname)  # plans are built for existing interfaces only
+            try:
+                if link is None:
+                    raise OSError(errno.ENODEV, "no such interface")
+                opened.append(VrrpSocket(ifname, link.index, family))
+            except OSError as exc:
+                for sock in opened:
+                    sock.close()
+                raise ReloadError(f"cannot open a VRRP socket on {ifname}: {exc}") from exc
+        return opened
+
+    def _discard(self, new: Prepared) -> None:
+        """Close what a reload that failed had opened."""
+        for sock in new.sockets:
+            sock.close()
+        if new.lvs is not None and new.lvs.backend is not None:
+            with contextlib.suppress(Exception):
+                new.lvs.backend.close()
+
+    def _commit(self, new: Prepared) -> None:
+        """Apply a prepared config: no step here can fail for want of a resource."""
+        config = self.config = new.config
+        self.not_started = new.not_started
+        for sock in new.sockets:
+            self.sockets[(sock.ifname, sock.family)] = sock
+            self.loop.add_reader(sock.fileno(), self._on_readable, sock)
+        self.notify.user = self._script_user(config)
+        self._open_fifos(config)
+        self._sync_static(config, new.statics)
+        self._sync_trackers(config)
+        self._apply_plans(new.plans)
+
+    def _reload_failed(self, errors: list[str], why: str | None = None) -> bool:
+        """Log why a reload failed (the config's errors, or `why`); the running config stays."""
+        if why is None:
+            for text in errors:
+                log.error("reload: %s", text)
+            why = f"the config has {len(errors)} error(s)"
+        log.error("reload failed: %s; keeping the running config", why)
         self.counters["reload_failures"] += 1
-        self.last_reload = {"at": time.time(), "ok": False, "errors": len(errors)}
+        self.last_reload = {"at": time.time(), "ok": False, "errors": len(errors), "error": why}
         self.sd.ready("reload failed; running the previous config")
         return False
 
@@ -1387,25 +1524,30 @@ class Daemon:
 
     # ---- LVS and metrics (optional parts) ------------------------------------------------
 
-    async def _start_lvs(self) -> None:
-        if not self.config.virtual_servers:
-            return
+    async def _start_lvs(self, manager: Any = None) -> None:
+        """Start LVS: `manager` as a reload prepared it, else one for the running config."""
+        if manager is None:
+            if not self.config.virtual_servers:
+                return
+            try:
+                from vipkeeper.lvs.manager import LvsManager  # type: ignore[import-not-found,unused-ignore]
+            except ImportError as exc:
+                log.error("virtual_server configured but LVS support is not available: %s", exc)  # noqa: TRY400
+                return
         try:
-            from vipkeeper.lvs.manager import LvsManager  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as exc:
-            log.error("virtual_server configured but LVS support is not available: %s", exc)  # noqa: TRY400
-            return
-        try:
-            self._lvs = LvsManager(self.config)
+            self._lvs = manager or LvsManager(self.config)
             await self._lvs.start()
         except Exception as exc:  # LVS trouble must not stop VRRP
             log.error("LVS start failed: %s", exc)  # noqa: TRY400
             self._lvs = None
 
-    async def _apply_lvs(self, config: m.Config) -> None:
+    async def _apply_lvs(self, config: m.Config, manager: Any = None) -> None:
+        """A reload's LVS part: a new manager starts, a running one reconciles (its errors
+        are the dataplane's, logged per service, as keepalived's checker logs them)."""
+        if manager is not None:
+            await self._start_lvs(manager)
+            return
         if self._lvs is None:
-            if config.virtual_servers:
-                await self._start_lvs()
             return
         try:
             await self._lvs.apply(config)

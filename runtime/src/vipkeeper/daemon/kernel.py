@@ -5,6 +5,9 @@ remove before it). When nothing is queued, a VIP add or remove is sent at once, 
 action that asks for it: rtnetlink applies it within the send. Every address and route the
 config may hold is recorded under the state dir before any is added (`expect`), so a later
 start can remove what a crashed run left behind, and a new master writes nothing first.
+`expect` raises RecordError and changes nothing when the record cannot be written (a start or
+a reload then fails before touching anything); a write a kernel job needs later only logs: a
+VIP is never held back, nor another job step skipped, for want of the record.
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
+from typing import TypeVar
 
 from vipkeeper.net.addrs import Addresses, AddrSpec, NetError, RouteSpec
 from vipkeeper.net.garp import GarpSender
-from vipkeeper.net.record import VipRecord
+from vipkeeper.net.record import RecordError, VipRecord
 
 log = logging.getLogger("vipkeeper.kernel")
 RECORD_NAME = "vips.json"
 
 Job = Callable[[], Awaitable[None]]
+Spec = TypeVar("Spec", AddrSpec, RouteSpec)
 
 
 class Kernel:
@@ -48,7 +53,11 @@ class Kernel:
         self._task = asyncio.get_running_loop().create_task(self._work())
 
     async def cleanup_stale(self, keep: set[str]) -> int:
-        """Remove addresses and routes an earlier run recorded (except those in `keep`)."""
+        """Remove addresses and routes an earlier run recorded (except those in `keep`).
+
+        The record is then written afresh: RecordError when it cannot be (the daemon does not
+        start without a record of what it adds).
+        """
         addrs, routes = self.record.load()
         removed = 0
         for route in routes:
@@ -84,16 +93,34 @@ class Kernel:
         earlier config stay recorded while they are held, and leave once removed. A clean
         stop calls this with nothing, so the record ends empty; after a crash it lists what
         the next start must remove.
+
+        RecordError when the record cannot be written: then nothing changed, in the file or
+        here (the running config's entries stay expected).
         """
         want_a = {spec.key(): spec for spec in addrs}
         want_r = {spec.key(): spec for spec in routes}
-        self.expected = set(want_a) | set(want_r)
         rec = self.record
-        before = (dict(rec.addrs), dict(rec.routes))
-        rec.addrs = {k: v for k, v in rec.addrs.items() if k in self.held} | want_a
-        rec.routes = {k: v for k, v in rec.routes.items() if k in self.held} | want_r
-        if (rec.addrs, rec.routes) != before:
-            rec.save()
+        rec.replace(
+            {k: v for k, v in rec.addrs.items() if k in self.held} | want_a,
+            {k: v for k, v in rec.routes.items() if k in self.held} | want_r,
+        )
+        self.expected = set(want_a) | set(want_r)
+
+    def _record(self, write: Callable[[Spec], None], spec: Spec, owner: str, *, add: bool) -> None:
+        """A record write a kernel job needs: on failure logged, and the job goes on."""
+        try:
+            write(spec)
+        except RecordError as exc:
+            self.errors += 1
+            what = (
+                f"{spec.address} on {spec.ifname}"
+                if isinstance(spec, AddrSpec)
+                else f"the route to {spec.destination}"
+            )
+            if add:
+                log.error("(%s) %s; adding %s all the same", owner, exc, what)  # noqa: TRY400
+            else:
+                log.error("(%s) %s; it still lists %s, already removed", owner, exc, what)  # noqa: TRY400
 
     def add_addresses(self, specs: tuple[AddrSpec, ...], owner: str) -> None:
         """Add VIPs: at once when no kernel job is pending, otherwise queued after them."""
@@ -110,8 +137,10 @@ class Kernel:
             # the send), and let the job only collect the answers.
             for i, spec in enumerate(specs):
                 if add:
-                    self.held.add(spec.key())
-                    self.record.add_address(spec)  # no write when expect() recorded it
+                    key = spec.key()
+                    self.held.add(key)
+                    if key not in self.record.addrs:  # expect() recorded it: no write
+                        self._record(self.record.add_address, spec, owner, add=True)
                 sent[i] = self.addrs.send_now(spec, add=add)
 
         async def job() -> None:
@@ -120,7 +149,7 @@ class Kernel:
                     if fut is None:
                         if add:
                             self.held.add(spec.key())
-                            self.record.add_address(spec)
+                            self._record(self.record.add_address, spec, owner, add=True)
                             changed = await self.addrs.add_address(spec)
                         else:
                             changed = await self.addrs.remove_address(spec)
@@ -137,7 +166,7 @@ class Kernel:
                     continue
                 self.held.discard(key)
                 if key not in self.expected:
-                    self.record.remove_address(spec)
+                    self._record(self.record.remove_address, spec, owner, add=False)
                 if changed:
                     log.info("(%s) removed VIP %s from %s", owner, spec.address, spec.ifname)
 
@@ -149,7 +178,7 @@ class Kernel:
         async def job() -> None:
             for spec in specs:
                 self.held.add(spec.key())
-                self.record.add_route(spec)
+                self._record(self.record.add_route, spec, owner, add=True)
                 try:
                     await self.addrs.add_route(spec)
                 except NetError as exc:
@@ -167,7 +196,7 @@ class Kernel:
                     await self.addrs.remove_route(spec)
                     self.held.discard(spec.key())
                     if spec.key() not in self.expected:
-                        self.record.remove_route(spec)
+                        self._record(self.record.remove_route, spec, owner, add=False)
                 except NetError as exc:
                     self.errors += 1
                     log.error("(%s) %s", owner, exc)  # noqa: TRY400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from ipaddress import ip_address, ip_interface
@@ -31,8 +32,16 @@ def _route_to_json(spec: RouteSpec) -> dict[str, Any]:
     }
 
 
+class RecordError(Exception):
+    """The record could not be written (its directory full, read-only, missing...)."""
+
+
 class VipRecord:
-    """A JSON file listing the addresses and routes this daemon currently holds."""
+    """A JSON file listing the addresses and routes this daemon currently holds.
+
+    The lists in memory are always what the file says: a change is written first and kept
+    only once the file has it, so a failed write (RecordError) leaves both as they were.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -74,33 +83,55 @@ class VipRecord:
     def add_address(self, spec: AddrSpec) -> None:
         """Record an address before it is added."""
         if spec.key() not in self.addrs:
-            self.addrs[spec.key()] = spec
-            self.save()
+            self.replace({**self.addrs, spec.key(): spec}, self.routes)
 
     def remove_address(self, spec: AddrSpec) -> None:
         """Forget an address after it is removed."""
-        if self.addrs.pop(spec.key(), None) is not None:
-            self.save()
+        if spec.key() in self.addrs:
+            self.replace({k: v for k, v in self.addrs.items() if k != spec.key()}, self.routes)
 
     def add_route(self, spec: RouteSpec) -> None:
         """Record a route before it is added."""
         if spec.key() not in self.routes:
-            self.routes[spec.key()] = spec
-            self.save()
+            self.replace(self.addrs, {**self.routes, spec.key(): spec})
 
     def remove_route(self, spec: RouteSpec) -> None:
         """Forget a route after it is removed."""
-        if self.routes.pop(spec.key(), None) is not None:
-            self.save()
+        if spec.key() in self.routes:
+            self.replace(self.addrs, {k: v for k, v in self.routes.items() if k != spec.key()})
+
+    def replace(self, addrs: dict[str, AddrSpec], routes: dict[str, RouteSpec]) -> bool:
+        """Make the record list exactly these (written first); False when nothing changed."""
+        if addrs == self.addrs and routes == self.routes:
+            return False
+        self._write(addrs, routes)
+        self.addrs, self.routes = dict(addrs), dict(routes)
+        return True
 
     def save(self) -> None:
-        """Write the record atomically (tmp file + rename)."""
+        """Write the record as it stands (raises RecordError)."""
+        self._write(self.addrs, self.routes)
+
+    def _write(self, addrs: dict[str, AddrSpec], routes: dict[str, RouteSpec]) -> None:
+        """Write the record atomically (tmp file + rename); a failure leaves the old file."""
         data = {
             "pid": os.getpid(),
-            "addresses": [_addr_to_json(s) for s in self.addrs.values()],
-            "routes": [_route_to_json(s) for s in self.routes.values()],
+            "addresses": [_addr_to_json(s) for s in addrs.values()],
+            "routes": [_route_to_json(s) for s in routes.values()],
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            tmp.write_text(json.dumps(data, indent=1))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # a partial file would hold space a full directory lacks
+            raise RecordError(f"cannot write the VIP record {self.path}: {_why(exc)}") from exc
+
+
+def _why(exc: OSError) -> str:
+    """An OSError as `[ENOSPC] No space left on device`."""
+    name = errno.errorcode.get(exc.errno or 0)
+    text = exc.strerror or str(exc)
+    return f"[{name}] {text}" if name else text
