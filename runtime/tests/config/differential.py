@@ -37,10 +37,10 @@ def keepalived_t(node: Node, conf: Path, *args: str) -> tuple[int, str]:
     return proc.returncode, proc.stderr
 
 
-def vipkeeper_check(node: Node, conf: Path, *args: str) -> tuple[int, str]:
+def vipkeeper_check(node: Node, conf: Path, *args: str, timeout: float = 60) -> tuple[int, str]:
     """`vipkeeper check [args] -f conf` in the node: exit code and stderr."""
     argv = [sys.executable, "-m", "vipkeeper.cli", "check", *args, "-f", str(conf)]
-    proc = node.run(argv, check=False, timeout=60)
+    proc = node.run(argv, check=False, timeout=timeout)
     return proc.returncode, proc.stderr
 
 

@@ -161,3 +161,53 @@ def test_missing_main_file(tmp_path: Path) -> None:
     lines, diags = run(tmp_path / "absent.conf")
     assert lines == []
     assert [d.code for d in diags] == [Code.FILE_NOT_FOUND]
+
+
+def test_a_cycle_reached_by_several_paths_is_reported_once(tmp_path: Path) -> None:
+    for name in "abc":
+        write(tmp_path / f"{name}.conf", "include *.conf\n")
+    lines, diags = run(tmp_path / "a.conf")
+    assert lines == []
+    found = [(Path(d.file).stem, Path(d.message.split("'")[1]).stem) for d in diags]
+    assert {d.code for d in diags} == {Code.INCLUDE_CYCLE}
+    # (includer, included): every pair where the included file can be an ancestor, once each.
+    assert sorted(found) == [("a", "a"), ("b", "a"), ("b", "b"), ("b", "c"),
+                             ("c", "a"), ("c", "b"), ("c", "c")]  # fmt: skip
+
+
+def test_a_device_a_directory_and_an_executable_are_not_read(tmp_path: Path) -> None:
+    exe = write(tmp_path / "x.conf", "global_defs {\n}\n")
+    exe.chmod(0o700)
+    (tmp_path / "d.conf").mkdir()
+    main = write(tmp_path / "k.conf", "include /dev/zero\ninclude d.conf\ninclude x.conf\nend\n")
+    lines, diags = run(main)
+    assert texts(lines) == ["end"]
+    not_regular = "not a regular file; not read"
+    assert [(d.code, d.line, d.message) for d in diags] == [
+        (
+            Code.FILE_UNREADABLE,
+            1,
+            f"included file '/dev/zero' is a character device, {not_regular}",
+        ),
+        (
+            Code.FILE_UNREADABLE,
+            2,
+            f"included file '{tmp_path}/d.conf' is a directory, {not_regular}",
+        ),
+        (
+            Code.FILE_UNREADABLE,
+            3,
+            f"included file '{exe}' is executable (keepalived reads only non-executable files);"
+            " not read",
+        ),
+    ]
+
+
+def test_a_file_waiting_its_turn_in_a_glob_is_not_a_cycle(tmp_path: Path) -> None:
+    # x.conf includes y.conf, which the same glob reads next: no cycle, y.conf read twice.
+    main = write(tmp_path / "k.conf", "include conf.d/*.conf\nend\n")
+    write(tmp_path / "conf.d" / "x.conf", "x 1\ninclude y.conf\n")
+    write(tmp_path / "conf.d" / "y.conf", "y 1\n")
+    lines, diags = run(main)
+    assert texts(lines) == ["x 1", "y 1", "y 1", "end"]
+    assert diags == []

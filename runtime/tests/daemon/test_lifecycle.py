@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import signal
@@ -9,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -205,40 +209,53 @@ def test_reload_takes_over_a_new_notify_script_without_a_transition(lab: NetLab)
     assert (work / "ran").read_text().split() == ["one", "two"]  # "one" ran at start (BACKUP)
 
 
+@contextlib.contextmanager
+def opening_held(path: Path) -> Iterator[Callable[[], bool]]:
+    """Hold a write lease on `path`: whoever opens it waits until the block ends.
+
+    The kernel (fcntl F_SETLEASE) holds another process's open(2) of a leased file until the
+    lease holder lets go (or /proc/sys/fs/lease-break-time passes, 45 s by default). Yields a
+    predicate that is true once someone is waiting to open the file. The lease break sends
+    SIGIO, ignored meanwhile.
+    """
+    old = signal.signal(signal.SIGIO, signal.SIG_IGN)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+        yield lambda: fcntl.fcntl(fd, fcntl.F_GETLEASE) != fcntl.F_WRLCK
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+    finally:
+        os.close(fd)
+        signal.signal(signal.SIGIO, old)
+
+
 def test_a_reload_that_finishes_after_sigterm_starts_nothing(lab: NetLab) -> None:
-    # The new config includes a FIFO, so its load blocks until the test writes the FIFO: after
-    # SIGTERM, while the daemon waits on its slow notify_stop script. Were the reload applied
-    # then, VI_2 (state MASTER) would add VIP2 during the shutdown.
+    # The new config includes a file the test holds a write lease on, so the loader's open of
+    # it waits until the test lets go: after SIGTERM, while the daemon waits on its slow
+    # notify_stop script. Were the reload applied then, VI_2 (state MASTER) would add VIP2
+    # during the shutdown. (An included FIFO held the load before; a FIFO is now refused
+    # without being opened, see test_an_included_fifo_fails_the_reload_at_once.)
     a = lab.add_node("a", addrs=["10.213.1.1/24"])
     work = Path(lab.workdir)
     mark = work / "stop-ran"
     script = work / "stop.sh"
     script.write_text(f"#!/bin/sh\ntouch {mark}\nsleep 2\n")
     script.chmod(0o755)
-    fifo = work / "more.conf"
-    os.mkfifo(fifo)
+    more = work / "more.conf"
+    vi2 = instance_conf(name="VI_2", vrid=52, priority=200, state="MASTER", version=3,
+                        advert=ADV, vips=(f"{VIP2}/24",))  # fmt: skip
+    more.write_text(vi2)
     vi1 = instance_conf(priority=150, version=3, advert=ADV, extra=f'notify_stop "{script}"')
     va = start_vipkeeper(lab, a, config(vi1))
     assert va.wait_state("MASTER", 2) is not None
     watch = AddrWatch(a)
-    va.write_config(config(vi1, head=f"include {fifo}"))
-    va.signal(signal.SIGHUP)
-    assert wait_for(lambda: "reloading" in va.log(), 3) is not None, va.log()
-    va.signal(signal.SIGTERM)
-    assert wait_for(mark.exists, 5) is not None, va.log()
-    vi2 = instance_conf(name="VI_2", vrid=52, priority=200, state="MASTER", version=3,
-                        advert=ADV, vips=(f"{VIP2}/24",))  # fmt: skip
-
-    def feed() -> bool:
-        try:
-            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO until the loader opens it
-        except OSError:
-            return False
-        with os.fdopen(fd, "w") as out:
-            out.write(vi2)
-        return True
-
-    assert wait_for(feed, 2) is not None, "the reload never opened the included FIFO"
+    with opening_held(more) as opening:
+        va.write_config(config(vi1, head=f"include {more}"))
+        va.signal(signal.SIGHUP)
+        assert wait_for(lambda: "reloading" in va.log(), 3) is not None, va.log()
+        va.signal(signal.SIGTERM)
+        assert wait_for(mark.exists, 5) is not None, va.log()
+        assert wait_for(opening, 2) is not None, "the reload never opened the included file"
     assert va.proc is not None
     assert va.proc.wait(15) == 0
     log = va.log()
@@ -247,3 +264,26 @@ def test_a_reload_that_finishes_after_sigterm_starts_nothing(lab: NetLab) -> Non
     assert "(VI_2)" not in log
     assert watch.added_after(0, VIP2, timeout=0.5) is None, "VIP2 was added during the stop"
     assert not a.has_address(VIP2) and not a.has_address(VIP)
+
+
+def test_an_included_fifo_fails_the_reload_at_once(lab: NetLab) -> None:
+    # A FIFO is refused without being opened (keepalived reads only regular files): the reload
+    # fails, the running config stays, and the daemon still stops on SIGTERM. It used to wait
+    # for a writer forever, and then could not stop.
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    fifo = Path(lab.workdir) / "more.conf"
+    os.mkfifo(fifo)
+    va = start_vipkeeper(lab, a, config(instance_conf(priority=150, version=3, advert=ADV)))
+    assert va.wait_state("MASTER", 2) is not None
+    before = va.instance()
+    va.write_config(
+        config(instance_conf(priority=150, version=3, advert=ADV), head=f"include {fifo}")
+    )
+    va.signal(signal.SIGHUP)
+    assert wait_for(lambda: "keeping the running config" in va.log(), 5) is not None, va.log()
+    assert f"included file '{fifo}' is a FIFO, not a regular file; not read" in va.log()
+    with pytest.raises(OSError) as nobody:  # no reader holds the FIFO open
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert nobody.value.errno == errno.ENXIO
+    assert va.instance()["last_transition"] == before["last_transition"] and a.has_address(VIP)
+    assert va.stop(10) == 0

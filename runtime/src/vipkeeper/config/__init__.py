@@ -35,6 +35,7 @@ from vipkeeper.config.diagnostics import (
     EXIT_SCRIPT_SECURITY,
     Code,
     Diagnostic,
+    DiagnosticList,
     Severity,
     exit_code,
 )
@@ -153,7 +154,7 @@ def _run(
     from vipkeeper.config.scripts import script_uses
     from vipkeeper.config.validate import validate
 
-    diagnostics: list[Diagnostic] = []
+    diagnostics = DiagnosticList()  # at most MAX_DIAGNOSTICS, then reading stops
     try:
         pre = Preprocessor(config_id, diagnostics, reader)
         tree = parse(pre.run(path), diagnostics)
@@ -166,17 +167,19 @@ def _run(
             run_script_checks(script_uses(config), config.global_defs, diagnostics)
         return LoadResult(config, _sorted(diagnostics))
     except (Exception, RecursionError, MemoryError) as exc:  # bad input must never raise
-        diagnostics.append(
-            Diagnostic(
-                str(path),
-                0,
-                0,
-                Severity.ERROR,
-                f"internal error while reading the configuration: {type(exc).__name__}: {exc}",
-                Code.INTERNAL,
-            )
-        )
-        return LoadResult(None, diagnostics)
+        return LoadResult(None, [*diagnostics, _internal(path, exc)])
+
+
+def _internal(path: Path, exc: BaseException) -> Diagnostic:
+    """The diagnostic for a loader bug (bad input must never raise)."""
+    return Diagnostic(
+        str(path),
+        0,
+        0,
+        Severity.ERROR,
+        f"internal error while reading the configuration: {type(exc).__name__}: {exc}",
+        Code.INTERNAL,
+    )
 
 
 def _sorted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -34,6 +34,7 @@ class Code(enum.StrEnum):
     INCLUDE_MISSING = "include-missing"
     INCLUDE_CYCLE = "include-cycle"
     INCLUDE_DEPTH = "include-depth"
+    INCLUDE_LIMIT = "include-limit"
     UNTERMINATED_QUOTE = "unterminated-quote"
     UNTERMINATED_BLOCK = "unterminated-block"
     UNEXPECTED_BRACE = "unexpected-brace"
@@ -60,8 +61,13 @@ class Code(enum.StrEnum):
     DEPRECATED = "deprecated"
     TRUNCATED = "truncated"
     DEFAULTED = "defaulted"
+    TOO_MANY_DIAGNOSTICS = "too-many-diagnostics"
     INTERNAL = "internal-error"
 
+
+# At most this many diagnostics are kept per load (a config with 20,000 instances on one
+# interface gives about 20,000 VRID conflicts; a real config has a handful).
+MAX_DIAGNOSTICS = 50_000
 
 # Errors that `keepalived -t` reports but keepalived itself corrects (a default, a truncation,
 # an alias) and runs with: a daemon may log these and start anyway.
@@ -113,6 +119,35 @@ class Diagnostic:
             "message": self.message,
             "code": str(self.code),
         }
+
+
+class DiagnosticList(list[Diagnostic]):
+    """The diagnostics of one load: at most `limit`, then one `too-many-diagnostics` error.
+
+    The error takes the place of the first diagnostic dropped; the preprocessor stops reading
+    once the list is full (`full`), so a hostile config costs bounded memory.
+    """
+
+    def __init__(self, limit: int = MAX_DIAGNOSTICS) -> None:
+        super().__init__()
+        self.limit = limit
+        self.full = False
+
+    def append(self, diag: Diagnostic, /) -> None:
+        """Keep `diag` unless the list is full; the first one over the limit says so."""
+        if self.full:
+            return
+        if len(self) >= self.limit:
+            self.full = True
+            diag = Diagnostic(
+                diag.file,
+                diag.line,
+                diag.column,
+                Severity.ERROR,
+                f"more than {self.limit} diagnostics; stopping (fix these and check again)",
+                Code.TOO_MANY_DIAGNOSTICS,
+            )
+        super().append(diag)
 
 
 def exit_code(diagnostics: list[Diagnostic]) -> int:

@@ -1,6 +1,8 @@
 # keepalived.conf preprocessing, applied line by line before tokenizing:
 # - `include GLOB` reads the matching files (sorted) relative to the including file's directory;
-#   a file that includes itself (directly or not) is an error;
+#   only regular, non-executable files are read (as keepalived: a FIFO, device, socket or
+#   directory is refused, never opened); a file that includes itself (directly or not) is an
+#   error;
 # - `@ID line` keeps the line only when the config-id is ID; `@^ID line` keeps it unless it is;
 # - `$NAME=value` defines a variable (no space before `=`); a value ending in `\` continues on
 #   the next line and a multi-line value expands to several lines;
@@ -8,20 +10,30 @@
 #   line (as keepalived: `$n/24` stays as is); a value that refers to itself is an error;
 # - `~SEQ(var,start,step,end)` / `~SEQ(var,start,end)` / `~SEQ(var,end)` and
 #   `~LST(var,a,b,...)` repeat the rest of the line with $var set to each value.
-# Sizes are bounded so that hostile input costs bounded time and memory.
+# Sizes are bounded so that hostile input costs bounded time and memory: bytes, lines, include
+# depth, and the number of files read per load (each read counts, so a wide include graph that
+# reads the same files again and again ends at the cap instead of growing exponentially).
 """Preprocessor: includes, conditional lines, variables and loops."""
 
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
+import stat
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
+from vipkeeper.config.diagnostics import (
+    MAX_DIAGNOSTICS,
+    Code,
+    Diagnostic,
+    DiagnosticList,
+    Severity,
+)
 from vipkeeper.config.lexer import strip_comment
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -30,6 +42,7 @@ MAX_LINES = 1_000_000
 MAX_LOOP_LINES = 100_000  # lines all ~SEQ/~LST loops may generate together
 MAX_LINE_CHARS = 64 * 1024
 MAX_INCLUDE_DEPTH = 32
+MAX_FILE_READS = 10_000  # files read per load, the main file included, each re-read counted
 MAX_LOOP_VALUES = 100_000
 MAX_EXPANSION_DEPTH = 32
 
@@ -39,6 +52,9 @@ _VAR_RE = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)
 # A line with none of `$ @ ~ # !` that is not an include needs no preprocessing.
 _PLAIN_RE = re.compile(r"^(?!\s*include\b)[^$@~#!]*$")
 _LOOP_RE = re.compile(r"^~(SEQ|LST)\(([^)]*)\)\s*(.*)$", re.DOTALL)
+# O_PATH opens a name without opening the file behind it (Linux); elsewhere 0 (see _open_regular).
+_O_PATH: int = getattr(os, "O_PATH", 0)
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +70,92 @@ class FileTooLarge(Exception):
     """Raised by a reader when a file exceeds the size cap."""
 
 
+class NotRegularFile(Exception):
+    """Raised by a reader for anything but a regular, non-executable file."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(f"{path}: {what}")
+        self.what = what
+
+
+def _refusal(mode: int) -> str | None:
+    """Why keepalived would not read a file of this mode (None: it would)."""
+    if stat.S_ISREG(mode):
+        if mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
+            return "is executable (keepalived reads only non-executable files)"
+        return None
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    return f"is {kind}, not a regular file"
+
+
+def _open_regular(path: Path) -> tuple[int, int]:
+    """Open a regular, non-executable file for reading: (fd, size). Never opens anything else.
+
+    The name is opened with O_PATH, which does not open the file behind it (a FIFO cannot
+    block, a device's driver is not called); its fstat must say regular file; that same inode
+    is then opened for reading through /proc/self/fd, so no rename in between can put a FIFO
+    there. Without O_PATH or /proc the name is opened with O_NONBLOCK and checked after.
+    The descriptor is made non-blocking before reading (a regular file in /proc may block).
+    """
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY
+    if _O_PATH:
+        pfd = os.open(path, _O_PATH | os.O_CLOEXEC)
+        try:
+            st = os.fstat(pfd)
+            why = _refusal(st.st_mode)
+            if why is not None:
+                raise NotRegularFile(path, why)
+            try:
+                fd = os.open(f"/proc/self/fd/{pfd}", flags)
+            except FileNotFoundError:  # no /proc
+                fd = os.open(path, flags | os.O_NONBLOCK)
+        finally:
+            os.close(pfd)
+    else:
+        fd = os.open(path, flags | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        why = _refusal(st.st_mode)
+        if why is not None:
+            raise NotRegularFile(path, why)
+        os.set_blocking(fd, False)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st.st_size
+
+
 def read_bytes_capped(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
-    """Read a file, refusing more than `limit` bytes without reading them all."""
-    with path.open("rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
+    """Read a regular file, refusing more than `limit` bytes without reading them all.
+
+    Raises NotRegularFile for a directory, FIFO, socket, device or executable file,
+    FileTooLarge past `limit`, OSError when it cannot be opened or read.
+    """
+    fd, size = _open_regular(path)
+    try:
+        if size > limit:
+            raise FileTooLarge(path)
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            # The size is a hint (files in /proc say 0): ask for one byte past it to see EOF.
+            chunk = os.read(fd, min(limit + 1 - total, max(size + 1 - total, _CHUNK)))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > limit:
         raise FileTooLarge(path)
-    return data
+    return b"".join(chunks)
 
 
 class _Expansion(Exception):
@@ -72,6 +167,15 @@ class _Expansion(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class _Include:
+    """One file an include statement matched, still to be read."""
+
+    name: str
+    pattern: str
+    at: SourceLine
+
+
 @dataclass
 class _Frame:
     path: Path
@@ -81,6 +185,9 @@ class _Frame:
     index: int = 0
     pending: deque[SourceLine] = field(default_factory=deque)  # raw lines still to process
     ready: deque[SourceLine] = field(default_factory=deque)  # processed lines to emit
+    # Files an include matched, opened one at a time as the previous one ends (so a file
+    # waiting its turn is not taken for one being read, and only one is in memory).
+    includes: deque[_Include] = field(default_factory=deque)
 
 
 class Preprocessor:
@@ -101,21 +208,40 @@ class Preprocessor:
         self._emitted = 0
         self._aborted = False
         self._loop_lines = 0
+        self._reads = 0  # files read so far, re-reads counted (MAX_FILE_READS)
+        self._said: set[tuple[Code, str, int, str]] = set()
+        self._real: dict[str, str] = {}  # realpath of each name met, for the cycle check
 
     # -------------------------------------------------------------------- reporting
 
     def _diag(
         self, code: Code, file: str, line: int, message: str, *, warning: bool = False
     ) -> None:
+        key = (code, file, line, message)
+        if key in self._said:  # the same include reached again by another path
+            return
+        self._said.add(key)
         sev = Severity.WARNING if warning else Severity.ERROR
         self.diagnostics.append(Diagnostic(file, line, 1 if line else 0, sev, message, code))
+
+    def _flooded(self) -> bool:
+        """True, and reading stops, once the load has more diagnostics than it keeps."""
+        diags = self.diagnostics
+        if diags.full if isinstance(diags, DiagnosticList) else len(diags) > MAX_DIAGNOSTICS:
+            self._aborted = True
+        return self._aborted
 
     # -------------------------------------------------------------------- files
 
     def _load(self, path: Path, name: str, at: SourceLine | None) -> _Frame | None:
         file, line = (at.file, at.line) if at else (name, 0)
+        self._reads += 1
         try:
             data = self.reader(path)
+        except NotRegularFile as exc:
+            what = "included file" if at else "configuration file"
+            self._diag(Code.FILE_UNREADABLE, file, line, f"{what} '{name}' {exc.what}; not read")
+            return None
         except FileTooLarge:
             self._diag(
                 Code.FILE_TOO_LARGE,
@@ -148,7 +274,7 @@ class Preprocessor:
         if text is None:
             return None
         self.files.append(name)
-        return _Frame(path, name, text.split("\n"), os.path.realpath(path))
+        return _Frame(path, name, text.split("\n"), self._realpath(name))
 
     def _decode(self, data: bytes, name: str) -> str | None:
         nul = data.find(b"\0")
@@ -175,7 +301,11 @@ class Preprocessor:
         stack: list[_Frame] = [first]
         while stack and not self._aborted:
             frame = stack[-1]
-            if frame.ready:
+            if frame.includes:
+                sub = self._open_match(frame.includes.popleft(), [f.real for f in stack])
+                if sub is not None:
+                    stack.append(sub)
+            elif frame.ready:
                 out = frame.ready.popleft()
                 include = self._include_target(out)
                 if include is None:
@@ -183,10 +313,11 @@ class Preprocessor:
                     if self._emitted > MAX_LINES:
                         self._too_many(out.file, out.line)
                         return
+                    if self._flooded():
+                        return
                     yield out
                 else:
-                    active = [f.real for f in stack]
-                    stack.extend(reversed(self._open_include(include, out, frame, active)))
+                    frame.includes.extend(self._include(include, out, frame, len(stack)))
             elif frame.pending:
                 src = frame.pending.popleft()
                 frame.ready.extend(self._process(src, frame.pending))
@@ -200,8 +331,12 @@ class Preprocessor:
                         if self._emitted > MAX_LINES:
                             self._too_many(frame.name, frame.index)
                             return
+                        if not self._emitted & 0x3FF and self._flooded():  # every 1024 lines
+                            return
                         yield SourceLine(raw, frame.name, frame.index)
                     continue
+                if self._flooded():
+                    return
                 raw, lineno = self._next_physical(frame)
                 frame.pending.append(SourceLine(raw, frame.name, lineno))
             else:
@@ -399,10 +534,11 @@ class Preprocessor:
             return words[1].strip().strip('"')
         return None
 
-    def _open_include(
-        self, pattern: str, at: SourceLine, frame: _Frame, active: list[str]
-    ) -> list[_Frame]:
-        if len(active) >= MAX_INCLUDE_DEPTH:
+    def _include(self, pattern: str, at: SourceLine, frame: _Frame, depth: int) -> list[_Include]:
+        """The files an include statement reads, in order (none when it may not)."""
+        if self._flooded():
+            return []
+        if depth >= MAX_INCLUDE_DEPTH:
             self._diag(
                 Code.INCLUDE_DEPTH,
                 at.file,
@@ -412,31 +548,51 @@ class Preprocessor:
             return []
         base = frame.path.parent
         full = pattern if os.path.isabs(pattern) else str(base / pattern)
-        if glob.has_magic(full):
-            matches = sorted(glob.glob(full))
-            if not matches:
-                self._diag(
-                    Code.INCLUDE_MISSING,
-                    at.file,
-                    at.line,
-                    f"no config files matched '{pattern}'",
-                    warning=True,
-                )
-                return []
-        else:
-            matches = [full]
-        frames = []
-        for match in matches:
-            real = os.path.realpath(match)
-            if real in active:
-                self._diag(
-                    Code.INCLUDE_CYCLE,
-                    at.file,
-                    at.line,
-                    f"include cycle: '{match}' is already being read",
-                )
-                continue
-            sub = self._load(Path(match), match, at)
-            if sub is not None:
-                frames.append(sub)
-        return frames
+        if not glob.has_magic(full):
+            return [_Include(full, pattern, at)]
+        # Never more names than may still be read: the glob of a huge tree stops early.
+        budget = MAX_FILE_READS - self._reads
+        matches = sorted(itertools.islice(glob.iglob(full), budget + 1))
+        if not matches:
+            self._diag(
+                Code.INCLUDE_MISSING,
+                at.file,
+                at.line,
+                f"no config files matched '{pattern}'",
+                warning=True,
+            )
+        return [_Include(match, pattern, at) for match in matches]
+
+    def _open_match(self, inc: _Include, active: list[str]) -> _Frame | None:
+        """Read one file an include matched, unless it is being read or the cap is reached."""
+        if self._flooded():
+            return None
+        if self._reads >= MAX_FILE_READS:
+            self._read_limit(inc.pattern, inc.at)
+            return None
+        if self._realpath(inc.name) in active:
+            self._diag(
+                Code.INCLUDE_CYCLE,
+                inc.at.file,
+                inc.at.line,
+                f"include cycle: '{inc.name}' is already being read",
+            )
+            return None
+        return self._load(Path(inc.name), inc.name, inc.at)
+
+    def _realpath(self, name: str) -> str:
+        """os.path.realpath, once per name and load (a wide include graph meets few names)."""
+        real = self._real.get(name)
+        if real is None:
+            real = self._real[name] = os.path.realpath(name)
+        return real
+
+    def _read_limit(self, pattern: str, at: SourceLine) -> None:
+        self._diag(
+            Code.INCLUDE_LIMIT,
+            at.file,
+            at.line,
+            f"include '{pattern}' would read more than {MAX_FILE_READS} files in one load "
+            "(each read counts, also of a file read before); stopping",
+        )
+        self._aborted = True
