@@ -100,6 +100,21 @@ def test_reload_with_a_broken_config_keeps_running(lab: NetLab) -> None:
     assert va.instance()["last_transition"] == before["last_transition"]
 
 
+def test_a_reload_with_thousands_of_errors_logs_a_bounded_number(lab: NetLab) -> None:
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    va = start_vipkeeper(lab, a, config(instance_conf(priority=150, version=3, advert=ADV)))
+    assert va.wait_state("MASTER", 2) is not None
+    good = config(instance_conf(priority=150, version=3, advert=ADV))
+    va.write_config(good + "".join(f"no_such_keyword_{i} 1\n" for i in range(3000)))
+    va.signal(signal.SIGHUP)
+    assert wait_for(lambda: "keeping the running config" in va.log(), 10) is not None, va.log()
+    logged = [line for line in va.log().splitlines() if "reload: (" in line]
+    assert len(logged) == 100, "the first hundred errors, with file and line"
+    assert "reload: 2900 more error(s) not logged; `vipkeeper check -f" in va.log()
+    assert va.status()["last_reload"]["errors"] == 3000
+    assert a.has_address(VIP)
+
+
 def test_sigkill_then_restart_removes_the_stale_vip(lab: NetLab) -> None:
     a = lab.add_node("a", addrs=["10.213.1.1/24"])
     b = lab.add_node("b", addrs=["10.213.1.2/24"])

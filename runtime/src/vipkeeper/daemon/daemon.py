@@ -107,6 +107,10 @@ def blocking_errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 Statics = tuple[dict[str, AddrSpec], dict[str, RouteSpec]]  # static_ipaddress, static_routes
 
 
+# A hostile config may hold tens of thousands of errors: the journal gets the first ones.
+MAX_LOGGED_ERRORS = 100
+
+
 class ReloadError(Exception):
     """A step of a reload failed before anything was applied (names the step and cause)."""
 
@@ -890,8 +894,14 @@ class Daemon:
     def _reload_failed(self, errors: list[str], why: str | None = None) -> bool:
         """Log why a reload failed (the config's errors, or `why`); the running config stays."""
         if why is None:
-            for text in errors:
+            for text in errors[:MAX_LOGGED_ERRORS]:
                 log.error("reload: %s", text)
+            if len(errors) > MAX_LOGGED_ERRORS:
+                log.error(
+                    "reload: %d more error(s) not logged; `vipkeeper check -f %s` lists them all",
+                    len(errors) - MAX_LOGGED_ERRORS,
+                    self.options.config_file,
+                )
             why = f"the config has {len(errors)} error(s)"
         log.error("reload failed: %s; keeping the running config", why)
         self.counters["reload_failures"] += 1
