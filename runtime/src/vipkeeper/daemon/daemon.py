@@ -87,6 +87,7 @@ TAKEOVER_LEAD = 0.001
 # rehearsed). A rehearsal takes 0.05 ms warm and up to 0.3 ms cold.
 REHEARSAL_ROOM = 0.0006
 DROP_LOG_EVERY = 10.0  # seconds between log lines about the same kind of dropped packet
+SEND_FAILED = "send_failed"  # the rate limit's key for failed sends (Managed.drop_logged)
 SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
 LOG_ONLY = (StateChanged, PriorityChanged, AdvertDropped, IntervalMismatch)
@@ -584,14 +585,31 @@ class Daemon:
             self.groups[group.name] = SyncGroup(settings, cores)
 
     def _sync_sockets(self) -> None:
+        """One socket per (interface, family) the instances use, bound to the index the
+        interface called so has now (none while there is none), with every group joined.
+
+        A socket whose interface was deleted, renamed away or replaced under the name is
+        closed: a socket follows its index, so it would send nothing, or out of the wrong
+        interface.
+        """
         wanted: dict[tuple[str, int], set[Any]] = {}
         for managed in self.instances.values():
             plan = managed.plan
             groups = wanted.setdefault((plan.interface, plan.settings.family), set())
             if plan.mcast_group is not None:
                 groups.add(plan.mcast_group)
-        for key in list(self.sockets):
+        for key, old in list(self.sockets.items()):
             if key not in wanted:
+                self._close_socket(key)
+                continue
+            link = self.links.get(key[0])
+            if link is None or link.index != old.ifindex:
+                log.info(
+                    "VRRP socket on %s: interface index %d %s; closed",
+                    key[0],
+                    old.ifindex,
+                    "is gone" if link is None else f"replaced by index {link.index}",
+                )
                 self._close_socket(key)
         for key, mgroups in wanted.items():
             maybe = self.sockets.get(key) or self._open_socket(*key)
@@ -605,9 +623,15 @@ class Daemon:
                     log.error("cannot join %s on %s: %s", group, sock.ifname, exc)  # noqa: TRY400
 
     def _reopen_sockets(self, ifname: str) -> None:
-        for key in [k for k in self.sockets if k[0] == ifname]:
-            self._close_socket(key)
+        """The interface called `ifname` changed (appeared, went, was replaced): close the
+        sockets that no longer match it and bind those missing to what it is now."""
+        if not any(m.plan.interface == ifname for m in self.instances.values()):
+            return
+        before = {k: sock for k, sock in self.sockets.items() if k[0] == ifname}
         self._sync_sockets()
+        for key, sock in self.sockets.items():
+            if key[0] == ifname and before.get(key) is not sock:
+                log.info("VRRP socket on %s bound to interface index %d", ifname, sock.ifindex)
 
     def _close_socket(self, key: tuple[str, int]) -> None:
         sock = self.sockets.pop(key)
@@ -616,10 +640,14 @@ class Daemon:
         sock.close()
 
     def _open_socket(self, ifname: str, family: int) -> VrrpSocket | None:
+        link = self.links.get(ifname)
+        if link is None:  # its instances are in FAULT (or not started) until it appears
+            log.debug("no VRRP socket on %s: no such interface now", ifname)
+            return None
         try:
-            sock = VrrpSocket(ifname, socket.if_nametoindex(ifname), family)
+            sock = VrrpSocket(ifname, link.index, family)
         except OSError as exc:
-            log.error("cannot open a VRRP socket on %s: %s", ifname, exc)  # noqa: TRY400
+            log.error("cannot open a VRRP socket on %s (index %d): %s", ifname, link.index, exc)  # noqa: TRY400
             return None
         self.sockets[(ifname, family)] = sock
         self.loop.add_reader(sock.fileno(), self._on_readable, sock)
@@ -1166,21 +1194,50 @@ class Daemon:
     # ---- trackers ------------------------------------------------------------------------
 
     def _on_link(self, old: Link | None, new: Link | None) -> None:
+        """What the interface called `name` is changed (links.py reports by name).
+
+        Gone (deleted, or renamed away: keepalived's cleanup_lost_interface treats both as
+        lost) or down: the instances tracking it (their own interface, by default) are told
+        it is down first, so a master resigns on the socket it still has; then the socket
+        closes. Appeared: the socket is bound to the new index first, then the trackers are
+        told it is up.
+        """
         link = new or old
         if link is None:
             return
         name = link.name
-        if new is None or (old is not None and old.index != new.index):
+        replaced = old is None or new is None or old.index != new.index
+        if replaced:
             self.kernel.addrs.forget(name)
-        if new is not None and (old is None or old.index != new.index):
-            self._reopen_sockets(name)  # the interface (re)appeared: bind and join again
+        users = [m for m in self.instances.values() if self._uses_link(m, name)]
+        if not users:
+            return
+        if replaced and new is None:
+            log.info("interface %s (index %d) is gone", name, link.index)
+        elif replaced and new is not None:
+            log.info("interface %s is there (index %d)", name, new.index)
         up = new is not None and new.up
         was = old is not None and old.up
-        if up == was:
-            return
+        if was and not up:
+            self._set_link_state(users, name, up=False)
+        if replaced:
+            self._reopen_sockets(name)
+        if up and not was:
+            self._set_link_state(users, name, up=True)
+
+    @staticmethod
+    def _uses_link(managed: Managed, name: str) -> bool:
+        """Whether an instance runs on, or tracks, the interface called `name`."""
+        if managed.plan.interface == name:
+            return True
+        return any(t.name == name for t in managed.core.settings.track_interfaces)
+
+    def _set_link_state(self, users: list[Managed], name: str, *, up: bool) -> None:
+        """Tell the instances tracking interface `name` it is up or down: the core's own
+        interface tracking moves them into or out of FAULT (or changes their priority)."""
         log.info("interface %s is %s", name, "up" if up else "down")
         now = self.loop.time()
-        for managed in list(self.instances.values()):
+        for managed in users:
             if any(t.name == name for t in managed.core.settings.track_interfaces):
                 self._run(managed, managed.core.set_interface_state(name, up, now), now)
         self._rearm()
@@ -1321,7 +1378,7 @@ class Daemon:
         plan = managed.plan
         sock = self.sockets.get((plan.interface, plan.settings.family))
         if sock is None:
-            self.counters["send_errors"] += 1
+            self._send_failed(managed, action, None, None)
             return
         data, dst = action.packet, action.dst
         if plan.mcast_group is not None and dst in (MCAST_V4, MCAST_V6) and dst != plan.mcast_group:
@@ -1335,8 +1392,63 @@ class Daemon:
         try:
             sock.send(data, dst, action.src)
         except OSError as exc:
-            self.counters["send_errors"] += 1
-            log.debug("(%s) send to %s: %s", managed.name, dst, exc)
+            self._send_failed(managed, action, sock, exc)
+
+    def _send_failed(
+        self, managed: Managed, action: SendAdvert, sock: VrrpSocket | None, exc: OSError | None
+    ) -> None:
+        """An advert did not leave: count it, say so (once per DROP_LOG_EVERY per instance),
+        and check the socket still stands for the interface.
+
+        keepalived logs every failed send (vrrp.c vrrp_send_adv) and leaves the state alone;
+        a lost interface reaches the instance through the link monitor. Here a failure also
+        checks the binding: a socket whose index is no longer the interface's means a link
+        event was missed, and the link table is read again (the monitor then reports it).
+        """
+        self.counters["send_errors"] += 1
+        ifname = managed.plan.interface
+        current = sock is not None and sock.current()
+        if sock is not None and not current:
+            self._check_binding(ifname)
+        if action.priority == 0 and not current:
+            # A resignation on an interface that is gone: expected on the way to FAULT.
+            log.debug("(%s) resignation advert not sent: %s is gone", managed.name, ifname)
+            return
+        now = self.loop.time()
+        last = managed.drop_logged.get(SEND_FAILED)
+        if last is not None and now - last < DROP_LOG_EVERY:
+            return
+        managed.drop_logged[SEND_FAILED] = now
+        if exc is None:
+            missing = self.links.get(ifname) is None
+            why = "no such interface" if missing else "its VRRP socket could not be opened"
+            where = ifname
+        else:
+            code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+            why = f"{exc.strerror} ({code})"
+            where = f"{ifname} (index {sock.ifindex})" if sock is not None else ifname
+        log.warning(
+            "(%s) advert to %s not sent on %s: %s [%d send errors so far]",
+            managed.name,
+            action.dst,
+            where,
+            why,
+            self.counters["send_errors"],
+        )
+
+    def _check_binding(self, ifname: str) -> None:
+        """A socket on `ifname` is bound to an index that no longer carries the name: when the
+        link table agrees with the kernel, bind again now; else a link event was missed (an
+        overrun the kernel did not report, or one still queued): read the table again."""
+        link = self.links.get(ifname)
+        try:
+            index: int | None = socket.if_nametoindex(ifname)
+        except OSError:
+            index = None
+        if index != (None if link is None else link.index):
+            self.links.request_resync()
+        else:
+            self._reopen_sockets(ifname)
 
     def _gratuitous(self, managed: Managed, action: SendGratuitous) -> None:
         by_if: dict[str, list[Any]] = {}

@@ -94,6 +94,11 @@ class Addresses:
         self.ipr: AsyncIPRoute | None = None  # routes, lookups and dumps
         self.requests = AddrRequests()  # address adds and removes
         self._index: dict[str, int] = {}  # interface name -> index, dropped on ENODEV
+        # Where each address and route was put (record key -> interface index): it is taken
+        # off that interface even when it was renamed since (keepalived removes by the index
+        # too, vrrp_if.c cleanup_lost_interface runs the FAULT before it forgets the index).
+        self._placed: dict[str, int] = {}
+        self._route_oif: dict[str, int] = {}
 
     async def open(self) -> None:
         """Open the netlink sockets."""
@@ -132,7 +137,7 @@ class Addresses:
         None when that cannot be done at once (the interface index is not known yet, or the
         send failed): the caller then awaits `add_address` / `remove_address`.
         """
-        index = self._index.get(spec.ifname)
+        index = self._index.get(spec.ifname) if add else self._where(spec)
         if index is None:
             return None
         try:
@@ -140,10 +145,19 @@ class Addresses:
         except OSError:
             return None
 
+    def _where(self, spec: AddrSpec) -> int | None:
+        """The index to remove `spec` from: where it was put, else its interface's own."""
+        return self._placed.get(spec.key(), self._index.get(spec.ifname))
+
     def _send(self, spec: AddrSpec, index: int, *, add: bool) -> asyncio.Future[int]:
-        return self.requests.send(
+        fut = self.requests.send(
             spec, index, add=add, scope=_scope(spec.scope) or 0, flags=_flags(spec)
         )
+        if add:
+            self._placed[spec.key()] = index
+        else:
+            self._placed.pop(spec.key(), None)
+        return fut
 
     def outcome(self, spec: AddrSpec, code: int, *, add: bool) -> bool:
         """What a request's errno means: True when done now, False when already so."""
@@ -167,8 +181,11 @@ class Addresses:
         return await self._request(spec, index, add=True)
 
     async def remove_address(self, spec: AddrSpec) -> bool:
-        """Take `spec` off its interface; True when removed now, False when it was gone."""
-        index = await self.ifindex(spec.ifname)
+        """Take `spec` off the interface it was put on (else its own); True when removed now,
+        False when it was gone."""
+        index = self._placed.get(spec.key())
+        if index is None:
+            index = await self.ifindex(spec.ifname)
         if index is None:
             return False
         return await self._request(spec, index, add=False)
@@ -180,7 +197,7 @@ class Addresses:
             raise NetError(f"{spec.address} on {spec.ifname}: {exc}") from exc
         return self.outcome(spec, await fut, add=add)
 
-    async def _route_args(self, spec: RouteSpec) -> dict[str, Any]:
+    async def _route_args(self, spec: RouteSpec, *, placed: bool = False) -> dict[str, Any]:
         net = spec.destination.network
         args: dict[str, Any] = {
             "dst": str(net.network_address),
@@ -188,7 +205,9 @@ class Addresses:
             "family": socket.AF_INET if net.version == 4 else socket.AF_INET6,
         }
         if spec.ifname is not None:
-            index = await self.ifindex(spec.ifname)
+            index = self._route_oif.get(spec.key()) if placed else None
+            if index is None:
+                index = await self.ifindex(spec.ifname)
             if index is None:
                 raise NetError(f"route {net}: interface {spec.ifname} does not exist")
             args["oif"] = index
@@ -209,24 +228,33 @@ class Addresses:
 
     async def add_route(self, spec: RouteSpec) -> bool:
         """Install a route; False when it was already there."""
+        args = await self._route_args(spec)
         try:
-            await self._ipr().route("add", **(await self._route_args(spec)))
+            await self._ipr().route("add", **args)
         except NetlinkError as exc:
             if exc.code in _EXISTS:
+                self._placed_route(spec, args)
                 return False
             raise NetError(f"adding route {spec.destination.network}: {exc}") from exc
+        self._placed_route(spec, args)
         return True
+
+    def _placed_route(self, spec: RouteSpec, args: dict[str, Any]) -> None:
+        if "oif" in args:
+            self._route_oif[spec.key()] = args["oif"]
 
     async def remove_route(self, spec: RouteSpec) -> bool:
         """Remove a route; False when it was already gone."""
         try:
-            await self._ipr().route("del", **(await self._route_args(spec)))
+            await self._ipr().route("del", **(await self._route_args(spec, placed=True)))
         except NetError:
             return False
         except NetlinkError as exc:
             if exc.code in _GONE:
+                self._route_oif.pop(spec.key(), None)
                 return False
             raise NetError(f"removing route {spec.destination.network}: {exc}") from exc
+        self._route_oif.pop(spec.key(), None)
         return True
 
     async def addresses(self, ifname: str) -> list[IPInterface]:

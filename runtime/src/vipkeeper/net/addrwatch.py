@@ -1,7 +1,10 @@
 """Which local addresses exist, from netlink address events (for ha_suspend): no polling.
 
 keepalived counts an address once per interface that carries it, so a virtual server's
-checkers are suspended only when the last copy goes.
+checkers are suspended only when the last copy goes. Addresses are held by interface index:
+a rename changes nothing here, and a deleted interface's addresses leave with their own
+RTM_DELADDR events. When events were lost (ENOBUFS), the whole table is read again and the
+differences are reported as if they had been events.
 """
 
 from __future__ import annotations
@@ -46,6 +49,16 @@ class AddressTable:
         del self._where[address]
         return True
 
+    def replace(self, entries: list[tuple[Address, int]]) -> tuple[list[Address], list[Address]]:
+        """Take a fresh table over; the addresses that appeared and those that went."""
+        fresh: dict[Address, set[int]] = {}
+        for address, index in entries:
+            fresh.setdefault(address, set()).add(index)
+        appeared = [a for a in fresh if a not in self._where]
+        gone = [a for a in self._where if a not in fresh]
+        self._where = fresh
+        return appeared, gone
+
 
 def _decode(msg: Any) -> tuple[Address, int] | None:
     family = msg.get("family")
@@ -67,7 +80,7 @@ class AddressWatch:
         self.on_change = on_change
         self.table = AddressTable()
         self._sub = Subscription(
-            "address watch", RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, self._on_event
+            "address watch", RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, self._on_event, self._replace
         )
 
     async def start(self) -> None:
@@ -90,6 +103,14 @@ class AddressWatch:
             self.on_change(address, True)
         elif not added and self.table.removed(address, index):
             self.on_change(address, False)
+
+    def _replace(self, msgs: list[Any]) -> None:
+        entries = [found for found in map(_decode, msgs) if found is not None]
+        appeared, gone = self.table.replace(entries)
+        for address in gone:
+            self.on_change(address, False)
+        for address in appeared:
+            self.on_change(address, True)
 
     async def stop(self) -> None:
         """Stop watching."""

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import struct
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ IP_MULTICAST_ALL = 49
 SO_RCVBUFFORCE = 33
 IPV6_MULTICAST_ALL = 29
 SO_TIMESTAMPNS = 35
+SO_BINDTOIFINDEX = 62  # Linux 5.0
 _TIMESPEC = struct.Struct("=qq")
 RCVBUF = 4 * 1024 * 1024
 
@@ -40,7 +42,12 @@ class Datagram:
 
 
 class VrrpSocket:
-    """A raw VRRP socket on one interface: joins groups, sends with a chosen source, receives."""
+    """A raw VRRP socket on one interface: joins groups, sends with a chosen source, receives.
+
+    Bound to the interface's index, not its name: the socket stays with the interface it was
+    opened on (a rename takes it along, a deletion leaves it dead), and `current()` tells
+    whether that interface still carries the name.
+    """
 
     def __init__(self, ifname: str, ifindex: int, family: int) -> None:
         self.ifname = ifname
@@ -52,7 +59,7 @@ class VrrpSocket:
         sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
         try:
             sock.setblocking(False)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            _bind_to(sock, ifname, ifindex)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
@@ -83,6 +90,14 @@ class VrrpSocket:
     def fileno(self) -> int:
         """The socket's descriptor (for the event loop)."""
         return self.sock.fileno()
+
+    def current(self) -> bool:
+        """Whether the interface this socket is bound to is still called `ifname` (asks the
+        kernel: for the error path, not per packet)."""
+        try:
+            return socket.if_indextoname(self.ifindex) == self.ifname
+        except OSError:  # no interface has that index any more
+            return False
 
     def join(self, group: IPAddress) -> None:
         """Join a multicast group on this interface (idempotent)."""
@@ -165,6 +180,19 @@ class VrrpSocket:
     def close(self) -> None:
         """Close the socket (leaves every group)."""
         self.sock.close()
+
+
+def _bind_to(sock: socket.socket, ifname: str, ifindex: int) -> None:
+    """Bind to the interface `ifindex` (by name on kernels before 5.0, checked afterwards)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTOIFINDEX, ifindex)
+        return
+    except OSError as exc:
+        if exc.errno != errno.ENOPROTOOPT:
+            raise
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+    if socket.if_nametoindex(ifname) != ifindex:  # the name moved on meanwhile
+        raise OSError(errno.ENODEV, f"{ifname} is no longer interface {ifindex}")
 
 
 def _stamp(ancdata: list[tuple[int, int, bytes]]) -> float:
