@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import sys
@@ -13,6 +14,11 @@ from daemon.vkd import config, instance_conf, start_vipkeeper
 from netlab import NetLab, wait_for
 
 pytestmark = pytest.mark.netns
+NFT_DROP_VRRP_OUT = """
+table inet vkmetrics {
+  chain out { type filter hook output priority 0; meta l4proto 112 drop; }
+}
+"""
 
 
 def test_sd_notify_protocol(lab: NetLab) -> None:
@@ -67,3 +73,16 @@ def test_prometheus_metrics(lab: NetLab) -> None:
     assert 'vipkeeper_vrrp_state{instance="VI_1",state="BACKUP"} 0.0' in text
     assert 'vipkeeper_vrrp_priority{instance="VI_1",kind="effective"} 150.0' in text
     assert "vipkeeper_vrrp_adverts_sent_total" in text
+    # Daemon-wide counters: a master whose adverts cannot leave shows it here too.
+    assert "vipkeeper_vrrp_send_errors_total 0.0" in text
+    assert "vipkeeper_reload_failures_total 0.0" in text
+    a.run(["nft", "-f", "-"], input=NFT_DROP_VRRP_OUT)
+    try:
+        assert wait_for(lambda: va.status()["counters"]["send_errors"] >= 3, 2) is not None
+        errors = va.status()["counters"]["send_errors"]
+        text = a.run([sys.executable, "-c", fetch]).stdout
+        found = re.search(r"^vipkeeper_vrrp_send_errors_total (\S+)$", text, re.MULTILINE)
+        assert found is not None, text
+        assert float(found.group(1)) >= errors
+    finally:
+        a.run(["nft", "delete", "table", "inet", "vkmetrics"])

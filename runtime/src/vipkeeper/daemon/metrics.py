@@ -6,6 +6,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 STATES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
+# The daemon-wide counters of `vipkeeper status` (snapshot "counters"), as Prometheus counters.
+DAEMON_COUNTERS = {
+    "send_errors": ("vipkeeper_vrrp_send_errors", "VRRP adverts the kernel refused to send"),
+    "unknown_vrid": ("vipkeeper_vrrp_unknown_vrid", "VRRP packets for a VRID not configured here"),
+    "not_vrrp": ("vipkeeper_vrrp_not_vrrp", "Packets on the VRRP sockets that were not VRRP"),
+    "reloads": ("vipkeeper_reloads", "Reloads (SIGHUP) attempted"),
+    "reload_failures": ("vipkeeper_reload_failures", "Reloads that kept the running config"),
+}
 DEFAULT_HOST = "127.0.0.1"  # `--metrics PORT` or `:PORT`: the loopback only
 
 
@@ -72,6 +80,12 @@ def start_metrics(listen: str, snapshot: Callable[[], dict[str, Any]]) -> str:
                 for reason, count in c.get("drops", {}).items():
                     drops.add_metric([name, reason], count)
             yield from (state, prio, sent, recv, drops, trans)
+            counters = snap.get("counters", {})
+            for key, (name, doc) in DAEMON_COUNTERS.items():
+                if key in counters:
+                    family = CounterMetricFamily(name, doc)
+                    family.add_metric([], counters[key])
+                    yield family
 
     host, port = parse_listen(listen)
     REGISTRY.register(_Collector())
