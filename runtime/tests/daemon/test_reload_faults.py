@@ -24,6 +24,7 @@ from vipkeeper.daemon.kernel import RECORD_NAME
 pytestmark = pytest.mark.netns
 VIP2 = "10.213.1.102"
 VIP3 = "10.213.1.103"
+VIP4 = "10.213.1.104"
 LOST = "Task exception was never retrieved"
 
 
@@ -170,7 +171,7 @@ def test_reload_that_cannot_open_its_sockets_keeps_the_running_config(
     lab: NetLab, notify: NotifyListener
 ) -> None:
     a = lab.add_node("a", addrs=["10.213.1.1/24"])
-    for n, ifname in ((2, "vk1"), (3, "vk2")):
+    for n, ifname in ((2, "vk1"), (3, "vk2"), (4, "vk3")):
         a.add_dummy(ifname)
         a.add_address(f"10.213.{n}.1/24", ifname)
     env = {"NOTIFY_SOCKET": notify.path}
@@ -185,31 +186,47 @@ def test_reload_that_cannot_open_its_sockets_keeps_the_running_config(
                       vips=(f"{VIP2}/24",)),
         instance_conf(name="VI_3", vrid=53, version=3, advert=0.1, interface="vk2",
                       vips=(f"{VIP3}/24",)),
+        instance_conf(name="VI_4", vrid=54, version=3, advert=0.1, interface="vk3",
+                      vips=(f"{VIP4}/24",)),
     )  # fmt: skip
     va.write_config(new)
-    # One descriptor left: enough to read the config file, not for two new VRRP sockets.
+    # Two descriptors left: enough to read the config file (the loader holds its O_PATH
+    # descriptor while it reopens the file), not for three new VRRP sockets.
     held = _fds(pid)
-    free = [n for n in range(max(held) + 3) if n not in held]
-    resource.prlimit(pid, resource.RLIMIT_NOFILE, (free[1], limits[1]))
+    free = [n for n in range(max(held) + 4) if n not in held]
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (free[2], limits[1]))
     try:
         _sighup_and_wait(va, "keeping the running config")
     finally:
         resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
     log = va.log()
-    assert "cannot open a VRRP socket on vk2: [Errno 24] Too many open files" in log, log
+    assert "cannot open a VRRP socket on vk3: [Errno 24] Too many open files" in log, log
     assert wait_for(notify.ready_after_reloading, 2) is not None, notify.messages
     # The control socket answers again (asyncio pauses accept() a second after an EMFILE).
     assert wait_for(lambda: _answers(va), 5) is not None
     status = va.status()
     assert [i["name"] for i in status["instances"]] == ["VI_1"], status
     assert status["last_reload"]["ok"] is False
-    assert stays(lambda: VIP2 not in a.addresses("vk1") and VIP3 not in a.addresses("vk2"), 1.0)
+    assert stays(
+        lambda: (
+            VIP2 not in a.addresses("vk1")
+            and VIP3 not in a.addresses("vk2")
+            and VIP4 not in a.addresses("vk3")
+        ),
+        1.0,
+    )
     assert wait_for(lambda: _fds(pid) == held, 2) is not None, "the failed reload's are closed"
     _no_lost_errors(va)
     _sighup_and_wait(va, "reload done")
     assert va.wait_state("MASTER", 3, name="VI_2") is not None, va.log()
     assert va.wait_state("MASTER", 3, name="VI_3") is not None, va.log()
-    assert wait_for(lambda: VIP2 in a.addresses("vk1") and VIP3 in a.addresses("vk2"), 3)
+    assert va.wait_state("MASTER", 3, name="VI_4") is not None, va.log()
+    assert wait_for(
+        lambda: (
+            VIP2 in a.addresses("vk1") and VIP3 in a.addresses("vk2") and VIP4 in a.addresses("vk3")
+        ),
+        3,
+    )
     _no_lost_errors(va)
 
 
