@@ -150,7 +150,6 @@ def _run(
     from vipkeeper.config.parser import parse
     from vipkeeper.config.preprocess import Preprocessor
     from vipkeeper.config.scripts import check_scripts as run_script_checks
-    from vipkeeper.config.scripts import script_uses
     from vipkeeper.config.validate import validate
 
     diagnostics: list[Diagnostic] = []
@@ -163,7 +162,7 @@ def _run(
         config = dataclasses.replace(config, files=tuple(pre.files))
         validate(config, builder, diagnostics, interface_exists)
         if check_scripts:
-            run_script_checks(script_uses(config), config.global_defs, diagnostics)
+            run_script_checks(config, diagnostics)
         return LoadResult(config, _sorted(diagnostics))
     except (Exception, RecursionError, MemoryError) as exc:  # bad input must never raise
         diagnostics.append(
