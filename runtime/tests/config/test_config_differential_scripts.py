@@ -22,10 +22,8 @@ requires that termination and pins vipkeeper to the verdict of keepalived's sour
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,10 +158,14 @@ FORMS = {
 
 
 @pytest.fixture(scope="module")
-def tree() -> Iterator[Path]:
-    """Scripts in a root-owned 0755 directory: good, evil (owned by nobody), and neighbours."""
-    root = Path(tempfile.mkdtemp(prefix="vkscripts-"))
-    root.chmod(0o755)
+def tree(node: Node) -> Path:
+    """Scripts in a root-owned 0755 directory: good, evil (owned by nobody), and neighbours.
+
+    It lives in the lab's work tree (removed with the lab), opened to other users' lookups.
+    """
+    Path(node.lab.workdir).chmod(0o755)
+    root = Path(node.lab.workdir) / "scripts"
+    root.mkdir(mode=0o755)
 
     def script(path: Path, mode: int = 0o755, uid: int = 0, gid: int = 0) -> None:
         path.write_text("#!/bin/sh\nexit 0\n")
@@ -191,10 +193,10 @@ def tree() -> Iterator[Path]:
     (root / "link-good.sh").symlink_to(root / "good.sh")
     (root / "link-evil.sh").symlink_to(root / "evil.sh")
     (root / "dirlink").symlink_to(root)
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root)
+    for part in (root, *root.parents):  # the premise: only root can change the tree
+        st = part.stat()
+        assert st.st_uid == 0 and (not st.st_mode & 0o022 or st.st_mode & 0o1000), part
+    return root
 
 
 @pytest.fixture(scope="module")

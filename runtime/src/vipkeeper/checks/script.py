@@ -48,11 +48,10 @@ class ScriptPolicy:
     def __init__(self, g: GlobalDefs, lookup: Lookup = lookup_user) -> None:
         self.security = g.enable_script_security
         self.lookup = lookup
+        # When there is no default user, each script that needs it says so as it is refused.
         self.default: DefaultUser = default_user(
             g.script_user, g.script_group, self.security, lookup
         )
-        if self.default.error is not None:
-            log.error("%s: scripts without their own user are not run", self.default.error)
 
     @property
     def default_run_as(self) -> RunAs | None:
