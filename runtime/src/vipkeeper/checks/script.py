@@ -79,7 +79,7 @@ class ScriptPolicy:
             return reason
         if verdict.unsafe is not None:  # enable_script_security is off: keepalived runs it
             log.warning(
-                "%s: script %s runs as root although %s (enable_script_security is off)",
+                "%s: script %s runs with root's rights although %s (enable_script_security is off)",
                 where,
                 cmd.argv[0],
                 verdict.unsafe,
