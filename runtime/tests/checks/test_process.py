@@ -7,7 +7,9 @@ import contextlib
 import os
 import time
 
-from vipkeeper.checks.process import RunAs, run_command
+from vipkeeper.checks.process import RunAs, Script, child_env, run_command, run_script
+from vipkeeper.checks.script import ScriptPolicy
+from vipkeeper.config.model import GlobalDefs, ScriptCommand
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -86,3 +88,57 @@ def test_cancelling_kills_the_process_group(tmp_path) -> None:  # type: ignore[n
             return
         time.sleep(0.02)
     raise AssertionError(f"command {pid} survived the cancellation")
+
+
+def test_children_do_not_get_the_daemons_own_variables() -> None:
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "INVOCATION_ID": "abc",
+        "NOTIFY_SOCKET": "/run/systemd/notify",
+        "WATCHDOG_USEC": "1000",
+        "WATCHDOG_PID": "1",
+        "LISTEN_PID": "1",
+        "LISTEN_FDS": "1",
+        "LISTEN_FDNAMES": "x",
+        "LD_PRELOAD": "/tmp/evil.so",
+        "LD_LIBRARY_PATH": "/tmp",
+        "IFS": "x",
+    }
+    assert child_env(base=base) == {"PATH": "/usr/bin:/bin", "INVOCATION_ID": "abc"}
+    assert child_env({"EXTRA": "1"}, base={"PATH": "/bin"}) == {"PATH": "/bin", "EXTRA": "1"}
+
+
+def test_a_vetted_script_is_refused_once_its_path_becomes_unsafe(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if os.geteuid() != 0:
+        raise AssertionError("this test needs root")
+    tmp_path.chmod(0o755)
+    marker = tmp_path / "ran"
+    path = tmp_path / "s.sh"
+    path.write_text(f"#!/bin/sh\necho ran >> {marker}\n")
+    path.chmod(0o755)
+    script = Script((str(path),), what="vrrp_instance VI_1 notify_master", recheck=(str(path),))
+    assert run(run_script(script, timeout=5)).ok
+    os.chown(path, 65534, 0)  # nobody may now rewrite it: the next run is refused
+    res = run(run_script(script, timeout=5))
+    assert res.refused and not res.ok
+    assert f"'{path}' is owned by uid 65534, not root" in (res.error or "")
+    assert marker.read_text() == "ran\n"
+
+
+def test_the_vetted_file_runs_under_the_name_it_was_given(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # keepalived resolves a symlinked command and runs the target; the name a multi-call
+    # program sees (pidof -> killall5) is kept, so it behaves as configured. The shell
+    # stands in for such a program here: `sh -c 'echo "$0"'` prints the name it was run as.
+    if os.geteuid() != 0:
+        raise AssertionError("this test needs root")
+    tmp_path.chmod(0o755)
+    shell = os.path.realpath("/bin/sh")
+    alias = tmp_path / "alias"
+    alias.symlink_to(shell)
+    policy = ScriptPolicy(GlobalDefs(script_user="root", enable_script_security=True))
+    cmd = ScriptCommand(command="alias", argv=(str(alias), "-c", 'echo "$0"'))
+    script = policy.prepare(cmd, "test")
+    assert isinstance(script, Script)
+    assert script.executable == shell and script.argv[0] == str(alias)
+    res = run(run_script(script, timeout=5, capture=True))
+    assert res.output.decode().strip() == str(alias)

@@ -64,25 +64,29 @@ def test_script_found_in_path(conf: Conf) -> None:
 
 
 def test_not_executable(conf: Conf, safe_dir: Path) -> None:
+    # keepalived drops a vrrp_script it cannot execute without an error: `-t` exits 0
     path = script_file(safe_dir / "bin", mode=0o644)
     res = conf(with_script(str(path)), check_scripts=True)
-    assert [str(d.code) for d in res.errors] == ["script-missing"]
-    assert "not executable" in res.errors[0].message
+    assert res.errors == []
+    assert [str(d.code) for d in res.warnings] == ["script-missing"]
+    assert "not executable" in res.warnings[0].message
+    assert res.exit_code == 0
 
 
 def test_world_writable_script_is_insecure(conf: Conf, safe_dir: Path) -> None:
     path = script_file(safe_dir / "bin", mode=0o777)
     res = conf(with_script(str(path)), check_scripts=True)
-    assert [(d.line, str(d.code)) for d in res.errors] == [(6, "script-security")]
+    # keepalived -t: "Disabling track script chk due to insecure", a general error (exit 5)
+    assert [(d.line, str(d.code)) for d in res.errors] == [(6, "script-insecure")]
     assert f"'{path}' is writable" in res.errors[0].message
-    assert res.exit_code == 6
+    assert res.exit_code == 5
 
 
 def test_group_writable_parent_dir_is_insecure(conf: Conf, safe_dir: Path) -> None:
     path = script_file(safe_dir / "bin", dir_mode=0o775)
     os.chown(path.parent, 0, 65534)  # group nogroup may write the directory
     res = conf(with_script(str(path)), check_scripts=True)
-    assert [str(d.code) for d in res.errors] == ["script-security"]
+    assert [str(d.code) for d in res.errors] == ["script-insecure"]
     assert f"'{path.parent}' is writable" in res.errors[0].message
 
 
@@ -96,7 +100,8 @@ def test_owner_other_than_root_is_insecure(conf: Conf, safe_dir: Path) -> None:
     path = script_file(safe_dir / "bin")
     os.chown(path, 65534, 0)
     res = conf(with_script(str(path)), check_scripts=True)
-    assert [str(d.code) for d in res.errors] == ["script-security"]
+    assert [str(d.code) for d in res.errors] == ["script-insecure"]
+    assert res.exit_code == 5
 
 
 def test_scripts_as_root_without_security_is_a_violation(conf: Conf) -> None:
@@ -109,15 +114,20 @@ def test_scripts_as_root_without_security_is_a_violation(conf: Conf) -> None:
 def test_security_without_script_user_needs_default_user(conf: Conf) -> None:
     head = "global_defs {\n    enable_script_security\n}\n"
     res = conf(with_script("/usr/bin/true", head=head), check_scripts=True)
-    assert [str(d.code) for d in res.errors] == ["bad-value"]
+    # keepalived: "Unable to set default user keepalived_script for script", then the
+    # vrrp_script is removed ("Unable to set default user for vrrp script chk")
+    assert [str(d.code) for d in res.errors] == ["script-user", "script-user"]
     assert "keepalived_script" in res.errors[0].message
+    assert res.exit_code == 5
 
 
 def test_unknown_script_user(conf: Conf) -> None:
     head = "global_defs {\n    enable_script_security\n    script_user nosuchuser_vk\n}\n"
     res = conf(with_script("/usr/bin/true", head=head), check_scripts=True)
-    assert [str(d.code) for d in res.errors] == ["bad-value"]
+    # keepalived: "Error setting global script uid/gid", and the vrrp_script has no user
+    assert [str(d.code) for d in res.errors] == ["script-user", "script-user"]
     assert "nosuchuser_vk" in res.errors[0].message
+    assert res.exit_code == 5
 
 
 def test_notify_and_misc_scripts_are_checked(conf: Conf) -> None:
@@ -159,4 +169,5 @@ def test_insecure_notify_script_is_a_warning(conf: Conf, safe_dir: Path) -> None
         check_scripts=True,
     )
     assert res.errors == []
-    assert [str(d.code) for d in res.warnings] == ["script-security"]
+    assert [str(d.code) for d in res.warnings] == ["script-insecure"]
+    assert res.exit_code == 0

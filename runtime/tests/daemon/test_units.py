@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vipkeeper.checks.process import end_process
+from vipkeeper.checks.process import Script, end_process
 from vipkeeper.checks.script import ScriptSpec, ScriptTracker, insecure_reason
 from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec, read_value
 from vipkeeper.daemon.metrics import parse_listen
@@ -126,9 +126,9 @@ def test_notify_queue_runs_in_order_and_kills_a_hung_one(tmp_path: Path) -> None
     async def run() -> NotifyQueue:
         q = NotifyQueue(timeout=0.3)
         q.start()
-        q.put("t", ["sh", "-c", f"echo one >> {out}"])
-        q.put("t", ["sleep", "30"])
-        q.put("t", ["sh", "-c", f"echo two >> {out}"])
+        q.put("t", Script(("sh", "-c", f"echo one >> {out}")))
+        q.put("t", Script(("sleep", "30")))
+        q.put("t", Script(("sh", "-c", f"echo two >> {out}")))
         await q.drain(5)
         await q.stop()
         return q

@@ -1,44 +1,102 @@
 # keepalived's vrrp_script: run every `interval`, kill after `timeout`; the result flips to
 # failing after `fall` consecutive failures and back to OK after `rise` consecutive successes.
-# `init_fail` starts the script failing. With enable_script_security, a script (or any
-# directory above it) that a non-root user can write is refused and never run.
-"""vrrp_script trackers: periodic commands with rise/fall counting, and script security."""
+# `init_fail` starts the script failing.
+#
+# Script security for every script the daemon runs (vrrp_script, notifies, FIFO readers,
+# MISC_CHECK, notify_up/down, quorum_up/down) is decided here, by ScriptPolicy.prepare, with
+# keepalived's rules (config/scripts.py): when a config is loaded each command is resolved
+# to the user it runs as and the file that runs; a refused one is logged once (naming the
+# block, the script and the path at fault) and never run, as keepalived frees it.
+# checks/process.py runs what was prepared, and walks its path again before each run.
+"""Script security and users for the daemon, and the vrrp_script trackers."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import shutil
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from vipkeeper.checks.process import ProcessResult, RunAs, run_command
+from vipkeeper.checks.process import ProcessResult, RunAs, Script, run_script
+from vipkeeper.config.model import GlobalDefs, ScriptCommand
+from vipkeeper.config.scripts import (
+    DefaultUser,
+    Lookup,
+    ScriptUser,
+    assess,
+    daemon_user,
+    default_user,
+    lookup_user,
+    user_for,
+)
 
 log = logging.getLogger("vipkeeper.checks")
 
 
+def _run_as(user: ScriptUser) -> RunAs | None:
+    """The RunAs for a script user (None: the daemon's own user and group)."""
+    me = daemon_user()
+    if (user.uid, user.gid) == (me.uid, me.gid):
+        return None
+    return RunAs(user.uid, user.gid, user.name)
+
+
+class ScriptPolicy:
+    """keepalived's script users and script security for one loaded config."""
+
+    def __init__(self, g: GlobalDefs, lookup: Lookup = lookup_user) -> None:
+        self.security = g.enable_script_security
+        self.lookup = lookup
+        # When there is no default user, each script that needs it says so as it is refused.
+        self.default: DefaultUser = default_user(
+            g.script_user, g.script_group, self.security, lookup
+        )
+
+    @property
+    def default_run_as(self) -> RunAs | None:
+        """The default user as a RunAs (None: the daemon's user, or no default at all)."""
+        return None if self.default.user is None else _run_as(self.default.user)
+
+    def prepare(self, cmd: ScriptCommand | None, what: str) -> Script | str | None:
+        """The vetted Script for `cmd`, or why it is refused (logged); None without a command.
+
+        `what` names the block and keyword, e.g. "vrrp_instance VI_1 notify_master".
+        """
+        if cmd is None or not cmd.argv:
+            return None
+        where = f"{what} ({cmd.location})" if cmd.location is not None else what
+        user, why = user_for(cmd, self.default, self.lookup)
+        if user is None:
+            reason = f"{why}; the script is not run"
+            log.error("%s: script %s not run: %s", where, cmd.argv[0], why)
+            return reason
+        verdict = assess(cmd.argv[0], user)
+        refusal = verdict.refusal(self.security)
+        if refusal is not None or verdict.path is None:
+            reason = refusal or "not found"
+            log.error("%s: script %s disabled: %s", where, cmd.argv[0], reason)
+            return reason
+        if verdict.unsafe is not None:  # enable_script_security is off: keepalived runs it
+            log.warning(
+                "%s: script %s runs with root's rights although %s (enable_script_security is off)",
+                where,
+                cmd.argv[0],
+                verdict.unsafe,
+            )
+        # The vetted file is what runs; the program still sees the name it was given (a
+        # multi-call binary such as pidof -> killall5 keeps working).
+        recheck = verdict.walked if self.security else ()
+        return Script(cmd.argv, _run_as(user), what, recheck, executable=verdict.path)
+
+
 def insecure_reason(argv0: str, user: RunAs | None) -> str | None:
-    """Why running `argv0` as root-owned daemon is unsafe, or None when it is safe."""
-    path = shutil.which(argv0) if "/" not in argv0 else argv0
-    if path is None:
-        return f"{argv0}: not found or not executable"
-    allowed_uids = {0} | ({user.uid} if user is not None and user.uid == 0 else set())
-    current = Path(path).resolve()
-    for item in (current, *current.parents):
-        try:
-            st = item.stat()
-        except OSError as exc:
-            return f"{item}: {exc.strerror}"
-        if st.st_uid not in allowed_uids:
-            return f"{item} is owned by uid {st.st_uid}, not root"
-        if st.st_mode & stat.S_IWOTH and not (stat.S_ISDIR(st.st_mode) and st.st_mode & 0o1000):
-            return f"{item} is writable by everyone"
-        if st.st_mode & stat.S_IWGRP and st.st_gid != 0:
-            return f"{item} is writable by group {st.st_gid}"
-    return None
+    """Why running `argv0` (as `user`, else the daemon's user) is refused, or None.
+
+    keepalived's rule with enable_script_security on (config/scripts.py `assess`).
+    """
+    who = daemon_user() if user is None else ScriptUser(user.name, user.uid, user.gid)
+    return assess(argv0, who).refusal(security=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +111,8 @@ class ScriptSpec:
     fall: int = 1
     init_fail: bool = False
     user: RunAs | None = None
+    recheck: tuple[str, ...] = ()  # paths script security walks again before each run
+    executable: str | None = None  # the vetted file to execute (argv[0] is its name)
 
 
 class ScriptTracker:
@@ -108,31 +168,16 @@ class ScriptTracker:
         while True:
             started = loop.time()
             spec = self.spec
-            self._running = asyncio.ensure_future(
-                run_command(spec.argv, timeout=spec.timeout, user=spec.user)
-            )
+            what = f"vrrp_script {spec.name}"
+            script = Script(spec.argv, spec.user, what, spec.recheck, spec.executable)
+            self._running = asyncio.ensure_future(run_script(script, timeout=spec.timeout))
             result = await asyncio.shield(self._running)
             if self._stopping:
                 return
             self.last_rc = result.returncode
             if result.timed_out:
                 log.warning("vrrp_script %s timed out after %.1fs", self.spec.name, result.duration)
-            elif result.error:
+            elif result.error and not result.refused:
                 log.warning("vrrp_script %s could not run: %s", self.spec.name, result.error)
             self.record(result.ok)
             await asyncio.sleep(max(0.0, started + self.spec.interval - loop.time()))
-
-
-def resolve_user(user: str | None, group: str | None) -> RunAs | None:
-    """The RunAs for a script_user setting (None: run as the daemon's user)."""
-    if user is None:
-        return None
-    return RunAs.lookup(user, group)
-
-
-def default_script_user() -> RunAs | None:
-    """keepalived's default: `keepalived_script` when that user exists, else root."""
-    try:
-        return RunAs.lookup("keepalived_script")
-    except KeyError:
-        return None

@@ -151,7 +151,6 @@ def _run(
     from vipkeeper.config.parser import parse
     from vipkeeper.config.preprocess import Preprocessor
     from vipkeeper.config.scripts import check_scripts as run_script_checks
-    from vipkeeper.config.scripts import script_uses
     from vipkeeper.config.validate import validate
 
     diagnostics = DiagnosticList()  # at most MAX_DIAGNOSTICS, then reading stops
@@ -164,7 +163,7 @@ def _run(
         config = dataclasses.replace(config, files=tuple(pre.files))
         validate(config, builder, diagnostics, interface_exists)
         if check_scripts:
-            run_script_checks(script_uses(config), config.global_defs, diagnostics)
+            run_script_checks(config, diagnostics)
         return LoadResult(config, _sorted(diagnostics))
     except (Exception, RecursionError, MemoryError) as exc:  # bad input must never raise
         return LoadResult(None, [*diagnostics, _internal(path, exc)])

@@ -1,8 +1,9 @@
 """Config diagnostics and the `keepalived -t` exit-code rule.
 
 keepalived -t exits 0 when the config is fine, 4 when the file cannot be read, an interface
-is missing or the error is fatal, 6 on a script-security failure and 5 for any other config
-error. Warnings never change the exit code. When several classes occur the most severe wins
+is missing or the error is fatal, 6 on the script-security violation (scripts that would run
+without enable_script_security) and 5 for any other config error (a refused vrrp_script
+too). Warnings never change the exit code. When several classes occur the most severe wins
 in the order 4, 6, 5.
 """
 
@@ -56,6 +57,8 @@ class Code(enum.StrEnum):
     FAMILY_MISMATCH = "family-mismatch"
     STRICT = "vrrp-strict"
     SCRIPT_MISSING = "script-missing"
+    SCRIPT_INSECURE = "script-insecure"
+    SCRIPT_USER = "script-user"
     SCRIPT_SECURITY = "script-security"
     INTERFACE_MISSING = "interface-missing"
     DEPRECATED = "deprecated"

@@ -1,34 +1,320 @@
-# keepalived's script rules, as `keepalived -t` applies them:
-# - only vrrp_script commands are checked for existence, users and file security (errors);
-#   vipkeeper checks notify, MISC_CHECK and other scripts the same way but as warnings;
-# - a script's command (first word; searched in PATH when it has no '/') must exist and be
-#   executable;
-# - scripts run as: the script's own `user`, else global `script_user`, else the user
-#   `keepalived_script` when it exists, else root. With enable_script_security, falling back
-#   to root is an error ("unable to set default user keepalived_script");
-# - scripts that would run as root while enable_script_security is off are a security
-#   violation (exit 6);
-# - with enable_script_security, the script and every directory above it must not be
-#   writable by anyone but root and the user the script runs as (sticky directories such as
-#   /tmp are fine); otherwise it is a security error (exit 6).
-"""Script existence and script-security checks (reads the file system and user database)."""
+# keepalived's script rules (keepalived 2.2.7, each checked against its `keepalived -t`):
+#
+# Who a script runs as (core/notify.c notify_script_init, get_default_script_user;
+# check/check_misc.c misc_end_handler; vrrp/vrrp_parser.c vrrp_vscript_end_handler):
+# - its own user (`notify_master "CMD" USER [GROUP]`, `user` in vrrp_script / MISC_CHECK);
+# - else `script_user`; an unknown one is an error ("Error setting global script uid/gid")
+#   and every script relying on it is dropped;
+# - else the user `keepalived_script` when it exists, else the daemon's own user (root). With
+#   enable_script_security that fallback is an error ("Unable to set default user
+#   keepalived_script for script"), reported once, at the first script (or notify FIFO) that
+#   needs the default; those scripts are dropped;
+# - an unknown own user: vrrp_script and MISC_CHECK are errors, the rest is a log line only.
+#
+# Whether a script may run (core/notify.c check_script_secure, check_security):
+# - a bare command name is searched in PATH for a regular file the user may execute;
+# - the path is resolved (symlinks, ./..) as the user; what runs is that resolved path (the
+#   configured file name is kept when it names the same file in the resolved directory).
+#   vipkeeper executes that vetted file but passes the configured argv[0], so a multi-call
+#   program (pidof -> killall5) still sees the name it was given;
+# - a file the user cannot execute is dropped; a missing one too;
+# - only when the script runs with root privileges (uid 0, gid 0, or a set-uid/set-gid root
+#   file) is its path walked: every component, from / down to the file (and the symlink
+#   target when that differs), must be owned by root, and a regular file or a directory
+#   without the sticky bit must not be writable by a group other than gid 0 nor by others.
+#   A path component of the wrong type (a symlinked directory, a directory as the script) is
+#   always refused. An unsafe path is refused only with enable_script_security.
+#
+# What `keepalived -t` makes of it (vrrp/vrrp.c check_vrrp_script_security,
+# check/check_data.c check_check_script_security, check/check_misc.c
+# check_misc_script_security; exit codes from lib/scheduler.h and core/main.c):
+# - the VRRP side (vrrp_script, instance and sync-group notifies, notify_fifo_script,
+#   vrrp_notify_fifo_script) is checked only when there is a vrrp_instance; the checker side
+#   (MISC_CHECK, quorum_up/down, notify_up/down, notify_fifo_script,
+#   lvs_notify_fifo_script) only when there is a virtual_server;
+# - a vrrp_script that is missing or refused is an error (exit 5); one that is merely not
+#   executable is dropped silently. Every other kind is dropped with a log line: exit 0;
+# - without enable_script_security, any script that exists (whatever its user, executable or
+#   not) is a "SECURITY VIOLATION" (exit 6), once per side.
+"""Script users and keepalived's script security: the one rule, for `check` and the daemon.
+
+This module reads the file system and the user database; `assess` and `unsafe_component`
+are what the daemon uses at run time too (checks/script.py, checks/process.py).
+"""
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
-from vipkeeper.config.model import Config, GlobalDefs, MiscCheck, ScriptCommand
+from vipkeeper.config.model import Config, Location, MiscCheck, ScriptCommand
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
-SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# The kinds of script, for what `keepalived -t` makes of their problems.
+TRACK = "vrrp_script"  # missing / refused / unknown user: errors
+MISC = "MISC_CHECK"  # unknown user or no default user: errors; the rest is logged
+NOTIFY = "notify"  # everything only logged
+
+# The sides keepalived checks separately (and only when they have something to run).
+VRRP_SIDE = "vrrp"
+CHECK_SIDE = "check"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
+class ScriptUser:
+    """A user (and group) a script runs as."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+class Lookup(Protocol):
+    """Finds a user (and group) by name: `lookup_user`, or a stand-in in tests."""
+
+    def __call__(self, name: str, group: str | None = None, /) -> ScriptUser | None:
+        """The user, or None when the user or the group does not exist."""
+
+
+def lookup_user(name: str, group: str | None = None) -> ScriptUser | None:
+    """The user `name` (with `group` instead of its own group when given), or None."""
+    try:
+        entry = pwd.getpwnam(name)
+        gid = grp.getgrnam(group).gr_gid if group else entry.pw_gid
+    except KeyError:
+        return None
+    return ScriptUser(entry.pw_name, entry.pw_uid, gid)
+
+
+def daemon_user() -> ScriptUser:
+    """The user this process runs as (keepalived's fallback script user)."""
+    uid, gid = os.geteuid(), os.getegid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    return ScriptUser(name, uid, gid)
+
+
+@dataclass(frozen=True)
+class DefaultUser:
+    """The user scripts without their own `user` run as, or why there is none."""
+
+    user: ScriptUser | None
+    error: str | None = None
+
+
+def default_user(
+    script_user: str | None,
+    script_group: str | None,
+    security: bool,
+    lookup: Lookup = lookup_user,
+) -> DefaultUser:
+    """keepalived's default script user: script_user, else keepalived_script, else ours."""
+    if script_user is not None:
+        user = lookup(script_user, script_group)
+        if user is None:
+            what = f"'{script_user}'" + (f" (group '{script_group}')" if script_group else "")
+            return DefaultUser(None, f"script_user {what} does not exist")
+        return DefaultUser(user)
+    user = lookup(DEFAULT_SCRIPT_USER, None)
+    if user is not None:
+        return DefaultUser(user)
+    if security:
+        return DefaultUser(
+            None,
+            f"no script_user is set and the user {DEFAULT_SCRIPT_USER} does not exist "
+            "(enable_script_security never falls back to root)",
+        )
+    return DefaultUser(daemon_user())
+
+
+def user_for(
+    cmd: ScriptCommand, default: DefaultUser, lookup: Lookup = lookup_user
+) -> tuple[ScriptUser | None, str | None]:
+    """The user a command runs as, or None and why it cannot run."""
+    if cmd.user is not None:
+        user = lookup(cmd.user, cmd.group)
+        if user is None:
+            what = f"'{cmd.user}'" + (f" (group '{cmd.group}')" if cmd.group else "")
+            return None, f"user {what} does not exist"
+        return user, None
+    return default.user, default.error
+
+
+def search_path() -> str:
+    """Where a bare command name is looked for: $PATH, else the system's default path."""
+    return os.environ.get("PATH") or os.confstr("CS_PATH") or "/bin:/usr/bin"
+
+
+def _executable(st: os.stat_result, uid: int, gid: int) -> bool:
+    """Whether uid/gid may execute a file with this mode (keepalived's is_executable)."""
+    mode = st.st_mode
+    if uid == 0:
+        return bool(mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH))
+    if uid == st.st_uid:
+        return bool(mode & stat.S_IXUSR)
+    if gid == st.st_gid:
+        return bool(mode & stat.S_IXGRP)
+    return bool(mode & stat.S_IXOTH)
+
+
+def _find_in_path(word: str, user: ScriptUser, path: str) -> tuple[str | None, bool]:
+    """The first regular file called `word` in `path` that the user may run; (None, denied)."""
+    denied = False
+    for directory in path.split(":"):
+        candidate = os.path.join(directory, word) if directory else word
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and _executable(st, user.uid, user.gid):
+            return candidate, False
+        denied = True
+    return None, denied
+
+
+def _reachable(path: str, user: ScriptUser) -> bool:
+    """Whether the user may look up `path` (search permission on every directory above it)."""
+    if user.uid == 0:
+        return True
+    directory = os.path.dirname(os.path.abspath(path))
+    while True:
+        try:
+            st = os.stat(directory)
+        except OSError:
+            return False
+        if not _executable(st, user.uid, user.gid):
+            return False
+        if directory == "/":
+            return True
+        directory = os.path.dirname(directory)
+
+
+def _prefixes(path: str) -> list[str]:
+    """'/', '/a', '/a/b' ... down to `path` itself (an absolute, clean path)."""
+    parts = [p for p in path.split("/") if p]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def unsafe_component(path: str) -> tuple[str, bool] | None:
+    """Why `path` is unsafe to run with root privileges, and whether that is a wrong type.
+
+    keepalived's check_security: every component is looked at without following symlinks;
+    all but the last must be directories, the last a regular file or a symlink; each must be
+    owned by root, and a regular file or a directory without the sticky bit must not be
+    writable by a group other than gid 0 or by others. None when the path is safe.
+    """
+    prefixes = _prefixes(path)
+    for index, part in enumerate(prefixes):
+        last = index == len(prefixes) - 1
+        try:
+            st = os.lstat(part)
+        except OSError as exc:
+            return f"'{part}' cannot be examined ({exc.strerror})", False
+        mode = st.st_mode
+        if (not last and not stat.S_ISDIR(mode)) or (
+            last and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode))
+        ):
+            kind = "a directory" if not last else "a regular file"
+            return f"'{part}' is not {kind}", True
+        if st.st_uid != 0:
+            return f"'{part}' is owned by uid {st.st_uid}, not root", False
+        if stat.S_ISREG(mode) or (stat.S_ISDIR(mode) and not mode & stat.S_ISVTX):
+            if mode & stat.S_IWOTH:
+                return f"'{part}' is writable by everyone", False
+            if mode & stat.S_IWGRP and st.st_gid != 0:
+                return f"'{part}' is writable by group {st.st_gid}", False
+    return None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What keepalived's check_script_secure finds for one command and user."""
+
+    path: str | None  # the file that runs (resolved); None when it was not found
+    problem: str | None = None  # why it cannot be found or reached
+    executable: bool = False
+    protected: bool = False  # runs with root privileges: its path was walked
+    unsafe: str | None = None  # the unsafe component and why
+    wrong_type: bool = False  # a component of the wrong type (always refused)
+    walked: tuple[str, ...] = ()  # the paths walked (the daemon walks them again per run)
+
+    @property
+    def is_script(self) -> bool:
+        """It exists (keepalived's SC_ISSCRIPT: counts toward the SECURITY VIOLATION)."""
+        return self.path is not None and self.problem is None
+
+    def refusal(self, security: bool) -> str | None:
+        """Why the script must not run (None: it may)."""
+        if not self.is_script:
+            return self.problem or "not found"
+        if self.wrong_type or (self.unsafe is not None and security):
+            return f"refused by script security: {self.unsafe}"
+        if not self.executable:
+            return f"'{self.path}' is not executable by the user it runs as"
+        return None
+
+
+def assess(argv0: str, user: ScriptUser, path: str | None = None) -> Verdict:
+    """keepalived's check_script_secure for `argv0` run as `user`."""
+    if "/" not in argv0:
+        found, denied = _find_in_path(argv0, user, search_path() if path is None else path)
+        if found is None:
+            why = "is not executable" if denied else "was not found"
+            return Verdict(None, f"'{argv0}' {why} in PATH")
+        argv0 = found
+    if not _reachable(argv0, user):
+        return Verdict(None, f"'{argv0}' cannot be reached by uid {user.uid}")
+    resolved = os.path.realpath(argv0)
+    try:
+        real_st = os.stat(resolved)
+    except FileNotFoundError:
+        return Verdict(None, f"'{argv0}' not found")
+    except OSError as exc:
+        return Verdict(None, f"'{argv0}' cannot be accessed ({exc.strerror})")
+    run, real = resolved, None
+    if os.path.basename(argv0) != os.path.basename(resolved):
+        # The name a program is called by may matter: keep it if it names the same file.
+        named = os.path.join(os.path.dirname(resolved), os.path.basename(argv0))
+        try:
+            named_st = os.stat(named)
+        except OSError:
+            named_st = None
+        if named_st is not None and (named_st.st_dev, named_st.st_ino) == (
+            real_st.st_dev,
+            real_st.st_ino,
+        ):
+            run, real = named, resolved
+    executable = _executable(real_st, user.uid, user.gid)
+    mode = real_st.st_mode
+    protected = executable and (
+        user.uid == 0
+        or user.gid == 0
+        or (real_st.st_uid == 0 and bool(mode & stat.S_IXUSR) and bool(mode & stat.S_ISUID))
+        or (real_st.st_gid == 0 and bool(mode & stat.S_IXGRP) and bool(mode & stat.S_ISGID))
+    )
+    if not protected:
+        return Verdict(run, executable=executable)
+    walked = (run,) if real is None else (run, real)
+    for item in walked:
+        found_unsafe = unsafe_component(item)
+        if found_unsafe is not None:
+            why, wrong = found_unsafe
+            return Verdict(run, None, True, True, why, wrong, walked)
+    return Verdict(run, None, True, True, walked=walked)
+
+
+# ------------------------------------------------------------------------- vipkeeper check
+
+
+@dataclass(frozen=True)
 class ScriptUse:
     """A script command and where it was configured."""
 
@@ -36,168 +322,188 @@ class ScriptUse:
     file: str
     line: int
     column: int
-    what: str  # e.g. "notify_master", "vrrp_script chk"
-    strict: bool = False  # vrrp_script: problems are errors; other scripts: warnings
+    what: str  # e.g. "vrrp_instance VI_1 notify_master", "vrrp_script chk"
+    kind: str = NOTIFY  # TRACK, MISC or NOTIFY
+    sides: frozenset[str] = frozenset({VRRP_SIDE})
 
 
-def _lookup_user(name: str) -> tuple[int, int] | None:
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        return None
-    return entry.pw_uid, entry.pw_gid
+def _use(
+    cmd: ScriptCommand, what: str, kind: str, sides: frozenset[str], block: Location | None
+) -> ScriptUse:
+    where = cmd.location or block
+    return ScriptUse(
+        cmd,
+        where.file if where else "<config>",
+        where.line if where else 0,
+        where.column if where else 0,
+        what,
+        kind,
+        sides,
+    )
 
 
-def find_command(word: str, path: str = SEARCH_PATH) -> str | None:
-    """The file a command word refers to, or None."""
-    if "/" in word:
-        return word if os.path.exists(word) else None
-    for directory in path.split(":"):
-        candidate = os.path.join(directory, word)
-        if os.path.isfile(candidate):
-            return candidate
-    return None
+NOTIFY_KINDS = ("master", "backup", "fault", "stop", "deleted", "generic", "master_rx_lower_pri")
 
 
-def insecure_part(path: str, uid: int, gid: int) -> str | None:
-    """The first path component writable by someone other than root or uid/gid, if any."""
-    real = os.path.realpath(path)
-    parts = [real]
-    parent = os.path.dirname(real)
-    while True:
-        parts.append(parent)
-        if parent == "/":
-            break
-        parent = os.path.dirname(parent)
-    for part in parts:
-        try:
-            st = os.stat(part)
-        except OSError:
-            return part
-        mode = st.st_mode
-        sticky_dir = stat.S_ISDIR(mode) and bool(mode & stat.S_ISVTX)
-        if mode & stat.S_IWOTH and not sticky_dir:
-            return part
-        if mode & stat.S_IWGRP and st.st_gid not in (0, gid) and not sticky_dir:
-            return part
-        if mode & stat.S_IWUSR and st.st_uid not in (0, uid):
-            return part
-    return None
-
-
-def check_scripts(
-    uses: list[ScriptUse],
-    g: GlobalDefs,
-    diagnostics: list[Diagnostic],
-    lookup_user: Callable[[str], tuple[int, int] | None] = _lookup_user,
-) -> None:
-    """Append diagnostics for missing, unrunnable or insecure scripts."""
-
-    def err(use: ScriptUse, code: Code, msg: str) -> None:
-        # keepalived -t checks only vrrp_script files; other scripts are warned about here
-        sev = Severity.ERROR if use.strict else Severity.WARNING
-        diagnostics.append(Diagnostic(use.file, use.line, use.column, sev, msg, code))
-
-    default_user: tuple[int, int] | None = None
-    default_name = g.script_user
-    if g.script_user is not None:
-        default_user = lookup_user(g.script_user)
-    else:
-        default_user = lookup_user(DEFAULT_SCRIPT_USER)
-        default_name = DEFAULT_SCRIPT_USER if default_user else None
-    violation: ScriptUse | None = None
-    for use in uses:
-        cmd = use.command
-        name = cmd.user or default_name
-        ids = lookup_user(cmd.user) if cmd.user else default_user
-        if cmd.user is not None and ids is None:
-            err(use, Code.BAD_VALUE, f"{use.what}: user '{cmd.user}' does not exist")
-            continue
-        if cmd.user is None and g.script_user is not None and ids is None:
-            err(use, Code.BAD_VALUE, f"{use.what}: script_user '{g.script_user}' does not exist")
-            continue
-        if ids is None:
-            if g.enable_script_security:
-                err(
-                    use,
-                    Code.BAD_VALUE,
-                    f"{use.what}: unable to set default user {DEFAULT_SCRIPT_USER} for script"
-                    " (set script_user)",
-                )
-                continue
-            ids = (0, 0)
-            name = "root"
-        path = find_command(cmd.argv[0])
-        if path is None:
-            err(use, Code.SCRIPT_MISSING, f"{use.what}: script '{cmd.argv[0]}' not found")
-            continue
-        if not os.path.isfile(path) or not os.stat(path).st_mode & 0o111:
-            err(use, Code.SCRIPT_MISSING, f"{use.what}: script '{path}' is not executable")
-            continue
-        if g.enable_script_security:
-            bad = insecure_part(path, ids[0], ids[1])
-            if bad is not None:
-                err(
-                    use,
-                    Code.SCRIPT_SECURITY,
-                    f"{use.what}: script '{path}' is insecure: '{bad}' is writable by a "
-                    f"user other than root or {name}",
-                )
-        elif ids[0] == 0 and violation is None:
-            violation = use
-    if violation is not None:
-        diagnostics.append(
-            Diagnostic(
-                violation.file,
-                violation.line,
-                violation.column,
-                Severity.ERROR,
-                "SECURITY VIOLATION - scripts are being executed as root but "
-                "enable_script_security is not set",
-                Code.SCRIPT_SECURITY,
-            )
-        )
+def notify_keyword(kind: str) -> str:
+    """The config keyword of a notify kind ("generic" is plain `notify`)."""
+    return "notify" if kind == "generic" else f"notify_{kind}"
 
 
 def script_uses(config: Config) -> list[ScriptUse]:
     """Every script command in the config, with where it is configured."""
-    found: list[tuple[ScriptCommand | None, str]] = []
+    vrrp, check, both = (
+        frozenset({VRRP_SIDE}),
+        frozenset({CHECK_SIDE}),
+        frozenset({VRRP_SIDE, CHECK_SIDE}),
+    )
     g = config.global_defs
-    found += [
-        (g.notify_fifo_script, "notify_fifo_script"),
-        (g.vrrp_notify_fifo_script, "vrrp_notify_fifo_script"),
-        (g.lvs_notify_fifo_script, "lvs_notify_fifo_script"),
-    ]
-    strict = {id(script.script) for script in config.vrrp_scripts}
-    for script in config.vrrp_scripts:
-        found.append((script.script, f"vrrp_script {script.name}"))
-    for inst in config.vrrp_instances:
-        found += [(c, f"vrrp_instance {inst.name} notify") for c in inst.notify.commands()]
-    for group in config.vrrp_sync_groups:
-        found += [(c, f"vrrp_sync_group {group.name} notify") for c in group.notify.commands()]
-    for vs in config.virtual_servers:
-        found += [
-            (vs.quorum_up, f"{vs.name} quorum_up"),
-            (vs.quorum_down, f"{vs.name} quorum_down"),
-        ]
-        for rs in vs.real_servers:
-            found += [(rs.notify_up, f"real_server {rs.address} notify_up")]
-            found += [(rs.notify_down, f"real_server {rs.address} notify_down")]
-            for chk in rs.checkers:
-                if isinstance(chk, MiscCheck):
-                    found.append((chk.misc_path, f"real_server {rs.address} MISC_CHECK"))
-    uses = []
-    for cmd, what in found:
+    uses: list[ScriptUse] = []
+    for cmd, what, sides in (
+        (g.notify_fifo_script, "notify_fifo_script", both),
+        (g.vrrp_notify_fifo_script, "vrrp_notify_fifo_script", vrrp),
+        (g.lvs_notify_fifo_script, "lvs_notify_fifo_script", check),
+    ):
         if cmd is not None:
-            where = cmd.location
-            uses.append(
-                ScriptUse(
-                    cmd,
-                    where.file if where else "<config>",
-                    where.line if where else 0,
-                    where.column if where else 0,
-                    what,
-                    strict=id(cmd) in strict,
+            uses.append(_use(cmd, f"global_defs {what}", NOTIFY, sides, g.location))
+    for script in config.vrrp_scripts:
+        uses.append(_use(script.script, f"vrrp_script {script.name}", TRACK, vrrp, script.location))
+    owners = [("vrrp_instance", i.name, i.notify, i.location) for i in config.vrrp_instances]
+    owners += [("vrrp_sync_group", s.name, s.notify, s.location) for s in config.vrrp_sync_groups]
+    for block, name, notify, location in owners:
+        for kind in NOTIFY_KINDS:
+            cmd = getattr(notify, kind)
+            if cmd is not None:
+                what = f"{block} {name} {notify_keyword(kind)}"
+                uses.append(_use(cmd, what, NOTIFY, vrrp, location))
+    for vs in config.virtual_servers:
+        for cmd, what in ((vs.quorum_up, "quorum_up"), (vs.quorum_down, "quorum_down")):
+            if cmd is not None:
+                uses.append(_use(cmd, f"{vs.name} {what}", NOTIFY, check, vs.location))
+        for rs in vs.real_servers:
+            label = f"real_server {rs.address}"
+            for cmd, what in ((rs.notify_up, "notify_up"), (rs.notify_down, "notify_down")):
+                if cmd is not None:
+                    uses.append(_use(cmd, f"{label} {what}", NOTIFY, check, rs.location))
+            for chk in rs.checkers:
+                if isinstance(chk, MiscCheck) and chk.misc_path is not None:
+                    what = f"{label} MISC_CHECK"
+                    uses.append(_use(chk.misc_path, what, MISC, check, chk.location))
+    return uses
+
+
+class _Report:
+    """Diagnostics of the script check, with keepalived's verdict for each."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+
+    def add(self, use: ScriptUse, error: bool, code: Code, message: str) -> None:
+        severity = Severity.ERROR if error else Severity.WARNING
+        self.diagnostics.append(
+            Diagnostic(use.file, use.line, use.column, severity, f"{use.what}: {message}", code)
+        )
+
+
+def _fifo_needs_default(config: Config) -> bool:
+    # keepalived resolves the default user for each notify FIFO declared without a user.
+    # vipkeeper does not keep a FIFO's user, so each declared FIFO counts.
+    g = config.global_defs
+    return bool(g.notify_fifo or g.vrrp_notify_fifo or g.lvs_notify_fifo)
+
+
+def check_scripts(
+    config: Config, diagnostics: list[Diagnostic], lookup: Lookup = lookup_user
+) -> None:
+    """Append keepalived -t's script diagnostics (and warnings for what it only logs)."""
+    g = config.global_defs
+    security = g.enable_script_security
+    default = default_user(g.script_user, g.script_group, security, lookup)
+    uses = script_uses(config)
+    report = _Report(diagnostics)
+    gdefs = g.location
+    if default.error is not None and (g.script_user is not None or _fifo_needs_default(config)):
+        diagnostics.append(
+            Diagnostic(
+                gdefs.file if gdefs else "<config>",
+                gdefs.line if gdefs else 0,
+                gdefs.column if gdefs else 0,
+                Severity.ERROR,
+                f"global_defs: {default.error}",
+                Code.SCRIPT_USER,
+            )
+        )
+    elif default.error is not None:
+        first = next((u for u in uses if u.command.user is None), None)
+        if first is not None:
+            report.add(first, True, Code.SCRIPT_USER, default.error)
+    active = set()
+    if config.vrrp_instances:
+        active.add(VRRP_SIDE)
+    if config.virtual_servers:
+        active.add(CHECK_SIDE)
+    runs: dict[str, ScriptUse] = {}  # side -> first script that exists
+    insecure: set[str] = set()
+    for use in uses:
+        if not use.command.argv:
+            continue
+        user, why = user_for(use.command, default, lookup)
+        if user is None:
+            # keepalived drops the script; for vrrp_script and MISC_CHECK that is an error
+            report.add(use, use.kind in (TRACK, MISC), Code.SCRIPT_USER, str(why))
+            continue
+        sides = use.sides & active
+        if not sides:
+            continue  # keepalived checks nothing of a side that has nothing to run
+        verdict = assess(use.command.argv[0], user)
+        if verdict.is_script:
+            for side in sides:
+                runs.setdefault(side, use)
+                if verdict.unsafe is not None:
+                    insecure.add(side)
+        _report_verdict(report, use, verdict, security, user)
+    if not security:
+        for side, use in sorted(runs.items()):
+            what = "scripts" if side == VRRP_SIDE else "check scripts"
+            more = " There are insecure scripts." if side in insecure else ""
+            diagnostics.append(
+                Diagnostic(
+                    use.file,
+                    use.line,
+                    use.column,
+                    Severity.ERROR,
+                    f"SECURITY VIOLATION - {what} are being executed but "
+                    f"enable_script_security is not set.{more}",
+                    Code.SCRIPT_SECURITY,
                 )
             )
-    return uses
+
+
+def _report_verdict(
+    report: _Report, use: ScriptUse, verdict: Verdict, security: bool, user: ScriptUser
+) -> None:
+    track = use.kind == TRACK
+    if not verdict.is_script:
+        report.add(use, track, Code.SCRIPT_MISSING, f"script {verdict.problem}")
+    elif verdict.wrong_type or (verdict.unsafe is not None and security):
+        report.add(
+            use,
+            track,
+            Code.SCRIPT_INSECURE,
+            f"script '{verdict.path}' is insecure: {verdict.unsafe}",
+        )
+    elif not verdict.executable:
+        report.add(
+            use,
+            False,
+            Code.SCRIPT_MISSING,
+            f"script '{verdict.path}' is not executable by {user.name} "
+            f"(uid {user.uid}, gid {user.gid})",
+        )
+    elif verdict.unsafe is not None:
+        report.add(
+            use,
+            False,
+            Code.SCRIPT_INSECURE,
+            f"script '{verdict.path}' is unsafe to run as root: {verdict.unsafe}",
+        )

@@ -24,14 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vipkeeper import __version__
-from vipkeeper.checks.process import RunAs, end_process
-from vipkeeper.checks.script import (
-    ScriptSpec,
-    ScriptTracker,
-    default_script_user,
-    insecure_reason,
-    resolve_user,
-)
+from vipkeeper.checks.process import RunAs, Script, end_process, spawn_script
+from vipkeeper.checks.script import ScriptPolicy, ScriptSpec, ScriptTracker
 from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec
 from vipkeeper.config import model as m
 from vipkeeper.config.diagnostics import CORRECTED, Code, Diagnostic, Severity
@@ -95,7 +89,10 @@ LOG_ONLY = (StateChanged, PriorityChanged, AdvertDropped, IntervalMismatch)
 
 # keepalived starts with these: it disables the script concerned, or corrects the value (a
 # default, a truncation, an old alias) and runs. `-t` and `vipkeeper check` still fail on them.
-RUNTIME_WARNINGS = frozenset({Code.SCRIPT_SECURITY, Code.SCRIPT_MISSING}) | CORRECTED
+RUNTIME_WARNINGS = (
+    frozenset({Code.SCRIPT_SECURITY, Code.SCRIPT_MISSING, Code.SCRIPT_INSECURE, Code.SCRIPT_USER})
+    | CORRECTED
+)
 
 
 def blocking_errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -254,7 +251,8 @@ class Daemon:
         self.notify = NotifyQueue(options.notify_timeout)
         self.fifos: list[NotifyFifo] = []
         self.not_started: dict[str, str] = {}  # instance name -> why it could not start
-        self.fifo_scripts: dict[str, tuple[tuple[str, ...], asyncio.subprocess.Process]] = {}
+        self.fifo_scripts: dict[str, tuple[Script, asyncio.subprocess.Process]] = {}
+        self._policy: tuple[m.Config, ScriptPolicy] | None = None  # see _script_policy
         self.static_addrs: dict[str, AddrSpec] = {}
         self.static_routes: dict[str, RouteSpec] = {}
         self.counters: dict[str, int] = {
@@ -449,14 +447,14 @@ class Daemon:
         link = self.links.get(name)
         return link is not None and link.up
 
+    def _script_policy(self, config: m.Config) -> ScriptPolicy:
+        """Script users and security for `config`: built (and its problems logged) once."""
+        if self._policy is None or self._policy[0] is not config:
+            self._policy = (config, ScriptPolicy(config.global_defs))
+        return self._policy[1]
+
     def _script_user(self, config: m.Config) -> RunAs | None:
-        g = config.global_defs
-        try:
-            user = resolve_user(g.script_user, g.script_group)
-        except KeyError:
-            log.error("script_user %s does not exist; scripts run as root", g.script_user)  # noqa: TRY400
-            return None
-        return user if user is not None else default_script_user()
+        return self._script_policy(config).default_run_as
 
     # ---- applying plans (start and reload) -------------------------------------------------
 
@@ -654,29 +652,24 @@ class Daemon:
         return sock
 
     def _sync_trackers(self, config: m.Config) -> None:
-        g = config.global_defs
-        user = self._script_user(config)
+        policy = self._script_policy(config)
+        self._sync_notify_scripts(config, policy)
         wanted_scripts: dict[str, ScriptSpec] = {}
         for script in config.vrrp_scripts:
-            try:
-                run_as = resolve_user(script.script.user, script.script.group) or user
-            except KeyError:
-                log.error("vrrp_script %s: user %s does not exist", script.name, script.script.user)  # noqa: TRY400
-                continue
-            if g.enable_script_security and script.script.argv:
-                reason = insecure_reason(script.script.argv[0], run_as)
-                if reason is not None:
-                    log.error("vrrp_script %s disabled by script security: %s", script.name, reason)
-                    continue
+            vetted = policy.prepare(script.script, f"vrrp_script {script.name}")
+            if not isinstance(vetted, Script):
+                continue  # refused: logged, and never run (keepalived frees it)
             wanted_scripts[script.name] = ScriptSpec(
                 name=script.name,
-                argv=script.script.argv,
+                argv=vetted.argv,
                 interval=script.interval,
                 timeout=script.timeout,
                 rise=script.rise,
                 fall=script.fall,
                 init_fail=script.init_fail,
-                user=run_as,
+                user=vetted.user,
+                recheck=vetted.recheck,
+                executable=vetted.executable,
             )
         tracked = {ref.name for i in config.vrrp_instances for ref in i.track_scripts} | {
             ref.name for grp in config.vrrp_sync_groups for ref in grp.track_scripts
@@ -704,14 +697,30 @@ class Daemon:
                 self.files[name] = fnew
                 fnew.start()
 
+    def _sync_notify_scripts(self, config: m.Config, policy: ScriptPolicy) -> None:
+        """Vet every notify of the instances and sync groups; the queue runs only those."""
+        scripts: dict[tuple[str, str], Script | str] = {}
+        owners = [("vrrp_instance", i.name, i.notify) for i in config.vrrp_instances]
+        owners += [("vrrp_sync_group", grp.name, grp.notify) for grp in config.vrrp_sync_groups]
+        for block, name, notify in owners:
+            for kind in ("master", "backup", "fault", "stop", "generic"):
+                keyword = "notify" if kind == "generic" else f"notify_{kind}"
+                vetted = policy.prepare(getattr(notify, kind), f"{block} {name} {keyword}")
+                if vetted is not None:
+                    scripts[(name, kind)] = vetted
+        self.notify.set_scripts(scripts)
+
     def _open_fifos(self, config: m.Config) -> None:
         # A FIFO kept across a reload stays open: closing our end would give its reader EOF.
         g = config.global_defs
+        policy = self._script_policy(config)
         old = {f.path: f for f in self.fifos}
         self.fifos = []
-        wanted: dict[str, tuple[str, ...]] = {}
-        for path, script in ((g.notify_fifo, g.notify_fifo_script),
-                             (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script)):  # fmt: skip
+        wanted: dict[str, Script] = {}
+        for path, script, what in (
+            (g.notify_fifo, g.notify_fifo_script, "global_defs notify_fifo_script"),
+            (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script, "global_defs vrrp_notify_fifo_script"),
+        ):
             if not path or any(f.path == path for f in self.fifos):
                 continue
             fifo = old.pop(path, None) or NotifyFifo(path)
@@ -721,32 +730,27 @@ class Daemon:
                 log.error("notify fifo %s: %s", path, exc)  # noqa: TRY400
                 continue
             self.fifos.append(fifo)
-            if script is not None:
-                wanted[path] = (*script.argv, path)  # keepalived passes the FIFO's name
+            vetted = policy.prepare(script, what)
+            if isinstance(vetted, Script):
+                wanted[path] = vetted.with_args((path,))  # keepalived passes the FIFO's name
         for fifo in old.values():
             fifo.close()
         self._spawn(self._sync_fifo_scripts(wanted))
 
-    async def _sync_fifo_scripts(self, wanted: dict[str, tuple[str, ...]]) -> None:
+    async def _sync_fifo_scripts(self, wanted: dict[str, Script]) -> None:
         """Start each FIFO reader script (argv + FIFO path); restart it when it changed."""
-        for path, (argv, proc) in list(self.fifo_scripts.items()):
-            if wanted.get(path) != argv or proc.returncode is not None:
+        for path, (script, proc) in list(self.fifo_scripts.items()):
+            if wanted.get(path) != script or proc.returncode is not None:
                 await end_process(proc)
                 del self.fifo_scripts[path]
-        for path, argv in wanted.items():
+        for path, script in wanted.items():
             if path in self.fifo_scripts:
                 continue
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *argv,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                log.error("notify fifo script %s: %s", argv[0], exc)  # noqa: TRY400
+            started = await spawn_script(script)  # refused or failed: logged there
+            if started is None:
                 continue
-            self.fifo_scripts[path] = (argv, proc)
-            log.info("notify fifo script %s reading %s (pid %d)", argv[0], path, proc.pid)
+            self.fifo_scripts[path] = (script, started)
+            log.info("notify fifo script %s reading %s (pid %d)", script.argv[0], path, started.pid)
 
     @staticmethod
     def _static_specs(config: m.Config) -> Statics:
@@ -1320,7 +1324,7 @@ class Daemon:
             if managed is not None:
                 self._gratuitous(managed, action)
         elif isinstance(action, RunNotify):
-            self.notify.put(action.instance, action.argv)
+            self.notify.notify(action.instance, action.kind, action.argv)
         elif isinstance(action, WriteNotifyFifo):
             for fifo in self.fifos:
                 fifo.write(action.line)

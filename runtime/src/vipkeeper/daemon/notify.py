@@ -2,7 +2,9 @@
 # (notify_master|backup|fault|stop) then the generic `notify` with "INSTANCE NAME STATE PRIO"
 # appended. The notify FIFO gets one line per transition, e.g. `INSTANCE "VI_1" MASTER 100`.
 # vipkeeper runs every notify strictly in order on one queue, kills one that hangs, and
-# never lets a notify delay the VRRP timers.
+# never lets a notify delay the VRRP timers. Each configured notify is vetted once per load
+# (checks/script.py ScriptPolicy): the queue runs the vetted Script, as its own user, and a
+# refused one is never run (keepalived frees it at load and so never runs it).
 """Notify commands on an ordered queue, and the notify FIFO."""
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import os
 import stat
 import struct
 import termios
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from vipkeeper.checks.process import RunAs, run_command
+from vipkeeper.checks.process import RunAs, Script, run_script
 
 log = logging.getLogger("vipkeeper.notify")
 
@@ -27,11 +29,14 @@ class NotifyQueue:
 
     def __init__(self, timeout: float, user: RunAs | None = None) -> None:
         self.timeout = timeout
-        self.user = user
-        self.queue: asyncio.Queue[tuple[str, tuple[str, ...]]] = asyncio.Queue()
+        self.user = user  # the default script user (kept for status; each Script has its own)
+        self.queue: asyncio.Queue[tuple[str, Script]] = asyncio.Queue()
         self.ran = 0
         self.killed = 0
         self.failed = 0
+        self.refused = 0
+        # (instance or group name, kind) -> the vetted script, or why it is refused
+        self.scripts: Mapping[tuple[str, str], Script | str] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -39,10 +44,30 @@ class NotifyQueue:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._work())
 
-    def put(self, label: str, argv: Sequence[str]) -> None:
-        """Queue one command (never blocks)."""
-        if argv:
-            self.queue.put_nowait((label, tuple(argv)))
+    def set_scripts(self, scripts: Mapping[tuple[str, str], Script | str]) -> None:
+        """The vetted notify scripts of the config now running (start and reload)."""
+        self.scripts = dict(scripts)
+
+    def notify(self, name: str, kind: str, argv: Sequence[str]) -> None:
+        """Queue the `kind` notify of instance/group `name`; argv is the core's command line.
+
+        What runs is the vetted script for (name, kind) with the core's extra arguments (the
+        generic notify's TYPE NAME STATE PRIORITY); one refused at load is logged, not run.
+        """
+        if not argv:
+            return
+        entry = self.scripts.get((name, kind))
+        if not isinstance(entry, Script):
+            self.refused += 1
+            why = entry or "it was not vetted by script security"
+            log.warning("%s: notify %s %s not run: %s", name, kind, argv[0], why)
+            return
+        self.put(name, entry.with_args(argv[len(entry.argv) :]))
+
+    def put(self, label: str, script: Script) -> None:
+        """Queue one vetted script (never blocks)."""
+        if script.argv:
+            self.queue.put_nowait((label, script))
 
     async def drain(self, limit: float) -> None:
         """Wait until every queued command has run, at most `limit` seconds."""
@@ -59,9 +84,13 @@ class NotifyQueue:
 
     async def _work(self) -> None:
         while True:
-            label, argv = await self.queue.get()
+            label, script = await self.queue.get()
+            argv = script.argv
             try:
-                result = await run_command(argv, timeout=self.timeout, user=self.user)
+                result = await run_script(script, timeout=self.timeout)
+                if result.refused:  # its path became unsafe since the load (logged)
+                    self.refused += 1
+                    continue
                 self.ran += 1
                 if result.timed_out:
                     self.killed += 1

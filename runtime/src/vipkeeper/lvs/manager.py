@@ -8,6 +8,11 @@ keepalived's rules (check/ipwrapper.c):
   below `quorum - hysteresis` to lose it; on loss the sorry server replaces the alive servers;
 - reload keeps every unchanged real server (and its checker state) and never re-adds a
   failed one at once; stop removes our services (lvs_flush_on_stop ALL flushes everything).
+- scripts (check/check_data.c check_check_script_security): MISC_CHECK, notify_up/down,
+  quorum_up/down and lvs_notify_fifo_script are vetted by script security when a config is
+  loaded (checks/script.py ScriptPolicy: their own user, else script_user, else
+  keepalived_script, else root). A refused MISC_CHECK is dropped from its real server, as
+  keepalived frees the checker; a refused notify is logged and never run.
 - ha_suspend (check_api.c): while no local interface carries a virtual server's address, its
   checkers make no attempts and keep their state; the service stays programmed. A fwmark
   service has no address, so ha_suspend does not apply to it.
@@ -20,21 +25,24 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any
 
 from vipkeeper.checks.checkers import Target, unsupported_reason
 from vipkeeper.checks.checkers.runner import BOOTSTRAP_DELAY, CheckerLoop
-from vipkeeper.checks.process import RunAs, run_command
+from vipkeeper.checks.process import Script, run_script, spawn_script
+from vipkeeper.checks.script import ScriptPolicy
 from vipkeeper.config.model import (
+    Checker,
     Config,
     FileCheck,
     LvsFlushOnStop,
+    MiscCheck,
     RealServer,
-    ScriptCommand,
     VirtualServer,
 )
+from vipkeeper.config.scripts import Lookup, lookup_user
 from vipkeeper.lvs.dataplane import Dataplane, DataplaneError, select_backend
 from vipkeeper.lvs.desired import (
     dest,
@@ -84,6 +92,16 @@ class RealServerState:
         self.loops: list[CheckerLoop] = []
         self.unsupported: list[str] = []
         self.alive = False
+        what = f"real_server {rs_label(vs.vs, rs)} of virtual_server {vs.label}"
+        self.what = what
+        self.scripts = manager.vet({"notify_up": rs.notify_up, "notify_down": rs.notify_down}, what)
+        # Per checker: the vetted MISC_CHECK command, why it is refused, or None (other kinds)
+        self.vetted: list[Script | str | None] = [
+            manager.policy.prepare(c.misc_path, f"{what} MISC_CHECK")
+            if isinstance(c, MiscCheck)
+            else None
+            for c in rs.checkers
+        ]
 
     @property
     def checks_ok(self) -> bool:
@@ -98,14 +116,25 @@ class RealServerState:
                 return loop.weight
         return self.rs.weight
 
+    def running(self) -> list[tuple[Checker, Script | None]]:
+        """The checkers that get a loop (supported, and not refused by script security)."""
+        return [
+            (checker, vetted if isinstance(vetted, Script) else None)
+            for checker, vetted in zip(self.rs.checkers, self.vetted, strict=True)
+            if unsupported_reason(checker) is None and not isinstance(vetted, str)
+        ]
+
     def build_loops(self) -> None:
-        """Create a loop for every supported checker."""
+        """Create a loop for every supported checker that script security lets run."""
         vs = self.vs.vs
-        for checker in self.rs.checkers:
+        for checker, vetted in zip(self.rs.checkers, self.vetted, strict=True):
             reason = unsupported_reason(checker)
             if reason is not None:
                 log.error("%s %s: %s", vs_label(vs), rs_label(vs, self.rs), reason)
                 self.unsupported.append(reason)
+                continue
+            if isinstance(vetted, str):  # refused (logged): keepalived frees the checker
+                self.unsupported.append(f"{checker.kind} disabled: {vetted}")
                 continue
             target = Target(
                 address=checker.connect_ip or self.rs.address,
@@ -127,7 +156,7 @@ class RealServerState:
                     self._changed,
                     base_weight=self.rs.weight,
                     file_path=file_path,
-                    run_as=self.manager.run_as,
+                    script=vetted,
                     bootstrap=self.manager.bootstrap,
                     label=f"{checker.kind} {rs_label(vs, self.rs)} of {vs_label(vs)}",
                 )
@@ -178,6 +207,7 @@ class VirtualServerState:
         total = sum(rs.weight for rs in vs.real_servers)
         self.quorum = min(vs.quorum, total) if total else vs.quorum
         self.hysteresis = min(vs.hysteresis, max(self.quorum - 1, 0))
+        self.scripts: dict[str, Script | str] = {}  # quorum_up / quorum_down, vetted
 
     @property
     def label(self) -> str:
@@ -235,20 +265,16 @@ class LvsManager:
         config: Config,
         *,
         backend: Dataplane | None = None,
-        run_as: RunAs | None = None,
+        lookup: Lookup = lookup_user,
         bootstrap: float = BOOTSTRAP_DELAY,
         watch_addresses: bool = True,
     ) -> None:
         self.config = config
         self.backend = backend
-        if run_as is None and config.global_defs.script_user:
-            try:
-                run_as = RunAs.lookup(
-                    config.global_defs.script_user, config.global_defs.script_group
-                )
-            except KeyError:
-                log.error("script_user %s does not exist", config.global_defs.script_user)  # noqa: TRY400
-        self.run_as = run_as
+        self._lookup = lookup
+        # keepalived's script users and script security (default: script_user, else
+        # keepalived_script, else root; none at all under enable_script_security)
+        self.policy = ScriptPolicy(config.global_defs, lookup)
         self.bootstrap = bootstrap
         self.virtual_servers: list[VirtualServerState] = []
         self.errors: list[str] = []
@@ -296,6 +322,7 @@ class LvsManager:
         """Reload: keep unchanged servers (and their checker state), delete removed services."""
         old = {vss.label: vss for vss in self.virtual_servers}
         self.config = new_config
+        self.policy = ScriptPolicy(new_config.global_defs, self._lookup)
         if self.backend is None and new_config.virtual_servers:
             self.backend = select_backend()
         if self._fifo is None or self._fifo.path != new_config.global_defs.lvs_notify_fifo:
@@ -375,22 +402,12 @@ class LvsManager:
 
     async def _start_fifo_script(self, config: Config) -> None:
         """Run lvs_notify_fifo_script with the FIFO's name, as keepalived does, for our lifetime."""
-        script = config.global_defs.lvs_notify_fifo_script
-        if script is None or self._fifo is None:
+        if self._fifo is None:
             return
-        kwargs: dict[str, Any] = {}
-        if self.run_as is not None and os.geteuid() == 0:
-            kwargs = {"user": self.run_as.uid, "group": self.run_as.gid, "extra_groups": []}
-        try:
-            self._fifo_proc = await asyncio.create_subprocess_exec(
-                *script.argv,
-                self._fifo.path,
-                stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
-                **kwargs,
-            )
-        except OSError as exc:
-            self._error(f"lvs_notify_fifo_script {script.command!r}: {exc.strerror}")
+        what = "global_defs lvs_notify_fifo_script"
+        vetted = self.policy.prepare(config.global_defs.lvs_notify_fifo_script, what)
+        if isinstance(vetted, Script):  # keepalived passes the FIFO's name
+            self._fifo_proc = await spawn_script(vetted.with_args((self._fifo.path,)))
 
     async def _stop_fifo_script(self) -> None:
         proc, self._fifo_proc = self._fifo_proc, None
@@ -415,6 +432,10 @@ class LvsManager:
         self, vs: VirtualServer, config: Config, prev: VirtualServerState | None
     ) -> VirtualServerState:
         vss = VirtualServerState(vs, service_keys(vs, config))
+        vss.scripts = self.vet(
+            {"quorum_up": vs.quorum_up, "quorum_down": vs.quorum_down},
+            f"virtual_server {vss.label}",
+        )
         if prev is not None:
             vss.suspended = prev.suspended
         elif vs.ha_suspend and not ha_suspend_ranges(vs, config):
@@ -431,12 +452,18 @@ class LvsManager:
                     None,
                 )
             srv = RealServerState(self, vss, rs)
-            if old is not None and same(old.rs.checkers, rs.checkers):
+            running = srv.running()
+            if (
+                old is not None
+                and same(old.rs.checkers, rs.checkers)
+                and len(running) == len(old.loops)
+            ):
                 srv.loops = old.loops  # the checkers carry on, state intact
                 srv.unsupported = old.unsupported
-                for loop in srv.loops:
+                for loop, (_checker, vetted) in zip(srv.loops, running, strict=True):
                     loop.on_change = srv._changed
                     loop.base_weight = rs.weight
+                    loop.script = vetted  # vetted again under the new config
                 srv.alive = old.alive
             else:
                 srv.build_loops()
@@ -548,21 +575,36 @@ class LvsManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _run_script(self, script: ScriptCommand | None) -> None:
-        if script is not None and self._started:
-            self._spawn(run_command(script.argv, timeout=NOTIFY_TIMEOUT, user=self.run_as))
+    def vet(self, commands: Mapping[str, Any], what: str) -> dict[str, Script | str]:
+        """Vet each configured command (keyword -> ScriptCommand | None) with script security."""
+        vetted: dict[str, Script | str] = {}
+        for keyword, cmd in commands.items():
+            result = self.policy.prepare(cmd, f"{what} {keyword}")
+            if result is not None:
+                vetted[keyword] = result
+        return vetted
+
+    def _run_script(self, scripts: Mapping[str, Script | str], keyword: str, what: str) -> None:
+        vetted = scripts.get(keyword)
+        if vetted is None or not self._started:
+            return
+        if isinstance(vetted, str):
+            log.warning("%s %s not run: %s", what, keyword, vetted)
+            return
+        self._spawn(run_script(vetted, timeout=NOTIFY_TIMEOUT))
 
     def _rs_notify(
         self, vss: VirtualServerState, srv: RealServerState, *, stopping: bool = False
     ) -> None:
         if stopping and not vss.vs.omega:
             return
-        self._run_script(srv.rs.notify_up if srv.alive else srv.rs.notify_down)
+        self._run_script(srv.scripts, "notify_up" if srv.alive else "notify_down", srv.what)
         if self._fifo is not None:
             self._fifo.write(rs_line(rs_label(vss.vs, srv.rs), vss.label, srv.alive))
 
     def _vs_notify(self, vss: VirtualServerState) -> None:
-        self._run_script(vss.vs.quorum_up if vss.quorum_up else vss.vs.quorum_down)
+        keyword = "quorum_up" if vss.quorum_up else "quorum_down"
+        self._run_script(vss.scripts, keyword, f"virtual_server {vss.label}")
         if self._fifo is not None:
             self._fifo.write(vs_line(vss.label, vss.quorum_up))
 

@@ -13,6 +13,7 @@ from vipkeeper.checks.checkers.file import judge_value
 from vipkeeper.checks.checkers.misc import judge_exit
 from vipkeeper.checks.checkers.result import CheckResult
 from vipkeeper.checks.checkers.runner import CheckerLoop
+from vipkeeper.checks.process import Script
 from vipkeeper.config.model import FileCheck, MiscCheck, ScriptCommand, SmtpCheck, TcpCheck
 
 T = Target(ip_address("10.213.1.11"), 80)
@@ -66,13 +67,15 @@ def test_misc_check_runs_the_command() -> None:
         misc_path=ScriptCommand(command="sh -c 'exit 12'", argv=("sh", "-c", "exit 12")),
         misc_dynamic=True,
     )
-    result = asyncio.run(run_check(check, T))
+    result = asyncio.run(run_check(check, T, script=Script(("sh", "-c", "exit 12"))))
     assert result.ok and result.weight == 10
     slow = MiscCheck(
         misc_path=ScriptCommand(command="sleep 5", argv=("sleep", "5")), misc_timeout=0.2
     )
-    result = asyncio.run(run_check(slow, T))
+    result = asyncio.run(run_check(slow, T, script=Script(("sleep", "5"))))
     assert not result.ok and "timed out" in result.detail
+    # Without a script vetted by script security nothing runs: the check fails.
+    assert not asyncio.run(run_check(check, T)).ok
 
 
 def test_dns_query_and_reply() -> None:

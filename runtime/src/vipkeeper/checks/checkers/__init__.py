@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from vipkeeper.checks.checkers.result import CheckResult, Target
-from vipkeeper.checks.process import RunAs
+from vipkeeper.checks.process import Script
 from vipkeeper.config.model import (
     BfdCheck,
     Checker,
@@ -42,9 +42,9 @@ async def run_check(
     *,
     base_weight: int = 1,
     file_path: str | None = None,
-    run_as: RunAs | None = None,
+    script: Script | None = None,
 ) -> CheckResult:
-    """One attempt of `checker` against `target`."""
+    """One attempt of `checker` against `target` (`script`: MISC_CHECK's vetted command)."""
     timeout = attempt_timeout(checker)
     if isinstance(checker, TcpCheck):
         from vipkeeper.checks.checkers.tcp import tcp_check
@@ -57,7 +57,7 @@ async def run_check(
     if isinstance(checker, MiscCheck):
         from vipkeeper.checks.checkers.misc import misc_check
 
-        return await misc_check(checker, timeout, run_as)
+        return await misc_check(checker, timeout, script)
     if isinstance(checker, DnsCheck):
         from vipkeeper.checks.checkers.dns import dns_check
 

@@ -1,13 +1,15 @@
 """MISC_CHECK: run a command; exit 0 is up, anything else down.
 
 With `misc_dynamic`, exit 1 is down and exit 2..255 is up with weight `code - 2`
-(keepalived's rule); exit 0 restores the configured weight.
+(keepalived's rule); exit 0 restores the configured weight. What runs is the Script that
+script security vetted when the config was loaded (its `user`, else the default script
+user: lvs/manager.py); without one the check fails and nothing runs.
 """
 
 from __future__ import annotations
 
 from vipkeeper.checks.checkers.result import CheckResult
-from vipkeeper.checks.process import RunAs, run_command
+from vipkeeper.checks.process import Script, run_script
 from vipkeeper.config.model import MiscCheck
 
 
@@ -22,16 +24,13 @@ def judge_exit(code: int | None, dynamic: bool) -> CheckResult:
     return CheckResult(False, f"exit {code}")
 
 
-async def misc_check(check: MiscCheck, timeout: float, user: RunAs | None = None) -> CheckResult:
-    """Run misc_path and judge its exit status."""
+async def misc_check(check: MiscCheck, timeout: float, script: Script | None) -> CheckResult:
+    """Run the vetted misc_path script and judge its exit status."""
     if check.misc_path is None:
         return CheckResult(False, "MISC_CHECK without misc_path")
-    if check.misc_path.user:  # `user NAME [GROUP]` in the MISC_CHECK block wins
-        try:
-            user = RunAs.lookup(check.misc_path.user, check.misc_path.group)
-        except KeyError as exc:
-            return CheckResult(False, f"MISC_CHECK: unknown user or group {exc}")
-    result = await run_command(check.misc_path.argv, timeout=timeout, user=user)
+    if script is None:
+        return CheckResult(False, f"{check.misc_path.command!r} was not vetted by script security")
+    result = await run_script(script, timeout=timeout)
     if result.timed_out:
         return CheckResult(False, f"{check.misc_path.command!r} timed out after {timeout:g}s")
     if result.error:

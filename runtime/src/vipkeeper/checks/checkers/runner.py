@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from vipkeeper.checks.checkers import attempt_timeout, run_check
 from vipkeeper.checks.checkers.result import CheckResult, Target
-from vipkeeper.checks.process import RunAs
+from vipkeeper.checks.process import Script
 from vipkeeper.config.model import Checker, FileCheck
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class CheckerLoop:
         *,
         base_weight: int = 1,
         file_path: str | None = None,
-        run_as: RunAs | None = None,
+        script: Script | None = None,
         bootstrap: float = BOOTSTRAP_DELAY,
         label: str = "",
     ) -> None:
@@ -59,7 +59,7 @@ class CheckerLoop:
         self.on_change = on_change
         self.base_weight = base_weight
         self.file_path = file_path
-        self.run_as = run_as
+        self.script = script  # MISC_CHECK: the command script security vetted
         self.bootstrap = bootstrap
         self.label = label or f"{checker.kind} {target.hostport}"
         self.up = not checker.alpha
@@ -114,7 +114,7 @@ class CheckerLoop:
                     self.target,
                     base_weight=self.base_weight,
                     file_path=self.file_path,
-                    run_as=self.run_as,
+                    script=self.script,
                 )
         except TimeoutError:
             return CheckResult(False, f"{self.label}: no result within {limit:g}s")
