@@ -247,3 +247,35 @@ def test_failed_sends_are_warned_at_most_every_ten_seconds_and_counted(lab: NetL
     errors = va.status()["counters"]["send_errors"]
     assert stays(lambda: va.status()["counters"]["send_errors"] == errors, 3 * ADV)
     cap.stop()
+
+
+def test_dont_track_primary_faults_while_its_interface_is_gone(lab: NetLab) -> None:
+    """With dont_track_primary the link state of the instance's own interface is ignored, but
+    an interface that is deleted still puts it in FAULT (keepalived's cleanup_lost_interface
+    downs every instance on a lost interface): it never claims MASTER with no socket."""
+    a = lab.add_node("a", addrs=[f"{A_ADDR}/24"])
+    b = lab.add_node("b", addrs=[f"{B_ADDR}/24"])
+    extra = "dont_track_primary"
+    va = start_vipkeeper(
+        lab, a, config(instance_conf(priority=150, version=V, advert=ADV, extra=extra))
+    )
+    vb = start_vipkeeper(lab, b, config(instance_conf(priority=100, version=V, advert=ADV)))
+    assert va.wait_state("MASTER", _mdi(150) + 2) is not None, va.log()
+    assert wait_for(lambda: holders([a, b]) == ["a"], 2) is not None
+    # The neighbour: carrier lost, the interface still there: ignored, as keepalived does.
+    a.link_down()
+    assert stays(lambda: va.state() == "MASTER", 3 * ADV), va.log()
+    a.link_up()
+    assert vb.wait_state("BACKUP", _mdi(100) + 1) is not None, vb.log()
+    # Deleted: FAULT, and b takes over.
+    a.run(["ip", "link", "del", "eth0"])
+    assert va.wait_state("FAULT", 1) is not None, va.log()
+    assert va.instance()["faults"] == ["interface:eth0"]
+    assert vb.wait_state("MASTER", _mdi(100) + 1) is not None, vb.log()
+    assert stays(lambda: va.state() == "FAULT" and vb.state() == "MASTER", 3 * ADV)
+    # A new interface takes the name: a binds to it and wins again.
+    _plug_new_port(lab, a, "tmp0")
+    _rename(a, "tmp0", "eth0")
+    a.add_address(f"{A_ADDR}/24")
+    a.link_up()
+    _one_master_again(a, b, va, vb)

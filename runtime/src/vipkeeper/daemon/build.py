@@ -168,12 +168,16 @@ def build_instance(
             )
         )
     tracked_ifs = list(inst.track_interfaces) + list(group.track_interfaces if group else ())
-    if not inst.dont_track_primary and all(t.name != inst.interface for t in tracked_ifs):
+    primary_tracked = any(t.name == inst.interface for t in tracked_ifs)
+    if not inst.dont_track_primary and not primary_tracked:
         tracked_ifs.insert(0, m.TrackInterface(name=inst.interface))
     interfaces = tuple(
         TrackInterface(t.name, t.weight, t.reverse, initially_up=link_up(t.name))
         for t in _unique(tracked_ifs)
     )
+    if inst.dont_track_primary and not primary_tracked:
+        # Plans are built for interfaces that exist: present, so initially up.
+        interfaces = (TrackInterface(inst.interface, presence=True), *interfaces)
     files: list[TrackFile] = []
     for fref in (*inst.track_files, *(group.track_files if group else ())):
         block = config.track_file(fref.name)

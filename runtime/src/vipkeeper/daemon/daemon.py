@@ -1224,8 +1224,12 @@ class Daemon:
         was = old is not None and old.up
         if was and not up:
             self._set_link_state(users, name, up=False)
+        if replaced and new is None:
+            self._set_link_state(users, name, up=False, presence=True)
         if replaced:
             self._reopen_sockets(name)
+        if replaced and new is not None:
+            self._set_link_state(users, name, up=True, presence=True)
         if up and not was:
             self._set_link_state(users, name, up=True)
 
@@ -1236,14 +1240,28 @@ class Daemon:
             return True
         return any(t.name == name for t in managed.core.settings.track_interfaces)
 
-    def _set_link_state(self, users: list[Managed], name: str, *, up: bool) -> None:
+    def _set_link_state(
+        self, users: list[Managed], name: str, *, up: bool, presence: bool = False
+    ) -> None:
         """Tell the instances tracking interface `name` it is up or down: the core's own
-        interface tracking moves them into or out of FAULT (or changes their priority)."""
-        log.info("interface %s is %s", name, "up" if up else "down")
+        interface tracking moves them into or out of FAULT (or changes their priority).
+
+        `presence`: the interface appeared or went, for the trackers that follow only that
+        (`dont_track_primary`); the others follow its link state."""
+        trackers = [
+            m
+            for m in users
+            if any(
+                t.name == name and t.presence == presence for t in m.core.settings.track_interfaces
+            )
+        ]
+        if not presence:
+            log.info("interface %s is %s", name, "up" if up else "down")
+        if not trackers:
+            return
         now = self.loop.time()
-        for managed in users:
-            if any(t.name == name for t in managed.core.settings.track_interfaces):
-                self._run(managed, managed.core.set_interface_state(name, up, now), now)
+        for managed in trackers:
+            self._run(managed, managed.core.set_interface_state(name, up, now), now)
         self._rearm()
 
     def _on_script(self, name: str, ok: bool) -> None:

@@ -60,12 +60,18 @@ class TrackScript:
 
 @dataclass(frozen=True, slots=True)
 class TrackInterface:
-    """A tracked interface: weight 0 -> FAULT while down; >0 added while up; <0 while down."""
+    """A tracked interface: weight 0 -> FAULT while down; >0 added while up; <0 while down.
+
+    `presence`: only whether an interface of that name exists counts as up, not its link
+    state (the instance's own interface under `dont_track_primary`: keepalived ignores its
+    carrier, but an interface that is deleted or renamed away still puts it in FAULT).
+    """
 
     name: str
     weight: int = 0
     reverse: bool = False
     initially_up: bool = True
+    presence: bool = False
 
 
 @dataclass(frozen=True, slots=True)
