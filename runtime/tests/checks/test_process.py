@@ -7,6 +7,8 @@ import contextlib
 import os
 import time
 
+from procs import wait_gone
+
 from vipkeeper.checks.process import RunAs, Script, child_env, run_command, run_script
 from vipkeeper.checks.script import ScriptPolicy
 from vipkeeper.config.model import GlobalDefs, ScriptCommand
@@ -37,15 +39,7 @@ def test_timeout_kills_the_process_group(tmp_path) -> None:  # type: ignore[no-u
     assert res.timed_out and res.returncode is None
     assert time.monotonic() - start < 0.5 + 1.0 + 2.0  # timeout + grace + slack
     child = int(pidfile.read_text())
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.02)
-    else:
-        raise AssertionError(f"grandchild {child} survived the timeout")
+    assert wait_gone(child, 2), f"grandchild {child} survived the timeout"
 
 
 def test_runs_as_another_user() -> None:
@@ -80,14 +74,7 @@ def test_cancelling_kills_the_process_group(tmp_path) -> None:  # type: ignore[n
         return int(pidfile.read_text())
 
     pid = run(scenario())
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"command {pid} survived the cancellation")
+    assert wait_gone(pid, 2), f"command {pid} survived the cancellation"
 
 
 def test_children_do_not_get_the_daemons_own_variables() -> None:

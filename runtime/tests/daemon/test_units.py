@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import wait_gone
 
 from vipkeeper.checks.process import Script, end_process
 from vipkeeper.checks.script import ScriptSpec, ScriptTracker, insecure_reason
@@ -172,8 +173,7 @@ def test_stopping_a_tracker_never_orphans_its_script(tmp_path: Path) -> None:
 
     asyncio.run(run())
     pid = int(pidfile.read_text())
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert wait_gone(pid, 2), f"the script {pid} outlived its tracker"
 
 
 @pytest.mark.parametrize("ignores_term", [False, True])
@@ -196,14 +196,8 @@ def test_end_process_ends_the_whole_group(tmp_path: Path, ignores_term: bool) ->
     assert returncode == (-signal.SIGKILL if ignores_term else -signal.SIGTERM)
     assert (took >= 0.3) == ignores_term
     assert took < 2.0
-    for _ in range(100):  # the grandchild goes with its group (reaped by init)
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.02)
-    else:
-        raise AssertionError(f"grandchild {child} outlived end_process")
+    # The grandchild goes with its group.
+    assert wait_gone(child, 2), f"grandchild {child} outlived end_process"
 
 
 def test_the_daemon_never_loads_pyroute2s_whole_package() -> None:
