@@ -79,7 +79,7 @@ build: deps
 test-build: build
 	@echo ">> collection artifact"
 	@tar tzf build/vipkeeper-vrrp-*.tar.gz >build/contents.txt
-	@for f in MANIFEST.json runtime/pyproject.toml runtime/src/vipkeeper/cli.py \
+	@for f in MANIFEST.json LICENSE runtime/pyproject.toml runtime/src/vipkeeper/cli.py \
 		plugins/action/render.py roles/runtime/tasks/main.yml playbooks/site.yml; do \
 		grep -qx "$$f" build/contents.txt || { echo "artifact lacks $$f" >&2; exit 1; }; done
 	@! grep -E '(^|/)(\.venv|\.git|__pycache__|\.mypy_cache|\.ruff_cache|\.hypothesis|\.pytest_cache)/' \
