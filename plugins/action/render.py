@@ -210,7 +210,7 @@ class ActionModule(ActionBase):
         tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
         remote = self._connection._shell.join_path(tmpdir, "vipkeeper-render.conf")
         self._transfer_data(remote, content)
-        self._fixup_perms2((tmpdir, remote))
+        self._fixup_perms2((tmpdir, remote), execute=False)
         checked = self._execute_module(
             module_name="vipkeeper.vrrp.config_check",
             module_args={"path": remote, "daemon": daemon, "fail_on_error": False},
