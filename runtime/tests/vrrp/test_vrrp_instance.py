@@ -547,6 +547,48 @@ def test_start_in_fault_and_owner_leaves_fault_as_master() -> None:
     assert inst.priority == 255
 
 
+def test_an_io_fault_holds_the_instance_in_fault_until_cleared() -> None:
+    """No socket (the daemon could not open one): never elect, a master resigns."""
+    inst = VrrpInstance(make_settings())
+    assert changes(inst.set_io_fault("socket:eth0", 0.0)) == []  # before start: recorded
+    assert changes(inst.start(0.0)) == [(State.INIT, State.FAULT, Trigger.STARTED_IN_FAULT)]
+    assert inst.faults == ("socket:eth0",) and inst.own_fault
+    assert inst.get_timer() is None  # no down timer: it cannot elect itself
+    assert inst.set_io_fault("socket:eth0", 1.0) == []  # the same fault again: nothing
+    acts = inst.set_io_fault(None, 2.0)
+    assert changes(acts) == [(State.FAULT, State.BACKUP, Trigger.FAULT_CLEARED)]
+    assert inst.faults == () and inst.io_fault is None
+    assert inst.get_timer() == pytest.approx(2.0 + inst.down_interval)
+    inst.handle_timer(inst.get_timer())  # type: ignore[arg-type]
+    assert inst.state is State.MASTER
+    acts = inst.set_io_fault("socket:eth0", 10.0)
+    assert changes(acts) == [(State.MASTER, State.FAULT, Trigger.FAULT_DETECTED)]
+    assert [a.priority for a in of_type(acts, SendAdvert)] == [0]
+    assert of_type(acts, RemoveVips)
+
+
+def test_an_io_fault_and_a_tracker_fault_both_count() -> None:
+    inst = VrrpInstance(tracked())
+    inst.start(0.0)
+    inst.set_script_result("chk_fault", False, 1.0)
+    inst.set_io_fault("socket:eth0", 1.5)
+    assert inst.faults == ("script:chk_fault", "socket:eth0")
+    assert changes(inst.set_script_result("chk_fault", True, 2.0)) == []  # still deaf
+    assert inst.state is State.FAULT
+    assert changes(inst.set_io_fault(None, 3.0)) == [
+        (State.FAULT, State.BACKUP, Trigger.FAULT_CLEARED)
+    ]
+
+
+def test_an_owner_leaves_an_io_fault_as_master() -> None:
+    inst = VrrpInstance(make_settings(priority=255))
+    inst.set_io_fault("socket:eth0", 0.0)
+    assert changes(inst.start(0.0)) == [(State.INIT, State.FAULT, Trigger.STARTED_IN_FAULT)]
+    assert changes(inst.set_io_fault(None, 1.0)) == [
+        (State.FAULT, State.MASTER, Trigger.FAULT_CLEARED_AS_OWNER)
+    ]
+
+
 def test_tracking_drop_below_a_backup_is_carried_in_adverts() -> None:
     inst = master(priority=100, track_scripts=(TrackScript("c", weight=-60),))
     inst.set_script_result("c", False, 5.0)

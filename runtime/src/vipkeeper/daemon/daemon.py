@@ -81,6 +81,7 @@ TAKEOVER_LEAD = 0.001
 # rehearsed). A rehearsal takes 0.05 ms warm and up to 0.3 ms cold.
 REHEARSAL_ROOM = 0.0006
 DROP_LOG_EVERY = 10.0  # seconds between log lines about the same kind of dropped packet
+SOCKET_RETRY = 1.0  # seconds between tries to open a VRRP socket that could not be opened
 SEND_FAILED = "send_failed"  # the rate limit's key for failed sends (Managed.drop_logged)
 SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
@@ -244,6 +245,9 @@ class Daemon:
         self.by_key: dict[tuple[str, int, int], Managed] = {}
         self.groups: dict[str, SyncGroup] = {}
         self.sockets: dict[tuple[str, int], VrrpSocket] = {}
+        # (interface, family) -> failed tries to open its VRRP socket, while they fail.
+        self._socket_failures: dict[tuple[str, int], int] = {}
+        self._socket_retry: asyncio.TimerHandle | None = None
         # Per IPv4 socket, by VRID: the adverts the cores take through their fast path.
         self._fast4: dict[VrrpSocket, dict[int, FastEntry]] = {}
         self.scripts: dict[str, ScriptTracker] = {}
@@ -344,6 +348,9 @@ class Daemon:
             log.info("stopping: every instance resigned; releasing VIPs")
 
     async def _shutdown(self) -> None:
+        if self._socket_retry is not None:
+            self._socket_retry.cancel()
+            self._socket_retry = None
         self._stop_instances()
         self.timer.close()
         self._sync_static(m.Config())
@@ -619,6 +626,40 @@ class Daemon:
                     sock.join(group)
                 except OSError as exc:
                     log.error("cannot join %s on %s: %s", group, sock.ifname, exc)  # noqa: TRY400
+        for key in list(self._socket_failures):
+            if key not in wanted or self.links.get(key[0]) is None:
+                del self._socket_failures[key]  # nothing to retry (the interface is gone)
+        self._hold_deaf_instances()
+
+    def _hold_deaf_instances(self) -> None:
+        """Hold in FAULT every instance whose interface is there but whose VRRP socket could
+        not be opened (EMFILE, ENOBUFS, EPERM...), and let the others go; retry the missing
+        sockets every SOCKET_RETRY seconds.
+
+        Such an instance hears no advert and sends none: left to its timers it would become
+        a second MASTER. keepalived starts no timer for it (it stays where it was until an
+        interface event opens the socket); here it says FAULT, with the reason in its
+        faults, and recovers by itself once the socket opens.
+        """
+        now = self.loop.time()
+        touched = False
+        for managed in list(self.instances.values()):
+            plan = managed.plan
+            key = (plan.interface, plan.settings.family)
+            deaf = key in self._socket_failures and key not in self.sockets
+            reason = f"socket:{plan.interface}" if deaf else None
+            if managed.core.io_fault != reason:
+                self._run(managed, managed.core.set_io_fault(reason, now), now)
+                touched = True
+        if self._socket_failures and self._socket_retry is None and not self._stopping.is_set():
+            self._socket_retry = self.loop.call_later(SOCKET_RETRY, self._retry_sockets)
+        if touched:
+            self._rearm()
+
+    def _retry_sockets(self) -> None:
+        self._socket_retry = None
+        if not self._stopping.is_set():
+            self._sync_sockets()
 
     def _reopen_sockets(self, ifname: str) -> None:
         """The interface called `ifname` changed (appeared, went, was replaced): close the
@@ -642,12 +683,33 @@ class Daemon:
         if link is None:  # its instances are in FAULT (or not started) until it appears
             log.debug("no VRRP socket on %s: no such interface now", ifname)
             return None
+        key = (ifname, family)
+        failures = self._socket_failures.get(key, 0)
         try:
             sock = VrrpSocket(ifname, link.index, family)
         except OSError as exc:
-            log.error("cannot open a VRRP socket on %s (index %d): %s", ifname, link.index, exc)  # noqa: TRY400
+            self._socket_failures[key] = failures + 1
+            if failures == 0:  # then once a minute: the instances' FAULT already says it
+                log.error(  # noqa: TRY400
+                    "cannot open a VRRP socket on %s (index %d): %s; its instances are held "
+                    "in FAULT, retrying every %g s",
+                    ifname,
+                    link.index,
+                    exc,
+                    SOCKET_RETRY,
+                )
+            elif failures % 60 == 0:
+                log.error(  # noqa: TRY400
+                    "still cannot open a VRRP socket on %s: %s [%d tries]",
+                    ifname,
+                    exc,
+                    failures + 1,
+                )
             return None
-        self.sockets[(ifname, family)] = sock
+        if failures:
+            del self._socket_failures[key]
+            log.info("VRRP socket on %s opened after %d failed tries", ifname, failures)
+        self.sockets[key] = sock
         self.loop.add_reader(sock.fileno(), self._on_readable, sock)
         return sock
 

@@ -130,6 +130,7 @@ class VrrpInstance:
         self._files = {t.name: t.initial_value for t in settings.track_files}
         self._track: TrackResult = evaluate(settings, self._scripts, self._interfaces, self._files)
         self._sync_fault = False
+        self._io_fault: str | None = None  # why the daemon cannot send or receive for it
         self._down_at: float | None = None
         self._down_from = 0.0  # when the down timer was last armed (master heard, or start)
         self._down_skew_only = False  # armed for the skew alone (after a priority-0 advert)
@@ -160,13 +161,20 @@ class VrrpInstance:
 
     @property
     def faults(self) -> tuple[str, ...]:
-        """Trackers currently holding this instance in FAULT."""
-        return self._track.faults
+        """Trackers (and an I/O fault) currently holding this instance in FAULT."""
+        if self._io_fault is None:
+            return self._track.faults
+        return (*self._track.faults, self._io_fault)
 
     @property
     def own_fault(self) -> bool:
-        """Whether this instance's own trackers require FAULT."""
-        return bool(self._track.faults)
+        """Whether this instance's own trackers, or an I/O fault, require FAULT."""
+        return bool(self._track.faults) or self._io_fault is not None
+
+    @property
+    def io_fault(self) -> str | None:
+        """Why the instance can neither send nor hear adverts (None when it can)."""
+        return self._io_fault
 
     @property
     def sync_fault(self) -> bool:
@@ -457,6 +465,20 @@ class VrrpInstance:
         if kind == "file":
             return self.set_file_value(name, int(value), now)
         raise LocalProtocolError(f"unknown tracker kind {kind!r}")
+
+    def set_io_fault(self, reason: str | None, now: float) -> list[Action]:
+        """The daemon can (None) or cannot (`reason`) send and receive this instance's adverts.
+
+        An instance that can neither hear its master nor be heard must not elect itself:
+        it would become a second MASTER. keepalived runs no timer for an instance whose
+        socket could not be opened; here it is held in FAULT (a MASTER resigns) until the
+        socket opens, and then elects as after any other fault.
+        """
+        if reason == self._io_fault:
+            return []
+        self._io_fault = reason
+        self._fast = None
+        return self._apply_fault(now, own=True)
 
     def _retrack(self, now: float) -> list[Action]:
         self._fast = None
