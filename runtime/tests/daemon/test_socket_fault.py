@@ -74,4 +74,3 @@ def test_an_instance_whose_socket_cannot_open_stays_in_fault_until_it_can(lab: N
     assert len(_lines(va, "cannot open a VRRP socket on vk1")) == 1, va.log()
     assert va.state() == "MASTER"  # VI_1 never noticed
     assert va.stop() == 0
-
