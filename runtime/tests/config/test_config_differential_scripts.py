@@ -305,6 +305,23 @@ def neighbours(t: Path) -> dict[str, Case]:
         "security-no-default-user-notify_fifo": Case(
             head("enable_script_security", f"notify_fifo {t}/fifo") + instance(), 5
         ),
+        # A FIFO with its own user needs no default user; an unknown one is only logged.
+        "security-no-default-user-notify_fifo-own-user": Case(
+            head("enable_script_security", f"notify_fifo {t}/fifo root") + instance(), 0
+        ),
+        "security-no-default-user-vrrp_notify_fifo-own-user-group": Case(
+            head("enable_script_security", f"vrrp_notify_fifo {t}/fifo nobody nogroup")
+            + instance(),
+            0,
+        ),
+        "notify_fifo-unknown-user": Case(
+            head(*OPEN, f"notify_fifo {t}/fifo nosuchuser_vk") + instance(), 0
+        ),
+        "security-no-default-user-lvs_notify_fifo-unknown-user": Case(
+            head("enable_script_security", f"lvs_notify_fifo {t}/fifo nosuchuser_vk")
+            + service(),
+            0,
+        ),
         "security-no-default-user-MISC_CHECK": Case(
             head("enable_script_security")
             + service(rs=f'        MISC_CHECK {{\n            misc_path "{t}/good.sh"\n        }}'),

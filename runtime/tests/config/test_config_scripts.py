@@ -171,3 +171,50 @@ def test_insecure_notify_script_is_a_warning(conf: Conf, safe_dir: Path) -> None
     assert res.errors == []
     assert [str(d.code) for d in res.warnings] == ["script-insecure"]
     assert res.exit_code == 0
+
+
+# ---- notify FIFOs: `notify_fifo PATH [USER [GROUP]]` ---------------------------------------
+
+FIFO_INSTANCE = (
+    "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 5\n"
+    "    virtual_ipaddress {\n        10.213.0.1/24\n    }\n}\n"
+)
+
+
+def test_a_fifo_keeps_its_user_and_group(conf: Conf) -> None:
+    res = conf(
+        "global_defs {\n    notify_fifo /run/n.fifo nobody nogroup\n"
+        "    vrrp_notify_fifo /run/v.fifo root\n    lvs_notify_fifo /run/l.fifo\n}\n"
+        + FIFO_INSTANCE
+    )
+    g = res.config.global_defs
+    assert g.notify_fifo_owner is not None and g.vrrp_notify_fifo_owner is not None
+    assert (g.notify_fifo, g.notify_fifo_owner.user, g.notify_fifo_owner.group) == (
+        "/run/n.fifo",
+        "nobody",
+        "nogroup",
+    )
+    assert (g.vrrp_notify_fifo_owner.user, g.vrrp_notify_fifo_owner.group) == ("root", None)
+    assert g.notify_fifo_owner.location is not None and g.notify_fifo_owner.location.line == 2
+    assert (g.lvs_notify_fifo, g.lvs_notify_fifo_owner) == ("/run/l.fifo", None)
+    assert res.exit_code == 0
+
+
+def test_a_fifo_of_an_unknown_user_is_a_warning_naming_it(conf: Conf) -> None:
+    res = conf(
+        "global_defs {\n    script_user root\n    vrrp_notify_fifo /run/v.fifo nosuchuser_vk\n}\n"
+        + FIFO_INSTANCE,
+        check_scripts=True,
+    )
+    assert [(d.line, str(d.code)) for d in res.warnings] == [(3, "script-user")]
+    assert res.warnings[0].message == (
+        "global_defs vrrp_notify_fifo /run/v.fifo: user 'nosuchuser_vk' does not exist; "
+        "the FIFO is not used"
+    )
+    assert res.exit_code == 0  # keepalived -t only logs it
+
+
+def test_a_fifo_with_extra_words_warns(conf: Conf) -> None:
+    res = conf("global_defs {\n    notify_fifo /run/n.fifo root root more\n}\n" + FIFO_INSTANCE)
+    assert any("extra arguments ignored: more" in d.message for d in res.warnings)
+    assert res.config.global_defs.notify_fifo_owner is not None

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vipkeeper.checks.process import ProcessResult, RunAs, Script, run_script
-from vipkeeper.config.model import GlobalDefs, ScriptCommand
+from vipkeeper.config.model import FifoOwner, GlobalDefs, ScriptCommand
 from vipkeeper.config.scripts import (
     DefaultUser,
     Lookup,
@@ -57,6 +57,21 @@ class ScriptPolicy:
     def default_run_as(self) -> RunAs | None:
         """The default user as a RunAs (None: the daemon's user, or no default at all)."""
         return None if self.default.user is None else _run_as(self.default.user)
+
+    def fifo_owner(self, owner: FifoOwner | None) -> tuple[int, int] | str:
+        """The (uid, gid) a notify FIFO is given, or why it cannot be used.
+
+        keepalived: the FIFO's own `USER [GROUP]`, else the default script user (root when
+        there is none); an unknown user means the FIFO is not used.
+        """
+        if owner is None:
+            user = self.default.user or daemon_user()
+            return (user.uid, user.gid)
+        found = self.lookup(owner.user, owner.group)
+        if found is None:
+            what = f"'{owner.user}'" + (f" (group '{owner.group}')" if owner.group else "")
+            return f"user {what} does not exist"
+        return (found.uid, found.gid)
 
     def prepare(self, cmd: ScriptCommand | None, what: str) -> Script | str | None:
         """The vetted Script for `cmd`, or why it is refused (logged); None without a command.

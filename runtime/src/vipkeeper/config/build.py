@@ -31,6 +31,7 @@ from vipkeeper.config.model import (
     Checker,
     Config,
     DnsCheck,
+    FifoOwner,
     FileCheck,
     GlobalDefs,
     HttpCheck,
@@ -688,10 +689,17 @@ def _script_user(b: Builder, node: Node, kw: Kwargs) -> None:
 
 
 def _fifo(field: str) -> Handler:
+    """`notify_fifo PATH [USER [GROUP]]`."""
+
     def handle(b: Builder, node: Node, kw: Kwargs) -> None:
         text = b.arg(node, "a path")
-        if text is not None:
-            kw[field] = text
+        if text is None:
+            return
+        kw[field] = text
+        b.only(node, 3)
+        if len(node.args) > 1:
+            group = node.args[2].text if len(node.args) > 2 else None
+            kw[f"{field}_owner"] = FifoOwner(node.args[1].text, group, loc(node))
 
     return handle
 

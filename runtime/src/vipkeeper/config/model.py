@@ -71,6 +71,15 @@ class ScriptCommand:
     location: Location | None = None
 
 
+@dataclass(frozen=True)
+class FifoOwner:
+    """The user (and group) a notify FIFO is given: `notify_fifo PATH USER [GROUP]`."""
+
+    user: str
+    group: str | None = None
+    location: Location | None = None
+
+
 # ---------------------------------------------------------------------------- global_defs
 
 
@@ -127,6 +136,10 @@ class GlobalDefs:
     vrrp_notify_fifo_script: ScriptCommand | None = None
     lvs_notify_fifo: str | None = None
     lvs_notify_fifo_script: ScriptCommand | None = None
+    # `notify_fifo PATH [USER [GROUP]]`: the FIFO's owner; None: the default script user.
+    notify_fifo_owner: FifoOwner | None = None
+    vrrp_notify_fifo_owner: FifoOwner | None = None
+    lvs_notify_fifo_owner: FifoOwner | None = None
     lvs_flush: bool = False
     lvs_flush_on_stop: LvsFlushOnStop = LvsFlushOnStop.OFF
     location: Location | None = None

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
-from vipkeeper.config.model import Config, Location, MiscCheck, ScriptCommand
+from vipkeeper.config.model import Config, FifoOwner, Location, MiscCheck, ScriptCommand
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
 
@@ -405,11 +405,39 @@ class _Report:
         )
 
 
+def _fifos(config: Config) -> list[tuple[str, str, FifoOwner | None]]:
+    """The declared notify FIFOs: (keyword, path, owner)."""
+    g = config.global_defs
+    declared = (
+        ("notify_fifo", g.notify_fifo, g.notify_fifo_owner),
+        ("vrrp_notify_fifo", g.vrrp_notify_fifo, g.vrrp_notify_fifo_owner),
+        ("lvs_notify_fifo", g.lvs_notify_fifo, g.lvs_notify_fifo_owner),
+    )
+    return [(what, path, owner) for what, path, owner in declared if path]
+
+
 def _fifo_needs_default(config: Config) -> bool:
     # keepalived resolves the default user for each notify FIFO declared without a user.
-    # vipkeeper does not keep a FIFO's user, so each declared FIFO counts.
-    g = config.global_defs
-    return bool(g.notify_fifo or g.vrrp_notify_fifo or g.lvs_notify_fifo)
+    return any(owner is None for _, _, owner in _fifos(config))
+
+
+def _check_fifo_owners(config: Config, diagnostics: list[Diagnostic], lookup: Lookup) -> None:
+    # keepalived logs an unknown FIFO user and ignores the FIFO; `-t` does not fail.
+    for what, path, owner in _fifos(config):
+        if owner is None or lookup(owner.user, owner.group) is not None:
+            continue
+        where = owner.location or config.global_defs.location
+        user = f"'{owner.user}'" + (f" (group '{owner.group}')" if owner.group else "")
+        diagnostics.append(
+            Diagnostic(
+                where.file if where else "<config>",
+                where.line if where else 0,
+                where.column if where else 0,
+                Severity.WARNING,
+                f"global_defs {what} {path}: user {user} does not exist; the FIFO is not used",
+                Code.SCRIPT_USER,
+            )
+        )
 
 
 def check_scripts(
@@ -421,6 +449,7 @@ def check_scripts(
     default = default_user(g.script_user, g.script_group, security, lookup)
     uses = script_uses(config)
     report = _Report(diagnostics)
+    _check_fifo_owners(config, diagnostics, lookup)
     gdefs = g.location
     if default.error is not None and (g.script_user is not None or _fifo_needs_default(config)):
         diagnostics.append(

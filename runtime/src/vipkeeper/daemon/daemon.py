@@ -41,10 +41,11 @@ from vipkeeper.daemon.build import (
 from vipkeeper.daemon.control import ControlServer, json_number
 from vipkeeper.daemon.evloop import received_at
 from vipkeeper.daemon.kernel import Kernel
-from vipkeeper.daemon.notify import NotifyFifo, NotifyQueue
+from vipkeeper.daemon.notify import NotifyQueue
 from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
 from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.timer import OneTimer
+from vipkeeper.fifo import NotifyFifo
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.links import Link, LinkMonitor
 from vipkeeper.net.record import RecordError
@@ -779,20 +780,33 @@ class Daemon:
         old = {f.path: f for f in self.fifos}
         self.fifos = []
         wanted: dict[str, Script] = {}
-        for path, script, what in (
-            (g.notify_fifo, g.notify_fifo_script, "global_defs notify_fifo_script"),
-            (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script, "global_defs vrrp_notify_fifo_script"),
+        for path, owner_spec, script, what in (
+            (g.notify_fifo, g.notify_fifo_owner, g.notify_fifo_script, "notify_fifo"),
+            (
+                g.vrrp_notify_fifo,
+                g.vrrp_notify_fifo_owner,
+                g.vrrp_notify_fifo_script,
+                "vrrp_notify_fifo",
+            ),
         ):
             if not path or any(f.path == path for f in self.fifos):
                 continue
-            fifo = old.pop(path, None) or NotifyFifo(path)
+            owner = policy.fifo_owner(owner_spec)
+            if isinstance(owner, str):  # keepalived ignores such a FIFO
+                log.error("global_defs %s %s: %s; the FIFO is not used", what, path, owner)
+                continue
+            fifo = old.pop(path, None)
+            if fifo is not None and fifo.owner != owner:
+                fifo.close()  # the owner changed: opened and checked again
+                fifo = None
+            fifo = fifo or NotifyFifo(path, owner, what)
             try:
                 fifo.open()
             except OSError as exc:
-                log.error("notify fifo %s: %s", path, exc)  # noqa: TRY400
+                log.error("%s", exc)  # noqa: TRY400
                 continue
             self.fifos.append(fifo)
-            vetted = policy.prepare(script, what)
+            vetted = policy.prepare(script, f"global_defs {what}_script")
             if isinstance(vetted, Script):
                 wanted[path] = vetted.with_args((path,))  # keepalived passes the FIFO's name
         for fifo in old.values():

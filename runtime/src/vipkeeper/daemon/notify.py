@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
-import stat
-import struct
-import termios
 from collections.abc import Mapping, Sequence
 
 from vipkeeper.checks.process import RunAs, Script, run_script
@@ -107,50 +102,3 @@ class NotifyQueue:
                 log.error("%s: notify %s: %s", label, argv[0], exc)  # noqa: TRY400
             finally:
                 self.queue.task_done()
-
-
-class NotifyFifo:
-    """A FIFO that receives keepalived-format notify lines; created when missing."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def open(self) -> None:
-        """Create the FIFO if needed and open it without blocking (read-write, as keepalived)."""
-        if self._fd is not None:
-            return
-        try:
-            st = os.stat(self.path)
-            if not stat.S_ISFIFO(st.st_mode):
-                raise OSError(f"{self.path} exists and is not a FIFO")
-        except FileNotFoundError:
-            os.mkfifo(self.path, 0o600)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-
-    def write(self, line: str) -> None:
-        """Write one line; a full FIFO (no reader keeping up) drops it with a log line."""
-        if self._fd is None:
-            return
-        try:
-            os.write(self._fd, line.encode() + b"\n")
-        except BlockingIOError:
-            log.warning("notify fifo %s is full; dropped: %s", self.path, line)
-        except OSError as exc:
-            log.warning("notify fifo %s: %s", self.path, exc)
-
-    def pending(self) -> int:
-        """Bytes written but not read yet."""
-        if self._fd is None:
-            return 0
-        try:
-            raw = fcntl.ioctl(self._fd, termios.FIONREAD, b"\0\0\0\0")
-        except OSError:
-            return 0
-        return int(struct.unpack("i", raw)[0])
-
-    def close(self) -> None:
-        """Close the FIFO."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None

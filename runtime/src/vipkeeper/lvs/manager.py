@@ -43,6 +43,7 @@ from vipkeeper.config.model import (
     VirtualServer,
 )
 from vipkeeper.config.scripts import Lookup, lookup_user
+from vipkeeper.fifo import NotifyFifo
 from vipkeeper.lvs.dataplane import Dataplane, DataplaneError, select_backend
 from vipkeeper.lvs.desired import (
     dest,
@@ -52,7 +53,7 @@ from vipkeeper.lvs.desired import (
     service_keys,
     vs_label,
 )
-from vipkeeper.lvs.fifo import NotifyFifo, rs_line, vs_line
+from vipkeeper.lvs.fifo import rs_line, vs_line
 from vipkeeper.lvs.model import ServiceKey, ServiceState, Table
 from vipkeeper.lvs.reconcile import DelDest, DelService, Op, apply_to, plan
 from vipkeeper.net.addrwatch import Address, AddressWatch
@@ -325,7 +326,12 @@ class LvsManager:
         self.policy = ScriptPolicy(new_config.global_defs, self._lookup)
         if self.backend is None and new_config.virtual_servers:
             self.backend = select_backend()
-        if self._fifo is None or self._fifo.path != new_config.global_defs.lvs_notify_fifo:
+        g = new_config.global_defs
+        if (
+            self._fifo is None
+            or self._fifo.path != g.lvs_notify_fifo
+            or self._fifo.owner != self.policy.fifo_owner(g.lvs_notify_fifo_owner)
+        ):
             if self._fifo is not None:
                 self._fifo.close()
                 self._fifo = None
@@ -423,10 +429,21 @@ class LvsManager:
             return
 
     def _open_fifo(self, config: Config) -> None:
-        path = config.global_defs.lvs_notify_fifo
-        if path:
-            self._fifo = NotifyFifo(path)
-            self._fifo.open()
+        g = config.global_defs
+        path = g.lvs_notify_fifo
+        if not path:
+            return
+        owner = self.policy.fifo_owner(g.lvs_notify_fifo_owner)
+        if isinstance(owner, str):  # keepalived ignores such a FIFO
+            log.error("global_defs lvs_notify_fifo %s: %s; the FIFO is not used", path, owner)
+            return
+        fifo = NotifyFifo(path, owner, "lvs_notify_fifo")
+        try:
+            fifo.open()
+        except OSError as exc:
+            log.error("%s", exc)  # noqa: TRY400
+            return
+        self._fifo = fifo
 
     def _new_vs(
         self, vs: VirtualServer, config: Config, prev: VirtualServerState | None
