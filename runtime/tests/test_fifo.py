@@ -20,12 +20,12 @@ NOBODY = pwd.getpwnam("nobody")
 
 
 @pytest.fixture
-def sticky(tmp_path: Path) -> Iterator[Path]:
+def sticky(tmp_path: Path) -> Path:
     """A directory like /tmp: world-writable with the sticky bit."""
     d = tmp_path / "tmp"
     d.mkdir()
     d.chmod(0o1777)
-    yield d
+    return d
 
 
 @pytest.fixture
