@@ -318,8 +318,7 @@ def neighbours(t: Path) -> dict[str, Case]:
             head(*OPEN, f"notify_fifo {t}/fifo nosuchuser_vk") + instance(), 0
         ),
         "security-no-default-user-lvs_notify_fifo-unknown-user": Case(
-            head("enable_script_security", f"lvs_notify_fifo {t}/fifo nosuchuser_vk")
-            + service(),
+            head("enable_script_security", f"lvs_notify_fifo {t}/fifo nosuchuser_vk") + service(),
             0,
         ),
         "security-no-default-user-MISC_CHECK": Case(

@@ -40,8 +40,7 @@ def test_the_fifo_is_given_to_its_user_whose_reader_script_reads_it(lab: NetLab)
     reader.chmod(0o755)
     fifo = pub / "vrrp.fifo"
     globals_ = (
-        f"vrrp_notify_fifo {fifo} nobody nogroup\n"
-        f"  vrrp_notify_fifo_script {reader} nobody nogroup"
+        f"vrrp_notify_fifo {fifo} nobody nogroup\n  vrrp_notify_fifo_script {reader} nobody nogroup"
     )
     va = start_vipkeeper(lab, a, config(instance_conf(version=3, advert=ADV), globals_=globals_))
     assert va.wait_state("MASTER", 3) is not None, va.log()
