@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vipkeeper.aio import cancel_and_wait
 from vipkeeper.checks.process import ProcessResult, RunAs, Script, run_script
 from vipkeeper.config.model import FifoOwner, GlobalDefs, ScriptCommand
 from vipkeeper.config.scripts import (
@@ -159,9 +160,7 @@ class ScriptTracker:
         if running is not None and not running.done():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(running), self.spec.timeout + 3.0)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait(self._task)
         self._task = None
 
     def record(self, success: bool) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vipkeeper.aio import cancel_and_wait
+
 log = logging.getLogger("vipkeeper.checks")
 POLL_INTERVAL = 0.2  # seconds between stat() calls (cheap; only re-read on change)
 
@@ -69,11 +71,8 @@ class FileTracker:
 
     async def stop(self) -> None:
         """Stop watching."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def poll(self) -> None:
         """Re-read the file if it changed, and report a new value."""

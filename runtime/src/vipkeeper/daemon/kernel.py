@@ -20,6 +20,7 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import TypeVar
 
+from vipkeeper.aio import cancel_and_wait
 from vipkeeper.net.addrs import Addresses, AddrSpec, NetError, RouteSpec
 from vipkeeper.net.garp import GarpSender
 from vipkeeper.net.record import RecordError, VipRecord
@@ -255,11 +256,8 @@ class Kernel:
         """Stop the worker and close the sockets."""
         for task in list(self._bursts):
             task.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for sender in self._garp.values():
             sender.close()
         self._garp.clear()

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 
+from vipkeeper.aio import cancel_and_wait
 from vipkeeper.checks.process import RunAs, Script, run_script
 
 log = logging.getLogger("vipkeeper.notify")
@@ -71,11 +72,8 @@ class NotifyQueue:
 
     async def stop(self) -> None:
         """Stop the worker."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _work(self) -> None:
         while True:

@@ -16,11 +16,11 @@ an interface that is gone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from vipkeeper.aio import cancel_and_wait
 from vipkeeper.net.netlink import AsyncIPRoute
 
 log = logging.getLogger("vipkeeper.net")
@@ -150,20 +150,14 @@ class Subscription:
         self._resync_task = asyncio.get_running_loop().create_task(self._restart())
 
     async def _restart(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self._start_over()
         self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def stop(self) -> None:
         """Stop watching and close the socket."""
         for task in (self._resync_task, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(task)
         self._task = self._resync_task = None
         if self._events is not None:
             self._events.close()

@@ -15,12 +15,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vipkeeper.aio import cancel_and_wait
 from vipkeeper.checks.checkers import attempt_timeout, run_check
 from vipkeeper.checks.checkers.result import CheckResult, Target
 from vipkeeper.checks.process import Script
@@ -80,10 +80,7 @@ class CheckerLoop:
     async def stop(self) -> None:
         """Cancel the loop and wait for it."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         first = self.bootstrap + (
