@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 import re
@@ -99,7 +100,8 @@ def check_options(
     options: Mapping[str, Any], given: Mapping[Any, Any], where: str, problems: Problems
 ) -> dict[str, Any]:
     """`given` checked against one level of `options`: every spec key in the result, converted
-    or defaulted; a key that is missing or wrong is None. Errors name `where` and the key."""
+    or defaulted; a key that is wrong has its default (None without one) and an error that
+    names `where` and the key."""
     params = {k: v for k, v in given.items() if v is not None}  # null is unset, as before
     # Ansible takes true for 1: not here, where a number is a priority or a time.
     booleans = {
@@ -119,6 +121,7 @@ def check_options(
         value = out.get(key)
         if key in booleans:
             problems.error(f"{where}: {key} must be {_WANTED[opts['type']]}, got {booleans[key]!r}")
+            out[key] = copy.deepcopy(opts.get("default"))
             continue
         if value is None:
             if opts.get("required"):
@@ -127,13 +130,13 @@ def check_options(
         wanted = opts.get("type", "str")
         if not isinstance(value, _PYTHON_TYPES[wanted]):
             problems.error(f"{where}: {key} must be {_WANTED[wanted]}, got {params[key]!r}")
-            out[key] = None
+            out[key] = copy.deepcopy(opts.get("default"))
             continue
         choices = opts.get("choices")
         if choices is not None and value not in choices:
             shown = ", ".join(str(c) for c in choices)
             problems.error(f"{where}: {key} must be one of {shown}, got {params[key]!r}")
-            out[key] = None
+            out[key] = copy.deepcopy(opts.get("default"))
             continue
         if wanted == "float" and type(params.get(key)) is int:
             out[key] = params[key]  # a whole number stays whole (advert_int 1, not 1.0)
