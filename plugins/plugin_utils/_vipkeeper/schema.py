@@ -138,7 +138,7 @@ def check_options(
             problems.error(f"{where}: {key} must be one of {shown}, got {params[key]!r}")
             out[key] = copy.deepcopy(opts.get("default"))
             continue
-        if wanted == "float" and type(params.get(key)) is int:
+        if wanted == "float" and isinstance(params.get(key), int):
             out[key] = params[key]  # a whole number stays whole (advert_int 1, not 1.0)
     return {key: out.get(key) for key in options}
 
