@@ -1,4 +1,4 @@
-"""Turn Ansible variables (plain mappings) into planner inputs; no Ansible imports."""
+"""Turn Ansible variables (plain mappings) into planner inputs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.planning
     PlanError,
     Settings,
 )
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.schema import as_list
 
 SETTING_KEYS = frozenset(Settings.__dataclass_fields__)
 
@@ -30,9 +31,9 @@ def wanted_interfaces(clusters: Iterable[Any]) -> dict[str, set[str]]:
     """For every host named by a cluster, the interfaces whose facts are needed."""
     wanted: dict[str, set[str]] = {}
     for cluster in clusters:
-        if not isinstance(cluster, Mapping) or not isinstance(cluster.get("hosts"), list):
+        if not isinstance(cluster, Mapping):
             continue
-        for entry in cluster["hosts"]:
+        for entry in as_list(cluster.get("hosts")) or ():  # as the planner reads it (schema.py)
             name = entry if isinstance(entry, str) else (entry or {}).get("name")
             if not isinstance(name, str):
                 continue
