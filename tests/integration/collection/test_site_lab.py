@@ -7,6 +7,8 @@ The lab (tests/lab/lab.py, docs/lab.md) is unique to this run and always torn do
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import subprocess
@@ -24,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[3]
 LAB = ROOT / "tests" / "lab" / "lab.py"
 BIN = Path(sys.executable).parent
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
+API = {"name": "api", "hosts": "{{ groups['lb'] | reverse | list }}", "interface": "host0",
+       "vips": ["{{ lab_vips[1] }}"]}  # fmt: skip
 
 
 def lab(*args: str) -> subprocess.CompletedProcess[str]:
@@ -49,10 +53,17 @@ def site() -> Iterator[dict[str, Any]]:
         subprocess.run(["rm", "-rf", str(work)], check=False)
 
 
-def clusters(site: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> Path:
+def clusters(
+    site: dict[str, Any],
+    extra: list[dict[str, Any]] | None = None,
+    web: dict[str, Any] | None = None,
+    more_vars: dict[str, Any] | None = None,
+    tag: str = "",
+) -> Path:
     data = {
         "all": {
             "vars": {
+                **(more_vars or {}),
                 "vipkeeper_offline": True,
                 # a wheelhouse of this run: the hosts get the runtime of this checkout
                 "runtime_controller_wheelhouse": str(site["work"] / "wheels"),
@@ -68,13 +79,14 @@ def clusters(site: dict[str, Any], extra: list[dict[str, Any]] | None = None) ->
                         "track": [
                             {"name": "sshd", "script": "/usr/bin/pgrep -x sshd", "weight": -30}
                         ],
+                        **(web or {}),
                     },
                     *(extra or []),
                 ],
             }
         }
     }
-    path = site["work"] / f"clusters-{len(extra or [])}.yml"
+    path = site["work"] / f"clusters-{len(extra or [])}{tag}.yml"
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -142,9 +154,7 @@ def test_site_deploys_idempotently_and_reloads_without_restart(site: dict[str, A
 
     lock_before = yaml.safe_load((site["work"] / "lock.yml").read_text())
     pids = {h: on(site, h, "systemctl show vipkeeper -p MainPID") for h in ("lb1", "lb2")}
-    api = {"name": "api", "hosts": "{{ groups['lb'] | reverse | list }}", "interface": "host0",
-           "vips": ["{{ lab_vips[1] }}"]}  # fmt: skip
-    vars2 = clusters(site, [api])
+    vars2 = clusters(site, [API])
     second = play(site, vars2)
     assert second.returncode == 0, second.stdout[-4000:]
     assert "RUNNING HANDLER [vipkeeper.vrrp.vrrp : Reload the VRRP daemon]" in second.stdout
@@ -165,3 +175,100 @@ def test_bad_inventory_fails_before_any_host_changes(site: dict[str, Any]) -> No
     assert "cluster bad: unknown host ghost (not in the inventory)" in failed.stdout
     assert "TASK [vipkeeper.vrrp.runtime" not in failed.stdout
     assert on(site, "lb1", "sha1sum /etc/vipkeeper/keepalived.conf") == before
+
+
+NOTIFY = """#!/bin/sh
+echo "$1 $(id -un) $(id -gn) $(id -Gn | wc -w)" >> /var/lib/vkt/notify.log
+logger -t vkt-notify "$1 as $(id -un)"
+"""
+
+
+def wait_until(check: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def journal(site: dict[str, Any], host: str, *args: str) -> list[dict[str, Any]]:
+    """The daemon's own journal records (not ExecStartPre's), as `journalctl -o json` gives."""
+    pid = on(site, host, "systemctl show -p MainPID --value vipkeeper").strip()
+    out = on(site, host, f"journalctl -q -o json _SYSTEMD_UNIT=vipkeeper.service _PID={pid} "
+                         + " ".join(args))  # fmt: skip
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_hardened_unit_runs_notify_as_another_user_and_logs_priorities(
+    site: dict[str, Any],
+) -> None:
+    """Under the role's sandbox (#17): VRRP works, a notify script runs as nobody, vips.json is
+    root-only, and the journal has each line's priority (`journalctl -p err` works)."""
+    props = on(
+        site,
+        "lb1",
+        "systemctl show vipkeeper -p ActiveState -p UMask -p MemoryDenyWriteExecute"
+        " -p PrivateDevices -p SystemCallFilter -p SystemCallErrorNumber",
+    )
+    assert "ActiveState=active" in props
+    assert "UMask=0077" in props
+    assert "MemoryDenyWriteExecute=yes" in props
+    assert "PrivateDevices=yes" in props
+    assert re.search(r"^SystemCallFilter=.*\bsetresuid\b", props, re.M), props  # an allow list
+    assert not re.search(r"^SystemCallFilter=.*\bmount\b", props, re.M), props
+    assert on(site, "lb1", "stat -c %a /run/vipkeeper/vips.json").strip() == "600"
+
+    encoded = base64.b64encode(NOTIFY.encode()).decode()
+    for host in ("lb1", "lb2"):
+        on(site, host, f"echo {encoded} | base64 -d > /usr/local/bin/vkt-notify"
+                       " && chmod 0755 /usr/local/bin/vkt-notify"
+                       " && install -d -o nobody -g nogroup /var/lib/vkt")  # fmt: skip
+    hook = "/usr/local/bin/vkt-notify"
+    notify = {"notify": {"master": f"{hook} master", "backup": f"{hook} backup"}}
+    nobody = {"vrrp_global_defs": {"script_user": "nobody"}}
+    vars3 = clusters(site, [API], web=notify, more_vars=nobody, tag="-notify")
+    third = play(site, vars3)
+    assert third.returncode == 0, third.stdout[-4000:]
+    assert "script_user nobody" in on(site, "lb2", "cat /etc/vipkeeper/keepalived.conf")
+
+    vip = yaml.safe_load(Path(site["inventory"]).read_text())["all"]["vars"]["lab_vips"][0]
+    pid_lb1 = on(site, "lb1", "systemctl show -p MainPID --value vipkeeper").strip()
+    since = on(site, "lb1", "date '+%Y-%m-%d %H:%M:%S'").strip()
+    on(site, "lb1", "systemctl stop vipkeeper")  # lb2 takes web over: notify_master as nobody
+    assert wait_until(lambda: vip in on(site, "lb2", "ip -br addr show host0"), 15)
+    log = "cat /var/lib/vkt/notify.log 2>/dev/null || true"
+    assert wait_until(lambda: "master" in on(site, "lb2", log), 15), on(site, "lb2", log)
+    assert on(site, "lb2", log).splitlines()[0] == "master nobody nogroup 1"
+    assert "master as nobody" in on(site, "lb2", "journalctl -q -o cat -t vkt-notify")
+
+    on(site, "lb1", "systemctl start vipkeeper")  # lb1 preempts: notify_backup on lb2
+    assert wait_until(lambda: vip in on(site, "lb1", "ip -br addr show host0"), 20)
+    assert wait_until(lambda: "backup" in on(site, "lb2", log), 15), on(site, "lb2", log)
+    assert on(site, "lb2", log).splitlines()[-1] == "backup nobody nogroup 1"
+
+    # The journal: each record has the priority its level says, and no timestamp of ours.
+    records = journal(site, "lb1", f"--since '{since}'")
+    assert records, "no journal records for the restarted daemon"
+    assert on(site, "lb1", "systemctl show -p MainPID --value vipkeeper").strip() != pid_lb1
+    texts = {r["MESSAGE"]: r["PRIORITY"] for r in records if isinstance(r.get("MESSAGE"), str)}
+    master = [m for m in texts if "-> MASTER" in m]
+    assert master, texts
+    assert all(texts[m] == "6" and m.startswith("INFO (") for m in master), texts
+    assert not [m for m in texts if re.match(r"<\d>|\d{4}-\d\d-\d\d ", m)], texts
+
+    # A broken file sent with SIGHUP: `journalctl -p err` finds the reload failure.
+    conf = "/etc/vipkeeper/keepalived.conf"
+    on(site, "lb1", f"cp -p {conf} /root/conf.good && echo 'vrrp_instance {{' >> {conf}"
+                    " && kill -HUP $(systemctl show -p MainPID --value vipkeeper)")  # fmt: skip
+    try:
+        assert wait_until(
+            lambda: any("reload failed" in r["MESSAGE"] for r in journal(site, "lb1", "-p err")),
+            15,
+        ), journal(site, "lb1", "-p err")
+        errors = journal(site, "lb1", "-p err")
+        assert {r["PRIORITY"] for r in errors} == {"3"}
+        assert not [r for r in errors if "-> MASTER" in r["MESSAGE"]]  # info stays out
+    finally:
+        on(site, "lb1", f"cp -p /root/conf.good {conf}")
+    assert "ActiveState=active" in on(site, "lb1", "systemctl show vipkeeper -p ActiveState")

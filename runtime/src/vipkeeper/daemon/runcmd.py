@@ -6,14 +6,13 @@ import argparse
 import asyncio
 import logging
 import os
-import sys
 
 from vipkeeper.daemon.daemon import Daemon, Options, blocking_errors
 from vipkeeper.daemon.dumps import DEFAULT_DIR
 from vipkeeper.daemon.evloop import new_event_loop
+from vipkeeper.daemon.logsetup import setup_logging
 
 METRICS_ENV = "VIPKEEPER_METRICS"
-LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(message)s"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,13 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("pyroute2").setLevel(logging.WARNING)
-    logging.getLogger("asyncio").setLevel(logging.WARNING)
+    setup_logging(level)  # sd-daemon priority prefixes when stderr is the journal
 
 
 def main(args: argparse.Namespace) -> int:

@@ -81,16 +81,22 @@ def format_table(status: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _fail(args: argparse.Namespace, error: str, code: int) -> int:
+    """Report a failure on stderr, and with --json as a JSON object on stdout too."""
+    print(f"vipkeeper status: {error}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"ok": False, "error": error, "socket": args.socket}, sort_keys=True))
+    return code
+
+
 def main(args: argparse.Namespace) -> int:
-    """Print the daemon's status; exit 3 when no daemon answers."""
+    """Print the daemon's status; exit 3 when no daemon answers, 1 when it refuses."""
     try:
         status = request(args.socket, {"command": "status"})
     except (OSError, ValueError, TypeError) as exc:
-        print(f"vipkeeper status: cannot reach the daemon at {args.socket}: {exc}", file=sys.stderr)
-        return 3
+        return _fail(args, f"cannot reach the daemon at {args.socket}: {exc}", 3)
     if not status.get("ok", False):
-        print(f"vipkeeper status: {status.get('error', 'the daemon refused')}", file=sys.stderr)
-        return 1
+        return _fail(args, str(status.get("error", "the daemon refused")), 1)
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=True))
     else:

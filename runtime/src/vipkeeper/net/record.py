@@ -12,6 +12,8 @@ from typing import Any
 
 from vipkeeper.net.addrs import AddrSpec, RouteSpec
 
+RECORD_MODE = 0o600
+
 
 def _addr_to_json(spec: AddrSpec) -> dict[str, Any]:
     return {
@@ -122,7 +124,11 @@ class VipRecord:
         tmp = self.path.with_suffix(".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-            tmp.write_text(json.dumps(data, indent=1))
+            # Root only whatever the umask (or a leftover tmp file's mode): it lists the VIPs.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, RECORD_MODE)
+            with os.fdopen(fd, "w") as out:
+                os.fchmod(fd, RECORD_MODE)
+                out.write(json.dumps(data, indent=1))
             os.replace(tmp, self.path)
         except OSError as exc:
             with contextlib.suppress(OSError):
