@@ -163,6 +163,19 @@ vips:
   sample:
     - {address: 10.0.0.100, prefix: 24, instance: web, state: MASTER, held: true,
        interface: eth0, held_since: 1795240191.71}
+addresses:
+  description:
+    - Every address the host carries (from the kernel), whatever the daemon says - what
+      M(vipkeeper.vrrp.vip_assert) checks each VIP against.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    address: {description: The address., type: str}
+    prefix: {description: Its prefix length., type: int}
+    interface: {description: The interface that has it., type: str}
+  sample:
+    - {address: 10.0.0.11, prefix: 24, interface: eth0}
 held:
   description: The VIPs this host holds.
   returned: always
