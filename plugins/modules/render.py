@@ -41,9 +41,6 @@ options:
     required: true
   daemon:
     description: Which daemon reads the file; selects the default O(validate) command.
-    type: str
-    choices: [vipkeeper, keepalived]
-    default: vipkeeper
   validate:
     description:
       - Command that validates the temporary file (C(%s)) before it replaces O(dest).
@@ -122,12 +119,8 @@ attributes:
     support: none
   bypass_host_loop:
     support: none
-  check_mode:
-    support: full
   diff_mode:
     support: full
-  platform:
-    platforms: posix
   safe_file_operations:
     description: Writes through M(ansible.builtin.copy), with its atomic file operations.
     support: full
@@ -137,6 +130,8 @@ attributes:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - vipkeeper.vrrp.common
+  - vipkeeper.vrrp.common.config_daemon
 seealso:
   - plugin: vipkeeper.vrrp.vrrp_plan
     plugin_type: filter

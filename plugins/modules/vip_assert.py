@@ -54,14 +54,10 @@ options:
     default: true
 attributes:
   check_mode:
-    support: full
     details: Pure evaluation of its arguments.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - vipkeeper.vrrp.common
 seealso:
   - module: vipkeeper.vrrp.vip_info
 """

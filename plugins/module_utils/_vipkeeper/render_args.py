@@ -9,14 +9,16 @@ the DOCUMENTATION options.
 
 from __future__ import annotations
 
-DAEMONS = ("vipkeeper", "keepalived")
+from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.common_args import (
+    CONFIG_DAEMON_ARGS,
+)
 
 # Arguments render passes on to ansible.builtin.copy unchanged.
 COPY_ARGS = ("mode", "owner", "group", "backup", "seuser", "serole", "setype", "selevel")
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},
-    "daemon": {"type": "str", "choices": list(DAEMONS), "default": "vipkeeper"},
+    **CONFIG_DAEMON_ARGS,
     "validate": {"type": "str"},
     "clusters": {"type": "list", "elements": "dict"},
     "settings": {"type": "dict", "default": {}},

@@ -26,6 +26,7 @@ from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.planning
     derive_auth_pass,
     plan,
 )
+from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.module_docs import documented
 from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.plugin_utils.helpers import hostvars
 from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.plugin_utils.scenarios import SCENARIOS
 
@@ -142,16 +143,16 @@ def _doc_spec(option: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_argument_spec_is_the_documented_one() -> None:
-    options = yaml.safe_load(render_doc.DOCUMENTATION)["options"]
+    options = documented("render")["options"]
     spec = {
         name: {k: v for k, v in s.items() if k != "no_log"} for name, s in ARGUMENT_SPEC.items()
     }
-    documented = {name: _doc_spec(o) for name, o in options.items()}
-    assert {n: _doc_spec(s) for n, s in spec.items()} == documented
+    in_docs = {name: _doc_spec(o) for name, o in options.items()}
+    assert {n: _doc_spec(s) for n, s in spec.items()} == in_docs
 
 
 def test_no_secret_in_the_examples_default() -> None:
     """The docs no longer claim secrets defaults to an empty mapping."""
-    options = yaml.safe_load(render_doc.DOCUMENTATION)["options"]
+    options = documented("render")["options"]
     assert "default" not in options["secrets"]
     assert re.search(r"vipkeeper_secrets", " ".join(options["secrets"]["description"]))
