@@ -8,17 +8,23 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
+from ansible.utils.hashing import checksum_s
 
 from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.check import (
     mask_quoted_auth_pass,
     parse_keepalived,
     parse_vipkeeper,
     summary,
+)
+from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.render_args import (
+    ARGUMENT_SPEC,
+    COPY_ARGS,
 )
 from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.inputs import (
     collect_facts,
@@ -40,23 +46,6 @@ VALIDATE = {
 MASK = "********"
 # A keepalived.conf line that sets the VRRPv2 password: the value is everything after the keyword.
 _AUTH_PASS_LINE = re.compile(r"(?m)^([ \t]*auth_pass[ \t]+)[^\s].*$")
-COPY_ARGS = ("mode", "owner", "group", "backup", "seuser", "serole", "setype", "selevel")
-OWN_ARGS = frozenset(
-    {
-        "dest",
-        "daemon",
-        "validate",
-        "clusters",
-        "settings",
-        "lock",
-        "secrets",
-        "plan",
-        "template",
-        "global_defs",
-        "host",
-        *COPY_ARGS,
-    }
-)
 
 
 def mask_auth_pass(text):
@@ -80,7 +69,7 @@ class ActionModule(ActionBase):
     """vipkeeper.vrrp.render: like template, with the plan computed from the inventory."""
 
     TRANSFERS_FILES = True
-    _VALID_ARGS = OWN_ARGS
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -92,13 +81,36 @@ class ActionModule(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)
 
     def _arg(self, name, default=None):
-        value = self._task.args.get(name)
+        value = self._args.get(name)
         return default if value is None else value
+
+    def _inventory(self, task_vars, name, default):
+        """An inventory variable, templated (vaulted values come out decrypted)."""
+        value = task_vars.get(name)
+        return default if value is None else self._templar.template(value)
+
+    def _secrets(self, task_vars):
+        """O(secrets), by default the inventory's vipkeeper_secrets."""
+        secrets = self._arg("secrets")
+        if secrets is None:
+            secrets = self._inventory(task_vars, "vipkeeper_secrets", {})
+        if not isinstance(secrets, Mapping):
+            raise AnsibleActionFail("secrets (default: vipkeeper_secrets) must be a mapping")
+        return dict(secrets)
+
+    def _settings(self, task_vars):
+        """O(settings); their C(secret) defaults to the inventory's vipkeeper_auth_secret."""
+        settings = dict(self._arg("settings", {}))
+        if settings.get("secret") is None:
+            site_secret = self._inventory(task_vars, "vipkeeper_auth_secret", "")
+            if site_secret:
+                settings["secret"] = site_secret
+        return settings_from(settings)
 
     def _plan(self, task_vars):
         given = self._arg("plan")
         if given:
-            if not isinstance(given, dict) or "clusters" not in given:
+            if "clusters" not in given:
                 raise AnsibleActionFail("plan must be the output of vipkeeper.vrrp.vrrp_plan")
             if any(
                 inst.get("auth_pass") == "********"
@@ -117,10 +129,49 @@ class ActionModule(ActionBase):
         return plan(
             clusters,
             collect_facts(clusters, hostvars),
-            settings_from(self._arg("settings", {})),
+            self._settings(task_vars),
             self._arg("lock", {}),
-            self._arg("secrets", {}),
+            self._secrets(task_vars),
         )
+
+    def _auth_check(self, clusters, task_vars):
+        """Fail on a VRRPv2 instance without authentication that the inventory meant to protect.
+
+        The inventory means to protect a cluster when a secret is given for it (O(secrets),
+        vipkeeper_secrets) or a site-wide secret is set (vipkeeper_auth_secret, the C(secret)
+        setting). Any other VRRPv2 instance without authentication gets a warning.
+        """
+        given = self._arg("secrets")
+        inventory = self._inventory(task_vars, "vipkeeper_secrets", {})
+        site = self._arg("settings", {}).get("secret") or self._inventory(
+            task_vars, "vipkeeper_auth_secret", ""
+        )
+        errors = []
+        for cluster in clusters:
+            for inst in cluster.instances:
+                if inst.version != 2 or inst.auth_pass:
+                    continue
+                why = []
+                if isinstance(inventory, Mapping) and cluster.name in inventory:
+                    why.append("vipkeeper_secrets has a secret for it")
+                if isinstance(given, Mapping) and cluster.name in given:
+                    why.append("secrets names it")
+                if site:
+                    why.append("a site-wide secret (vipkeeper_auth_secret) is set")
+                what = "cluster %s: VRRPv2 instance %s" % (cluster.name, inst.name)
+                if why:
+                    errors.append(
+                        "%s would be rendered without authentication, but %s: pass its secret"
+                        " (secrets defaults to vipkeeper_secrets), or a plan computed with it"
+                        % (what, " and ".join(why))
+                    )
+                else:
+                    self._display.warning(
+                        "vipkeeper render: %s has no authentication (no secret for it in the"
+                        " cluster, vipkeeper_secrets or vipkeeper_auth_secret)" % what
+                    )
+        if errors:
+            raise AnsibleActionFail("vipkeeper render refused:\n- " + "\n- ".join(errors))
 
     def _template_text(self):
         name = self._arg("template")
@@ -130,13 +181,11 @@ class ActionModule(ActionBase):
         return to_text(self._loader.get_text_file_contents(path))
 
     def _run(self, result, task_vars):
-        dest = self._arg("dest")
-        if not dest:
-            raise AnsibleActionFail("dest is required")
-        daemon = self._arg("daemon", "vipkeeper")
-        if daemon not in VALIDATE:
-            raise AnsibleActionFail("daemon must be vipkeeper or keepalived")
-        validate = self._task.args.get("validate")
+        # Types, choices and required arguments, as a module's AnsibleModule would check them.
+        _validation, self._args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        dest = self._args["dest"]
+        daemon = self._args["daemon"]
+        validate = self._args.get("validate")
         validate = VALIDATE[daemon] if validate is None else validate
         host = self._arg("host", task_vars.get("inventory_hostname"))
         try:
@@ -147,6 +196,7 @@ class ActionModule(ActionBase):
         for text in the_plan.warnings:
             self._display.warning("vipkeeper plan: " + text)
         clusters = the_plan.for_host(host)
+        self._auth_check(clusters, task_vars)
         content = render_host(the_plan, host, self._template_text(), self._arg("global_defs", {}))
         instances = [
             {"name": i.name, "cluster": c.name, "vrid": i.vrid, "state": i.member(host).state}
@@ -177,13 +227,18 @@ class ActionModule(ActionBase):
             errors = [d["message"] for d in found if d["severity"] == "error"]
             copy_result["msg"] = "rendered config failed validation: " + "; ".join(errors[:5])
         result.update(copy_result)
+        if not result.get("failed"):
+            # As RETURN promises, also in check mode (where copy reports only `changed`): the
+            # checksum is the SHA1 of the rendered text, the file's checksum once written.
+            result.setdefault("dest", dest)
+            result.setdefault("checksum", checksum_s(content))
         result["instances"] = instances
         result["plan_warnings"] = list(the_plan.warnings)
         return result
 
     def _copy(self, content, dest, validate, task_vars):
         new_task = self._task.copy()
-        new_task.args = {k: self._task.args[k] for k in COPY_ARGS if k in self._task.args}
+        new_task.args = {k: self._args[k] for k in COPY_ARGS if self._args.get(k) is not None}
         local_tempdir = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
         try:
             source = os.path.join(local_tempdir, os.path.basename(dest))

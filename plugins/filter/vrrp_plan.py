@@ -34,7 +34,7 @@ options:
       - Site-wide planning options.
       - C(mcast_unique) (bool, default false) gives every multicast cluster its own group from
         C(mcast_pool4) (default C(239.255.213.0/24)) or C(mcast_pool6) (default
-        C(ff02::5650:0/120)); otherwise clusters use 224.0.0.18 / ff02::12.
+        C(ff02::5650:0/120)); otherwise clusters use C(224.0.0.18) / C(ff02::12).
       - C(priority_base) (150) and C(priority_step) (10) give the priorities by host order.
       - C(single_host) (C(warn), C(error) or C(allow)) for clusters with one host.
       - C(advert_int) (1), C(version4) (2, the VRRP version of IPv4 instances), C(secret) (a

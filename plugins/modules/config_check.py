@@ -25,9 +25,6 @@ options:
     required: true
   daemon:
     description: Which checker to run.
-    type: str
-    choices: [vipkeeper, keepalived]
-    default: vipkeeper
   executable:
     description:
       - Path of the checker binary. By default C(vipkeeper) or C(keepalived) is searched on
@@ -46,14 +43,11 @@ options:
     default: true
 attributes:
   check_mode:
-    support: full
     details: The check only reads the file, so it also runs in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - vipkeeper.vrrp.common
+  - vipkeeper.vrrp.common.config_daemon
 seealso:
   - module: vipkeeper.vrrp.render
 """
@@ -143,17 +137,16 @@ command:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.check import ConfigCheck
+from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.common_args import (
+    CONFIG_DAEMON_ARGS,
+)
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
             "path": {"type": "path", "required": True},
-            "daemon": {
-                "type": "str",
-                "choices": ["vipkeeper", "keepalived"],
-                "default": "vipkeeper",
-            },
+            **CONFIG_DAEMON_ARGS,
             "executable": {"type": "path"},
             "config_id": {"type": "str"},
             "skip_interfaces": {"type": "bool", "default": False},

@@ -2,8 +2,9 @@
 # Copyright: vipkeeper maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-# This module is implemented as an action plugin (plugins/action/render.py); this file holds
-# its documentation only, like ansible.builtin.template.
+# This module is implemented as an action plugin (plugins/action/render.py); this file holds its
+# documentation and the argument spec the action plugin validates against
+# (module_utils/_vipkeeper/render_args.py), so validate-modules checks that the two agree.
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ description:
   - The diff shows every C(auth_pass) value as C(********); the file on the host gets the real
     value.
   - Inventory errors fail before anything is transferred, naming every cluster and host involved.
+  - Arguments are checked for their types before anything else, as a module's are.
+  - VRRPv2 authentication comes from O(secrets) (by default the inventory's C(vipkeeper_secrets))
+    and the site-wide C(vipkeeper_auth_secret). A VRRPv2 instance that would be rendered without
+    authentication although the inventory has a secret for its cluster (or a site-wide secret)
+    fails the task, naming the cluster; one without any secret is rendered with a warning.
   - The same config is rendered for hosts running vipkeeper and hosts running keepalived.
 author:
   - vipkeeper maintainers (@vipkeeper)
@@ -35,9 +41,6 @@ options:
     required: true
   daemon:
     description: Which daemon reads the file; selects the default O(validate) command.
-    type: str
-    choices: [vipkeeper, keepalived]
-    default: vipkeeper
   validate:
     description:
       - Command that validates the temporary file (C(%s)) before it replaces O(dest).
@@ -49,7 +52,9 @@ options:
     type: list
     elements: dict
   settings:
-    description: Planning settings, as for P(vipkeeper.vrrp.vrrp_plan#filter).
+    description:
+      - Planning settings, as for P(vipkeeper.vrrp.vrrp_plan#filter).
+      - Their C(secret) defaults to the inventory's C(vipkeeper_auth_secret).
     type: dict
     default: {}
   lock:
@@ -57,9 +62,10 @@ options:
     type: dict
     default: {}
   secrets:
-    description: Vaulted auth secret per cluster name.
+    description:
+      - Vaulted auth secret per cluster name.
+      - Defaults to the inventory's C(vipkeeper_secrets) (templated, so vaulted values work).
     type: dict
-    default: {}
   plan:
     description:
       - A precomputed plan, the output of C(vrrp_plan(..., redact=false)). Large sites compute
@@ -113,12 +119,8 @@ attributes:
     support: none
   bypass_host_loop:
     support: none
-  check_mode:
-    support: full
   diff_mode:
     support: full
-  platform:
-    platforms: posix
   safe_file_operations:
     description: Writes through M(ansible.builtin.copy), with its atomic file operations.
     support: full
@@ -128,6 +130,8 @@ attributes:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - vipkeeper.vrrp.common
+  - vipkeeper.vrrp.common.config_daemon
 seealso:
   - plugin: vipkeeper.vrrp.vrrp_plan
     plugin_type: filter
@@ -166,7 +170,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 dest:
-  description: Path of the config.
+  description: Path of the config (also in check mode).
   returned: success
   type: str
   sample: /etc/vipkeeper/keepalived.conf
@@ -187,12 +191,31 @@ backup_file:
   type: str
   sample: /etc/vipkeeper/keepalived.conf.2061.2026-01-01@10:00:00~
 checksum:
-  description: SHA1 of the new file.
+  description:
+    - SHA1 of the rendered config - the file's checksum once written. In check mode, the checksum
+      the file would have.
   returned: success
   type: str
+  sample: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed
 diagnostics:
   description: When validation fails, the checker's diagnostics (file, line, severity, message).
   returned: on validation failure
   type: list
   elements: dict
 """
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.render_args import (
+    ARGUMENT_SPEC,
+)
+
+
+def main():
+    """Only reached when the action plugin is bypassed: checks the arguments, then refuses."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.fail_json(msg="vipkeeper.vrrp.render runs as an action plugin on the controller")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,9 +11,13 @@ version_added: 0.1.0
 description:
   - Runs once over the M(vipkeeper.vrrp.vip_info) results of a cluster's hosts (use C(run_once)
     and build O(facts) from C(hostvars) or from a looped, registered vip_info).
-  - For each VIP it finds the hosts that hold it. Exactly one holder passes; two or more is
-    C(split_brain), none is C(no_holder), another host than O(expected) is C(unexpected_holder),
-    and a holder whose instance is not MASTER (or a MASTER without the VIP) is C(state_mismatch).
+  - The VIPs checked are O(vips) (by default every VIP a daemon lists) and every VIP of O(plan).
+  - For each VIP it finds the hosts that hold it - the hosts that carry the address (the
+    C(addresses) of vip_info, read from the kernel), whatever their daemons say, so a VIP two
+    hosts carry is a split brain even when no daemon lists it.
+  - Exactly one holder passes; two or more is C(split_brain), none is C(no_holder), another host
+    than O(expected) is C(unexpected_holder), and a holder whose instance is not MASTER (or a
+    MASTER without the VIP) is C(state_mismatch).
   - A host whose daemon did not answer is C(daemon_down) (unless O(require_running=false)).
   - Every problem names its kind, VIP and hosts. The module fails when there is one, unless
     O(fail_on_problem=false).
@@ -23,13 +27,19 @@ author:
 options:
   facts:
     description:
-      - Host name to that host's vip_info result (at least C(vips), C(held) and C(running)).
+      - Host name to that host's vip_info result (at least C(vips), C(held), C(addresses) and
+        C(running)).
     type: dict
     required: true
   vips:
     description: The VIPs to check (with or without prefix). By default every VIP of any instance.
     type: list
     elements: str
+  plan:
+    description:
+      - The output of P(vipkeeper.vrrp.vrrp_plan#filter) (redacted or not). Every VIP of every
+        cluster with a host in O(facts) is checked too, whether a daemon lists it or not.
+    type: dict
   expected:
     description: VIP to the host that should hold it.
     type: dict
@@ -44,14 +54,10 @@ options:
     default: true
 attributes:
   check_mode:
-    support: full
     details: Pure evaluation of its arguments.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - vipkeeper.vrrp.common
 seealso:
   - module: vipkeeper.vrrp.vip_info
 """
@@ -68,6 +74,14 @@ EXAMPLES = r"""
          | zip(ansible_play_hosts | map('extract', hostvars, 'vip_info_result'))) }}
     vips: [10.0.0.100]
     expected: {10.0.0.100: lb1}
+  run_once: true
+
+- name: Every VIP of the plan has exactly one holder, whatever the daemons say
+  vipkeeper.vrrp.vip_assert:
+    facts: >-
+      {{ dict(ansible_play_hosts
+         | zip(ansible_play_hosts | map('extract', hostvars, 'vip_info_result'))) }}
+    plan: "{{ vipkeeper_clusters | vipkeeper.vrrp.vrrp_plan(hostvars) }}"
   run_once: true
 """
 
@@ -120,6 +134,7 @@ def main():
         argument_spec={
             "facts": {"type": "dict", "required": True},
             "vips": {"type": "list", "elements": "str"},
+            "plan": {"type": "dict"},
             "expected": {"type": "dict", "default": {}},
             "require_running": {"type": "bool", "default": True},
             "fail_on_problem": {"type": "bool", "default": True},
@@ -129,9 +144,13 @@ def main():
     params = module.params
     try:
         rows, problems = check(
-            params["facts"], params["vips"], params["expected"], params["require_running"]
+            params["facts"],
+            params["vips"],
+            params["expected"],
+            params["require_running"],
+            params["plan"],
         )
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         module.fail_json(msg="vip_assert: %s" % exc)
     result = {
         "ok": not problems,

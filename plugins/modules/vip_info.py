@@ -24,16 +24,6 @@ description:
 author:
   - vipkeeper maintainers (@vipkeeper)
 options:
-  daemon:
-    description:
-      - The VRRP daemon to ask; C(auto) takes vipkeeper when its socket exists, else keepalived.
-    type: str
-    choices: [auto, vipkeeper, keepalived]
-    default: auto
-  socket:
-    description: vipkeeper's control socket.
-    type: path
-    default: /run/vipkeeper/control.sock
   keepalived_dump:
     description:
       - Which keepalived dump to read. C(data) has the master address of a BACKUP instance;
@@ -71,14 +61,11 @@ options:
     default: []
 attributes:
   check_mode:
-    support: full
     details: The module only reads; it also runs in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - vipkeeper.vrrp.common
+  - vipkeeper.vrrp.common.daemon
 seealso:
   - module: vipkeeper.vrrp.vip_assert
 """
@@ -163,6 +150,19 @@ vips:
   sample:
     - {address: 10.0.0.100, prefix: 24, instance: web, state: MASTER, held: true,
        interface: eth0, held_since: 1795240191.71}
+addresses:
+  description:
+    - Every address the host carries (from the kernel), whatever the daemon says - what
+      M(vipkeeper.vrrp.vip_assert) checks each VIP against.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    address: {description: The address., type: str}
+    prefix: {description: Its prefix length., type: int}
+    interface: {description: The interface that has it., type: str}
+  sample:
+    - {address: 10.0.0.11, prefix: 24, interface: eth0}
 held:
   description: The VIPs this host holds.
   returned: always
@@ -197,18 +197,16 @@ wait:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.common_args import (
+    DAEMON_ARGS,
+)
 from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.vipinfo import VipInfo
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
-            "daemon": {
-                "type": "str",
-                "choices": ["auto", "vipkeeper", "keepalived"],
-                "default": "auto",
-            },
-            "socket": {"type": "path", "default": "/run/vipkeeper/control.sock"},
+            **DAEMON_ARGS,
             "keepalived_dump": {"type": "str", "choices": ["data", "json"], "default": "data"},
             "vips": {"type": "list", "elements": "str", "default": []},
             "wait_for": {

@@ -71,14 +71,10 @@ options:
     default: false
 attributes:
   check_mode:
-    support: full
     details: Probing only sends probes; it runs in check mode too.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - vipkeeper.vrrp.common
 seealso:
   - module: vipkeeper.vrrp.vrrp_fault
 """

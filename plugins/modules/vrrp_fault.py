@@ -52,32 +52,25 @@ options:
         else the one whose config exists (C(/etc/vipkeeper/keepalived.conf),
         C(/etc/keepalived/keepalived.conf)); when that cannot tell, the faults that act on the
         daemon (C(stop), C(kill), C(demote)) fail and ask for O(daemon) or O(service_name).
-    type: str
-    choices: [auto, vipkeeper, keepalived]
-    default: auto
   service_name:
     description: The daemon's systemd unit (default C(vipkeeper) or C(keepalived)).
     type: str
-  socket:
-    description: vipkeeper's control socket.
-    type: path
-    default: /run/vipkeeper/control.sock
   instance:
-    description: The VRRP instance to demote (O(fault=demote)).
+    description: The VRRP instance to demote; required with O(fault=demote).
     type: str
   hold:
     description: Seconds the demoted master stays BACKUP (0..3600).
     type: float
     default: 10
   tracked_service:
-    description: The unit that O(fault=service) stops.
+    description: The unit that O(fault=service) stops; required with it.
     type: str
   table:
     description: The nftables table (family inet) that O(fault=isolate) creates and deletes.
     type: str
     default: vipkeeper_drill
   interface:
-    description: The link that O(fault=link) sets down.
+    description: The link that O(fault=link) sets down; required with it.
     type: str
   allow_link_down:
     description: Required for O(fault=link), which may cut the host off.
@@ -89,14 +82,11 @@ options:
     default: 0
 attributes:
   check_mode:
-    support: full
     details: Reports the action and commands it would run, and changes nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - vipkeeper.vrrp.common
+  - vipkeeper.vrrp.common.daemon
 seealso:
   - module: vipkeeper.vrrp.vip_probe
   - module: vipkeeper.vrrp.vip_info
@@ -206,6 +196,9 @@ restore_after:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.common_args import (
+    DAEMON_ARGS,
+)
 from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.fault import FAULTS, Fault
 
 
@@ -214,13 +207,8 @@ def main():
         argument_spec={
             "fault": {"type": "str", "required": True, "choices": list(FAULTS)},
             "state": {"type": "str", "choices": ["present", "restored"], "default": "present"},
-            "daemon": {
-                "type": "str",
-                "choices": ["auto", "vipkeeper", "keepalived"],
-                "default": "auto",
-            },
+            **DAEMON_ARGS,
             "service_name": {"type": "str"},
-            "socket": {"type": "path", "default": "/run/vipkeeper/control.sock"},
             "instance": {"type": "str"},
             "hold": {"type": "float", "default": 10},
             "tracked_service": {"type": "str"},
@@ -229,6 +217,12 @@ def main():
             "allow_link_down": {"type": "bool", "default": False},
             "restore_after": {"type": "int", "default": 0},
         },
+        # Restoring needs the same argument as injecting (the unit, the link, the instance).
+        required_if=[
+            ("fault", "service", ["tracked_service"]),
+            ("fault", "link", ["interface"]),
+            ("fault", "demote", ["instance"]),
+        ],
         supports_check_mode=True,
     )
     if not 0 <= module.params["hold"] <= 3600:

@@ -34,14 +34,12 @@ options:
     default: true
 attributes:
   check_mode:
-    support: full
     details: Only listens.
-  diff_mode:
-    support: none
   platform:
     platforms: linux
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - vipkeeper.vrrp.common
 seealso:
   - module: vipkeeper.vrrp.vip_info
 """

@@ -162,9 +162,7 @@ class Fault:
                 [["kill", "-KILL", "<main pid of %s and its descendants>" % unit]],
             )
         if fault == "service":
-            svc = self.p["tracked_service"]
-            if not svc:
-                self.module.fail_json(msg="fault=service needs tracked_service")
+            svc = self.p["tracked_service"]  # required_if in the module
             active = self._active(svc)
             if restore:
                 return (not active, "start %s" % svc, [["systemctl", "start", svc]])
@@ -184,9 +182,7 @@ class Fault:
                 [["nft", "-f", "-"]],
             )
         if fault == "link":
-            iface = self.p["interface"]
-            if not iface:
-                self.module.fail_json(msg="fault=link needs interface")
+            iface = self.p["interface"]  # required_if in the module
             if not restore and not self.p["allow_link_down"]:
                 self.module.fail_json(
                     msg="fault=link takes %s down; set allow_link_down=true to allow it" % iface
@@ -201,8 +197,6 @@ class Fault:
                     msg="fault=demote needs vipkeeper's control socket; keepalived has no demote "
                     "(use fault=stop for a planned switchover on keepalived hosts)"
                 )
-            if not self.p["instance"]:
-                self.module.fail_json(msg="fault=demote needs instance")
             if restore:
                 return (
                     False,

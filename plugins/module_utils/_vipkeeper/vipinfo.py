@@ -115,6 +115,12 @@ class VipInfo:
             result["error"] = str(exc)
         addresses, how = netaddr.host_addresses(self.module)
         result["addresses_from"] = how
+        # Every address the host carries, whatever its daemon says: vip_assert finds a VIP held
+        # twice (split brain) here even when no daemon lists it.
+        result["addresses"] = [
+            {"address": a["address"], "prefix": a.get("prefix"), "interface": a.get("interface")}
+            for a in addresses
+        ]
         result["vips"] = placement(result["instances"], addresses, params["vips"] or ())
         result["held"] = [row["address"] for row in result["vips"] if row["held"]]
         result["masters"] = [i["name"] for i in result["instances"] if i["state"] == "MASTER"]

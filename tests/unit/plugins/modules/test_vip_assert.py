@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.placement import check
 
 
@@ -74,3 +76,57 @@ def test_daemon_down_is_named_unless_not_required() -> None:
 def test_unknown_vip_is_no_holder() -> None:
     rows, problems = check({"lb1": info(True, "MASTER")}, ["10.0.0.200"])
     assert rows[0]["vip"] == "10.0.0.200" and problems[0]["kind"] == "no_holder"
+
+
+# --- the addresses the hosts carry, whatever the daemons say ------------------------------------
+
+
+def carrying(*addresses: str, running: bool = True) -> dict[str, Any]:
+    """A vip_info result whose daemon lists no VIP, on a host that carries `addresses`."""
+    return {
+        "running": running,
+        "error": None,
+        "vips": [],
+        "held": [],
+        "addresses": [
+            {"address": "10.0.0.11", "prefix": 24, "interface": "eth0"},
+            *({"address": a, "prefix": 32, "interface": "eth0"} for a in addresses),
+        ],
+    }
+
+
+PLAN = {
+    "clusters": {
+        "web": {"hosts": ["lb1", "lb2"], "instances": [{"vips": ["10.0.0.100/24"]}]},
+        "db": {"hosts": ["db1", "db2"], "instances": [{"vips": ["10.0.9.9/24"]}]},
+    }
+}
+
+
+def test_a_vip_two_hosts_carry_is_split_brain_though_no_daemon_lists_it() -> None:
+    facts = {"lb1": carrying("10.0.0.100"), "lb2": carrying("10.0.0.100")}
+    rows, problems = check(facts, plan=PLAN)
+    assert [r["vip"] for r in rows] == ["10.0.0.100"]  # db's hosts are not in facts
+    assert rows[0]["status"] == "split_brain" and rows[0]["holders"] == ["lb1", "lb2"]
+    assert [(p["kind"], p["hosts"]) for p in problems] == [("split_brain", ["lb1", "lb2"])]
+    # the same with the VIP given: the daemons' rows do not decide who holds it
+    rows, problems = check(facts, ["10.0.0.100"])
+    assert rows[0]["status"] == "split_brain"
+    # without a plan or vips, nothing names the VIP, so the hosts' addresses are not guessed at
+    assert check(facts) == ([], [])
+
+
+def test_plan_vips_are_checked_besides_the_daemons() -> None:
+    """lb1's daemon lists the VIP and holds it; lb2 carries it too, its daemon says nothing."""
+    facts = {"lb1": info(True, "MASTER"), "lb2": carrying("10.0.0.100")}
+    _rows, problems = check(facts)
+    assert [p["kind"] for p in problems] == ["split_brain"]
+    rows, problems = check({"lb1": carrying(), "lb2": carrying()}, plan=PLAN)
+    assert rows[0]["status"] == "no_holder" and problems[0]["kind"] == "no_holder"
+    rows, problems = check({"lb1": carrying("10.0.0.100"), "lb2": carrying()}, plan=PLAN)
+    assert rows[0]["holders"] == ["lb1"] and rows[0]["status"] == "state_mismatch"
+
+
+def test_a_plan_that_is_not_one_is_refused() -> None:
+    with pytest.raises(TypeError, match="vrrp_plan"):
+        check({"lb1": carrying()}, plan={"web": {}})

@@ -241,6 +241,24 @@ def test_collect_and_wait_timeout_without_daemon(tmp_path: Path) -> None:
     assert result["wait"]["outcome"] == "timeout" and result["wait"]["seconds"] >= 0.3
 
 
+def test_collect_returns_every_address_the_host_carries(tmp_path: Path) -> None:
+    """vip_assert checks VIPs against these, whatever the daemon lists."""
+    module = FakeModule(
+        daemon="vipkeeper",
+        socket=str(tmp_path / "none.sock"),
+        keepalived_dump="data",
+        vips=[],
+        wait_for="none",
+        wait_vip=None,
+        wait_timeout=0.3,
+        wait_interval=0.05,
+        wait_master_not=[],
+    )
+    result = vipinfo.VipInfo(module).run()
+    assert result["vips"] == [] and result["held"] == []
+    assert {"address": "127.0.0.1", "prefix": 8, "interface": "lo"} in result["addresses"]
+
+
 def test_held_waits_briefly_for_the_dump_to_say_master() -> None:
     """keepalived's dump may lag the kernel: the VIP is there, the dump still says BACKUP."""
     states = iter(["BACKUP", "BACKUP", "MASTER"])
