@@ -300,14 +300,16 @@ else:
             return self._expired
 
 
-async def wait_for(aw: Awaitable[_T], timeout: float | None) -> _T:
-    """asyncio.wait_for; on timeout the builtin TimeoutError, on every Python."""
-    if sys.version_info >= (3, 11):
-        return await asyncio.wait_for(aw, timeout)
-    try:
-        return await asyncio.wait_for(aw, timeout)
-    except asyncio.TimeoutError as exc:
-        raise TimeoutError from exc
+if sys.version_info >= (3, 11):
+    from asyncio import wait_for
+else:
+
+    async def wait_for(aw: Awaitable[_T], timeout: float | None) -> _T:
+        """asyncio.wait_for, raising the builtin TimeoutError on timeout."""
+        try:
+            return await asyncio.wait_for(aw, timeout)
+        except asyncio.TimeoutError as exc:
+            raise TimeoutError from exc
 
 
 # -- asyncio.Runner(loop_factory=...) -------------------------------------------------------------

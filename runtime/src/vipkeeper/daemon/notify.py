@@ -19,6 +19,7 @@ import struct
 import termios
 from collections.abc import Mapping, Sequence
 
+from vipkeeper._compat import wait_for
 from vipkeeper.checks.process import RunAs, Script, run_script
 
 log = logging.getLogger("vipkeeper.notify")
@@ -72,7 +73,7 @@ class NotifyQueue:
     async def drain(self, limit: float) -> None:
         """Wait until every queued command has run, at most `limit` seconds."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), limit)
+            await wait_for(self.queue.join(), limit)
 
     async def stop(self) -> None:
         """Stop the worker."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
 
+from vipkeeper._compat import run_with_loop
 from vipkeeper.daemon.daemon import Daemon, Options, blocking_errors
 from vipkeeper.daemon.dumps import DEFAULT_DIR
 from vipkeeper.daemon.evloop import new_event_loop
@@ -114,8 +114,7 @@ def main(args: argparse.Namespace) -> int:
         return await daemon.run()
 
     try:
-        with asyncio.Runner(loop_factory=lambda: loop) as runner:
-            return runner.run(_run())
+        return run_with_loop(loop, _run())
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

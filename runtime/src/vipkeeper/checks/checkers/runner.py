@@ -19,8 +19,8 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from vipkeeper._compat import SLOTS, dataclass, timeout
 from vipkeeper.checks.checkers import attempt_timeout, run_check
 from vipkeeper.checks.checkers.result import CheckResult, Target
 from vipkeeper.checks.process import Script
@@ -31,7 +31,7 @@ BOOTSTRAP_DELAY = 1.0  # keepalived: first check one second after start (+ warmu
 FILE_POLL_INTERVAL = 0.2  # FILE_CHECK: a change to the file counts within this
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Timing:
     """The outcome of one attempt: next delay and whether the state changed."""
 
@@ -108,7 +108,7 @@ class CheckerLoop:
         self.attempts += 1
         limit = attempt_timeout(self.checker) + 1.0
         try:
-            async with asyncio.timeout(limit):
+            async with timeout(limit):
                 return await run_check(
                     self.checker,
                     self.target,
