@@ -51,7 +51,8 @@ def test_notify_scripts_fifo_and_order(lab: NetLab) -> None:
         globals_=f"notify_fifo {fifo}",
     )
     va = start_vipkeeper(lab, a, conf)
-    assert fifo.exists()
+    # The control socket answers before the FIFO is made (start-up goes on after it listens).
+    assert wait_for(fifo.exists, 2) is not None, va.log()
     fd = _fifo_reader(fifo)
     try:
         assert va.wait_state("MASTER", 2) is not None
