@@ -16,6 +16,7 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 .PHONY: vm-image test-vm
 .PHONY: test-build test-drill test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
 .PHONY: lint-ansible changelog-lint test-collection-integration
+.PHONY: test-runtime-py39 test-runtime-py313
 
 test: deps lint test-vm test-runtime test-collection test-lab test-molecule test-drill
 	@echo ">> make test: all green"
@@ -33,6 +34,40 @@ lint: deps
 test-runtime: deps
 	@echo ">> runtime tests"
 	cd runtime && $(PYTEST) -q
+
+# The runtime suite under its oldest and newest supported Pythons (3.9, 3.13), each in a venv of
+# its own under build/ (re-made when runtime/pyproject.toml or tests/requirements.txt change):
+# the runtime installed with pip, the test tools of tests/requirements.txt, and the tests run
+# against runtime/src. Not part of `make test`. PY39 / PY313 name the interpreters;
+# PYNN_ARGS picks the tests (default: all but the qemu VM ones, which run the VM's Python).
+PY39 ?= /root/.pyenv/versions/3.9.18/bin/python
+PY313 ?= /root/.pyenv/versions/3.13.0/bin/python
+PYNN_ARGS ?= -m "not vm" tests
+
+test-runtime-py39:
+	$(call runtime-on-python,3.9,$(PY39),PY39)
+
+test-runtime-py313:
+	$(call runtime-on-python,3.13,$(PY313),PY313)
+
+# $(1): the version, $(2): the interpreter, $(3): the variable naming it.
+define runtime-on-python
+@set -e; py='$(2)'; venv='$(CURDIR)/build/runtime-py$(1)'; \
+if ! [ -x "$$py" ] || [ "$$("$$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != '$(1)' ]; then \
+	echo "no Python $(1) at $$py: install one and run make $@ $(3)=/path/to/python$(1)" >&2; exit 1; fi; \
+stamp="$$(cat runtime/pyproject.toml tests/requirements.txt | sha256sum | cut -c1-16)"; \
+if [ "$$(cat "$$venv/.stamp" 2>/dev/null)" != "$$stamp" ]; then \
+	echo ">> venv for Python $(1): $$venv"; rm -rf "$$venv"; "$$py" -m venv "$$venv"; \
+	src="$$(mktemp -d)"; trap 'rm -rf "$$src"' EXIT; \
+	rsync -a --exclude '*.egg-info' --exclude __pycache__ --exclude build --exclude tests \
+		runtime/ "$$src/runtime/"; \
+	"$$venv/bin/pip" install -q --disable-pip-version-check "$$src/runtime[metrics]" \
+		$$(grep -E '^(pytest|pytest-timeout|hypothesis)[<>=]' tests/requirements.txt | sed 's/ *#.*//'); \
+	echo "$$stamp" >"$$venv/.stamp"; fi
+@echo ">> runtime tests on $$('$(CURDIR)/build/runtime-py$(1)/bin/python' -V)"
+cd runtime && PYTHONPATH='$(CURDIR)/runtime/src' '$(CURDIR)/build/runtime-py$(1)/bin/python' \
+	-m pytest -q -p no:cacheprovider $(PYNN_ARGS)
+endef
 
 # ansible-test needs the collection at ansible_collections/<namespace>/<name>.
 collection-tree:

@@ -8,6 +8,7 @@ from ipaddress import ip_address, ip_interface
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vipkeeper._compat import zip_strict
 from vipkeeper.config import LoadResult, load_text
 from vipkeeper.config.model import (
     AuthType,
@@ -465,7 +466,7 @@ def test_generated_configs_parse_to_the_expected_model(specs: list[dict[str, obj
     assert res.errors == []
     assert res.config is not None
     assert len(res.config.vrrp_instances) == len(specs)
-    for spec, inst in zip(specs, res.config.vrrp_instances, strict=True):
+    for spec, inst in zip_strict(specs, res.config.vrrp_instances):
         assert inst.name == spec["name"]
         assert inst.state.value == spec["state"]
         assert inst.interface == spec["interface"]

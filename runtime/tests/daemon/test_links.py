@@ -7,6 +7,7 @@ import json
 import sys
 import textwrap
 from ipaddress import ip_address
+from typing import Optional
 
 import pytest
 from netlab import NetLab, Node
@@ -15,7 +16,7 @@ from vipkeeper.net.addrwatch import AddressTable
 from vipkeeper.net.links import Link, LinkTable
 
 MAC = b"\x02\x00\x00\x00\x00\x01"
-Report = tuple[str | None, str | None]  # ("eth0@2 up", None): what a name was, what it is
+Report = tuple[Optional[str], Optional[str]]  # ("eth0@2 up", None): what a name was, what it is
 
 
 def _link(name: str, index: int, up: bool = True) -> Link:

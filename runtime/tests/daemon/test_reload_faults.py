@@ -55,7 +55,7 @@ class NotifyListener:
         while True:
             try:
                 self.messages.append(self.sock.recv(4096).decode().split("\n")[0])
-            except TimeoutError:
+            except socket.timeout:  # TimeoutError from Python 3.10 on, not in 3.9
                 return self.messages
 
     def ready_after_reloading(self) -> bool:

@@ -33,7 +33,7 @@ def test_sd_notify_protocol(lab: NetLab) -> None:
         while True:
             try:
                 messages.append(listener.recv(4096).decode().split("\n"))
-            except TimeoutError:
+            except socket.timeout:  # TimeoutError from Python 3.10 on, not in 3.9
                 return
 
     try:

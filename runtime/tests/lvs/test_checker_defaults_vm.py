@@ -15,9 +15,11 @@ import asyncio
 import re
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
+from vipkeeper._compat import zip_strict
 from vipkeeper.config import load_text
 from vipkeeper.lvs.dataplane import FakeDataplane
 from vipkeeper.lvs.desired import vs_label
@@ -115,7 +117,7 @@ cp /tmp/keepalived_check.data check.data
 kill $ka; wait $ka
 """
 
-Row = tuple[str, str, int, float, float, float, float | None, bool]
+Row = tuple[str, str, int, float, float, float, Optional[float], bool]
 
 _BLOCK = re.compile(r"^ (\S.*) -> (\S.*)$")
 _FIELD = re.compile(r"^\s+([A-Za-z ]+?) = (.*)$")
@@ -176,7 +178,7 @@ def vipkeeper_rows() -> list[Row]:
 
     suspended = asyncio.run(suspended_at_start())
     rows: list[Row] = []
-    for vs, off in zip(config.virtual_servers, suspended, strict=True):
+    for vs, off in zip_strict(config.virtual_servers, suspended):
         for rs in vs.real_servers:
             for c in rs.checkers:
                 timeout = None if c.kind == "MISC_CHECK" else c.connect_timeout

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vipkeeper._compat import wait_for
 from vipkeeper.config.scripts import unsafe_component
 
 log = logging.getLogger("vipkeeper.scripts")
@@ -95,7 +96,7 @@ async def end_process(proc: asyncio.subprocess.Process, grace: float = KILL_GRAC
             return
         _kill_group(proc.pid, sig)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), grace)
+            await wait_for(proc.wait(), grace)
 
 
 def child_env(
@@ -173,7 +174,7 @@ async def run_command(
         return data
 
     try:
-        output = await asyncio.wait_for(_collect(), timeout)
+        output = await wait_for(_collect(), timeout)
     except asyncio.CancelledError:
         # The caller gave up on the command (reload, shutdown): it must not outlive us.
         _kill_group(proc.pid, signal.SIGKILL)

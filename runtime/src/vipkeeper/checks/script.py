@@ -16,8 +16,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from vipkeeper._compat import SLOTS, dataclass, wait_for
 from vipkeeper.aio import cancel_and_wait
 from vipkeeper.checks.process import ProcessResult, RunAs, Script, run_script
 from vipkeeper.config.model import FifoOwner, GlobalDefs, ScriptCommand
@@ -115,7 +115,7 @@ def insecure_reason(argv0: str, user: RunAs | None) -> str | None:
     return assess(argv0, who).refusal(security=True)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class ScriptSpec:
     """What a vrrp_script runs and how its result is counted."""
 
@@ -159,7 +159,7 @@ class ScriptTracker:
         running = self._running
         if running is not None and not running.done():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(running), self.spec.timeout + 3.0)
+                await wait_for(asyncio.shield(running), self.spec.timeout + 3.0)
         await cancel_and_wait(self._task)
         self._task = None
 

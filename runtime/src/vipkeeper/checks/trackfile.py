@@ -10,16 +10,16 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.aio import cancel_and_wait
 
 log = logging.getLogger("vipkeeper.checks")
 POLL_INTERVAL = 0.2  # seconds between stat() calls (cheap; only re-read on change)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class TrackFileSpec:
     """A track_file block."""
 

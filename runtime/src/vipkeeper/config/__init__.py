@@ -25,9 +25,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.config.diagnostics import (
     EXIT_CONFIG,
     EXIT_FATAL,
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class LoadResult:
     """The outcome of loading a config: the model (if any) and every diagnostic."""
 

@@ -162,7 +162,7 @@ class Builder:
         if not node.args:
             return True
         self.only(node, 1)
-        return cast(bool | None, self.convert(node, lambda: parse_bool(node.args[0].text)))
+        return cast("bool | None", self.convert(node, lambda: parse_bool(node.args[0].text)))
 
     def entries(self, node: Node) -> list[Node]:
         """The entries of a list block (error when the block is missing)."""
@@ -204,7 +204,11 @@ class Builder:
                     f"keyword '{child.name}' is not supported by vipkeeper",
                     warning=True,
                 )
-                if spec.block not in (None, keywords.LIST) and child.children is not None:
+                if (
+                    spec.block is not None
+                    and spec.block != keywords.LIST
+                    and child.children is not None
+                ):
                     self.check_names(child.children, spec.block)
                 continue
             HANDLERS[context][child.name](self, child, kw)
@@ -215,7 +219,11 @@ class Builder:
             spec = keywords.lookup(context, child.name)
             if spec is None:
                 self.unknown(child, context)
-            elif spec.block not in (None, keywords.LIST) and child.children is not None:
+            elif (
+                spec.block is not None
+                and spec.block != keywords.LIST
+                and child.children is not None
+            ):
                 self.check_names(child.children, spec.block)
 
     def unknown(self, node: Node, context: str) -> None:

@@ -14,13 +14,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from vipkeeper._compat import SLOTS, dataclass
 
 DEFAULT_DELAY_LOOP = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class TimingDefaults:
     """What a checker type falls back to; None means "the checker's own delay_loop"."""
 

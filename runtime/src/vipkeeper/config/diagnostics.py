@@ -9,8 +9,7 @@ in the order 4, 6, 5.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
+from vipkeeper._compat import SLOTS, StrEnum, dataclass
 
 EXIT_OK = 0
 EXIT_FATAL = 4
@@ -18,14 +17,14 @@ EXIT_CONFIG = 5
 EXIT_SCRIPT_SECURITY = 6
 
 
-class Severity(enum.StrEnum):
+class Severity(StrEnum):
     """How bad a diagnostic is."""
 
     ERROR = "error"
     WARNING = "warning"
 
 
-class Code(enum.StrEnum):
+class Code(StrEnum):
     """Stable machine-readable diagnostic codes (part of the --json format)."""
 
     FILE_NOT_FOUND = "file-not-found"
@@ -88,7 +87,7 @@ _EXIT_BY_CODE: dict[Code, int] = {
 _RANK = {EXIT_FATAL: 3, EXIT_SCRIPT_SECURITY: 2, EXIT_CONFIG: 1, EXIT_OK: 0}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Diagnostic:
     """One message about the config, with the place it concerns."""
 

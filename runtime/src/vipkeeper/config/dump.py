@@ -32,6 +32,6 @@ def to_jsonable(value: Any, *, locations: bool = True) -> Any:
         return str(value)
     if isinstance(value, bytes):
         return value.hex()
-    if isinstance(value, tuple | list):
+    if isinstance(value, (tuple, list)):
         return [to_jsonable(v, locations=locations) for v in value]
     return value

@@ -15,12 +15,13 @@ keyword of keepalived 2.4 (docs/keepalived-keywords.txt) is present.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+
+from vipkeeper._compat import SLOTS, dataclass
 
 LIST = "[]"  # pseudo-context of free-form list blocks
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Keyword:
     """One recognized keyword in one context."""
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
+
+from vipkeeper._compat import SLOTS, dataclass
 
 
 class TokenKind(enum.Enum):
@@ -32,7 +33,7 @@ class Token(NamedTuple):
     column: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class LexError:
     """A lexical problem found on a line."""
 

@@ -8,17 +8,19 @@ are tuples, so the whole tree is hashable and comparable (reload diffs it).
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
+from typing import Union
 
-IPAddress = IPv4Address | IPv6Address
-IPInterface = IPv4Interface | IPv6Interface
+from vipkeeper._compat import SLOTS, StrEnum, dataclass
+
+IPAddress = Union[IPv4Address, IPv6Address]
+IPInterface = Union[IPv4Interface, IPv6Interface]
 MCAST_GROUP4 = IPv4Address("224.0.0.18")
 MCAST_GROUP6 = IPv6Address("ff02::12")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class Location:
     """Where a config item was written."""
 
@@ -30,21 +32,21 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-class State(enum.StrEnum):
+class State(StrEnum):
     """Initial VRRP state requested by `state`."""
 
     MASTER = "MASTER"
     BACKUP = "BACKUP"
 
 
-class AuthType(enum.StrEnum):
+class AuthType(StrEnum):
     """VRRPv2 authentication type."""
 
     PASS = "PASS"  # noqa: S105 - the auth type name, not a secret
     AH = "AH"
 
 
-class LbKind(enum.StrEnum):
+class LbKind(StrEnum):
     """LVS forwarding method (`lb_kind` / `lvs_method`); keepalived's default is NAT."""
 
     NAT = "NAT"
@@ -52,7 +54,7 @@ class LbKind(enum.StrEnum):
     TUN = "TUN"
 
 
-class Protocol(enum.StrEnum):
+class Protocol(StrEnum):
     """Virtual server transport protocol."""
 
     TCP = "TCP"
@@ -60,7 +62,7 @@ class Protocol(enum.StrEnum):
     SCTP = "SCTP"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class ScriptCommand:
     """A command keepalived runs: notify scripts, vrrp_script, MISC_CHECK, quorum_up..."""
 
@@ -83,7 +85,7 @@ class FifoOwner:
 # ---------------------------------------------------------------------------- global_defs
 
 
-class LvsFlushOnStop(enum.StrEnum):
+class LvsFlushOnStop(StrEnum):
     """`lvs_flush_on_stop` mode."""
 
     OFF = "off"
@@ -91,7 +93,7 @@ class LvsFlushOnStop(enum.StrEnum):
     VS = "vs"  # remove only the virtual servers keepalived configured
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class GlobalDefs:
     """The `global_defs` block (defaults when it is absent)."""
 
@@ -148,7 +150,7 @@ class GlobalDefs:
 # ---------------------------------------------------------------------------- VRRP
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class VirtualIP:
     """One `virtual_ipaddress` / `virtual_ipaddress_excluded` entry."""
 
@@ -173,7 +175,7 @@ class VirtualIP:
         return self.address.version
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class VirtualRoute:
     """One `virtual_routes` entry (`[src IP] [to] PREFIX [via GW] [dev IF] ...`)."""
 
@@ -189,7 +191,7 @@ class VirtualRoute:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class UnicastPeer:
     """One `unicast_peer` entry."""
 
@@ -199,7 +201,7 @@ class UnicastPeer:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class TrackInterface:
     """A `track_interface` entry: FAULT when down (weight 0) or priority +/- weight."""
 
@@ -209,7 +211,7 @@ class TrackInterface:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class TrackScriptRef:
     """A `track_script` entry naming a vrrp_script; weight None = the script's weight."""
 
@@ -219,7 +221,7 @@ class TrackScriptRef:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class TrackFileRef:
     """A `track_file` entry naming a track_file block; weight None = the block's weight."""
 
@@ -229,7 +231,7 @@ class TrackFileRef:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class Authentication:
     """VRRPv2 `authentication` block. auth_pass is at most 8 bytes (longer is truncated)."""
 
@@ -237,7 +239,7 @@ class Authentication:
     auth_pass: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class Notify:
     """Notify commands shared by vrrp_instance and vrrp_sync_group."""
 
@@ -266,7 +268,7 @@ class Notify:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class VrrpInstance:
     """A `vrrp_instance` block with global defaults applied."""
 
@@ -331,7 +333,7 @@ class VrrpInstance:
         return bool(self.unicast_peers)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class VrrpSyncGroup:
     """A `vrrp_sync_group`: member instances move together."""
 
@@ -347,7 +349,7 @@ class VrrpSyncGroup:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class VrrpScript:
     """A `vrrp_script` block."""
 
@@ -363,7 +365,7 @@ class VrrpScript:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class TrackFile:
     """A `track_file` / `vrrp_track_file` block."""
 
@@ -380,7 +382,7 @@ class TrackFile:
 # ---------------------------------------------------------------------------- LVS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class VsgEntry:
     """A `virtual_server_group` member: `IP[-LAST] PORT` or `fwmark N`."""
 
@@ -391,7 +393,7 @@ class VsgEntry:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class VirtualServerGroup:
     """A `virtual_server_group` block."""
 
@@ -400,7 +402,7 @@ class VirtualServerGroup:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class CheckerBase:
     """Settings common to every checker, inherited from real_server/virtual_server.
 
@@ -424,14 +426,14 @@ class CheckerBase:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class TcpCheck(CheckerBase):
     """TCP_CHECK: the connect succeeds."""
 
     kind: str = "TCP_CHECK"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class HttpUrl:
     """A `url` block of HTTP_GET / SSL_GET."""
 
@@ -442,7 +444,7 @@ class HttpUrl:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class HttpCheck(CheckerBase):
     """HTTP_GET / SSL_GET."""
 
@@ -458,7 +460,7 @@ class HttpCheck(CheckerBase):
     fast_recovery: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class MiscCheck(CheckerBase):
     """MISC_CHECK: run a command; misc_dynamic maps exit 2..255 to weight code-2."""
 
@@ -469,7 +471,7 @@ class MiscCheck(CheckerBase):
     misc_dynamic: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class DnsCheck(CheckerBase):
     """DNS_CHECK: a query for `name` of `type` is answered."""
 
@@ -479,7 +481,7 @@ class DnsCheck(CheckerBase):
     name: str = "."
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class UdpCheck(CheckerBase):
     """UDP_CHECK: send payload; optionally require a (matching) reply."""
 
@@ -491,14 +493,14 @@ class UdpCheck(CheckerBase):
     max_reply_length: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class PingCheck(CheckerBase):
     """PING_CHECK: ICMP echo is answered."""
 
     kind: str = "PING_CHECK"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class FileCheck(CheckerBase):
     """FILE_CHECK: a track_file's value drives the real server's weight."""
 
@@ -509,7 +511,7 @@ class FileCheck(CheckerBase):
     reverse: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class SmtpCheck(CheckerBase):
     """SMTP_CHECK (parsed; not supported by vipkeeper)."""
 
@@ -517,7 +519,7 @@ class SmtpCheck(CheckerBase):
     helo_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class BfdCheck(CheckerBase):
     """BFD_CHECK (parsed; not supported by vipkeeper)."""
 
@@ -525,20 +527,20 @@ class BfdCheck(CheckerBase):
     name: str | None = None
 
 
-Checker = (
-    TcpCheck
-    | HttpCheck
-    | MiscCheck
-    | DnsCheck
-    | UdpCheck
-    | PingCheck
-    | FileCheck
-    | SmtpCheck
-    | BfdCheck
-)
+Checker = Union[
+    TcpCheck,
+    HttpCheck,
+    MiscCheck,
+    DnsCheck,
+    UdpCheck,
+    PingCheck,
+    FileCheck,
+    SmtpCheck,
+    BfdCheck,
+]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class SorryServer:
     """`sorry_server IP PORT`."""
 
@@ -547,7 +549,7 @@ class SorryServer:
     lvs_method: LbKind | None = None  # `sorry_server_lvs_method`; None: the VS's
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class RealServer:
     """A `real_server` block; checker timings already inherited."""
 
@@ -567,7 +569,7 @@ class RealServer:
     location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class VirtualServer:
     """A `virtual_server` in one of the forms `IP PORT`, `fwmark N` or `group NAME`."""
 
@@ -619,7 +621,7 @@ class VirtualServer:
 # ---------------------------------------------------------------------------- root
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class Config:
     """A whole keepalived.conf (after includes, conditionals, variables and loops)."""
 

@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
 from vipkeeper.config.lexer import Token, TokenKind, tokenize_line
 from vipkeeper.config.preprocess import SourceLine
@@ -15,7 +16,7 @@ from vipkeeper.config.preprocess import SourceLine
 MAX_DEPTH = 32
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False, **SLOTS)
 class Node:
     """A statement: keyword, arguments and, when it opened a block, its children."""
 

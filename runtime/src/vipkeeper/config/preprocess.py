@@ -24,9 +24,10 @@ import re
 import stat
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.config.diagnostics import (
     MAX_DIAGNOSTICS,
     Code,
@@ -57,7 +58,7 @@ _O_PATH: int = getattr(os, "O_PATH", 0)
 _CHUNK = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class SourceLine:
     """One logical line of config text, with where it came from."""
 

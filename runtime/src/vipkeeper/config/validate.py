@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from vipkeeper._compat import zip_strict
 from vipkeeper.config.build import Builder
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
 from vipkeeper.config.model import Config, Location, VirtualServer, VrrpInstance
@@ -80,7 +81,7 @@ def validate(
         _instance(r, config, inst, node, kw)
     _vrid_conflicts(r, config.vrrp_instances)
     _references(r, config)
-    for vs, (vs_node, vs_kw) in zip(config.virtual_servers, builder.vs_nodes, strict=True):
+    for vs, (vs_node, vs_kw) in zip_strict(config.virtual_servers, builder.vs_nodes):
         _virtual_server(r, vs, vs_node, vs_kw)
     if interface_exists is not None:
         _interfaces(r, config, interface_exists)

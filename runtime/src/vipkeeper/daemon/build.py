@@ -7,9 +7,10 @@ nothing here carries a config location, so moving a block or adding a comment ch
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+from typing import Union
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.checks.trackfile import read_value
 from vipkeeper.config import model as m
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
@@ -27,14 +28,14 @@ from vipkeeper.vrrp.settings import (
 from vipkeeper.vrrp.state import State
 from vipkeeper.vrrp.syncgroup import SyncGroupSettings
 
-IPAddress = IPv4Address | IPv6Address
+IPAddress = Union[IPv4Address, IPv6Address]
 
 
 class BuildError(Exception):
     """An instance cannot run as configured (names the instance and why)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class InstancePlan:
     """One instance: the core's settings and the kernel-facing details."""
 

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from vipkeeper._compat import wait_for
+
 log = logging.getLogger("vipkeeper.control")
 MAX_REQUEST = 65536  # bytes in one request line before its newline (asyncio's limit)
 READ_TIMEOUT = 5.0
@@ -48,7 +50,7 @@ class ControlServer:
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+                await wait_for(self._server.wait_closed(), 1.0)
             self._server = None
         with contextlib.suppress(OSError):
             os.unlink(self.path)
@@ -56,7 +58,7 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             try:
-                line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+                line = await wait_for(reader.readline(), READ_TIMEOUT)
             except ValueError:  # asyncio's limit: the line is longer than MAX_REQUEST
                 response = {"ok": False, "error": f"request longer than {MAX_REQUEST} bytes"}
             else:

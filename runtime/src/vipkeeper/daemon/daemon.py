@@ -20,10 +20,11 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from vipkeeper import __version__
+from vipkeeper._compat import SLOTS, dataclass, wait_for, zip_strict
 from vipkeeper.checks.process import RunAs, Script, end_process, spawn_script
 from vipkeeper.checks.script import ScriptPolicy, ScriptSpec, ScriptTracker
 from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec
@@ -127,7 +128,7 @@ def _freeze_heap(*, collect: bool) -> None:
     gc.freeze()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Options:
     """How the daemon was started (from the command line)."""
 
@@ -305,7 +306,7 @@ class Daemon:
             if delay > 0:
                 log.info("vrrp_startup_delay: waiting %.1fs before starting instances", delay)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+                    await wait_for(self._stopping.wait(), delay)
             if not self._stopping.is_set():
                 self._apply_plans(plans, initial=True)
                 _freeze_heap(collect=True)
@@ -557,10 +558,10 @@ class Daemon:
                     self._gratuitous(
                         managed, SendGratuitous(name, addrs, family, repeat, GARP_RECONFIGURED)
                     )
-        routes = dict(zip(old.settings.virtual_routes, old.routes, strict=True))
+        routes = dict(zip_strict(old.settings.virtual_routes, old.routes))
         changed = [
             (routes[r], spec)
-            for r, spec in zip(new.settings.virtual_routes, new.routes, strict=True)
+            for r, spec in zip_strict(new.settings.virtual_routes, new.routes)
             if routes.get(r, spec) != spec
         ]
         if changed:
@@ -1396,7 +1397,7 @@ class Daemon:
                 self._send(managed, action)
         elif isinstance(action, StateChanged):
             self._state_changed(action, managed)
-        elif isinstance(action, AddVips | RemoveVips):
+        elif isinstance(action, (AddVips, RemoveVips)):
             if managed is None:
                 return
             removing = isinstance(action, RemoveVips)
@@ -1405,7 +1406,7 @@ class Daemon:
                 self.kernel.remove_addresses(specs, managed.name)
             else:
                 self.kernel.add_addresses(specs, managed.name)
-        elif isinstance(action, AddRoutes | RemoveRoutes):
+        elif isinstance(action, (AddRoutes, RemoveRoutes)):
             if managed is None:
                 return
             removing = isinstance(action, RemoveRoutes)
@@ -1454,7 +1455,7 @@ class Daemon:
         plans = [managed.plan]
         if removing and managed.retired is not None:
             plans.append(managed.retired)
-        indexes = [dict(zip(p.settings.virtual_routes, p.routes, strict=True)) for p in plans]
+        indexes = [dict(zip_strict(p.settings.virtual_routes, p.routes)) for p in plans]
         out = []
         for r in routes:
             spec = next((ix[r] for ix in indexes if r in ix), None)

@@ -20,6 +20,7 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import TypeVar
 
+from vipkeeper._compat import wait_for, zip_strict
 from vipkeeper.aio import cancel_and_wait
 from vipkeeper.net.addrs import Addresses, AddrSpec, NetError, RouteSpec
 from vipkeeper.net.garp import GarpSender
@@ -145,7 +146,7 @@ class Kernel:
                 sent[i] = self.addrs.send_now(spec, add=add)
 
         async def job() -> None:
-            for spec, fut in zip(specs, sent, strict=True):
+            for spec, fut in zip_strict(specs, sent):
                 try:
                     if fut is None:
                         if add:
@@ -250,7 +251,7 @@ class Kernel:
     async def drain(self, limit: float) -> None:
         """Wait for every queued job, at most `limit` seconds."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), limit)
+            await wait_for(self.queue.join(), limit)
 
     async def stop(self) -> None:
         """Stop the worker and close the sockets."""

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 
+from vipkeeper._compat import wait_for
 from vipkeeper.aio import cancel_and_wait
 from vipkeeper.checks.process import RunAs, Script, run_script
 
@@ -68,7 +69,7 @@ class NotifyQueue:
     async def drain(self, limit: float) -> None:
         """Wait until every queued command has run, at most `limit` seconds."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), limit)
+            await wait_for(self.queue.join(), limit)
 
     async def stop(self) -> None:
         """Stop the worker."""

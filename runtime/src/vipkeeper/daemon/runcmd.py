@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 
+from vipkeeper._compat import run_with_loop
 from vipkeeper.daemon.daemon import Daemon, Options, blocking_errors
 from vipkeeper.daemon.dumps import DEFAULT_DIR
 from vipkeeper.daemon.evloop import new_event_loop
@@ -107,8 +107,7 @@ def main(args: argparse.Namespace) -> int:
         return await daemon.run()
 
     try:
-        with asyncio.Runner(loop_factory=lambda: loop) as runner:
-            return runner.run(_run())
+        return run_with_loop(loop, _run())
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -9,15 +9,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.vrrp.instance import FastAdvert, VrrpInstance
 
 _V4_NO_OPTIONS = 0x45  # version 4, header length 5 words
 _HEADER = 20
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class FastEntry:
     """A core's fast-path advert, as the raw packet that carries it shows it."""
 

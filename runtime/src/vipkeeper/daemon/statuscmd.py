@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from vipkeeper._compat import zip_strict
 from vipkeeper.daemon.control import request
 
 DEFAULT_SOCKET = "/run/vipkeeper/control.sock"
@@ -69,10 +70,7 @@ def format_table(status: dict[str, Any]) -> str:
                 f"{inst['name']}: {last.get('from')} -> {last.get('to')} ({last.get('reason')})"
             )
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    out = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
+    out = ["  ".join(cell.ljust(w) for cell, w in zip_strict(row, widths)).rstrip() for row in rows]
     if reasons:
         out += ["", "last transitions:", *(f"  {r}" for r in reasons)]
     if status.get("not_started"):

@@ -231,7 +231,7 @@ class IpvsDataplane:
 
         services: dict[ServiceKey, Service] = {}
         for op in ops:
-            if isinstance(op, AddService | EditService):
+            if isinstance(op, (AddService, EditService)):
                 services[op.service.key] = op.service
         current = None
         for op in ops:
@@ -246,7 +246,7 @@ class IpvsDataplane:
                 else:
                     svc = services.get(op.service) or Service(op.service)
                     current = self._svc(svc, key_only=True)
-                    if isinstance(op, AddDest | EditDest):
+                    if isinstance(op, (AddDest, EditDest)):
                         dest = IPVSDest(**dest_attrs(op.dest, op.service.family))
                         cmd = "add" if isinstance(op, AddDest) else "set"
                         self._ipvs.dest(cmd, service=current, dest=dest)
@@ -276,6 +276,6 @@ def _open_ipvs() -> Any:
 
 def _benign(exc: Exception, op: Op) -> bool:
     code = getattr(exc, "code", None)
-    if isinstance(op, AddService | AddDest) and code == errno.EEXIST:
+    if isinstance(op, (AddService, AddDest)) and code == errno.EEXIST:
         return True
-    return isinstance(op, DelService | DelDest) and code in (errno.ESRCH, errno.ENOENT)
+    return isinstance(op, (DelService, DelDest)) and code in (errno.ESRCH, errno.ENOENT)

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any
 
+from vipkeeper._compat import wait_for, zip_strict
 from vipkeeper.checks.checkers import Target, unsupported_reason
 from vipkeeper.checks.checkers.runner import BOOTSTRAP_DELAY, CheckerLoop
 from vipkeeper.checks.process import Script, run_script, spawn_script
@@ -121,14 +122,14 @@ class RealServerState:
         """The checkers that get a loop (supported, and not refused by script security)."""
         return [
             (checker, vetted if isinstance(vetted, Script) else None)
-            for checker, vetted in zip(self.rs.checkers, self.vetted, strict=True)
+            for checker, vetted in zip_strict(self.rs.checkers, self.vetted)
             if unsupported_reason(checker) is None and not isinstance(vetted, str)
         ]
 
     def build_loops(self) -> None:
         """Create a loop for every supported checker that script security lets run."""
         vs = self.vs.vs
-        for checker, vetted in zip(self.rs.checkers, self.vetted, strict=True):
+        for checker, vetted in zip_strict(self.rs.checkers, self.vetted):
             reason = unsupported_reason(checker)
             if reason is not None:
                 log.error("%s %s: %s", vs_label(vs), rs_label(vs, self.rs), reason)
@@ -423,7 +424,7 @@ class LvsManager:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)
             try:
-                await asyncio.wait_for(proc.wait(), 2.0)
+                await wait_for(proc.wait(), 2.0)
             except TimeoutError:
                 continue
             return
@@ -477,7 +478,7 @@ class LvsManager:
             ):
                 srv.loops = old.loops  # the checkers carry on, state intact
                 srv.unsupported = old.unsupported
-                for loop, (_checker, vetted) in zip(srv.loops, running, strict=True):
+                for loop, (_checker, vetted) in zip_strict(srv.loops, running):
                     loop.on_change = srv._changed
                     loop.base_weight = rs.weight
                     loop.script = vetted  # vetted again under the new config

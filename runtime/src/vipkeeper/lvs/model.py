@@ -8,15 +8,17 @@ builds the desired `Table` from the config and the health checks; `reconcile.pla
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Union
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.config.model import LbKind
 
-IPAddress = IPv4Address | IPv6Address
+IPAddress = Union[IPv4Address, IPv6Address]
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, order=True, **SLOTS)
 class ServiceKey:
     """What identifies a kernel service: protocol + address + port, or an fwmark."""
 
@@ -38,7 +40,7 @@ class ServiceKey:
         return f"{host}:{self.protocol.lower()}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, order=True, **SLOTS)
 class DestKey:
     """A destination (real server) of a service."""
 
@@ -50,7 +52,7 @@ class DestKey:
         return f"{host}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Service:
     """Service settings (everything but the destinations)."""
 
@@ -62,7 +64,7 @@ class Service:
     ops: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Dest:
     """One destination with its weight and forwarding method."""
 
@@ -73,7 +75,7 @@ class Dest:
     l_threshold: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class ServiceState:
     """A service and its destinations."""
 

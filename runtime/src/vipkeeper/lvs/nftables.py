@@ -32,6 +32,7 @@ import threading
 from functools import reduce
 from typing import Any
 
+from vipkeeper._compat import zip_strict
 from vipkeeper.config.model import LbKind
 from vipkeeper.lvs.dataplane import DataplaneError
 from vipkeeper.lvs.libnft import LibNft, NftError
@@ -195,7 +196,7 @@ def _slots(service: Service, live: list[Dest], *, with_port: bool) -> tuple[int,
     weights = [w // divisor for w in weights]
     elems: list[list[Any]] = []
     start = 0
-    for dest, weight in zip(live, weights, strict=True):
+    for dest, weight in zip_strict(live, weights):
         target: Any = dest.key.address
         if with_port:
             target = {"concat": [dest.key.address, dest.key.port or service.key.port]}
@@ -305,7 +306,7 @@ class NftDataplane:
         after = apply_to(before, ops)
         touched = {
             op.service.key
-            if isinstance(op, AddService | EditService)
+            if isinstance(op, (AddService, EditService))
             else op.key
             if isinstance(op, DelService)
             else op.service

@@ -7,33 +7,34 @@ a reload never touches them (and their connections survive).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Union
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.lvs.model import Dest, DestKey, Service, ServiceKey, Table
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class AddService:
     """Create a service (its dests follow as AddDest)."""
 
     service: Service
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class EditService:
     """Change a service's settings in place."""
 
     service: Service
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class DelService:
     """Delete a service and its destinations."""
 
     key: ServiceKey
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class AddDest:
     """Add a destination to a service."""
 
@@ -41,7 +42,7 @@ class AddDest:
     dest: Dest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class EditDest:
     """Change a destination's weight, method or thresholds."""
 
@@ -49,7 +50,7 @@ class EditDest:
     dest: Dest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class DelDest:
     """Remove a destination from a service."""
 
@@ -57,7 +58,7 @@ class DelDest:
     dest: DestKey
 
 
-Op = AddService | EditService | DelService | AddDest | EditDest | DelDest
+Op = Union[AddService, EditService, DelService, AddDest, EditDest, DelDest]
 
 
 def plan(desired: Table, actual: Table, *, managed: set[ServiceKey] | None = None) -> list[Op]:
@@ -97,12 +98,12 @@ def apply_to(table: Table, ops: list[Op]) -> Table:
 
     out: Table = {k: ServiceState(v.service, dict(v.dests)) for k, v in table.items()}
     for op in ops:
-        if isinstance(op, AddService | EditService):
+        if isinstance(op, (AddService, EditService)):
             old = out.get(op.service.key)
             out[op.service.key] = ServiceState(op.service, dict(old.dests) if old else {})
         elif isinstance(op, DelService):
             out.pop(op.key, None)
-        elif isinstance(op, AddDest | EditDest):
+        elif isinstance(op, (AddDest, EditDest)):
             dests = dict(out[op.service].dests)
             dests[op.dest.key] = op.dest
             out[op.service] = ServiceState(out[op.service].service, dests)

@@ -6,10 +6,10 @@ import asyncio
 import errno
 import os
 import socket
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
-from typing import Any
+from typing import Any, Union
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.net.addrreq import AddrRequests
 from vipkeeper.net.netlink import AsyncIPRoute, NetlinkError
 
@@ -31,14 +31,14 @@ ROUTE_TYPES = {
 _EXISTS = {errno.EEXIST}
 _GONE = {errno.EADDRNOTAVAIL, errno.ESRCH, errno.ENOENT, errno.ENODEV}
 
-IPInterface = IPv4Interface | IPv6Interface
+IPInterface = Union[IPv4Interface, IPv6Interface]
 
 
 class NetError(Exception):
     """A kernel operation failed for a reason other than 'already done'."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class AddrSpec:
     """One address to hold on an interface (a VIP)."""
 
@@ -56,7 +56,7 @@ class AddrSpec:
         return f"{self.ifname} {self.address}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class RouteSpec:
     """One route to hold (a virtual route)."""
 

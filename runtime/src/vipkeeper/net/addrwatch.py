@@ -12,14 +12,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Any
+from typing import Any, Union
 
 from vipkeeper.net.subscription import Subscription
 
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
 
-Address = IPv4Address | IPv6Address
+Address = Union[IPv4Address, IPv6Address]
 
 
 class AddressTable:

@@ -15,9 +15,9 @@ the differences are reported the same way (keepalived only logs the overrun).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.net.netlink import RTMGRP_LINK
 from vipkeeper.net.subscription import Subscription
 
@@ -25,7 +25,7 @@ IFF_UP = 0x1
 IFF_RUNNING = 0x40
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Link:
     """What the daemon needs to know about one interface."""
 

@@ -9,9 +9,10 @@ import contextlib
 import errno
 import socket
 import struct
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Any
+from typing import Any, Optional, Union
+
+from vipkeeper._compat import SLOTS, dataclass
 
 IPPROTO_VRRP = 112
 VRRP_TTL = 255
@@ -24,13 +25,13 @@ SO_BINDTOIFINDEX = 62  # Linux 5.0
 _TIMESPEC = struct.Struct("=qq")
 RCVBUF = 4 * 1024 * 1024
 
-IPAddress = IPv4Address | IPv6Address
+IPAddress = Union[IPv4Address, IPv6Address]
 # (destination, source, ancillary data, socket address) of a send, built once.
-_SendTo = tuple[IPAddress, IPAddress | None, list[tuple[int, int, bytes]], tuple[Any, ...]]
+_SendTo = tuple[IPAddress, Optional[IPAddress], list[tuple[int, int, bytes]], tuple[Any, ...]]
 _SENDTO_MAX = 256
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass costs three times as much to build
+@dataclass(**SLOTS)  # not frozen: a frozen dataclass costs three times as much to build
 class Datagram:
     """A VRRP payload as received, with what the IP layer said about it (read-only by use)."""
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Union
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.vrrp.errors import DropReason
 from vipkeeper.vrrp.settings import IPAddress, VirtualRoute
 from vipkeeper.vrrp.state import State, Trigger
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class SendAdvert:
     """Send ``packet`` (the VRRP payload) from ``src`` to ``dst`` with this TTL, IP protocol 112."""
 
@@ -21,7 +22,7 @@ class SendAdvert:
     priority: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class AddVips:
     """Add the virtual addresses (idempotently)."""
 
@@ -29,7 +30,7 @@ class AddVips:
     addresses: tuple[IPAddress, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class RemoveVips:
     """Remove the virtual addresses ("already gone" is success)."""
 
@@ -37,7 +38,7 @@ class RemoveVips:
     addresses: tuple[IPAddress, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class AddRoutes:
     """Install the virtual routes."""
 
@@ -45,7 +46,7 @@ class AddRoutes:
     routes: tuple[VirtualRoute, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class RemoveRoutes:
     """Remove the virtual routes."""
 
@@ -53,7 +54,7 @@ class RemoveRoutes:
     routes: tuple[VirtualRoute, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class SendGratuitous:
     """Send ``repeat`` gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) for each address."""
 
@@ -64,7 +65,7 @@ class SendGratuitous:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class RunNotify:
     """Run a notify command; ``kind`` is master|backup|fault|stop|generic."""
 
@@ -73,7 +74,7 @@ class RunNotify:
     argv: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class WriteNotifyFifo:
     """Write one line (without newline) to the notify FIFO."""
 
@@ -81,7 +82,7 @@ class WriteNotifyFifo:
     line: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class StateChanged:
     """The instance moved from ``old`` to ``new`` at ``at`` because of ``reason``."""
 
@@ -92,7 +93,7 @@ class StateChanged:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class PriorityChanged:
     """The effective priority changed (tracking)."""
 
@@ -102,7 +103,7 @@ class PriorityChanged:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class AdvertDropped:
     """A received advert failed a check and was counted (a peer's bad input)."""
 
@@ -112,7 +113,7 @@ class AdvertDropped:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class IntervalMismatch:
     """A v3 advert carried another interval than ours (keepalived only logs this)."""
 
@@ -122,17 +123,17 @@ class IntervalMismatch:
     configured: float
 
 
-Action = (
-    SendAdvert
-    | AddVips
-    | RemoveVips
-    | AddRoutes
-    | RemoveRoutes
-    | SendGratuitous
-    | RunNotify
-    | WriteNotifyFifo
-    | StateChanged
-    | PriorityChanged
-    | AdvertDropped
-    | IntervalMismatch
-)
+Action = Union[
+    SendAdvert,
+    AddVips,
+    RemoveVips,
+    AddRoutes,
+    RemoveRoutes,
+    SendGratuitous,
+    RunNotify,
+    WriteNotifyFifo,
+    StateChanged,
+    PriorityChanged,
+    AdvertDropped,
+    IntervalMismatch,
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import enum
+from vipkeeper._compat import StrEnum
 
 
 class VrrpError(Exception):
@@ -13,7 +13,7 @@ class LocalProtocolError(VrrpError):
     """We misused the core (a bug): an illegal transition, an unknown tracker, a bad advert."""
 
 
-class DropReason(enum.StrEnum):
+class DropReason(StrEnum):
     """Why a received advert was dropped; the order follows keepalived's receive checks."""
 
     TOO_SHORT = "too_short"

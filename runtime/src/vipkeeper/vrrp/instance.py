@@ -53,8 +53,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.vrrp.actions import (
     Action,
     AddRoutes,
@@ -90,7 +91,7 @@ GARP_RECONFIGURED = "reconfigured"
 IDENTITY_FIELDS = ("vrid", "family", "version")
 
 
-@dataclass(slots=True)
+@dataclass(**SLOTS)
 class Stats:
     """Counters of one instance (keepalived's per-instance stats plus each drop reason)."""
 

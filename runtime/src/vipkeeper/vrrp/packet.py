@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from dataclasses import dataclass
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.vrrp.errors import DropReason, LocalProtocolError, PacketError
 from vipkeeper.vrrp.settings import IPAddress
 
@@ -30,7 +30,7 @@ AUTH_LEN = 8
 _HEADER = struct.Struct("!BBBBBBH")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Advert:
     """One VRRP advert as carried on the wire (checksum excluded: it is derived)."""
 

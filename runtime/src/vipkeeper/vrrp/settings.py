@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
+from typing import Union
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.vrrp.state import State
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 MCAST_V4 = ipaddress.IPv4Address("224.0.0.18")
 MCAST_V6 = ipaddress.IPv6Address("ff02::12")
@@ -33,7 +35,7 @@ class AuthType(enum.IntEnum):
     AH = 2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Auth:
     """VRRPv2 authentication: type and password (at most 8 bytes, zero padded on the wire)."""
 
@@ -48,7 +50,7 @@ class Auth:
         return bytes(8)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class TrackScript:
     """A tracked ``vrrp_script``: weight 0 -> FAULT while failing; >0 added if OK; <0 if failing."""
 
@@ -58,7 +60,7 @@ class TrackScript:
     initially_ok: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class TrackInterface:
     """A tracked interface: weight 0 -> FAULT while down; >0 added while up; <0 while down.
 
@@ -74,7 +76,7 @@ class TrackInterface:
     presence: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class TrackFile:
     """A tracked file: value x weight is added; below -253 (or non-zero with weight 0) -> FAULT."""
 
@@ -84,7 +86,7 @@ class TrackFile:
     initial_value: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Notify:
     """Notify commands as argv tuples; ``fifo`` is set when a notify FIFO is configured."""
 
@@ -96,7 +98,7 @@ class Notify:
     fifo: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class VirtualRoute:
     """A virtual route installed while MASTER (carried through to the daemon untouched)."""
 
@@ -114,7 +116,7 @@ def _check(cond: bool, field_name: str, message: str) -> None:
         raise SettingsError(f"{field_name}: {message}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class InstanceSettings:
     """One ``vrrp_instance`` as the protocol core sees it."""
 

@@ -23,12 +23,11 @@ Rules (keepalived 2.2 semantics, RFC 3768/5798 section 6.4):
 
 from __future__ import annotations
 
-import enum
-
+from vipkeeper._compat import StrEnum
 from vipkeeper.vrrp.errors import LocalProtocolError
 
 
-class State(enum.StrEnum):
+class State(StrEnum):
     """VRRP instance states."""
 
     INIT = "INIT"
@@ -38,7 +37,7 @@ class State(enum.StrEnum):
     STOP = "STOP"
 
 
-class Trigger(enum.StrEnum):
+class Trigger(StrEnum):
     """What caused a transition; carried as the reason of ``StateChanged``."""
 
     STARTED = "started"

@@ -15,8 +15,9 @@ Use: call a member's method, then pass the actions it returned through ``follow`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.vrrp.actions import Action, RunNotify, StateChanged, WriteNotifyFifo
 from vipkeeper.vrrp.errors import LocalProtocolError
 from vipkeeper.vrrp.instance import VrrpInstance
@@ -28,7 +29,7 @@ _SYNC_TRIGGERS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class SyncGroupSettings:
     """A ``vrrp_sync_group``: its name, member instance names and notify commands."""
 

@@ -12,14 +12,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.vrrp.settings import OWNER_PRIORITY, InstanceSettings
 
 FILE_FAULT_BELOW = -253
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class TrackResult:
     """The outcome of tracking: effective priority and the trackers holding a fault."""
 

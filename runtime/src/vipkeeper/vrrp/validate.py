@@ -15,8 +15,8 @@ Each failure raises ``PacketError`` whose ``reason`` names the check.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.vrrp.errors import DropReason, PacketError
 from vipkeeper.vrrp.packet import (
     HEADER_LEN,
@@ -29,7 +29,7 @@ from vipkeeper.vrrp.packet import (
 from vipkeeper.vrrp.settings import InstanceSettings, IPAddress
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class CheckedAdvert:
     """An advert that passed every check; ``interval_mismatch`` is the v3 log-only finding."""
 

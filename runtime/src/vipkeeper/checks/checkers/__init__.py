@@ -24,7 +24,7 @@ __all__ = ["CheckResult", "Target", "attempt_timeout", "run_check", "unsupported
 
 def unsupported_reason(checker: Checker) -> str | None:
     """Why vipkeeper cannot run this checker (None: it can)."""
-    if isinstance(checker, SmtpCheck | BfdCheck):
+    if isinstance(checker, (SmtpCheck, BfdCheck)):
         return f"{checker.kind} is not supported by vipkeeper; the checker is ignored"
     return None
 

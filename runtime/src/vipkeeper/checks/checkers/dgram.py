@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from vipkeeper._compat import wait_for
 from vipkeeper.checks.checkers.result import Target
 from vipkeeper.checks.checkers.sock import make_socket
 
@@ -37,7 +38,7 @@ async def exchange(target: Target, payload: bytes, timeout: float, accept: objec
     transport, proto = await loop.create_datagram_endpoint(lambda: _Exchange(accept), sock=sock)
     try:
         transport.sendto(payload)
-        return await asyncio.wait_for(asyncio.shield(proto.reply), timeout)
+        return await wait_for(asyncio.shield(proto.reply), timeout)
     finally:
         if not proto.reply.done():
             proto.reply.cancel()

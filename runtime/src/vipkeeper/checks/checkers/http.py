@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
-from dataclasses import dataclass
 
+from vipkeeper._compat import SLOTS, dataclass, wait_for
 from vipkeeper.checks.checkers.result import CheckResult, Target
 from vipkeeper.checks.checkers.sock import open_tcp
 from vipkeeper.config.model import HttpCheck, HttpUrl
@@ -21,7 +21,7 @@ MAX_BODY = 16 * 1024 * 1024
 USER_AGENT = "KeepAliveClient"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class HttpResponse:
     """Status code and body of one fetch."""
 
@@ -78,7 +78,7 @@ async def http_fetch(
     deadline = loop.time() + timeout
     sock = await open_tcp(target, timeout)
     try:
-        reader, writer = await asyncio.wait_for(
+        reader, writer = await wait_for(
             asyncio.open_connection(
                 sock=sock,
                 ssl=client_context() if use_ssl else None,
@@ -96,7 +96,7 @@ async def http_fetch(
             else f"{target.address}:{target.port}"
         )
         writer.write(build_request(path, host_header, protocol))
-        return await asyncio.wait_for(_read_response(reader), max(deadline - loop.time(), 0.001))
+        return await wait_for(_read_response(reader), max(deadline - loop.time(), 0.001))
     finally:
         writer.close()
 

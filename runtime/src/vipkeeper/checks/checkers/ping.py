@@ -15,6 +15,7 @@ import socket
 import struct
 from ipaddress import ip_address
 
+from vipkeeper._compat import wait_for
 from vipkeeper.checks.checkers.result import CheckResult, Target
 
 ECHO_REQUEST = {4: 8, 6: 128}
@@ -83,7 +84,7 @@ class _Pinger:
         self.waiting[key] = fut
         try:
             self.sock.sendto(echo_request(self.family, self.ident, seq), (str(target.address), 0))
-            await asyncio.wait_for(fut, timeout)
+            await wait_for(fut, timeout)
         finally:
             self.waiting.pop(key, None)
 
@@ -113,7 +114,7 @@ async def _dgram_ping(target: Target, timeout: float) -> None:
     try:
         await loop.sock_connect(sock, (str(target.address), 0))
         await loop.sock_sendall(sock, echo_request(family, 0, next(_seq) & 0xFFFF))
-        await asyncio.wait_for(loop.sock_recv(sock, 2048), timeout)
+        await wait_for(loop.sock_recv(sock, 2048), timeout)
     finally:
         sock.close()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
+from vipkeeper._compat import SLOTS, dataclass
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, **SLOTS)
 class CheckResult:
     """Up or down, why, and (for dynamic checkers) the weight to use."""
 
@@ -15,7 +16,7 @@ class CheckResult:
     weight: int | None = None  # misc_dynamic / FILE_CHECK: new weight; None: unchanged
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Target:
     """Where a checker connects: the real server's address/port unless overridden."""
 

@@ -18,8 +18,8 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from vipkeeper._compat import SLOTS, dataclass, timeout
 from vipkeeper.aio import cancel_and_wait
 from vipkeeper.checks.checkers import attempt_timeout, run_check
 from vipkeeper.checks.checkers.result import CheckResult, Target
@@ -31,7 +31,7 @@ BOOTSTRAP_DELAY = 1.0  # keepalived: first check one second after start (+ warmu
 FILE_POLL_INTERVAL = 0.2  # FILE_CHECK: a change to the file counts within this
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, **SLOTS)
 class Timing:
     """The outcome of one attempt: next delay and whether the state changed."""
 
@@ -105,7 +105,7 @@ class CheckerLoop:
         self.attempts += 1
         limit = attempt_timeout(self.checker) + 1.0
         try:
-            async with asyncio.timeout(limit):
+            async with timeout(limit):
                 return await run_check(
                     self.checker,
                     self.target,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from vipkeeper._compat import timeout as async_timeout
 from vipkeeper.checks.checkers.result import Target
 
 
@@ -32,7 +33,7 @@ async def open_tcp(target: Target, timeout: float) -> socket.socket:
     sock = make_socket(target, socket.SOCK_STREAM)
     try:
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
+        async with async_timeout(timeout):  # no extra task, unlike wait_for
             await loop.sock_connect(sock, (str(target.address), target.port))
     except BaseException:
         sock.close()
