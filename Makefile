@@ -133,7 +133,7 @@ demo-down:
 MOLECULE_SCENARIOS ?= default keepalived mixed
 test-molecule: deps
 	@echo ">> molecule scenarios on the lab: $(MOLECULE_SCENARIOS)"
-	$(LAB_PY) rootfs >/dev/null
+	$(LAB_PY) rootfs --releases all >/dev/null
 	@set -e; for s in $(MOLECULE_SCENARIOS); do $(BIN)/molecule test -s $$s; done
 
 # Failover drills end to end (tests/integration/drill, docs/drills.md): what the molecule
@@ -154,10 +154,11 @@ lab-up: deps
 lab-down:
 	$(LAB_PY) down $(LAB)
 
-# Builds the cached base rootfs first (about 1-2 min, once) so its progress shows, then the tests.
+# Builds the cached base trees first (about 1.5 min per release, once) so their progress shows,
+# then the tests: bookworm, and bullseye and trixie for the releases test and molecule's default.
 test-lab: deps
 	@echo ">> lab tests (systemd-nspawn hosts)"
-	$(LAB_PY) rootfs >/dev/null
+	$(LAB_PY) rootfs --releases all >/dev/null
 	cd tests/lab && $(PYTEST) -q -p no:cacheprovider tests
 
 # The qemu lab VM (tests/lab/vm, docs/lab-vm.md): Debian's cloud kernel, which has ip_vs.

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """vipkeeper lab: Debian hosts as systemd-nspawn containers, reachable by SSH (see docs/lab.md).
 
-lab.py up NAME [--lbs N] [--client|--no-client]   bring lab NAME up (reuses a running one)
+lab.py up NAME [--lbs N] [--client|--no-client] [--releases R1,R2,...]
+                                                    bring lab NAME up (reuses a running one)
 lab.py down NAME | --stale                          tear it down / sweep aborted labs
 lab.py status [NAME]                                hosts, pids, SSH reachability
 lab.py inventory NAME                               path of the generated Ansible inventory
 lab.py ssh NAME HOST [CMD...]                       ssh into a host with the lab key
-lab.py rootfs                                       build (if needed) and print the base tree
+lab.py rootfs [--releases R1,...|all]               build (if needed) and print the base trees
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from vklab import core, procs
 from vklab.network import NetworkError
-from vklab.rootfs import LAB_PACKAGES, RootfsError, ensure_rootfs
+from vklab.rootfs import (
+    DEFAULT_RELEASE,
+    LAB_PACKAGES,
+    RELEASES,
+    RootfsError,
+    check_release,
+    ensure_rootfs,
+)
 from vklab.state import StateDir, all_labs
 
 
@@ -38,7 +46,14 @@ def _cmd_up(args: argparse.Namespace) -> int:
         owner = procs.proc_of(args.owner_pid)
         if owner is None:
             raise core.LabError(f"--owner-pid {args.owner_pid}: no such process")
-    sd = core.up(args.name, lbs=args.lbs, client=args.client, owner=owner, timeout=args.timeout)
+    sd = core.up(
+        args.name,
+        lbs=args.lbs,
+        client=args.client,
+        owner=owner,
+        timeout=args.timeout,
+        releases=args.releases,
+    )
     print(sd.inventory)
     return 0
 
@@ -135,9 +150,19 @@ def _cmd_exec(args: argparse.Namespace) -> int:
     return subprocess.call(["nsenter", "-t", str(host.init.pid), "-a", *command])
 
 
-def _cmd_rootfs(_args: argparse.Namespace) -> int:
-    print(ensure_rootfs(LAB_PACKAGES))
+def _cmd_rootfs(args: argparse.Namespace) -> int:
+    for release in args.releases:
+        print(ensure_rootfs(LAB_PACKAGES, suite=release))
     return 0
+
+
+def _releases(text: str) -> list[str]:
+    """--releases: comma-separated Debian codenames, or `all`."""
+    names = list(RELEASES) if text.strip() == "all" else [r.strip() for r in text.split(",")]
+    try:
+        return [check_release(r).name for r in names]
+    except RootfsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -150,6 +175,13 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--client", action=argparse.BooleanOptionalAction, default=True)
     up.add_argument("--owner-pid", type=int, help="the lab is stale once this process is gone")
     up.add_argument("--timeout", type=float, default=float(os.environ.get("LAB_TIMEOUT", "180")))
+    up.add_argument(
+        "--releases",
+        type=_releases,
+        default=[DEFAULT_RELEASE],
+        help=f"Debian release of each lb in turn, the client runs the first "
+        f"({', '.join(RELEASES)}; default {DEFAULT_RELEASE})",
+    )
     up.set_defaults(func=_cmd_up)
     down = sub.add_parser("down", help="tear a lab down, or sweep stale ones")
     down.add_argument("name", nargs="?")
@@ -172,7 +204,13 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("host")
     ex.add_argument("command", nargs=argparse.REMAINDER)
     ex.set_defaults(func=_cmd_exec)
-    rf = sub.add_parser("rootfs", help="build the cached base tree if needed; print its path")
+    rf = sub.add_parser("rootfs", help="build the cached base trees if needed; print their paths")
+    rf.add_argument(
+        "--releases",
+        type=_releases,
+        default=[DEFAULT_RELEASE],
+        help=f"comma-separated Debian releases, or all ({', '.join(RELEASES)})",
+    )
     rf.set_defaults(func=_cmd_rootfs)
     return p
 

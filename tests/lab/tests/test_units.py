@@ -157,3 +157,60 @@ def test_failed_rootfs_build_leaves_nothing(
         )
     assert calls and not calls[0].exists()
     assert not list(tmp_path.glob("rootfs-*"))
+
+
+def test_plan_hosts_gives_each_lb_its_release_in_turn() -> None:
+    hosts = core.plan_hosts("demo", 123, 4, True, ("bookworm", "bullseye", "trixie"))
+    assert [(h.name, h.release) for h in hosts] == [
+        ("demo-lb1", "bookworm"),
+        ("demo-lb2", "bullseye"),
+        ("demo-lb3", "trixie"),
+        ("demo-lb4", "bookworm"),
+        ("demo-client", "bookworm"),
+    ]
+    assert {h.release for h in core.plan_hosts("demo", 123, 2, True)} == {"bookworm"}
+    with pytest.raises(core.LabError, match="at least one"):
+        core.plan_hosts("demo", 123, 2, True, ())
+
+
+def test_inventory_and_state_carry_each_hosts_release() -> None:
+    hosts = core.plan_hosts("demo", 123, 2, False, ("bullseye", "trixie"))
+    st = _state(lbs=2, client=False)
+    st = LabState(**{**st.__dict__, "hosts": hosts})
+    inv = yaml.safe_load(inventory.render_inventory(st, Path("/k")))
+    lbs = inv["all"]["children"]["lb"]["hosts"]
+    assert {n: h["lab_release"] for n, h in lbs.items()} == {
+        "demo-lb1": "bullseye",
+        "demo-lb2": "trixie",
+    }
+    assert LabState.from_json(st.to_json()) == st
+    # A state written before releases existed reads as bookworm hosts on the lab's base.
+    old = st.to_json()
+    for h in old["hosts"]:
+        del h["release"], h["base"]
+    assert {h.release for h in LabState.from_json(old).hosts} == {"bookworm"}
+
+
+def test_releases_the_lab_knows_and_the_ones_it_refuses() -> None:
+    assert {n: (r.version, r.python) for n, r in rootfs.RELEASES.items()} == {
+        "bullseye": ("11", "3.9"),
+        "bookworm": ("12", "3.11"),
+        "trixie": ("13", "3.13"),
+    }
+    with pytest.raises(rootfs.RootfsError, match="boots bullseye, bookworm, trixie"):
+        rootfs.check_release("buster")
+    keys = {rootfs.rootfs_key(rootfs.LAB_PACKAGES, r, "http://m", None) for r in rootfs.RELEASES}
+    assert len(keys) == 3  # one cached tree per release
+
+
+def test_cli_parses_releases() -> None:
+    import lab  # tests/lab/lab.py
+
+    args = lab.parser().parse_args(["up", "x", "--releases", "bullseye,trixie"])
+    assert args.releases == ["bullseye", "trixie"]
+    assert lab.parser().parse_args(["up", "x"]).releases == ["bookworm"]
+    assert lab.parser().parse_args(["rootfs", "--releases", "all"]).releases == list(
+        rootfs.RELEASES
+    )
+    with pytest.raises(SystemExit):
+        lab.parser().parse_args(["up", "x", "--releases", "bookworm,jessie"])

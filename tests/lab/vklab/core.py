@@ -21,14 +21,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vklab import inventory, network, procs
 from vklab.procs import MARKER, Proc
-from vklab.rootfs import LAB_PACKAGES, ensure_rootfs
+from vklab.rootfs import DEFAULT_RELEASE, LAB_PACKAGES, check_release, ensure_rootfs
 from vklab.state import NAME_RE, STARTING, UP, Host, LabState, StateDir, all_labs, state_root
 
 Say = Callable[[str], None]
@@ -55,14 +55,44 @@ def validate_name(name: str) -> None:
         )
 
 
-def plan_hosts(name: str, index: int, lbs: int, client: bool) -> tuple[Host, ...]:
-    """NAME-lb1..lbN at .11.., NAME-client at .50 of 10.213.INDEX.0/24."""
+def plan_hosts(
+    name: str,
+    index: int,
+    lbs: int,
+    client: bool,
+    releases: Sequence[str] = (DEFAULT_RELEASE,),
+) -> tuple[Host, ...]:
+    """NAME-lb1..lbN at .11.., NAME-client at .50 of 10.213.INDEX.0/24.
+
+    lbI runs the I-th of RELEASES (the list repeats when shorter), the client the first one.
+    """
     if not 1 <= lbs <= MAX_LBS:
         raise LabError(f"--lbs must be between 1 and {MAX_LBS}, not {lbs}")
-    hosts = [Host(f"{name}-lb{i}", "lb", f"10.213.{index}.{10 + i}") for i in range(1, lbs + 1)]
+    if not releases:
+        raise LabError("--releases must name at least one Debian release")
+    hosts = [
+        Host(
+            f"{name}-lb{i}",
+            "lb",
+            f"10.213.{index}.{10 + i}",
+            release=releases[(i - 1) % len(releases)],
+        )
+        for i in range(1, lbs + 1)
+    ]
     if client:
-        hosts.append(Host(f"{name}-client", "client", f"10.213.{index}.{CLIENT_OCTET}"))
+        hosts.append(
+            Host(f"{name}-client", "client", f"10.213.{index}.{CLIENT_OCTET}", release=releases[0])
+        )
     return tuple(hosts)
+
+
+def _shape(hosts: Sequence[Host]) -> tuple[int, bool, tuple[str, ...]]:
+    """What `up` compares to reuse a running lab: lbs, client, each host's release."""
+    return (
+        sum(h.group == "lb" for h in hosts),
+        any(h.group == "client" for h in hosts),
+        tuple(h.release for h in hosts),
+    )
 
 
 @contextmanager
@@ -232,7 +262,7 @@ def _nspawn_cmd(st: LabState, sd: StateDir, host: Host) -> list[str]:
     return [
         "systemd-nspawn",
         "--quiet",
-        f"--directory={st.base}",
+        f"--directory={host.base or st.base}",
         f"--machine={host.name}",
         f"--hostname={host.name}",
         "--register=no",
@@ -368,7 +398,7 @@ def _boot(sd: StateDir, st: LabState, timeout: float, say: Say) -> LabState:
                 b.configured = True
             if ssh_banner(host.address, timeout=1.0) and _ssh_ok(sd, host):
                 b.ready = True
-                say(f"lab {st.name}: {host.name} {host.address} up, ssh ok "
+                say(f"lab {st.name}: {host.name} {host.address} ({host.release}) up, ssh ok "
                     f"({time.monotonic() - started:.1f}s)")  # fmt: skip
         time.sleep(0.3)
     return st
@@ -381,30 +411,36 @@ def up(
     client: bool = True,
     owner: Proc | None = None,
     timeout: float = 120.0,
+    releases: Sequence[str] = (DEFAULT_RELEASE,),
     say: Say = say_stderr,
 ) -> StateDir:
-    """Bring lab NAME up, or reuse it when it runs with that shape; return its state dir."""
+    """Bring lab NAME up, or reuse it when it runs with that shape; return its state dir.
+
+    RELEASES are Debian codenames (vklab.rootfs.RELEASES): lbI runs the I-th, the client the first.
+    """
     validate_name(name)
+    releases = tuple(releases)
+    if not releases:
+        raise LabError("--releases must name at least one Debian release")
+    for release in releases:
+        check_release(release)
     if os.geteuid() != 0:
         raise LabError("the lab needs root (network bridge, systemd-nspawn)")
     for tool in ("systemd-nspawn", "debootstrap", "nsenter", "ssh", "ssh-keygen", "ip"):
         if shutil.which(tool) is None:
             raise LabError(f"{tool} not found: run `make deps` (tests/tools/bootstrap.sh)")
-    base = ensure_rootfs(LAB_PACKAGES, progress=say)
+    bases = {r: ensure_rootfs(LAB_PACKAGES, suite=r, progress=say) for r in dict.fromkeys(releases)}
     down_stale(say, keep=name)
     with _lab_lock(name, say=say):
         sd = StateDir(name)
         reason = stale_reason(sd) if sd.path.exists() else None
         if sd.exists() and reason is None:
             st = sd.load()
-            shape = (
-                sum(h.group == "lb" for h in st.hosts),
-                any(h.group == "client" for h in st.hosts),
-            )
-            if shape != (lbs, client):
+            shape = _shape(st.hosts)
+            if shape != _shape(plan_hosts(name, st.subnet_index, lbs, client, releases)):
                 raise LabError(
-                    f"lab {name} already runs with {shape[0]} lb(s), client={shape[1]}; "
-                    f"run `lab.py down {name}` first"
+                    f"lab {name} already runs with {shape[0]} lb(s), client={shape[1]}, "
+                    f"releases {','.join(shape[2])}; run `lab.py down {name}` first"
                 )
             if owner != st.owner:  # the last up decides whose lifetime bounds the lab
                 st = replace(st, owner=owner)
@@ -427,10 +463,13 @@ def up(
                     phase=STARTING,
                     bridge=network.bridge_name(name),
                     subnet_index=index,
-                    base=str(base),
+                    base=str(bases[releases[0]]),
                     creator=me,
                     owner=owner,
-                    hosts=plan_hosts(name, index, lbs, client),
+                    hosts=tuple(
+                        replace(h, base=str(bases[h.release]))
+                        for h in plan_hosts(name, index, lbs, client, releases)
+                    ),
                 )
                 sd.save(st)  # recorded before the bridge exists
                 _prepare(sd, st)

@@ -54,6 +54,7 @@ def render_inventory(state: LabState, key: Path) -> str:
                 f"        {h.name}:",
                 f"          ansible_host: {h.address}",
                 f"          lab_address: {h.address}/24",
+                f"          lab_release: {h.release}",
             ]
     return "\n".join(lines) + "\n"
 

@@ -1,13 +1,14 @@
 """The lab's base root filesystem: a debootstrap'd Debian, built once and cached outside the clone.
 
     from vklab.rootfs import LAB_PACKAGES, ensure_rootfs
-    base = ensure_rootfs(LAB_PACKAGES)        # -> /var/cache/vipkeeper-lab/rootfs-<key>
+    base = ensure_rootfs(LAB_PACKAGES)  # bookworm: /var/cache/vipkeeper-lab/rootfs-<key>
+    base = ensure_rootfs(LAB_PACKAGES, suite="trixie")  # one tree per release (RELEASES)
 
-The cache key hashes the suite, mirror, package list, configure step and BUILD_VERSION, so a
-changed list builds a new tree next to the old one. A build runs in a temporary directory under
-an exclusive lock and is renamed into place at the end: a reader sees a complete tree or none,
-and two concurrent runs never both build. A build that was killed is removed by the next one.
-Stdlib only: the lab must not depend on the runtime.
+The cache key hashes the suite (the Debian release), mirror, package list, configure step and
+BUILD_VERSION, so another release or a changed list builds a new tree next to the old one. A
+build runs in a temporary directory under an exclusive lock and is renamed into place at the
+end: a reader sees a complete tree or none, and two concurrent runs never both build. A build that
+was killed is removed by the next one. Stdlib only: the lab must not depend on the runtime.
 """
 
 from __future__ import annotations
@@ -22,17 +23,41 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 # Bump when configure_lab_host (or anything else that shapes the tree) changes.
 BUILD_VERSION = 1
-SUITE = "bookworm"
+
+
+@dataclass(frozen=True)
+class Release:
+    """A Debian release the lab can boot: its codename, version and default python3."""
+
+    name: str
+    version: str
+    python: str
+
+
+# The releases the roles support (docs/quickstart.md). Debian's archive (deb.debian.org) serves
+# all three, signed by keys in the debian-archive-keyring of a Debian 12 machine.
+RELEASES: dict[str, Release] = {
+    r.name: r
+    for r in (
+        Release("bullseye", "11", "3.9"),
+        Release("bookworm", "12", "3.11"),
+        Release("trixie", "13", "3.13"),
+    )
+}
+DEFAULT_RELEASE = "bookworm"
+SUITE = DEFAULT_RELEASE
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_CACHE = Path("/var/cache/vipkeeper-lab")
 
 # What the lab hosts need without internet: systemd + sshd for Ansible, and what the molecule
 # scenarios and the demo install or use (nginx, keepalived, nftables, probes, python3-apt so
-# that the apt module works offline).
+# that the apt module works offline). The same names exist in bullseye, bookworm and trixie
+# (trixie's nginx-light is a transitional package that pulls nginx; all three are merged-/usr).
 LAB_PACKAGES: tuple[str, ...] = (
     "systemd",
     "systemd-sysv",
@@ -63,6 +88,15 @@ Configure = Callable[[Path], None]
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def check_release(name: str) -> Release:
+    """The Release called NAME, or RootfsError naming the ones the lab knows."""
+    try:
+        return RELEASES[name]
+    except KeyError:
+        known = ", ".join(RELEASES)
+        raise RootfsError(f"unknown Debian release {name!r}: the lab boots {known}") from None
 
 
 def cache_dir() -> Path:

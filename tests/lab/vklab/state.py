@@ -23,6 +23,8 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
 
 STARTING = "starting"
 UP = "up"
+# A host recorded before releases existed runs the lab's base tree, bookworm.
+DEFAULT_RELEASE = "bookworm"
 
 
 def state_root() -> Path:
@@ -39,6 +41,8 @@ class Host:
     address: str
     nspawn: Proc | None = None
     init: Proc | None = None
+    release: str = DEFAULT_RELEASE
+    base: str = ""  # its root tree; empty: the lab's base (LabState.base)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -46,6 +50,8 @@ class Host:
             "name": self.name,
             "group": self.group,
             "address": self.address,
+            "release": self.release,
+            "base": self.base,
             "nspawn": self.nspawn.to_json() if self.nspawn else None,
             "init": self.init.to_json() if self.init else None,
         }
@@ -59,6 +65,8 @@ class Host:
             address=data["address"],
             nspawn=Proc.from_json(data["nspawn"]) if data.get("nspawn") else None,
             init=Proc.from_json(data["init"]) if data.get("init") else None,
+            release=data.get("release", DEFAULT_RELEASE),
+            base=data.get("base", ""),
         )
 
 
