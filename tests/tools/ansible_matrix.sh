@@ -31,8 +31,12 @@ case "$version" in
   *) echo "ansible_matrix: no known controller Python for ansible-core $version" >&2; exit 2 ;;
 esac
 
-# An interpreter that really is 3.M (pyenv shims exist for versions that are not installed).
-is_python() { [ -x "$1" ] && "$1" -c "import sys; sys.exit(sys.version_info[:2] != (3, $2))" 2>/dev/null; }
+# The real executable of an interpreter that is 3.M and not a venv's (make puts .venv/bin first on
+# PATH; pyenv has shims for versions that are not installed); nothing otherwise.
+real_python() {
+  [ -x "$1" ] && "$1" -c "import sys
+if sys.version_info[:2] == (3, $2) and sys.prefix == sys.base_prefix: print(sys.executable)" 2>/dev/null
+}
 
 pick_python() {
   local override="ANSIBLE_MATRIX_PYTHON_${version//./_}" m cand
@@ -42,16 +46,15 @@ pick_python() {
   fi
   for m in $minors; do
     for cand in "$(command -v "python3.$m" || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3."$m".*/bin/python3."$m" "/usr/bin/python3.$m"; do
-      if [ -n "$cand" ] && is_python "$cand" "$m"; then
-        echo "$cand"
+      if [ -n "$cand" ] && real_python "$cand" "$m" | grep .; then
         return
       fi
     done
   done
   local list
   list=$(for m in $minors; do printf '3.%s ' "$m"; done)
-  echo "ansible_matrix: ansible-core $version needs Python ${list% } as its controller (and the runtime" \
-    "needs >= 3.11); none found on PATH, in \$PYENV_ROOT/versions or /usr/bin." \
+  echo "ansible_matrix: ansible-core $version needs one of Python ${list% } as its controller" \
+    "(a release it supports that the runtime runs on too); none found on PATH, in \$PYENV_ROOT/versions or /usr/bin." \
     "Install one, or set ANSIBLE_MATRIX_PYTHON_${version//./_}=/path/to/python3.X." >&2
   exit 2
 }
@@ -92,6 +95,7 @@ rsync -a --delete --exclude-from=tests/tools/collection-excludes.txt \
   --exclude-from=tests/tools/sanity-excludes.txt ./ "$coll/"
 
 for step in $steps; do
+  start=$SECONDS
   case "$step" in
     sanity)
       # Seed ansible-test's pip bootstrap as `make sanity` does (see the Makefile).
@@ -114,5 +118,6 @@ for step in $steps; do
       ;;
     *) echo "ansible_matrix: unknown step $step" >&2; exit 2 ;;
   esac
+  echo ">> ansible-core $core: $step took $((SECONDS - start)) s"
 done
 echo ">> ansible-core $core: $steps passed"
