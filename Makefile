@@ -17,7 +17,7 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 .PHONY: test-build test-drill test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
 .PHONY: lint-ansible changelog-lint test-collection-integration test-ansible-matrix
 
-test: deps lint test-vm test-runtime test-collection test-lab test-molecule test-drill
+test: deps lint test-vm test-runtime test-collection test-ansible-matrix test-lab test-molecule test-drill
 	@echo ">> make test: all green"
 
 deps:
