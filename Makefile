@@ -15,10 +15,10 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 .PHONY: lab-up lab-down test-lab test-molecule
 .PHONY: vm-image test-vm
 .PHONY: test-build test-drill test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
-.PHONY: lint-ansible changelog-lint test-collection-integration
+.PHONY: lint-ansible changelog-lint test-collection-integration test-ansible-matrix
 .PHONY: test-runtime-py39 test-runtime-py313
 
-test: deps lint test-vm test-runtime test-collection test-lab test-molecule test-drill
+test: deps lint test-vm test-runtime test-collection test-ansible-matrix test-lab test-molecule test-drill
 	@echo ">> make test: all green"
 
 deps:
@@ -106,6 +106,15 @@ changelog-lint: deps
 test-collection-integration: deps collection-tree
 	@echo ">> collection integration tests (ansible-playbook in namespaces)"
 	VIPKEEPER_COLLECTIONS_PATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider tests/integration/collection
+
+# The oldest and the newest ansible-core the collection claims (meta/runtime.yml), besides the one
+# in .venv: per release a venv of its own on a Python it supports (cached in ANSIBLE_MATRIX_CACHE,
+# rebuilt only when tests/requirements-matrix.txt or runtime/pyproject.toml change), then
+# ansible-test sanity, ansible-test units and the render play (tests/tools/ansible_matrix.sh).
+ANSIBLE_MATRIX ?= 2.16 2.20
+ANSIBLE_MATRIX_CACHE ?= $(CURDIR)/build/ansible-matrix
+test-ansible-matrix: deps
+	@set -e; for v in $(ANSIBLE_MATRIX); do tests/tools/ansible_matrix.sh $$v $(ANSIBLE_MATRIX_CACHE); done
 
 build: deps
 	$(BIN)/ansible-galaxy collection build --force --output-path build/

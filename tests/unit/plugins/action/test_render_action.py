@@ -48,7 +48,7 @@ def action(args: dict[str, Any]) -> ActionModule:
     task.check_mode = False
     templar = MagicMock()
     templar.template.side_effect = lambda value: value
-    return ActionModule(task, MagicMock(), MagicMock(), MagicMock(), templar)
+    return ActionModule(task, MagicMock(), MagicMock(), MagicMock(), templar, None)
 
 
 def render_lb1(copy_result: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
