@@ -96,20 +96,21 @@ def vrrp_waves(plan, pending, masters=None, parallel=True):
 
     remaining = list(dict.fromkeys(pending))
     waves = []
+
+    def waits_for(host, left):
+        """Clusters this host masters that still have other members to restart."""
+        return [
+            c
+            for c in member_of.get(host, [])
+            if master_of[c] == host and any(o in left and o != host for o in hosts_of[c])
+        ]
+
     while remaining:
         left = set(remaining)
-
-        def waits_for(host, left=left):
-            """Clusters this host masters that still have other members to restart."""
-            return [
-                c
-                for c in member_of.get(host, [])
-                if master_of[c] == host and any(o in left and o != host for o in hosts_of[c])
-            ]
-
-        ready = [h for h in remaining if not waits_for(h)]
+        ready = [h for h in remaining if not waits_for(h, left)]
         if not ready:  # masters waiting for each other: the one waiting for the fewest goes
-            ready = [min(remaining, key=lambda h: len(waits_for(h)))]
+            waiting = {h: len(waits_for(h, left)) for h in remaining}
+            ready = [min(remaining, key=waiting.__getitem__)]
         wave, used = [], set()
         for host in ready:
             mine = set(member_of.get(host, []))
