@@ -100,6 +100,9 @@ lint-ansible: deps
 changelog-lint: deps
 	@echo ">> antsibull-changelog lint"
 	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	@grep -q '^v$(shell sed -n 's/^version: //p' galaxy.yml)$$' CHANGELOG.rst || \
+		{ echo "CHANGELOG.rst has no section for galaxy.yml's version" >&2; exit 1; }
 
 # ansible-playbook against throwaway namespaces (render, check mode, idempotence, the lock) and
 # vipkeeper.vrrp.site against two hosts of the nspawn lab (offline install, deploy, reload).
