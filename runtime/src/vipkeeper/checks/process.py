@@ -239,5 +239,5 @@ async def spawn_script(script: Script) -> asyncio.subprocess.Process | None:
     try:
         return await _exec(script.argv, script.user, None, executable=script.executable)
     except (OSError, ValueError) as exc:
-        log.error("%s: %s could not start: %s", script.what, script.argv[0], exc)  # noqa: TRY400
+        log.error("%s: %s could not start: %s", script.what, script.argv[0], exc)
         return None

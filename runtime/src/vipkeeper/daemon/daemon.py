@@ -295,7 +295,7 @@ class Daemon:
                 statics = self._static_specs(self.config)
                 self._expect(plans.values(), statics)  # before any VIP or route is added
             except RecordError as exc:  # as keepalived without its pid file: no start
-                log.error("%s; not starting", exc)  # noqa: TRY400
+                log.error("%s; not starting", exc)
                 return 1
             self.notify.user = self._script_user(self.config)
             self.notify.start()
@@ -360,7 +360,7 @@ class Daemon:
         try:
             self.kernel.expect((), ())  # all released: what is still held stays recorded
         except RecordError as exc:  # the stop goes on: LVS, scripts and sockets still end
-            log.error("%s; it still lists addresses this stop released", exc)  # noqa: TRY400
+            log.error("%s; it still lists addresses this stop released", exc)
         await self.notify.drain(self.options.notify_timeout + 2.0)
         await self._stop_lvs()
         for tracker in self.scripts.values():
@@ -448,7 +448,7 @@ class Daemon:
                 )
             except BuildError as exc:
                 where = f"{inst.location}: " if inst.location else ""
-                log.error("%s%s; the instance is not started", where, exc)  # noqa: TRY400
+                log.error("%s%s; the instance is not started", where, exc)
                 self.not_started[inst.name] = str(exc)
         return plans
 
@@ -627,7 +627,7 @@ class Daemon:
                 try:
                     sock.join(group)
                 except OSError as exc:
-                    log.error("cannot join %s on %s: %s", group, sock.ifname, exc)  # noqa: TRY400
+                    log.error("cannot join %s on %s: %s", group, sock.ifname, exc)
         for key in list(self._socket_failures):
             if key not in wanted or self.links.get(key[0]) is None:
                 del self._socket_failures[key]  # nothing to retry (the interface is gone)
@@ -692,7 +692,7 @@ class Daemon:
         except OSError as exc:
             self._socket_failures[key] = failures + 1
             if failures == 0:  # then once a minute: the instances' FAULT already says it
-                log.error(  # noqa: TRY400
+                log.error(
                     "cannot open a VRRP socket on %s (index %d): %s; its instances are held "
                     "in FAULT, retrying every %g s",
                     ifname,
@@ -701,7 +701,7 @@ class Daemon:
                     SOCKET_RETRY,
                 )
             elif failures % 60 == 0:
-                log.error(  # noqa: TRY400
+                log.error(
                     "still cannot open a VRRP socket on %s: %s [%d tries]",
                     ifname,
                     exc,
@@ -804,7 +804,7 @@ class Daemon:
             try:
                 fifo.open()
             except OSError as exc:
-                log.error("%s", exc)  # noqa: TRY400
+                log.error("%s", exc)
                 continue
             self.fifos.append(fifo)
             vetted = policy.prepare(script, f"global_defs {what}_script")
@@ -1266,7 +1266,7 @@ class Daemon:
             actions = managed.core.receive_advert(dgram.data, dgram.src, dgram.dst, dgram.ttl, now)
         except Exception as exc:  # a peer's packet must never take the daemon down
             self.counters["not_vrrp"] += 1
-            log.error("(%s) packet from %s raised %r; dropped", managed.name, dgram.src, exc)  # noqa: TRY400
+            log.error("(%s) packet from %s raised %r; dropped", managed.name, dgram.src, exc)
             return None
         if actions:
             self._run(managed, actions, now)
@@ -1389,7 +1389,7 @@ class Daemon:
         try:
             self._do(action, managed)
         except Exception as exc:  # one failed action must not stop the others
-            log.error("(%s) %s failed: %s", action.instance, type(action).__name__, exc)  # noqa: TRY400
+            log.error("(%s) %s failed: %s", action.instance, type(action).__name__, exc)
 
     def _do(self, action: Action, managed: Managed | None) -> None:
         if isinstance(action, SendAdvert):
@@ -1700,7 +1700,7 @@ class Daemon:
         try:
             path = dumps.write_dump(self.options.dump_dir, name, text)
         except OSError as exc:
-            log.error("dump %s not written: %s", name, exc.strerror or exc)  # noqa: TRY400
+            log.error("dump %s not written: %s", name, exc.strerror or exc)
             return None
         log.info("wrote %s", path)
         return path
@@ -1753,13 +1753,13 @@ class Daemon:
             try:
                 from vipkeeper.lvs.manager import LvsManager  # type: ignore[import-not-found,unused-ignore]
             except ImportError as exc:
-                log.error("virtual_server configured but LVS support is not available: %s", exc)  # noqa: TRY400
+                log.error("virtual_server configured but LVS support is not available: %s", exc)
                 return
         try:
             self._lvs = manager or LvsManager(self.config)
             await self._lvs.start()
         except Exception as exc:  # LVS trouble must not stop VRRP
-            log.error("LVS start failed: %s", exc)  # noqa: TRY400
+            log.error("LVS start failed: %s", exc)
             self._lvs = None
 
     async def _apply_lvs(self, config: m.Config, manager: Any = None) -> None:
@@ -1773,14 +1773,14 @@ class Daemon:
         try:
             await self._lvs.apply(config)
         except Exception as exc:
-            log.error("LVS reload failed: %s", exc)  # noqa: TRY400
+            log.error("LVS reload failed: %s", exc)
 
     async def _stop_lvs(self) -> None:
         if self._lvs is not None:
             try:
                 await self._lvs.stop()
             except Exception as exc:
-                log.error("LVS stop failed: %s", exc)  # noqa: TRY400
+                log.error("LVS stop failed: %s", exc)
 
     def _start_metrics(self, listen: str) -> None:
         try:
@@ -1789,6 +1789,6 @@ class Daemon:
             url = start_metrics(listen, self.snapshot)
             log.info("metrics on %s", url)
         except ImportError:
-            log.error("--metrics needs prometheus-client (pip install 'vipkeeper[metrics]')")  # noqa: TRY400
+            log.error("--metrics needs prometheus-client (pip install 'vipkeeper[metrics]')")
         except (OSError, ValueError) as exc:
-            log.error("metrics endpoint %s: %s", listen, exc)  # noqa: TRY400
+            log.error("metrics endpoint %s: %s", listen, exc)

@@ -120,9 +120,9 @@ class Kernel:
                 else f"the route to {spec.destination}"
             )
             if add:
-                log.error("(%s) %s; adding %s all the same", owner, exc, what)  # noqa: TRY400
+                log.error("(%s) %s; adding %s all the same", owner, exc, what)
             else:
-                log.error("(%s) %s; it still lists %s, already removed", owner, exc, what)  # noqa: TRY400
+                log.error("(%s) %s; it still lists %s, already removed", owner, exc, what)
 
     def add_addresses(self, specs: tuple[AddrSpec, ...], owner: str) -> None:
         """Add VIPs: at once when no kernel job is pending, otherwise queued after them."""
@@ -159,7 +159,7 @@ class Kernel:
                         changed = self.addrs.outcome(spec, await fut, add=add)
                 except NetError as exc:
                     self.errors += 1
-                    log.error("(%s) %s", owner, exc)  # noqa: TRY400
+                    log.error("(%s) %s", owner, exc)
                     continue
                 key = spec.key()
                 if add:
@@ -185,7 +185,7 @@ class Kernel:
                     await self.addrs.add_route(spec)
                 except NetError as exc:
                     self.errors += 1
-                    log.error("(%s) %s", owner, exc)  # noqa: TRY400
+                    log.error("(%s) %s", owner, exc)
 
         self.submit(job)
 
@@ -201,7 +201,7 @@ class Kernel:
                         self._record(self.record.remove_route, spec, owner, add=False)
                 except NetError as exc:
                     self.errors += 1
-                    log.error("(%s) %s", owner, exc)  # noqa: TRY400
+                    log.error("(%s) %s", owner, exc)
 
         self.submit(job)
 
@@ -272,7 +272,7 @@ class Kernel:
                 await job()
             except Exception as exc:  # one failed job must not stop the others
                 self.errors += 1
-                log.error("kernel job failed: %s", exc)  # noqa: TRY400
+                log.error("kernel job failed: %s", exc)
             finally:
                 self._busy = False
                 self.queue.task_done()

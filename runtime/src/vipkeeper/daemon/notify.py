@@ -98,6 +98,6 @@ class NotifyQueue:
                     self.failed += 1
                     log.info("%s: notify %s exited %s", label, argv[0], result.returncode)
             except Exception as exc:  # a notify must never end the worker
-                log.error("%s: notify %s: %s", label, argv[0], exc)  # noqa: TRY400
+                log.error("%s: notify %s: %s", label, argv[0], exc)
             finally:
                 self.queue.task_done()

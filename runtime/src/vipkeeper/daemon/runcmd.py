@@ -111,8 +111,8 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
-        log.error("fatal: %s", exc)  # noqa: TRY400
+        log.error("fatal: %s", exc)
         return 1
     except Exception as exc:  # no traceback for the user; the VIPs were released on the way out
-        log.error("fatal internal error: %r", exc)  # noqa: TRY400
+        log.error("fatal internal error: %r", exc)
         return 1

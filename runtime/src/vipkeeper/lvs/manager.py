@@ -442,7 +442,7 @@ class LvsManager:
         try:
             fifo.open()
         except OSError as exc:
-            log.error("%s", exc)  # noqa: TRY400
+            log.error("%s", exc)
             return
         self._fifo = fifo
 
