@@ -178,7 +178,7 @@ def test_overrides_replace_drop_and_add_settings(tmp_path: Path) -> None:
     }
     unit = render(tmp_path, runtime_unit_overrides=overrides)
     got = sandbox(unit)
-    keys = [k for k, _ in got]
+    keys = [pair[0] for pair in got]
     assert ("MemoryDenyWriteExecute", "false") in got
     assert keys.index("MemoryDenyWriteExecute") < keys.index("SystemCallArchitectures")  # in place
     assert "SystemCallFilter" not in keys
