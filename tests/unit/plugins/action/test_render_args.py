@@ -42,7 +42,8 @@ def action(args: dict[str, Any], check_mode: bool = False) -> ActionModule:
     task.check_mode = check_mode
     templar = MagicMock()
     templar.template.side_effect = lambda value: value
-    return ActionModule(task, MagicMock(), MagicMock(), MagicMock(), templar)
+    # shared_loader_obj has no default before ansible-core 2.17.
+    return ActionModule(task, MagicMock(), MagicMock(), MagicMock(), templar, None)
 
 
 def inventory(**extra: Any) -> dict[str, Any]:
