@@ -426,18 +426,26 @@ def _check_fifo_owners(config: Config, diagnostics: list[Diagnostic], lookup: Lo
     for what, path, owner in _fifos(config):
         if owner is None or lookup(owner.user, owner.group) is not None:
             continue
-        where = owner.location or config.global_defs.location
         user = f"'{owner.user}'" + (f" (group '{owner.group}')" if owner.group else "")
         diagnostics.append(
-            Diagnostic(
-                where.file if where else "<config>",
-                where.line if where else 0,
-                where.column if where else 0,
+            _diagnostic(
+                owner.location or config.global_defs.location,
                 Severity.WARNING,
                 f"global_defs {what} {path}: user {user} does not exist; the FIFO is not used",
-                Code.SCRIPT_USER,
             )
         )
+
+
+def _diagnostic(where: Location | None, severity: Severity, message: str) -> Diagnostic:
+    """A script-user diagnostic at a config location (the config itself when unknown)."""
+    return Diagnostic(
+        where.file if where else "<config>",
+        where.line if where else 0,
+        where.column if where else 0,
+        severity,
+        message,
+        Code.SCRIPT_USER,
+    )
 
 
 def check_scripts(
@@ -450,18 +458,8 @@ def check_scripts(
     uses = script_uses(config)
     report = _Report(diagnostics)
     _check_fifo_owners(config, diagnostics, lookup)
-    gdefs = g.location
     if default.error is not None and (g.script_user is not None or _fifo_needs_default(config)):
-        diagnostics.append(
-            Diagnostic(
-                gdefs.file if gdefs else "<config>",
-                gdefs.line if gdefs else 0,
-                gdefs.column if gdefs else 0,
-                Severity.ERROR,
-                f"global_defs: {default.error}",
-                Code.SCRIPT_USER,
-            )
-        )
+        diagnostics.append(_diagnostic(g.location, Severity.ERROR, f"global_defs: {default.error}"))
     elif default.error is not None:
         first = next((u for u in uses if u.command.user is None), None)
         if first is not None:
