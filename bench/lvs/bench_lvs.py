@@ -124,12 +124,12 @@ async def _vipkeeper_load(
     }
 
 
-def _reconcile(services: int) -> dict[str, float]:
-    from vipkeeper.lvs.dataplane import select_backend
+async def _reconcile(services: int) -> dict[str, float]:
+    from vipkeeper.lvs.dataplane import open_backend
     from vipkeeper.lvs.model import Dest, DestKey, Service, ServiceKey, state
     from vipkeeper.lvs.reconcile import plan
 
-    backend = select_backend(os.environ.get("VK_BENCH_BACKEND", "auto"))
+    backend = await open_backend(os.environ.get("VK_BENCH_BACKEND", "auto"))
 
     def table(weight_bump: int) -> dict:  # type: ignore[type-arg]
         out = {}
@@ -144,17 +144,17 @@ def _reconcile(services: int) -> dict[str, float]:
             out[key] = state(Service(key, "wrr"), dests)
         return out
 
-    def timed(desired: dict) -> tuple[float, int]:  # type: ignore[type-arg]
+    async def timed(desired: dict) -> tuple[float, int]:  # type: ignore[type-arg]
         start = time.perf_counter()
-        ops = plan(backend.normalize(desired), backend.read())
-        backend.apply(ops)
+        ops = plan(backend.normalize(desired), await backend.read())
+        await backend.apply(ops)
         return time.perf_counter() - start, len(ops)
 
     result: dict[str, float] = {"backend": backend.name}  # type: ignore[dict-item]
-    result["create_s"], result["create_ops"] = timed(table(0))
-    result["noop_s"], result["noop_ops"] = timed(table(0))
-    result["reweight_s"], result["reweight_ops"] = timed(table(1))
-    result["delete_s"], result["delete_ops"] = timed({})
+    result["create_s"], result["create_ops"] = await timed(table(0))
+    result["noop_s"], result["noop_ops"] = await timed(table(0))
+    result["reweight_s"], result["reweight_ops"] = await timed(table(1))
+    result["delete_s"], result["delete_ops"] = await timed({})
     backend.close()
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
 
@@ -211,7 +211,7 @@ def main() -> int:
             res = asyncio.run(_vipkeeper_load(int(n), float(secs), float(warm), count_file))
             print(json.dumps(res))
         elif cmd == "_reconcile":
-            print(json.dumps(_reconcile(int(sys.argv[2]))))
+            print(json.dumps(asyncio.run(_reconcile(int(sys.argv[2])))))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--servers", type=int, default=1000)

@@ -23,13 +23,13 @@ from vipkeeper.lvs.reconcile import plan
 async def main(conf: str, out: str) -> None:
     result = load(conf)
     errors = [str(d) for d in result.diagnostics if str(d.severity) == "error"]
-    backend = IpvsDataplane()
+    backend = await IpvsDataplane.open()
     mgr = LvsManager(result.config, backend=backend, bootstrap=1e6)
     await mgr.start()
     table = subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True, check=True).stdout
     with open(f"{out}/vipkeeper.txt", "w") as fh:
         fh.write(table)
-    readback = backend.read()
+    readback = await backend.read()
     leftover = plan(mgr.desired(), readback)
     before = mgr.reconciles
     await mgr.apply(load(conf).config)

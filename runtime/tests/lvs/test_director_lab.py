@@ -31,7 +31,7 @@ from vipkeeper.config.model import (
     TcpCheck,
     VirtualServer,
 )
-from vipkeeper.lvs.dataplane import select_backend
+from vipkeeper.lvs.dataplane import open_backend
 from vipkeeper.lvs.manager import LvsManager
 
 VIP = "10.213.2.100"
@@ -144,7 +144,7 @@ def test_director(lvslab: Lab) -> None:
 
     async def start() -> LvsManager:
         mgr = LvsManager(
-            _config({11: 3, 12: 2, 13: 1}), backend=select_backend(BACKEND), bootstrap=0.1
+            _config({11: 3, 12: 2, 13: 1}), backend=await open_backend(BACKEND), bootstrap=0.1
         )
         await mgr.start()
         return mgr
@@ -241,7 +241,7 @@ def test_director_dr(lvslab: Lab) -> None:
 
     async def start() -> LvsManager:
         mgr = LvsManager(
-            Config(virtual_servers=(vs,)), backend=select_backend(BACKEND), bootstrap=0.1
+            Config(virtual_servers=(vs,)), backend=await open_backend(BACKEND), bootstrap=0.1
         )
         await mgr.start()
         return mgr

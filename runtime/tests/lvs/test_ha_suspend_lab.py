@@ -21,7 +21,7 @@ from lvs.nsthread import NsThread
 from netlab import NetLab, stop_process, wait_for
 
 from vipkeeper.config.model import Config, RealServer, TcpCheck, VirtualServer
-from vipkeeper.lvs.dataplane import select_backend
+from vipkeeper.lvs.dataplane import open_backend
 from vipkeeper.lvs.manager import LvsManager
 
 VIP = "10.213.2.100"
@@ -84,7 +84,7 @@ class Director:
 
     def start(self) -> None:
         async def start() -> LvsManager:
-            mgr = LvsManager(_config(), backend=select_backend("nftables"), bootstrap=0.1)
+            mgr = LvsManager(_config(), backend=await open_backend("nftables"), bootstrap=0.1)
             await mgr.start()
             return mgr
 

@@ -942,7 +942,7 @@ class Daemon:
             statics = self._static_specs(config)
         except Exception as exc:
             raise ReloadError(f"static addresses and routes: {exc!r}") from exc
-        new = Prepared(config, plans, not_started, statics, lvs=self._prepare_lvs(config))
+        new = Prepared(config, plans, not_started, statics, lvs=await self._prepare_lvs(config))
         try:
             new.sockets = self._new_sockets(plans)
             self._expect(plans.values(), statics)  # the last step: the file is shared state
@@ -951,15 +951,15 @@ class Daemon:
             raise ReloadError(str(exc)) from exc
         return new
 
-    def _prepare_lvs(self, config: m.Config) -> Any:
+    async def _prepare_lvs(self, config: m.Config) -> Any:
         """A new LVS manager with its dataplane, when the config brings LVS in; else None."""
         if self._lvs is not None or not config.virtual_servers:
             return None
         try:
-            from vipkeeper.lvs.dataplane import select_backend
+            from vipkeeper.lvs.dataplane import open_backend
             from vipkeeper.lvs.manager import LvsManager  # type: ignore[import-not-found,unused-ignore]
 
-            return LvsManager(config, backend=select_backend())
+            return LvsManager(config, backend=await open_backend())
         except Exception as exc:
             raise ReloadError(f"LVS cannot start: {exc}") from exc
 

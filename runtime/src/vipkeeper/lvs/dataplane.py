@@ -17,11 +17,15 @@ class DataplaneError(RuntimeError):
 
 
 class Dataplane(Protocol):
-    """A kernel load balancer that can be read and changed idempotently."""
+    """A kernel load balancer that can be read and changed idempotently.
+
+    The kernel calls are coroutines on the daemon's loop: IPVS talks netlink there
+    (`net/netlink.py`), nftables hands libnftables' blocking call to a worker (`lvs/nftables.py`).
+    """
 
     name: str
 
-    def read(self) -> Table:
+    async def read(self) -> Table:
         """The services currently programmed (only those this backend can represent)."""
         ...
 
@@ -29,11 +33,11 @@ class Dataplane(Protocol):
         """`desired` as this backend would read it back (drops what it cannot represent)."""
         ...
 
-    def apply(self, ops: list[Op]) -> None:
+    async def apply(self, ops: list[Op]) -> None:
         """Carry out `ops` (from `reconcile.plan`)."""
         ...
 
-    def flush(self) -> None:
+    async def flush(self) -> None:
         """Remove every service (`lvs_flush`, `lvs_flush_on_stop ALL`)."""
         ...
 
@@ -51,7 +55,7 @@ class FakeDataplane:
         self.table: Table = dict(table or {})
         self.applied: list[list[Op]] = []
 
-    def read(self) -> Table:
+    async def read(self) -> Table:
         """The in-memory table."""
         return dict(self.table)
 
@@ -59,12 +63,12 @@ class FakeDataplane:
         """Unchanged: the fake represents everything."""
         return desired
 
-    def apply(self, ops: list[Op]) -> None:
+    async def apply(self, ops: list[Op]) -> None:
         """Record and apply `ops`."""
         self.applied.append(list(ops))
         self.table = apply_to(self.table, ops)
 
-    def flush(self) -> None:
+    async def flush(self) -> None:
         """Forget every service."""
         self.table = {}
 
@@ -72,28 +76,28 @@ class FakeDataplane:
         """Nothing to release."""
 
 
-def ipvs_available() -> bool:
+async def ipvs_available() -> bool:
     """Whether the running kernel has IPVS (loaded, or loadable as the generic netlink family)."""
     if os.path.exists("/proc/net/ip_vs"):
         return True
     try:
         from vipkeeper.lvs.ipvs import IpvsDataplane
 
-        IpvsDataplane().close()
+        (await IpvsDataplane.open()).close()
     except Exception:  # any failure means "no IPVS here"
         return False
     return True
 
 
-def select_backend(name: str = "auto") -> Dataplane:
+async def open_backend(name: str = "auto") -> Dataplane:
     """IPVS where the kernel has it, else nftables (`name` forces one: ipvs, nftables)."""
     if name == "auto":
-        name = "ipvs" if ipvs_available() else "nftables"
+        name = "ipvs" if await ipvs_available() else "nftables"
         log.info("LVS dataplane: %s", name)
     if name == "ipvs":
         from vipkeeper.lvs.ipvs import IpvsDataplane
 
-        return IpvsDataplane()
+        return await IpvsDataplane.open()
     if name == "nftables":
         from vipkeeper.lvs.nftables import NftDataplane
 

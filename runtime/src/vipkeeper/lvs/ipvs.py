@@ -1,4 +1,4 @@
-"""IPVS dataplane through pyroute2's generic netlink IPVS socket.
+"""IPVS dataplane through pyroute2's asyncio generic netlink IPVS socket, on the daemon's loop.
 
 The forwarding method is always sent explicitly: the kernel and pyroute2's `IPVSDest` both
 default to DR, while keepalived (and so vipkeeper) defaults to NAT.
@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from ipaddress import IPv4Address, ip_address
-from typing import Any, TypeVar
+from typing import Any
 
 from vipkeeper.config.model import LbKind
 from vipkeeper.lvs.dataplane import DataplaneError
@@ -26,8 +24,7 @@ from vipkeeper.lvs.reconcile import (
     EditService,
     Op,
 )
-
-T = TypeVar("T")
+from vipkeeper.net.netlink import AsyncIPVS, IPVSDest, IPVSService, ipvs_socket
 
 # include/uapi/linux/ip_vs.h
 F_PERSISTENT = 0x0001
@@ -171,44 +168,35 @@ def decode_dest(msg: Any) -> Dest:
 
 
 class IpvsDataplane:
-    """The kernel's IP Virtual Server, over generic netlink."""
+    """The kernel's IP Virtual Server, over generic netlink (`open()` makes one)."""
 
     name = "ipvs"
 
-    def __init__(self) -> None:
-        # pyroute2's synchronous sockets run their own event loop, which cannot start inside
-        # a running one: every call goes to one worker thread. A new thread inherits the
-        # creating thread's network namespace, so the socket lives where the caller does.
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs")
+    def __init__(self, ipvs: AsyncIPVS) -> None:
+        self._ipvs = ipvs
+
+    @classmethod
+    async def open(cls) -> IpvsDataplane:
+        """A dataplane on a new IPVS socket, in the caller's network namespace."""
         try:
-            self._ipvs: Any = self._call(_open_ipvs)
+            return cls(await ipvs_socket())
         except Exception as exc:
-            self._pool.shutdown()
             raise DataplaneError(f"IPVS is not available in this kernel ({exc})") from exc
 
-    def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return self._pool.submit(fn, *args).result()
-
     def close(self) -> None:
-        """Close the netlink socket and the worker thread."""
-        self._call(self._ipvs.close)
-        self._pool.shutdown()
+        """Close the netlink socket."""
+        self._ipvs.close()
 
     def _svc(self, service: Service, *, key_only: bool = False) -> Any:
-        from pyroute2 import IPVSService
-
         return IPVSService(**service_attrs(service, key_only=key_only))
 
-    def read(self) -> Table:
+    async def read(self) -> Table:
         """Dump every IPVS service and its destinations."""
-        return self._call(self._read)
-
-    def _read(self) -> Table:
         table: Table = {}
-        for msg in self._ipvs.service("dump"):
+        for msg in await self._ipvs.service("dump"):
             service = decode_service(msg)
             dests = {}
-            for dmsg in self._ipvs.dest("dump", service=self._svc(service, key_only=True)):
+            for dmsg in await self._ipvs.dest("dump", service=self._svc(service, key_only=True)):
                 dest = decode_dest(dmsg)
                 dests[dest.key] = dest
             table[service.key] = ServiceState(service, dests)
@@ -222,56 +210,42 @@ class IpvsDataplane:
             out[key] = ServiceState(replace(st.service, flags=flags), st.dests)
         return out
 
-    def apply(self, ops: list[Op]) -> None:
+    async def apply(self, ops: list[Op]) -> None:
         """Send each operation; 'already there' / 'already gone' count as success."""
-        self._call(self._apply, ops)
-
-    def _apply(self, ops: list[Op]) -> None:
-        from pyroute2 import IPVSDest
-
         services: dict[ServiceKey, Service] = {}
         for op in ops:
             if isinstance(op, (AddService, EditService)):
                 services[op.service.key] = op.service
-        current = None
         for op in ops:
             try:
-                if isinstance(op, AddService):
-                    self._ipvs.service("add", service=self._svc(op.service))
-                elif isinstance(op, EditService):
-                    self._ipvs.service("set", service=self._svc(op.service))
-                elif isinstance(op, DelService):
-                    svc = Service(op.key)
-                    self._ipvs.service("del", service=self._svc(svc, key_only=True))
-                else:
-                    svc = services.get(op.service) or Service(op.service)
-                    current = self._svc(svc, key_only=True)
-                    if isinstance(op, (AddDest, EditDest)):
-                        dest = IPVSDest(**dest_attrs(op.dest, op.service.family))
-                        cmd = "add" if isinstance(op, AddDest) else "set"
-                        self._ipvs.dest(cmd, service=current, dest=dest)
-                    elif isinstance(op, DelDest):
-                        dest = IPVSDest(addr=op.dest.address, port=op.dest.port)
-                        self._ipvs.dest("del", service=current, dest=dest)
+                await self._send(op, services)
             except Exception as exc:
                 if _benign(exc, op):
                     continue
                 raise DataplaneError(f"IPVS {type(op).__name__}: {exc}") from exc
 
-    def flush(self) -> None:
+    async def _send(self, op: Op, services: dict[ServiceKey, Service]) -> None:
+        if isinstance(op, AddService):
+            await self._ipvs.service("add", service=self._svc(op.service))
+        elif isinstance(op, EditService):
+            await self._ipvs.service("set", service=self._svc(op.service))
+        elif isinstance(op, DelService):
+            await self._ipvs.service("del", service=self._svc(Service(op.key), key_only=True))
+        else:
+            svc = services.get(op.service) or Service(op.service)
+            current = self._svc(svc, key_only=True)
+            if isinstance(op, (AddDest, EditDest)):
+                dest = IPVSDest(**dest_attrs(op.dest, op.service.family))
+                cmd = "add" if isinstance(op, AddDest) else "set"
+                await self._ipvs.dest(cmd, service=current, dest=dest)
+            elif isinstance(op, DelDest):
+                dest = IPVSDest(addr=op.dest.address, port=op.dest.port)
+                await self._ipvs.dest("del", service=current, dest=dest)
+
+    async def flush(self) -> None:
         """Delete every IPVS service (`ipvsadm -C`)."""
-        self._call(self._flush)
-
-    def _flush(self) -> None:
-        for key, st in self._read().items():
-            del key
-            self._ipvs.service("del", service=self._svc(st.service, key_only=True))
-
-
-def _open_ipvs() -> Any:
-    from pyroute2 import IPVS
-
-    return IPVS()
+        for st in (await self.read()).values():
+            await self._ipvs.service("del", service=self._svc(st.service, key_only=True))
 
 
 def _benign(exc: Exception, op: Op) -> bool:

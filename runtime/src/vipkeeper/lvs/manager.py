@@ -45,7 +45,7 @@ from vipkeeper.config.model import (
 )
 from vipkeeper.config.scripts import Lookup, lookup_user
 from vipkeeper.fifo import NotifyFifo
-from vipkeeper.lvs.dataplane import Dataplane, DataplaneError, select_backend
+from vipkeeper.lvs.dataplane import Dataplane, DataplaneError, open_backend
 from vipkeeper.lvs.desired import (
     dest,
     ha_suspend_ranges,
@@ -303,15 +303,15 @@ class LvsManager:
             self._started = True
             return
         if self.backend is None:
-            self.backend = select_backend()
+            self.backend = await open_backend()
         self._open_fifo(self.config)
         await self._start_fifo_script(self.config)
         if self.config.global_defs.lvs_flush:
-            await asyncio.to_thread(self.backend.flush)
+            await self.backend.flush()
         self.virtual_servers = [
             self._new_vs(vs, self.config, None) for vs in self.config.virtual_servers
         ]
-        self._programmed = await asyncio.to_thread(self.backend.read)
+        self._programmed = await self.backend.read()
         await self._sync()
         await self._watch_addresses()
         self._started = True
@@ -326,7 +326,7 @@ class LvsManager:
         self.config = new_config
         self.policy = ScriptPolicy(new_config.global_defs, self._lookup)
         if self.backend is None and new_config.virtual_servers:
-            self.backend = select_backend()
+            self.backend = await open_backend()
         g = new_config.global_defs
         if (
             self._fifo is None
@@ -356,7 +356,7 @@ class LvsManager:
         self.virtual_servers = new_states
         if self.backend is not None:
             await self.wait_synced()
-            self._programmed = await asyncio.to_thread(self.backend.read)
+            self._programmed = await self.backend.read()
             await self._sync()
         await self._watch_addresses()
         for vss in self.virtual_servers:
@@ -386,14 +386,14 @@ class LvsManager:
         if self.backend is not None and self.virtual_servers:
             try:
                 if mode == LvsFlushOnStop.ALL:
-                    await asyncio.to_thread(self.backend.flush)
+                    await self.backend.flush()
                 else:
                     ops: list[Op] = []
                     for key in sorted(self._owned & set(self._programmed)):
                         if mode == LvsFlushOnStop.OFF:
                             ops += [DelDest(key, d) for d in sorted(self._programmed[key].dests)]
                         ops.append(DelService(key))
-                    await asyncio.to_thread(self.backend.apply, ops)
+                    await self.backend.apply(ops)
             except DataplaneError as exc:
                 self._error(f"stop: {exc}")
             self._programmed = {}
@@ -646,7 +646,7 @@ class LvsManager:
             await asyncio.wait({self._sync_task})
 
     async def _sync(self) -> None:
-        """Reconcile until no change is pending; kernel calls run off the event loop."""
+        """Reconcile until no change is pending (one pass at a time, under the lock)."""
         self._dirty = True
         async with self._sync_lock:
             while self._dirty:
@@ -663,10 +663,10 @@ class LvsManager:
         if not ops:
             return
         try:
-            await asyncio.to_thread(self.backend.apply, ops)
+            await self.backend.apply(ops)
         except DataplaneError as exc:
             self._error(str(exc))
-            self._programmed = await asyncio.to_thread(self.backend.read)
+            self._programmed = await self.backend.read()
             return
         self.reconciles += 1
         self._programmed = apply_to(self._programmed, ops)

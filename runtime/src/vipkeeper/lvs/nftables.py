@@ -21,18 +21,21 @@ MAC, found by neighbour lookup), choosing the server by a hash of the flow; the 
 a DR service only accepts (packets reaching it were not forwarded: no live server).
 
 libnftables is used through
-`libnft` because pyroute2's nftables module cannot express numgen, jhash, maps or NAT.
+`libnft` because pyroute2's nftables module cannot express numgen, jhash, maps or NAT. It has
+no asynchronous API and one transaction can take seconds (a re-weight of 500 services), so
+each call runs in the loop's default executor, off the event loop; the DR route lookup is
+netlink on the loop (`net/netlink.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
-import threading
 from functools import reduce
 from typing import Any
 
-from vipkeeper._compat import zip_strict
+from vipkeeper._compat import wait_for, zip_strict
 from vipkeeper.config.model import LbKind
 from vipkeeper.lvs.dataplane import DataplaneError
 from vipkeeper.lvs.libnft import LibNft, NftError
@@ -45,6 +48,7 @@ from vipkeeper.lvs.model import (
     Table,
 )
 from vipkeeper.lvs.reconcile import AddService, DelService, EditService, Op, apply_to
+from vipkeeper.net.netlink import route_ifname
 
 TABLE = "vipkeeper"
 FAMILY = "inet"
@@ -56,6 +60,7 @@ METHODS = (LbKind.NAT, LbKind.DR, LbKind.TUN)
 _T = {"family": FAMILY, "table": TABLE}
 RR_SCHEDULERS = frozenset({"rr", "wrr"})
 HASH_SCHEDULERS = frozenset({"sh", "mh"})
+ROUTE_TIMEOUT = 10.0  # seconds for the DR route lookup
 
 
 def chain_name(key: ServiceKey) -> str:
@@ -247,21 +252,25 @@ class NftDataplane:
         """Free the libnftables context."""
         self._nft.close()
 
-    def _run(self, cmds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _nft_run(self, cmds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # A worker inherits the network namespace of the thread that starts it: the loop's.
+        return await asyncio.to_thread(self._nft.run, cmds)
+
+    async def _run(self, cmds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         try:
-            return self._nft.run(cmds)
+            return await self._nft_run(cmds)
         except NftError as exc:
             raise DataplaneError(f"nftables: {exc}") from exc
 
-    def _listing(self, family: str = FAMILY) -> list[dict[str, Any]]:
+    async def _listing(self, family: str = FAMILY) -> list[dict[str, Any]]:
         try:
-            return self._nft.run([{"list": {"table": {"family": family, "name": TABLE}}}])
+            return await self._nft_run([{"list": {"table": {"family": family, "name": TABLE}}}])
         except NftError:
             return []  # no table yet: nothing programmed
 
-    def read(self) -> Table:
+    async def read(self) -> Table:
         """Decode the services and destinations from the kernel's table."""
-        return _decode(self._listing())
+        return _decode(await self._listing())
 
     def normalize(self, desired: Table) -> Table:
         """Thresholds are not represented by this backend."""
@@ -284,12 +293,12 @@ class NftDataplane:
                 cmds.append({"add": {"rule": {**_T, "chain": name, "expr": jump}}})
         return cmds
 
-    def apply(self, ops: list[Op]) -> None:
+    async def apply(self, ops: list[Op]) -> None:
         """Rewrite every service the ops touch, in one atomic transaction."""
         if not ops:
             return
-        listing = self._listing()
-        dr_listing = self._listing(DR_FAMILY)
+        listing = await self._listing()
+        dr_listing = await self._listing(DR_FAMILY)
         jump_handles: dict[str, int] = {}
         for obj in listing:
             rule = obj.get("rule")
@@ -330,8 +339,8 @@ class NftDataplane:
                 continue
             cmds.extend(self._service_cmds(st))
             if forwarding(st) == LbKind.DR and live_dests(st):
-                cmds.extend(self._dr_cmds(st))
-        self._run(cmds)
+                cmds.extend(self._dr_cmds(st, await route_device(live_dests(st)[0].key.address)))
+        await self._run(cmds)
 
     def _service_cmds(self, st: ServiceState) -> list[dict[str, Any]]:
         key = st.service.key
@@ -355,8 +364,7 @@ class NftDataplane:
             {"add": {"rule": {**_T, "chain": SERVICES, "expr": jump, "comment": comment}}},
         ]
 
-    def _dr_cmds(self, st: ServiceState) -> list[dict[str, Any]]:
-        device = route_device(live_dests(st)[0].key.address)
+    def _dr_cmds(self, st: ServiceState, device: str) -> list[dict[str, Any]]:
         table = {"family": DR_FAMILY, "table": TABLE}
         chain = f"in_{device}"
         base = {**table, "name": chain, "type": "filter", "hook": "ingress", "dev": device}
@@ -367,15 +375,15 @@ class NftDataplane:
             {"add": {"rule": {**rule, "comment": chain_name(st.service.key)}}},
         ]
 
-    def flush(self) -> None:
+    async def flush(self) -> None:
         """Delete vipkeeper's tables."""
         cmds = []
-        if self._listing():
+        if await self._listing():
             cmds.append({"delete": {"table": {"family": FAMILY, "name": TABLE}}})
-        if self._listing(DR_FAMILY):
+        if await self._listing(DR_FAMILY):
             cmds.append({"delete": {"table": {"family": DR_FAMILY, "name": TABLE}}})
         if cmds:
-            self._run(cmds)
+            await self._run(cmds)
 
 
 def _decode(listing: list[dict[str, Any]]) -> Table:
@@ -400,26 +408,10 @@ def _decode(listing: list[dict[str, Any]]) -> Table:
     return table
 
 
-def route_device(address: str) -> str:
+async def route_device(address: str) -> str:
     """The interface the kernel routes `address` through (DR sends frames out of it)."""
-    result: list[str | BaseException] = []
-
-    def lookup() -> None:  # own thread: pyroute2's sync socket cannot open inside a running loop
-        try:
-            from pyroute2 import IPRoute
-
-            with IPRoute() as ipr:
-                route = ipr.route("get", dst=address)[0]
-                link = ipr.get_links(route.get_attr("RTA_OIF"))[0]
-                result.append(str(link.get_attr("IFLA_IFNAME")))
-        except Exception as exc:
-            result.append(exc)
-
-    worker = threading.Thread(target=lookup, name="route-get")
-    worker.start()
-    worker.join(10)
-    if not result or isinstance(result[0], BaseException):
-        raise DataplaneError(
-            f"no route to real server {address}: {result[0] if result else 'timeout'}"
-        )
-    return result[0]
+    try:
+        return await wait_for(route_ifname(address), ROUTE_TIMEOUT)
+    except Exception as exc:  # no route, no such link, or no answer in time
+        why = "timeout" if isinstance(exc, TimeoutError) else exc
+        raise DataplaneError(f"no route to real server {address}: {why}") from exc

@@ -25,12 +25,12 @@ from vipkeeper.net.netlink import (  # first: it keeps pyroute2's package __init
     RTM_DELADDR,
     RTM_NEWADDR,
     ifaddrmsg,
+    raw_route_socket,
 )
 
 if TYPE_CHECKING:
     from vipkeeper.net.addrs import AddrSpec
 
-NETLINK_ROUTE = 0
 NLMSG_ERROR = 2
 _HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
 _ERROR = struct.Struct("=i")  # nlmsgerr.error, after the header: 0 or -errno
@@ -81,13 +81,8 @@ class AddrRequests:
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         """Open the socket and let `loop` read the acknowledgements."""
-        sock = socket.socket(
-            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
-            NETLINK_ROUTE,
-        )  # fmt: skip
+        sock = raw_route_socket(_RCVBUF)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
-            sock.bind((0, 0))
             loop.add_reader(sock.fileno(), self._readable)
         except OSError:
             sock.close()

@@ -11,7 +11,7 @@ from typing import Any, Union
 
 from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.net.addrreq import AddrRequests
-from vipkeeper.net.netlink import AsyncIPRoute, NetlinkError
+from vipkeeper.net.netlink import AsyncIPRoute, NetlinkError, route_socket
 
 IFA_F_NODAD = 0x02
 IFA_F_NOPREFIXROUTE = 0x200
@@ -102,7 +102,7 @@ class Addresses:
 
     async def open(self) -> None:
         """Open the netlink sockets."""
-        self.ipr = AsyncIPRoute()
+        self.ipr = route_socket()
         self.requests.open(asyncio.get_running_loop())
 
     def close(self) -> None:

@@ -1,18 +1,35 @@
-"""pyroute2's AsyncIPRoute without the cost of pyroute2's package `__init__`.
+"""The one module that opens netlink sockets, and pyroute2 without its package `__init__`.
+
+Every netlink socket of the daemon is opened here, and all of them are asyncio sockets on
+the daemon's own loop (no threads):
+- `route_socket()`: an rtnetlink socket for requests and dumps (routes, lookups, addresses);
+- `event_socket(groups)`: an rtnetlink socket bound to multicast groups (link and address
+  events, `net/subscription.py`);
+- `raw_route_socket()`: a plain non-blocking rtnetlink socket for the VIP requests that
+  `net/addrreq.py` encodes with pyroute2 and sends itself;
+- `ipvs_socket()`: the IPVS generic netlink family (`lvs/ipvs.py`);
+- `route_ifname(address)`: one route lookup on a socket of its own.
 
 `import pyroute2` loads every subsystem (NDB, IPDB, multiprocessing, nftables, conntrack):
-about 6 MB of RSS the daemon never uses. When nothing has imported pyroute2 yet, the package
-is registered as a lazy module: submodules import as usual, and the real `__init__` runs the
+about 8 MB of RSS (0.9.7) the daemon never uses. When nothing has imported pyroute2 yet, the
+package is registered as a lazy module: submodules import as usual, and the real `__init__` runs the
 first time anyone asks the package itself for a name, so `from pyroute2 import IPVS`
-elsewhere keeps working.
+elsewhere keeps working. The trick depends on pyroute2's internal layout, so it is verified
+on the versions in `VERIFIED_PYROUTE2` only, which runtime/pyproject.toml's bound matches
+(runtime/tests/test_netlink.py checks both).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import socket
 import sys
 import types
 from typing import Any
+
+# The pyroute2 releases the lazy package and the async classes below were verified on, first
+# and last inclusive; runtime/pyproject.toml requires exactly this range.
+VERIFIED_PYROUTE2 = ((0, 9, 6), (0, 9, 7))
 
 
 class _LazyPackage(types.ModuleType):
@@ -47,10 +64,13 @@ def _register_lazy_pyroute2() -> None:
 _register_lazy_pyroute2()
 
 from pyroute2.iproute.linux import AsyncIPRoute  # noqa: E402
+from pyroute2.ipvs import AsyncIPVS, IPVSDest, IPVSService  # noqa: E402
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST  # noqa: E402
 from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR, RTMGRP_LINK  # noqa: E402
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg  # noqa: E402
+
+NETLINK_ROUTE = 0
 
 __all__ = [
     "NLM_F_ACK",
@@ -60,7 +80,70 @@ __all__ = [
     "RTMGRP_LINK",
     "RTM_DELADDR",
     "RTM_NEWADDR",
+    "VERIFIED_PYROUTE2",
     "AsyncIPRoute",
+    "AsyncIPVS",
+    "IPVSDest",
+    "IPVSService",
     "NetlinkError",
+    "event_socket",
     "ifaddrmsg",
+    "ipvs_socket",
+    "raw_route_socket",
+    "route_ifname",
+    "route_socket",
 ]
+
+
+def route_socket() -> AsyncIPRoute:
+    """An rtnetlink socket for requests and dumps (it joins the running loop on first use)."""
+    return AsyncIPRoute()
+
+
+async def event_socket(groups: int) -> AsyncIPRoute:
+    """An rtnetlink socket bound to the multicast `groups` (read it with `get()`)."""
+    events = AsyncIPRoute()
+    try:
+        await events.bind(groups=groups)
+    except BaseException:
+        events.close()
+        raise
+    return events
+
+
+def raw_route_socket(rcvbuf: int) -> socket.socket:
+    """A non-blocking rtnetlink socket, bound, with a receive buffer of `rcvbuf` bytes."""
+    sock = socket.socket(
+        socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+        NETLINK_ROUTE,
+    )  # fmt: skip
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind((0, 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def ipvs_socket() -> AsyncIPVS:
+    """A socket on the IPVS generic netlink family; raises when the kernel has no IPVS."""
+    ipvs = AsyncIPVS()
+    try:
+        await ipvs.setup_endpoint()  # binds, and resolves the family (fails without ip_vs)
+    except BaseException:
+        ipvs.close()
+        raise
+    return ipvs
+
+
+async def route_ifname(address: str) -> str:
+    """The name of the interface the kernel routes `address` through."""
+    ipr = AsyncIPRoute()
+    try:
+        routes = await ipr.route("get", dst=address)
+        async for link in await ipr.get_links(routes[0].get_attr("RTA_OIF")):
+            return str(link.get_attr("IFLA_IFNAME"))
+    finally:
+        ipr.close()
+    raise NetlinkError(19, f"no interface for {address}")  # ENODEV

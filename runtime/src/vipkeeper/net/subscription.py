@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from vipkeeper.aio import cancel_and_wait
-from vipkeeper.net.netlink import AsyncIPRoute
+from vipkeeper.net.netlink import AsyncIPRoute, event_socket, route_socket
 
 log = logging.getLogger("vipkeeper.net")
 
@@ -63,17 +63,11 @@ class Subscription:
             on_dumped(msg)
 
     async def _subscribe(self) -> AsyncIPRoute:
-        events = AsyncIPRoute()
-        try:
-            await events.bind(groups=self.groups)
-        except BaseException:
-            events.close()
-            raise
-        return events
+        return await event_socket(self.groups)
 
     async def _read_table(self) -> list[Any]:
         assert self._dump is not None
-        table = AsyncIPRoute()
+        table = route_socket()
         try:
             return [msg async for msg in await self._dump(table)]
         finally:
