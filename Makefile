@@ -30,6 +30,8 @@ lint: deps
 	$(BIN)/ruff format --check .
 	@echo ">> mypy --strict runtime/src"
 	cd runtime && $(BIN)/mypy --strict
+	@echo ">> layering contracts (tests/tools/check_layers.py)"
+	$(BIN)/python tests/tools/check_layers.py
 
 test-runtime: deps
 	@echo ">> runtime tests"
