@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,13 @@ class RawAnswerServer:
         self.thread.join(5)
         if os.path.exists(self.path):
             os.unlink(self.path)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.02) -> bool:
+    """Poll `predicate()` until true or `timeout` seconds pass; whether it came true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True

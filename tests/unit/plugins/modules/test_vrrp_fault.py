@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.modules.drill_helpers
     ControlServer,
     Failed,
     FakeModule,
+    wait_until,
 )
 
 
@@ -144,10 +144,19 @@ def test_a_failing_command_fails_the_task() -> None:
         Fault(m).run()
 
 
+def _ended(pid: int) -> bool:
+    """Reaped, or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ")[1][0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
 def test_kill_sigkills_the_main_pid_and_its_descendants() -> None:
     tree = subprocess.Popen(["/bin/sh", "-c", "sleep 60 & sleep 60 & wait"])
     try:
-        time.sleep(0.2)
+        wait_until(lambda: len([p for p in descendants(tree.pid) if p != tree.pid]) == 2, 5)
         children = [p for p in descendants(tree.pid) if p != tree.pid]
         assert len(children) == 2
         m = module(fault="kill")
@@ -157,7 +166,7 @@ def test_kill_sigkills_the_main_pid_and_its_descendants() -> None:
             [tree.pid, *children]
         )
         assert tree.wait(timeout=5) == -9
-        time.sleep(0.1)
+        wait_until(lambda: all(_ended(pid) for pid in children), 5)
         for pid in children:
             with open(f"/proc/{pid}/stat") as handle:  # reaped by init, or a zombie at most
                 assert handle.read().split(") ")[1][0] in "ZX"
