@@ -43,7 +43,7 @@ test-runtime: deps
 # Not a replacement for test-runtime and units, which `make test` runs.
 test-unit: collection-tree
 	@echo ">> unit tests without root"
-	cd runtime && $(PYTEST) -q -p no:cacheprovider -n 2 -m "not root"
+	cd runtime && PYTHONPATH=$(CURDIR)/runtime/src $(PYTEST) -q -p no:cacheprovider -n 2 -m "not root"
 	cd $(COLL) && PYTHONPATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider \
 		--import-mode=importlib -n 2 tests/unit
 
