@@ -16,7 +16,7 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 .PHONY: vm-image test-vm
 .PHONY: test-build test-drill test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
 .PHONY: lint-ansible changelog-lint test-collection-integration test-ansible-matrix
-.PHONY: test-runtime-py39 test-runtime-py313
+.PHONY: test-runtime-py39 test-runtime-py313 test-unit test-collection-modules
 
 test: deps lint test-vm test-runtime test-collection test-ansible-matrix test-lab test-molecule test-drill
 	@echo ">> make test: all green"
@@ -30,10 +30,22 @@ lint: deps
 	$(BIN)/ruff format --check .
 	@echo ">> mypy --strict runtime/src"
 	cd runtime && $(BIN)/mypy --strict
+	@echo ">> layering contracts (tests/tools/check_layers.py)"
+	$(BIN)/python tests/tools/check_layers.py
 
 test-runtime: deps
 	@echo ">> runtime tests"
 	cd runtime && $(PYTEST) -q
+
+# The tests that need no root, namespaces, keepalived or VM, as any user, in about a minute: the
+# runtime's (-m "not root": runtime/tests/conftest.py marks what needs root) and the
+# collection's units under tests/unit, with pytest on a copy of the collection tree.
+# Not a replacement for test-runtime and units, which `make test` runs.
+test-unit: collection-tree
+	@echo ">> unit tests without root"
+	cd runtime && PYTHONPATH=$(CURDIR)/runtime/src $(PYTEST) -q -p no:cacheprovider -n 2 -m "not root"
+	cd $(COLL) && PYTHONPATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider \
+		--import-mode=importlib -n 2 tests/unit
 
 # The runtime suite under its oldest and newest supported Pythons (3.9, 3.13), each in a venv of
 # its own under build/ (re-made when runtime/pyproject.toml or tests/requirements.txt change):
@@ -90,7 +102,15 @@ units: deps collection-tree
 	@echo ">> collection unit tests"
 	cd $(COLL) && $(BIN)/ansible-test units --python 3.11 --color no --requirements-mode skip --local $(UNITS_ARGS)
 
-test-collection: test-build sanity units lint-ansible changelog-lint test-collection-integration
+test-collection: test-build sanity units test-collection-modules lint-ansible changelog-lint \
+	test-collection-integration
+
+# The module_utils backends and the golden renders against the kernel and keepalived -t (root,
+# namespaces): tests/integration/modules, with pytest on the collection tree as units use it.
+test-collection-modules: deps collection-tree
+	@echo ">> module tests in namespaces"
+	cd $(COLL) && PYTHONPATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider \
+		--import-mode=importlib tests/integration/modules
 
 # ansible-lint, production profile (.ansible-lint): roles, playbooks, role metadata.
 lint-ansible: deps

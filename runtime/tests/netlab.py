@@ -26,12 +26,16 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from procs import (
+    pid_exists,
+    wait_for,  # noqa: F401  (re-exported: tests import it from here)
+)
 
 PREFIX = "vk"
 _NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-\d+-")
@@ -41,16 +45,6 @@ _seq = itertools.count(1)
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def list_netns() -> list[str]:
@@ -66,12 +60,12 @@ def cleanup_stale() -> list[str]:
     removed = []
     for name in list_netns():
         m = _NAME_RE.match(name)
-        if m and not _pid_alive(int(m.group(1))):
+        if m and not pid_exists(int(m.group(1))):
             _ip("netns", "delete", name, check=False)
             removed.append(name)
     for path in Path(tempfile.gettempdir()).glob(f"{PREFIX}-*-*-*"):
         m = _WORKDIR_RE.match(path.name)
-        if m and path.is_dir() and not _pid_alive(int(m.group(1))):
+        if m and path.is_dir() and not pid_exists(int(m.group(1))):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(str(path))
     return removed
@@ -250,17 +244,6 @@ class NetLab:
             self._up = False
         self.nodes.clear()
         subprocess.run(["rm", "-rf", self.workdir], check=False)
-
-
-def wait_for(predicate: Any, timeout: float, interval: float = 0.01) -> float | None:
-    """Poll `predicate()` until true; return the seconds it took, or None on timeout."""
-    start = time.monotonic()
-    while True:
-        if predicate():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            return None
-        time.sleep(interval)
 
 
 @contextlib.contextmanager

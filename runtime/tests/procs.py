@@ -1,8 +1,33 @@
-"""Process helpers shared by the runtime tests."""
+"""Process and waiting helpers shared by the tests: the runtime's, the lab VM's and the
+collection's integration tests (which put runtime/tests on sys.path). One copy of each."""
 
 from __future__ import annotations
 
+import os
 import time
+from typing import Any
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether a process with this pid exists (a zombie counts; see `running`)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by another user
+    return True
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.01) -> float | None:
+    """Poll `predicate()` until true; return the seconds it took, or None on timeout."""
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            return None
+        time.sleep(interval)
 
 
 def running(pid: int) -> bool:

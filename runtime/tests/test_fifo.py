@@ -102,6 +102,7 @@ def test_a_planted_regular_file_is_refused_and_not_written(sticky: Path) -> None
     assert path.read_text() == ""
 
 
+@pytest.mark.root  # gives the FIFO to another user
 def test_another_users_fifo_is_refused(sticky: Path) -> None:
     path = sticky / "notify.fifo"
     os.mkfifo(path)

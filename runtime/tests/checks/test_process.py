@@ -7,6 +7,7 @@ import contextlib
 import os
 import time
 
+import pytest
 from procs import wait_gone
 
 from vipkeeper.checks.process import RunAs, Script, child_env, run_command, run_script
@@ -42,6 +43,7 @@ def test_timeout_kills_the_process_group(tmp_path) -> None:  # type: ignore[no-u
     assert wait_gone(child, 2), f"grandchild {child} survived the timeout"
 
 
+@pytest.mark.root  # runs as or gives files to nobody
 def test_runs_as_another_user() -> None:
     if os.geteuid() != 0:
         raise AssertionError("this test needs root")
@@ -95,6 +97,7 @@ def test_children_do_not_get_the_daemons_own_variables() -> None:
     assert child_env({"EXTRA": "1"}, base={"PATH": "/bin"}) == {"PATH": "/bin", "EXTRA": "1"}
 
 
+@pytest.mark.root  # runs as or gives files to nobody
 def test_a_vetted_script_is_refused_once_its_path_becomes_unsafe(tmp_path) -> None:  # type: ignore[no-untyped-def]
     if os.geteuid() != 0:
         raise AssertionError("this test needs root")
@@ -112,6 +115,7 @@ def test_a_vetted_script_is_refused_once_its_path_becomes_unsafe(tmp_path) -> No
     assert marker.read_text() == "ran\n"
 
 
+@pytest.mark.root  # runs as or gives files to nobody
 def test_the_vetted_file_runs_under_the_name_it_was_given(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # keepalived resolves a symlinked command and runs the target; the name a multi-call
     # program sees (pidof -> killall5) is kept, so it behaves as configured. The shell

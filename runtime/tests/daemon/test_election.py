@@ -49,7 +49,8 @@ def test_election_then_failover_after_cut(lab: NetLab, version: int, advert: flo
     assert wait_for(lambda: holders([a, b, c]) == ["a"], 2) is not None
     assert stays(lambda: holders([a, b, c]) == ["a"], 4 * advert)
     seen = time.time()
-    time.sleep(2 * advert + 0.1)
+    # two adverts on the wire: a whole advert interval watched (not a fixed sleep)
+    assert wait_for(lambda: len(cap.since(seen, "vrrp")) >= 2, 2 * advert + 2) is not None
     adverts = cap.since(seen, "vrrp")
     assert adverts, "the master must advertise"
     assert {(p.src, p.prio, p.vrid, p.version) for p in adverts} == {
@@ -71,7 +72,9 @@ def test_election_then_failover_after_cut(lab: NetLab, version: int, advert: flo
     assert vb.state() == "MASTER"
     assert "BACKUP -> MASTER: master_down_timer" in vb.log()
     assert a.has_address(VIP)  # a cannot know it was cut: it still holds the VIP
-    time.sleep(2 * advert + 0.1)
+    # two adverts after the takeover: a whole advert interval watched
+    after = lambda: cap.since(cut_wall + took, "vrrp")  # noqa: E731
+    assert wait_for(lambda: len(after()) >= 2, 2 * advert + 2) is not None
     assert {p.src for p in cap.since(cut_wall + took, "vrrp")} == {"10.213.1.2"}
     # Never early: b speaks first a whole down interval after a's last advert (both on the wire).
     heard = cap.since(cut_wall - 3 * advert, "vrrp")
@@ -93,7 +96,10 @@ def test_handover_on_sigterm(lab: NetLab, version: int, advert: float) -> None:
     a, b, _c, cap, va, vb = _pair(lab, version, advert)
     assert va.wait_state("MASTER", 3 * advert + 2) is not None
     assert wait_for(lambda: holders([a, b]) == ["a"], 2) is not None
-    time.sleep(advert)  # b has heard a by now
+    heard = time.time()
+    # b has heard a: the observer on the same bridge saw an advert of a's since
+    a_heard = lambda: [p for p in cap.since(heard, "vrrp") if p.src == "10.213.1.1"]  # noqa: E731
+    assert wait_for(a_heard, advert + 2) is not None
     bound = skew_time(version, 100, advert) + SLACK
     watch = AddrWatch(b)
     sent = time.time()
@@ -108,7 +114,14 @@ def test_handover_on_sigterm(lab: NetLab, version: int, advert: float) -> None:
     assert vb.state() == "MASTER"
     zero_seen = lambda: [p for p in cap.since(sent - 0.05, "vrrp") if p.prio == 0]  # noqa: E731
     assert wait_for(zero_seen, 2) is not None
-    time.sleep(2 * advert)  # nothing may follow it
+
+    # nothing may follow it: watched for two advert intervals, ended early by a packet that does
+    def zero_is_last() -> bool:
+        from_a = [p for p in cap.since(sent - 0.05, "vrrp") if p.src == "10.213.1.1"]
+        zero = [p for p in from_a if p.prio == 0]
+        return len(zero) == 1 and all(p.at <= zero[0].at for p in from_a)
+
+    stays(zero_is_last, 2 * advert, 0.01)
     from_a = [p for p in cap.since(sent - 0.05, "vrrp") if p.src == "10.213.1.1"]
     zero = [p for p in from_a if p.prio == 0]
     assert len(zero) == 1, "exactly one priority-0 advert from the old master"

@@ -116,6 +116,7 @@ def test_elsewhere_the_format_is_todays(tmp_path: Path, journal: str | None) -> 
     assert not any(line.startswith("<") for line in lines), lines
 
 
+@pytest.mark.root  # vipkeeper run starts as root
 def test_the_daemon_itself_logs_with_priorities_to_a_journal_pipe(tmp_path: Path) -> None:
     """`vipkeeper run` with a config that cannot start: its errors, through a pipe."""
     conf = tmp_path / "missing.conf"

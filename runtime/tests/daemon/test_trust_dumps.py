@@ -142,6 +142,7 @@ def test_an_unsafe_dump_directory_is_refused_and_said_so(lab: NetLab) -> None:
 # ---------------------------------------------------------------- write_dump itself
 
 
+@pytest.mark.root  # files owned by root and nobody
 def test_write_dump_replaces_an_attackers_file_and_ignores_the_umask(tmp_path: Path) -> None:
     shared, victim = shared_tmp(tmp_path)
     planted = shared / dumps.STATS_FILE
@@ -168,6 +169,7 @@ def test_write_dump_replaces_an_attackers_file_and_ignores_the_umask(tmp_path: P
         (0o755, NOBODY, f"is owned by uid {NOBODY}, not root"),
     ],
 )
+@pytest.mark.root  # files owned by root and nobody
 def test_write_dump_refuses_a_directory_others_control(
     tmp_path: Path, mode: int, owner: int, cause: str
 ) -> None:

@@ -66,6 +66,7 @@ def test_script_timeout_counts_as_failure() -> None:
     assert flips == [False]
 
 
+@pytest.mark.root  # a root-owned tree, a file given to nobody
 def test_script_security(tmp_path: Path) -> None:
     script = tmp_path / "check.sh"
     script.write_text("#!/bin/sh\n")

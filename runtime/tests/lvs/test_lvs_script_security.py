@@ -38,6 +38,7 @@ from vipkeeper.lvs.dataplane import FakeDataplane
 from vipkeeper.lvs.manager import LvsManager
 
 NOBODY = 65534
+pytestmark = pytest.mark.root  # files owned by nobody, scripts run as root
 NEVER = 1e6  # checkers never run on their own
 VIP = ip_address("10.213.2.100")
 

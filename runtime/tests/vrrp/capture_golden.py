@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runtime/tests, run as a script
+from procs import pid_exists
+
 PREFIX = "vkg"
 ADDR_A4, ADDR_B4 = "10.213.0.1", "10.213.0.2"
 ADDR_A6, ADDR_B6 = "fd00:213::1", "fd00:213::2"
@@ -108,24 +111,13 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale() -> None:
     """Remove namespaces of earlier runs whose owner pid is dead."""
     out = run("ip", "netns", "list", check=False).stdout
     for line in out.splitlines():
         name = line.split()[0] if line.split() else ""
         m = re.fullmatch(rf"{PREFIX}(\d+)[ab]", name)
-        if m and not pid_alive(int(m.group(1))):
+        if m and not pid_exists(int(m.group(1))):
             run("ip", "netns", "del", name, check=False)
 
 

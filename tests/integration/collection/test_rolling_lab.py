@@ -17,7 +17,6 @@ import itertools
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
+from runtimecopy import copy_runtime, shipped_version
 
 ROOT = Path(__file__).resolve().parents[3]
 LAB = ROOT / "tests" / "lab" / "lab.py"
@@ -48,31 +48,6 @@ def lab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         timeout=timeout,
         check=False,
     )
-
-
-def shipped_version(source: Path) -> str:
-    found = re.search(r'(?m)^version = "([^"]+)"', (source / "pyproject.toml").read_text())
-    assert found is not None
-    return found[1]
-
-
-def copy_runtime(dest: Path, version: str) -> Path:
-    """A copy of this checkout's runtime that ships `version` instead."""
-    src = ROOT / "runtime"
-    dest.mkdir(parents=True)
-    shutil.copy2(src / "README.md", dest / "README.md")
-    shutil.copytree(
-        src / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-    )
-    old = shipped_version(src)
-    pyproject = (src / "pyproject.toml").read_text()
-    (dest / "pyproject.toml").write_text(
-        pyproject.replace(f'version = "{old}"', f'version = "{version}"', 1)
-    )
-    init = dest / "src" / "vipkeeper" / "__init__.py"
-    text = init.read_text()
-    init.write_text(text.replace(f'__version__ = "{old}"', f'__version__ = "{version}"', 1))
-    return dest
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+# the tests' shared helpers (runtime/tests/procs.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "runtime" / "tests"))
+from procs import pid_exists
+
 # Bump when anything below changes the image in a way the key does not already capture.
 BUILD_VERSION = 1
 SUITE = "bookworm"
@@ -270,7 +274,7 @@ def _remove_stale_builds(cache_root: Path) -> None:
     """Remove temporary build directories whose builder is gone (we hold the lock)."""
     for entry in cache_root.glob(".vm-build-*-*"):
         pid = entry.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_exists(int(pid)):
             _progress(f"removing an aborted build: {entry}")
             shutil.rmtree(entry, ignore_errors=True)
 
@@ -281,16 +285,6 @@ def _remove_other_images(cache_root: Path, keep: Path) -> None:
         if entry != keep and (entry / "manifest.json").is_file():
             _progress(f"removing an image of an older recipe: {entry}")
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _machine_name() -> str:

@@ -33,7 +33,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+# the tests' shared helpers (runtime/tests/procs.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "runtime" / "tests"))
 from image import EXIT_MARKER, PAYLOAD_LABEL, RESULT_DIR, ImageError, VmImage, ensure_image
+from procs import pid_exists
 
 PREFIX = "vk-vm"
 BOOT_ALLOWANCE = 180.0  # seconds on top of the script's timeout for boot and power-off (tcg)
@@ -272,16 +275,6 @@ def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cleanup_stale() -> list[str]:
     """Kill qemu processes and remove temp dirs of earlier runs whose process is gone."""
     removed: list[str] = []
@@ -297,13 +290,13 @@ def cleanup_stale() -> list[str]:
             continue
         name = argv[argv.index(b"-name") + 1].decode(errors="replace")
         owner = owner_re.fullmatch(name)
-        if owner and not _pid_alive(int(owner.group(1))):
+        if owner and not pid_exists(int(owner.group(1))):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(proc_dir.name), signal.SIGKILL)
             removed.append(f"qemu pid {proc_dir.name} ({name})")
     for entry in Path(tempfile.gettempdir()).glob(f"{PREFIX}-*-*"):
         owner = owner_re.match(entry.name)
-        if owner and entry.is_dir() and not _pid_alive(int(owner.group(1))):
+        if owner and entry.is_dir() and not pid_exists(int(owner.group(1))):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(str(entry))
     return removed

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,51 @@ class ControlServer:
         self.sock.close()
         if os.path.exists(self.path):
             os.unlink(self.path)
+
+
+class RawAnswerServer:
+    """A unix socket that answers one connection with a control vector's raw bytes.
+
+    `read` is "line" (the whole request line first) or a byte count (then it answers and closes
+    early, as the daemon does with a request over its limit). Shared with the runtime's client
+    test (runtime/tests/test_control_vectors.py loads this file by its path).
+    """
+
+    def __init__(self, path: Path, chunks: list[str], read: str | int = "line") -> None:
+        self.path = str(path)
+        self.chunks = [c.encode() for c in chunks]
+        self.read = read
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(1)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _addr = self.sock.accept()
+        except OSError:
+            return
+        with conn:
+            if self.read == "line":
+                conn.makefile("rb").readline()
+            else:
+                conn.recv(int(self.read))
+            for chunk in self.chunks:
+                conn.sendall(chunk)
+
+    def close(self) -> None:
+        self.sock.close()
+        self.thread.join(5)
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.02) -> bool:
+    """Poll `predicate()` until true or `timeout` seconds pass; whether it came true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True

@@ -15,7 +15,6 @@ from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.probe im
     Prober,
     analyze,
     http_get,
-    icmp_echo,
     tcp_connect,
 )
 from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.modules.drill_helpers import FakeModule
@@ -96,12 +95,6 @@ def test_http_probe_needs_a_2xx_or_3xx() -> None:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.mark.netns
-def test_icmp_echo_over_loopback() -> None:
-    assert icmp_echo("127.0.0.1", 1, 1.0)
-    assert icmp_echo("::1", 2, 1.0)
 
 
 def test_prober_measures_a_real_outage_and_ends_after_settling() -> None:

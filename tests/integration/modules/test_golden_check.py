@@ -25,7 +25,7 @@ from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.plugin_utils.scenario
 def _netlab_dir() -> Path:
     """runtime/tests of this checkout; ansible-test's copy of the collection lacks runtime/,
     so fall back to the checkout the (editable) runtime package is installed from."""
-    here = Path(__file__).resolve().parents[4] / "runtime" / "tests"
+    here = Path(__file__).resolve().parents[3] / "runtime" / "tests"
     if (here / "netlab.py").is_file():
         return here
     import vipkeeper
