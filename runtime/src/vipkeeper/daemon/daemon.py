@@ -25,7 +25,7 @@ from typing import Any
 
 from vipkeeper import __version__
 from vipkeeper._compat import SLOTS, dataclass, wait_for, zip_strict
-from vipkeeper.checks.process import RunAs, Script, end_process, spawn_script
+from vipkeeper.checks.process import RunAs, Script
 from vipkeeper.checks.script import ScriptPolicy, ScriptSpec, ScriptTracker
 from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec
 from vipkeeper.config import model as m
@@ -41,12 +41,12 @@ from vipkeeper.daemon.build import (
 )
 from vipkeeper.daemon.control import ControlServer, json_number
 from vipkeeper.daemon.evloop import received_at
+from vipkeeper.daemon.fifos import Fifos
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.notify import NotifyQueue
 from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
 from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.timer import OneTimer
-from vipkeeper.fifo import NotifyFifo
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.links import Link, LinkMonitor
 from vipkeeper.net.record import RecordError
@@ -255,9 +255,8 @@ class Daemon:
         self.scripts: dict[str, ScriptTracker] = {}
         self.files: dict[str, FileTracker] = {}
         self.notify = NotifyQueue(options.notify_timeout)
-        self.fifos: list[NotifyFifo] = []
+        self.fifos = Fifos(self._spawn)
         self.not_started: dict[str, str] = {}  # instance name -> why it could not start
-        self.fifo_scripts: dict[str, tuple[Script, asyncio.subprocess.Process]] = {}
         self._policy: tuple[m.Config, ScriptPolicy] | None = None  # see _script_policy
         self.static_addrs: dict[str, AddrSpec] = {}
         self.static_routes: dict[str, RouteSpec] = {}
@@ -299,7 +298,7 @@ class Daemon:
                 return 1
             self.notify.user = self._script_user(self.config)
             self.notify.start()
-            self._open_fifos(self.config)
+            self.fifos.open(self.config, self._script_policy(self.config))
             self._sync_static(self.config, statics)
             self._sync_trackers(self.config)
             delay = self.config.global_defs.vrrp_startup_delay
@@ -376,16 +375,7 @@ class Daemon:
         for sock in self.sockets.values():
             self.loop.remove_reader(sock.fileno())
             sock.close()
-        if self.fifo_scripts:  # let the readers take the last lines (STOP) first
-            for _ in range(20):
-                if not any(f.pending() for f in self.fifos):
-                    await asyncio.sleep(0.2)  # read is not yet handled: a moment to act on it
-                    break
-                await asyncio.sleep(0.05)
-        for _argv, proc in self.fifo_scripts.values():
-            await end_process(proc)
-        for fifo in self.fifos:
-            fifo.close()
+        await self.fifos.close()
         log.info("stopped")
 
     def _spawn(self, coro: Any, name: str | None = None) -> None:
@@ -774,61 +764,6 @@ class Daemon:
                     scripts[(name, kind)] = vetted
         self.notify.set_scripts(scripts)
 
-    def _open_fifos(self, config: m.Config) -> None:
-        # A FIFO kept across a reload stays open: closing our end would give its reader EOF.
-        g = config.global_defs
-        policy = self._script_policy(config)
-        old = {f.path: f for f in self.fifos}
-        self.fifos = []
-        wanted: dict[str, Script] = {}
-        for path, owner_spec, script, what in (
-            (g.notify_fifo, g.notify_fifo_owner, g.notify_fifo_script, "notify_fifo"),
-            (
-                g.vrrp_notify_fifo,
-                g.vrrp_notify_fifo_owner,
-                g.vrrp_notify_fifo_script,
-                "vrrp_notify_fifo",
-            ),
-        ):
-            if not path or any(f.path == path for f in self.fifos):
-                continue
-            owner = policy.fifo_owner(owner_spec)
-            if isinstance(owner, str):  # keepalived ignores such a FIFO
-                log.error("global_defs %s %s: %s; the FIFO is not used", what, path, owner)
-                continue
-            fifo = old.pop(path, None)
-            if fifo is not None and fifo.owner != owner:
-                fifo.close()  # the owner changed: opened and checked again
-                fifo = None
-            fifo = fifo or NotifyFifo(path, owner, what)
-            try:
-                fifo.open()
-            except OSError as exc:
-                log.error("%s", exc)
-                continue
-            self.fifos.append(fifo)
-            vetted = policy.prepare(script, f"global_defs {what}_script")
-            if isinstance(vetted, Script):
-                wanted[path] = vetted.with_args((path,))  # keepalived passes the FIFO's name
-        for fifo in old.values():
-            fifo.close()
-        self._spawn(self._sync_fifo_scripts(wanted))
-
-    async def _sync_fifo_scripts(self, wanted: dict[str, Script]) -> None:
-        """Start each FIFO reader script (argv + FIFO path); restart it when it changed."""
-        for path, (script, proc) in list(self.fifo_scripts.items()):
-            if wanted.get(path) != script or proc.returncode is not None:
-                await end_process(proc)
-                del self.fifo_scripts[path]
-        for path, script in wanted.items():
-            if path in self.fifo_scripts:
-                continue
-            started = await spawn_script(script)  # refused or failed: logged there
-            if started is None:
-                continue
-            self.fifo_scripts[path] = (script, started)
-            log.info("notify fifo script %s reading %s (pid %d)", script.argv[0], path, started.pid)
-
     @staticmethod
     def _static_specs(config: m.Config) -> Statics:
         """The kernel specs of static_ipaddress / static_routes."""
@@ -995,7 +930,7 @@ class Daemon:
             self.sockets[(sock.ifname, sock.family)] = sock
             self.loop.add_reader(sock.fileno(), self._on_readable, sock)
         self.notify.user = self._script_user(config)
-        self._open_fifos(config)
+        self.fifos.open(config, self._script_policy(config))
         self._sync_static(config, new.statics)
         self._sync_trackers(config)
         self._apply_plans(new.plans)
@@ -1421,8 +1356,7 @@ class Daemon:
         elif isinstance(action, RunNotify):
             self.notify.notify(action.instance, action.kind, action.argv)
         elif isinstance(action, WriteNotifyFifo):
-            for fifo in self.fifos:
-                fifo.write(action.line)
+            self.fifos.write(action.line)
         elif isinstance(action, PriorityChanged):
             log.info("(%s) effective priority %d -> %d", action.instance, action.old, action.new)
         elif isinstance(action, AdvertDropped):
