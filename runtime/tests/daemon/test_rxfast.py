@@ -19,7 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from vrrp.vrrpkit import ip, make_settings, mcast, peer_advert
 
-from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon, Managed
+from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon
+from vipkeeper.daemon.executor import Executor
+from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
 from vipkeeper.net.vrrpsock import parse_ipv4
 from vipkeeper.vrrp.instance import VrrpInstance
@@ -190,10 +192,19 @@ def daemon(core: VrrpInstance) -> Daemon:
     d.loop = SimpleNamespace(time=Clock())  # type: ignore[assignment]
     plan = SimpleNamespace(settings=core.settings, sync_group=None, interface="eth0")
     managed = Managed(plan, core)  # type: ignore[arg-type]
-    d.instances = {core.name: managed}  # type: ignore[dict-item]
-    d.by_key = {("eth0", 4, SETTINGS.vrid): managed}  # type: ignore[dict-item]
-    d.groups = {}
+    d.registry = Registry({core.name: managed}, {("eth0", 4, SETTINGS.vrid): managed})
     d.counters = {"unknown_vrid": 0, "not_vrrp": 0}
+    d.executor = Executor(
+        clock=d.loop.time,
+        registry=d.registry,
+        sockets={},
+        kernel=None,  # type: ignore[arg-type]
+        links=None,  # type: ignore[arg-type]
+        notify=None,  # type: ignore[arg-type]
+        fifos=None,  # type: ignore[arg-type]
+        counters=d.counters,
+        rebind=lambda ifname: None,
+    )
     d.timer = Timer()  # type: ignore[assignment]
     d._fast4 = {}
     return d

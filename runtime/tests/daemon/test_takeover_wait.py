@@ -15,6 +15,7 @@ import pytest
 from vrrp.vrrpkit import make_settings
 
 from vipkeeper.daemon.daemon import REHEARSAL_ROOM, TAKEOVER_LEAD, Daemon
+from vipkeeper.daemon.registry import Registry
 from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.state import State
 
@@ -69,7 +70,7 @@ def daemon(
 ) -> Daemon:
     d = Daemon.__new__(Daemon)
     d.loop = SimpleNamespace(time=clock or Clock())  # type: ignore[assignment]
-    d.instances = {n: SimpleNamespace(name=n, core=c) for n, c in cores.items()}  # type: ignore[misc]
+    d.registry = Registry({n: SimpleNamespace(name=n, core=c) for n, c in cores.items()})  # type: ignore[misc]
     d.sockets = {("eth0", 4): Sock(sock)}  # type: ignore[dict-item]
 
     def read(sock: Sock, first: float | None) -> None:

@@ -7,12 +7,15 @@ asserted in test_election.py (takeovers) and test_transport.py (adverts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 from vrrp.vrrpkit import ip
 
-from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon, Managed
+from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon
+from vipkeeper.daemon.executor import Executor
+from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.vrrp.actions import Action, SendAdvert, SendGratuitous
 from vipkeeper.vrrp.state import State
 
@@ -61,29 +64,59 @@ class Timer:
         self.at = None
 
 
-def daemon(*cores: Core, groups: dict[str, Any] | None = None) -> tuple[Daemon, list[Any]]:
-    """A daemon over the cores; the list records each send and each full run, in order."""
+class Sock:
+    """A VRRP socket whose sends go to `send` (the instance's name)."""
+
+    def __init__(self, name: str, send: Callable[[str], None]) -> None:
+        self.name = name
+        self._send = send
+
+    def send(self, data: bytes, dst: Any, src: Any) -> None:
+        self._send(self.name)
+
+
+def daemon(
+    *cores: Core,
+    groups: dict[str, Any] | None = None,
+    send: Callable[[str], None] | None = None,
+) -> tuple[Daemon, list[Any]]:
+    """A daemon over the cores; the list records each send and each full run, in order.
+
+    With `send` (what each instance's socket does with an advert), the actions are carried
+    out by a real Executor; without, each full run is recorded instead.
+    """
     d = Daemon.__new__(Daemon)
     d.loop = SimpleNamespace(time=lambda: 100.0)  # type: ignore[assignment]
-    d.groups = groups or {}
+    registry = Registry(groups=groups or {})
+    d.registry = registry
     d.timer = Timer()  # type: ignore[assignment]
-    d.instances = {}
+    log: list[Any] = []
+    sockets: dict[tuple[str, int], Any] = {}
     for core in cores:
         plan = SimpleNamespace(
-            settings=SimpleNamespace(name=core.name),
+            settings=SimpleNamespace(name=core.name, family=4),
             sync_group="G" if core.name.startswith("g") else None,
+            interface=core.name,
+            mcast_group=None,
         )
-        d.instances[core.name] = Managed(plan, core)  # type: ignore[arg-type]
-    log: list[Any] = []
-
-    def send(managed: Managed, action: SendAdvert) -> None:
-        log.append(("send", managed.core.name))  # type: ignore[attr-defined]
+        registry.instances[core.name] = Managed(plan, core)  # type: ignore[arg-type]
+        sockets[(core.name, 4)] = Sock(core.name, send or (lambda name: None))
 
     def run(managed: Managed, actions: list[Action], now: float) -> None:
         log.append(("run", managed.core.name, [type(a).__name__ for a in actions]))  # type: ignore[attr-defined]
 
-    d._send = send  # type: ignore[method-assign]
-    d._run = run  # type: ignore[method-assign]
+    executor = Executor(
+        clock=d.loop.time,
+        registry=registry,
+        sockets=sockets,
+        kernel=None,  # type: ignore[arg-type]
+        links=None,  # type: ignore[arg-type]
+        notify=None,  # type: ignore[arg-type]
+        fifos=None,  # type: ignore[arg-type]
+        counters={"send_errors": 0},
+        rebind=lambda ifname: None,
+    )
+    d.executor = executor if send is not None else SimpleNamespace(run=run)  # type: ignore[assignment]
     return d, log
 
 
@@ -118,15 +151,15 @@ def test_anything_but_a_routine_advert_runs_in_place() -> None:
 
 def test_a_failed_send_does_not_stop_the_others() -> None:
     m1, m2 = Core("m1", State.MASTER, 99.0), Core("m2", State.MASTER, 99.0)
-    d, log = daemon(m1, m2)
+    log: list[Any] = []
 
-    def send(managed: Managed, action: SendAdvert) -> None:
-        if managed.core is m1:
+    def send(name: str) -> None:
+        if name == "m1":
             raise RuntimeError("boom")
         log.append(("send", "m2"))
 
-    d._send = send  # type: ignore[method-assign]
-    del d._run  # the real one: its last step catches and logs a failed action
+    # The real executor: its last step catches and logs a failed action.
+    d, _ = daemon(m1, m2, send=send)
     d._on_timer(100.0)
     assert log == [("send", "m2")]
 

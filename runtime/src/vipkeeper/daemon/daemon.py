@@ -41,9 +41,11 @@ from vipkeeper.daemon.build import (
 )
 from vipkeeper.daemon.control import ControlServer, json_number
 from vipkeeper.daemon.evloop import received_at
+from vipkeeper.daemon.executor import Executor, addr_specs
 from vipkeeper.daemon.fifos import Fifos
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.notify import NotifyQueue
+from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
 from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.timer import OneTimer
@@ -53,22 +55,12 @@ from vipkeeper.net.record import RecordError
 from vipkeeper.net.vrrpsock import Datagram, VrrpSocket, parse_ipv4
 from vipkeeper.vrrp.actions import (
     Action,
-    AddRoutes,
     AddVips,
-    AdvertDropped,
-    IntervalMismatch,
-    PriorityChanged,
-    RemoveRoutes,
-    RemoveVips,
-    RunNotify,
     SendAdvert,
     SendGratuitous,
-    StateChanged,
-    WriteNotifyFifo,
 )
 from vipkeeper.vrrp.instance import GARP_RECONFIGURED, IDENTITY_FIELDS, Stats, VrrpInstance
-from vipkeeper.vrrp.packet import decode_advert, encode_advert
-from vipkeeper.vrrp.settings import MCAST_V4, MCAST_V6, InstanceSettings, IPAddress, VirtualRoute
+from vipkeeper.vrrp.settings import InstanceSettings
 from vipkeeper.vrrp.state import State
 from vipkeeper.vrrp.syncgroup import SyncGroup
 
@@ -82,12 +74,9 @@ TAKEOVER_LEAD = 0.001
 # real one then runs on warm caches (0.1 ms from the deadline to the advert's send, cold; 25 us
 # rehearsed). A rehearsal takes 0.05 ms warm and up to 0.3 ms cold.
 REHEARSAL_ROOM = 0.0006
-DROP_LOG_EVERY = 10.0  # seconds between log lines about the same kind of dropped packet
 SOCKET_RETRY = 1.0  # seconds between tries to open a VRRP socket that could not be opened
-SEND_FAILED = "send_failed"  # the rate limit's key for failed sends (Managed.drop_logged)
 SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
-LOG_ONLY = (StateChanged, PriorityChanged, AdvertDropped, IntervalMismatch)
 
 
 # keepalived starts with these: it disables the script concerned, or corrects the value (a
@@ -139,29 +128,6 @@ class Options:
     dump_dir: str = "/run/vipkeeper"
     metrics: str | None = None
     notify_timeout: float = 30.0
-
-
-@dataclass(eq=False)
-class Managed:
-    """A running instance: its plan, its core and what the daemon tracks about it."""
-
-    plan: InstancePlan
-    core: VrrpInstance
-    last_transition: dict[str, Any] | None = None
-    transitions: int = 0
-    drop_logged: dict[str, float] = field(default_factory=dict)
-    retired: InstancePlan | None = None  # the plan a reload just replaced, while it applies
-
-    @property
-    def name(self) -> str:
-        """The instance name."""
-        return self.plan.settings.name
-
-    @property
-    def key(self) -> tuple[str, int, int]:
-        """(interface, family, VRID): how received packets find the instance."""
-        s = self.plan.settings
-        return (self.plan.interface, s.family, s.vrid)
 
 
 @dataclass
@@ -243,9 +209,7 @@ class Daemon:
         self.kernel = Kernel(options.state_dir)
         self.links = LinkMonitor(self._on_link)
         self.sd = SdNotify()
-        self.instances: dict[str, Managed] = {}
-        self.by_key: dict[tuple[str, int, int], Managed] = {}
-        self.groups: dict[str, SyncGroup] = {}
+        self.registry = Registry()
         self.sockets: dict[tuple[str, int], VrrpSocket] = {}
         # (interface, family) -> failed tries to open its VRRP socket, while they fail.
         self._socket_failures: dict[tuple[str, int], int] = {}
@@ -269,6 +233,17 @@ class Daemon:
         }
         self.started_at = time.time()
         self.last_reload: dict[str, Any] | None = None
+        self.executor = Executor(
+            clock=self.loop.time,
+            registry=self.registry,
+            sockets=self.sockets,
+            kernel=self.kernel,
+            links=self.links,
+            notify=self.notify,
+            fifos=self.fifos,
+            counters=self.counters,
+            rebind=self._reopen_sockets,
+        )
         self.control = ControlServer(options.control_socket, self._control)
         self.timer = OneTimer(self.loop, self._on_timer)
         self._stopping = asyncio.Event()
@@ -312,13 +287,13 @@ class Daemon:
                 await self._start_lvs()
                 if self.options.metrics:
                     self._start_metrics(self.options.metrics)
-                self.sd.ready(f"{len(self.instances)} VRRP instance(s)")
+                self.sd.ready(f"{len(self.registry.instances)} VRRP instance(s)")
                 if self.sd.watchdog_interval:
                     self._spawn(self._watchdog(self.sd.watchdog_interval))
                 log.info(
                     "vipkeeper %s running: %d instance(s) from %s",
                     __version__,
-                    len(self.instances),
+                    len(self.registry.instances),
                     self.options.config_file,
                 )
                 await self._stopping.wait()
@@ -339,10 +314,10 @@ class Daemon:
 
         The adverts go out first; systemd and the log hear of the stop after them.
         """
-        running = [mg for mg in self.instances.values() if mg.core.state is not State.STOP]
+        running = [mg for mg in self.registry.instances.values() if mg.core.state is not State.STOP]
         now = self.loop.time()
         for managed in running:
-            self._feed(managed, managed.core.stop(now), now)
+            self.executor.run(managed, managed.core.stop(now), now)
         if not self._stop_announced:
             self._stop_announced = True
             self.sd.stopping()
@@ -463,7 +438,7 @@ class Daemon:
         kept: dict[str, Managed] = {}
         changed: list[tuple[Managed, InstancePlan]] = []
         stopped: list[Managed] = []
-        for name, managed in self.instances.items():
+        for name, managed in self.registry.instances.items():
             new_plan = plans.get(name)
             if new_plan is None or not reconfigurable(managed.plan, new_plan):
                 stopped.append(managed)
@@ -474,16 +449,18 @@ class Daemon:
         for managed in stopped:
             why = "removed from the config" if managed.name not in plans else "changed"
             log.info("(%s) %s: stopping it", managed.name, why)
-            self._run(managed, managed.core.stop(now), now)
-        self.instances = dict(kept)
+            self.executor.run(managed, managed.core.stop(now), now)
+        self.registry.instances = dict(kept)
         started: list[Managed] = []
         for name, plan in plans.items():
             if name in kept:
                 continue
             managed = Managed(plan, VrrpInstance(plan.settings))
-            self.instances[name] = managed
+            self.registry.instances[name] = managed
             started.append(managed)
-        self.by_key = {managed.key: managed for managed in self.instances.values()}
+        self.registry.by_key = {
+            managed.key: managed for managed in self.registry.instances.values()
+        }
         for table in self._fast4.values():  # drops the stopped cores (refresh refuses them)
             table.clear()
         self._rebuild_groups()
@@ -495,8 +472,8 @@ class Daemon:
             if not initial:
                 log.info("(%s) new instance: starting it", managed.name)
         for managed in started:
-            if managed.name in self.instances:
-                self._feed(managed, managed.core.start(now), now)
+            if managed.name in self.registry.instances:
+                self.executor.run(managed, managed.core.start(now), now)
         self._rearm()
 
     def _reconfigure(self, managed: Managed, plan: InstancePlan, now: float) -> None:
@@ -510,7 +487,7 @@ class Daemon:
         actions = managed.core.reconfigure(self._live_settings(plan), now)
         managed.plan, managed.retired = plan, old
         try:
-            self._feed(managed, actions, now)
+            self.executor.run(managed, actions, now)
             if managed.core.state is State.MASTER:
                 self._respec(managed, old)
         finally:
@@ -545,7 +522,7 @@ class Daemon:
                 addrs = tuple(n.address.ip for _, n in moved if n.address.ip.version == family)
                 if addrs:
                     repeat = new.settings.garp_master_repeat
-                    self._gratuitous(
+                    self.executor.gratuitous(
                         managed, SendGratuitous(name, addrs, family, repeat, GARP_RECONFIGURED)
                     )
         routes = dict(zip_strict(old.settings.virtual_routes, old.routes))
@@ -570,8 +547,8 @@ class Daemon:
                 core.set_file_value(tf.name, ftracker.value, self.loop.time())
 
     def _rebuild_groups(self) -> None:
-        cores = {name: managed.core for name, managed in self.instances.items()}
-        self.groups = {}
+        cores = {name: managed.core for name, managed in self.registry.instances.items()}
+        self.registry.groups = {}
         for group in self.config.vrrp_sync_groups:
             members = [n for n in group.group if n in cores]
             if not members:
@@ -579,7 +556,7 @@ class Daemon:
             settings = dataclasses.replace(
                 sync_group_settings(self.config, group), members=tuple(members)
             )
-            self.groups[group.name] = SyncGroup(settings, cores)
+            self.registry.groups[group.name] = SyncGroup(settings, cores)
 
     def _sync_sockets(self) -> None:
         """One socket per (interface, family) the instances use, bound to the index the
@@ -590,7 +567,7 @@ class Daemon:
         interface.
         """
         wanted: dict[tuple[str, int], set[Any]] = {}
-        for managed in self.instances.values():
+        for managed in self.registry.instances.values():
             plan = managed.plan
             groups = wanted.setdefault((plan.interface, plan.settings.family), set())
             if plan.mcast_group is not None:
@@ -635,13 +612,13 @@ class Daemon:
         """
         now = self.loop.time()
         touched = False
-        for managed in list(self.instances.values()):
+        for managed in list(self.registry.instances.values()):
             plan = managed.plan
             key = (plan.interface, plan.settings.family)
             deaf = key in self._socket_failures and key not in self.sockets
             reason = f"socket:{plan.interface}" if deaf else None
             if managed.core.io_fault != reason:
-                self._run(managed, managed.core.set_io_fault(reason, now), now)
+                self.executor.run(managed, managed.core.set_io_fault(reason, now), now)
                 touched = True
         if self._socket_failures and self._socket_retry is None and not self._stopping.is_set():
             self._socket_retry = self.loop.call_later(SOCKET_RETRY, self._retry_sockets)
@@ -656,7 +633,7 @@ class Daemon:
     def _reopen_sockets(self, ifname: str) -> None:
         """The interface called `ifname` changed (appeared, went, was replaced): close the
         sockets that no longer match it and bind those missing to what it is now."""
-        if not any(m.plan.interface == ifname for m in self.instances.values()):
+        if not any(m.plan.interface == ifname for m in self.registry.instances.values()):
             return
         before = {k: sock for k, sock in self.sockets.items() if k[0] == ifname}
         self._sync_sockets()
@@ -855,8 +832,8 @@ class Daemon:
         await self._apply_lvs(new.config, new.lvs)
         _freeze_heap(collect=False)
         self.last_reload = {"at": time.time(), "ok": True, "errors": 0, "error": None}
-        log.info("reload done: %d instance(s)", len(self.instances))
-        self.sd.ready(f"{len(self.instances)} VRRP instance(s)")
+        log.info("reload done: %d instance(s)", len(self.registry.instances))
+        self.sd.ready(f"{len(self.registry.instances)} VRRP instance(s)")
         return True
 
     async def _prepare(self, config: m.Config) -> Prepared | None:
@@ -979,7 +956,7 @@ class Daemon:
             if earliest < armed:
                 self.timer.arm(earliest)
             return
-        wakes = [d for d in map(self._wake_at, self.instances.values()) if d is not None]
+        wakes = [d for d in map(self._wake_at, self.registry.instances.values()) if d is not None]
         at = min(wakes) if wakes else None
         if at == armed:
             return
@@ -1011,7 +988,7 @@ class Daemon:
         wake: float | None = None
         ran = False
         routine: list[tuple[Managed, list[Action]]] = []
-        for managed in list(self.instances.values()):
+        for managed in list(self.registry.instances.values()):
             core = managed.core
             at = core.get_timer()
             if at is None:
@@ -1023,7 +1000,7 @@ class Daemon:
                 if was is State.MASTER and core.state is State.MASTER and _only_adverts(actions):
                     routine.append((managed, actions))
                 else:
-                    self._run(managed, actions, now)
+                    self.executor.run(managed, actions, now)
                 continue
             if core.state is State.BACKUP and at <= limit and (soonest is None or at < soonest):
                 soonest = at
@@ -1033,14 +1010,14 @@ class Daemon:
         # A master's routine adverts go out together once every core has had its turn: one
         # short burst each time the timer fires, which the peers then read in one wake-up.
         for managed, actions in routine:
-            self._run(managed, actions, now)
+            self.executor.run(managed, actions, now)
         return soonest, None if ran else wake
 
     def _next_takeover(self, now: float) -> float | None:
         """The earliest backup down timer that runs out by `now` plus the lead, if any."""
         limit = now + TAKEOVER_LEAD
         soonest: float | None = None
-        for managed in self.instances.values():
+        for managed in self.registry.instances.values():
             core = managed.core
             if core.state is not State.BACKUP:
                 continue
@@ -1057,7 +1034,7 @@ class Daemon:
         many instances due at once, it stops when the room runs out: a rehearsal never delays
         the takeover it prepares.
         """
-        for managed in self.instances.values():
+        for managed in self.registry.instances.values():
             core = managed.core
             if core.state is not State.BACKUP or core.get_timer() != at:
                 continue
@@ -1067,7 +1044,7 @@ class Daemon:
                 rehearsal = copy.deepcopy(core, {id(core.settings): core.settings})
                 for action in rehearsal.handle_timer(at):
                     if isinstance(action, AddVips):
-                        self._addr_specs(managed, action.addresses, removing=False)
+                        addr_specs(managed, action.addresses, removing=False)
             except Exception as exc:  # only a warm-up: the real takeover does not depend on it
                 log.debug("(%s) takeover rehearsal: %r", managed.name, exc)
 
@@ -1178,7 +1155,7 @@ class Daemon:
         """Re-arm after a read: `touched` went the full way, `due` is the earliest down timer
         the fast path re-armed (it moves earlier only when a stamp came before the last one).
         A sync-group member's actions may move any member's timer: then every timer counts."""
-        if any(managed.plan.sync_group in self.groups for managed in touched):
+        if any(managed.plan.sync_group in self.registry.groups for managed in touched):
             self._rearm()
             return
         self._rearm(touched)
@@ -1192,7 +1169,7 @@ class Daemon:
         if len(dgram.data) < 2:
             self.counters["not_vrrp"] += 1
             return None
-        managed = self.by_key.get((sock.ifname, sock.family, dgram.data[1]))
+        managed = self.registry.by_key.get((sock.ifname, sock.family, dgram.data[1]))
         if managed is None:
             self.counters["unknown_vrid"] += 1
             return None
@@ -1204,7 +1181,7 @@ class Daemon:
             log.error("(%s) packet from %s raised %r; dropped", managed.name, dgram.src, exc)
             return None
         if actions:
-            self._run(managed, actions, now)
+            self.executor.run(managed, actions, now)
         return managed
 
     # ---- trackers ------------------------------------------------------------------------
@@ -1225,7 +1202,7 @@ class Daemon:
         replaced = old is None or new is None or old.index != new.index
         if replaced:
             self.kernel.addrs.forget(name)
-        users = [m for m in self.instances.values() if self._uses_link(m, name)]
+        users = [m for m in self.registry.instances.values() if self._uses_link(m, name)]
         if not users:
             return
         if replaced and new is None:
@@ -1273,267 +1250,30 @@ class Daemon:
             return
         now = self.loop.time()
         for managed in trackers:
-            self._run(managed, managed.core.set_interface_state(name, up, now), now)
+            self.executor.run(managed, managed.core.set_interface_state(name, up, now), now)
         self._rearm()
 
     def _on_script(self, name: str, ok: bool) -> None:
         log.info("vrrp_script %s is now %s", name, "OK" if ok else "FAILING")
         now = self.loop.time()
-        for managed in list(self.instances.values()):
+        for managed in list(self.registry.instances.values()):
             if any(t.name == name for t in managed.core.settings.track_scripts):
-                self._run(managed, managed.core.set_script_result(name, ok, now), now)
+                self.executor.run(managed, managed.core.set_script_result(name, ok, now), now)
         self._rearm()
 
     def _on_file(self, name: str, value: int) -> None:
         log.info("track_file %s now holds %d", name, value)
         now = self.loop.time()
-        for managed in list(self.instances.values()):
+        for managed in list(self.registry.instances.values()):
             if any(t.name == name for t in managed.core.settings.track_files):
-                self._run(managed, managed.core.set_file_value(name, value, now), now)
+                self.executor.run(managed, managed.core.set_file_value(name, value, now), now)
         self._rearm()
-
-    # ---- actions -------------------------------------------------------------------------
-
-    def _run(self, managed: Managed, actions: list[Action], now: float) -> None:
-        """Pass a member's actions through its sync group, then carry them out."""
-        self._feed(managed, actions, now)
-
-    def _feed(self, managed: Managed, actions: list[Action], now: float) -> None:
-        group = self.groups.get(managed.plan.sync_group or "")
-        if group is not None and any(mb is managed.core for mb in group.members):
-            actions = group.follow(actions, now)
-        self._execute(actions)
-
-    def _execute(self, actions: Iterable[Action]) -> None:
-        """Carry out actions in order; those that only log and count come after the rest.
-
-        A new master's advert and VIP add go out before its transition is logged (the log
-        line costs a tenth of a millisecond).
-        """
-        later: list[Action] = []
-        for action in actions:
-            if isinstance(action, LOG_ONLY):
-                later.append(action)
-            else:
-                self._do_one(action)
-        for action in later:
-            self._do_one(action)
-
-    def _do_one(self, action: Action) -> None:
-        managed = self.instances.get(action.instance)
-        try:
-            self._do(action, managed)
-        except Exception as exc:  # one failed action must not stop the others
-            log.error("(%s) %s failed: %s", action.instance, type(action).__name__, exc)
-
-    def _do(self, action: Action, managed: Managed | None) -> None:
-        if isinstance(action, SendAdvert):
-            if managed is not None:
-                self._send(managed, action)
-        elif isinstance(action, StateChanged):
-            self._state_changed(action, managed)
-        elif isinstance(action, (AddVips, RemoveVips)):
-            if managed is None:
-                return
-            removing = isinstance(action, RemoveVips)
-            specs = self._addr_specs(managed, action.addresses, removing=removing)
-            if removing:
-                self.kernel.remove_addresses(specs, managed.name)
-            else:
-                self.kernel.add_addresses(specs, managed.name)
-        elif isinstance(action, (AddRoutes, RemoveRoutes)):
-            if managed is None:
-                return
-            removing = isinstance(action, RemoveRoutes)
-            routes = self._route_specs(managed, action.routes, removing=removing)
-            if removing:
-                self.kernel.remove_routes(routes, managed.name)
-            else:
-                self.kernel.add_routes(routes, managed.name)
-        elif isinstance(action, SendGratuitous):
-            if managed is not None:
-                self._gratuitous(managed, action)
-        elif isinstance(action, RunNotify):
-            self.notify.notify(action.instance, action.kind, action.argv)
-        elif isinstance(action, WriteNotifyFifo):
-            self.fifos.write(action.line)
-        elif isinstance(action, PriorityChanged):
-            log.info("(%s) effective priority %d -> %d", action.instance, action.old, action.new)
-        elif isinstance(action, AdvertDropped):
-            if managed is not None:
-                self._log_drop(managed, action.reason.value, f"from {action.src}: {action.detail}")
-        elif isinstance(action, IntervalMismatch) and managed is not None:
-            self._log_drop(
-                managed,
-                "interval_mismatch",
-                f"{action.src} advertises {action.advertised}s, ours is {action.configured}s",
-            )
-
-    @staticmethod
-    def _addr_specs(
-        managed: Managed, addresses: Iterable[IPAddress], *, removing: bool
-    ) -> tuple[AddrSpec, ...]:
-        """The kernel specs of addresses; a removal also finds those a reload just dropped."""
-        wanted = set(addresses)
-        specs = [s for s in managed.plan.addrs if s.address.ip in wanted]
-        if removing and managed.retired is not None:
-            have = {s.address.ip for s in specs}
-            specs += [s for s in managed.retired.addrs if s.address.ip in wanted - have]
-        return tuple(specs)
-
-    @staticmethod
-    def _route_specs(
-        managed: Managed, routes: Iterable[VirtualRoute], *, removing: bool
-    ) -> tuple[RouteSpec, ...]:
-        """The kernel specs of virtual routes (a removal also in the plan a reload replaced)."""
-        plans = [managed.plan]
-        if removing and managed.retired is not None:
-            plans.append(managed.retired)
-        indexes = [dict(zip_strict(p.settings.virtual_routes, p.routes)) for p in plans]
-        out = []
-        for r in routes:
-            spec = next((ix[r] for ix in indexes if r in ix), None)
-            if spec is not None:
-                out.append(spec)
-        return tuple(out)
-
-    def _log_drop(self, managed: Managed, reason: str, detail: str) -> None:
-        now = self.loop.time()
-        last = managed.drop_logged.get(reason)
-        if last is None or now - last >= DROP_LOG_EVERY:
-            managed.drop_logged[reason] = now
-            total = managed.core.stats.dropped.get(reason, 0)  # type: ignore[call-overload]
-            log.warning(
-                "(%s) advert dropped (%s) %s [%d so far]", managed.name, reason, detail, total
-            )
-
-    def _send(self, managed: Managed, action: SendAdvert) -> None:
-        plan = managed.plan
-        sock = self.sockets.get((plan.interface, plan.settings.family))
-        if sock is None:
-            self._send_failed(managed, action, None, None)
-            return
-        data, dst = action.packet, action.dst
-        if plan.mcast_group is not None and dst in (MCAST_V4, MCAST_V6) and dst != plan.mcast_group:
-            # The core addresses the standard group; a configured group needs its own checksum.
-            s = plan.settings
-            advert = decode_advert(data, s.family)
-            data = encode_advert(
-                advert, action.src, plan.mcast_group, v3_checksum_as_v2=s.v3_checksum_as_v2
-            )
-            dst = plan.mcast_group
-        try:
-            sock.send(data, dst, action.src)
-        except OSError as exc:
-            self._send_failed(managed, action, sock, exc)
-
-    def _send_failed(
-        self, managed: Managed, action: SendAdvert, sock: VrrpSocket | None, exc: OSError | None
-    ) -> None:
-        """An advert did not leave: count it, say so (once per DROP_LOG_EVERY per instance),
-        and check the socket still stands for the interface.
-
-        keepalived logs every failed send (vrrp.c vrrp_send_adv) and leaves the state alone;
-        a lost interface reaches the instance through the link monitor. Here a failure also
-        checks the binding: a socket whose index is no longer the interface's means a link
-        event was missed, and the link table is read again (the monitor then reports it).
-        """
-        self.counters["send_errors"] += 1
-        ifname = managed.plan.interface
-        current = sock is not None and sock.current()
-        if sock is not None and not current:
-            self._check_binding(ifname)
-        if action.priority == 0 and not current:
-            # A resignation on an interface that is gone: expected on the way to FAULT.
-            log.debug("(%s) resignation advert not sent: %s is gone", managed.name, ifname)
-            return
-        now = self.loop.time()
-        last = managed.drop_logged.get(SEND_FAILED)
-        if last is not None and now - last < DROP_LOG_EVERY:
-            return
-        managed.drop_logged[SEND_FAILED] = now
-        if exc is None:
-            missing = self.links.get(ifname) is None
-            why = "no such interface" if missing else "its VRRP socket could not be opened"
-            where = ifname
-        else:
-            code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
-            why = f"{exc.strerror} ({code})"
-            where = f"{ifname} (index {sock.ifindex})" if sock is not None else ifname
-        log.warning(
-            "(%s) advert to %s not sent on %s: %s [%d send errors so far]",
-            managed.name,
-            action.dst,
-            where,
-            why,
-            self.counters["send_errors"],
-        )
-
-    def _check_binding(self, ifname: str) -> None:
-        """A socket on `ifname` is bound to an index that no longer carries the name: when the
-        link table agrees with the kernel, bind again now; else a link event was missed (an
-        overrun the kernel did not report, or one still queued): read the table again."""
-        link = self.links.get(ifname)
-        try:
-            index: int | None = socket.if_nametoindex(ifname)
-        except OSError:
-            index = None
-        if index != (None if link is None else link.index):
-            self.links.request_resync()
-        else:
-            self._reopen_sockets(ifname)
-
-    def _gratuitous(self, managed: Managed, action: SendGratuitous) -> None:
-        by_if: dict[str, list[Any]] = {}
-        wanted = set(action.addresses)
-        for spec in managed.plan.addrs:
-            if spec.address.ip in wanted:
-                by_if.setdefault(spec.ifname, []).append(spec.address.ip)
-        interval = managed.plan.garp_interval if action.family == 4 else managed.plan.gna_interval
-        for ifname, addrs in by_if.items():
-            link = self.links.get(ifname)
-            if link is None:
-                continue
-            self.kernel.gratuitous(
-                ifname,
-                ifindex=link.index,
-                mac=link.mac,
-                addresses=tuple(addrs),
-                repeat=action.repeat,
-                interval=interval,
-            )
-
-    def _state_changed(self, action: StateChanged, managed: Managed | None) -> None:
-        if managed is None:
-            return
-        managed.transitions += 1
-        managed.last_transition = {
-            "at": time.time(),
-            "from": action.old.value,
-            "to": action.new.value,
-            "reason": action.reason.value,
-        }
-        core = managed.core
-        extra = ""
-        if core.faults and action.new is State.FAULT:
-            extra = f" [{', '.join(core.faults)}]"
-        elif core.current_master is not None and action.new is State.BACKUP:
-            extra = f" [master {core.current_master}]"
-        log.info(
-            "(%s) %s -> %s: %s (priority %d)%s",
-            managed.name,
-            action.old.value,
-            action.new.value,
-            action.reason.value,
-            core.priority,
-            extra,
-        )
 
     # ---- demote, status, dumps -----------------------------------------------------------
 
     def demote(self, name: str, hold: float) -> dict[str, Any]:
         """Planned switchover: resign with a priority-0 advert and stay BACKUP for `hold` s."""
-        managed = self.instances.get(name)
+        managed = self.registry.instances.get(name)
         if managed is None:
             return {"ok": False, "error": f"no instance {name!r}"}
         core = managed.core
@@ -1542,14 +1282,14 @@ class Daemon:
         now = self.loop.time()
         actions = core.demote(now, hold)
         log.info("(%s) demoted by request: holding BACKUP for %.1fs", name, hold)
-        self._feed(managed, actions, now)
+        self.executor.run(managed, actions, now)
         self._rearm()
         return {"ok": True, "instance": name, "hold": hold}
 
     def snapshot(self) -> dict[str, Any]:
         """The status figures (control socket, dumps, metrics)."""
         instances = []
-        for managed in self.instances.values():
+        for managed in self.registry.instances.values():
             core, plan, s = managed.core, managed.plan, managed.plan.settings
             st: Stats = core.stats
             instances.append(
@@ -1616,7 +1356,7 @@ class Daemon:
             "last_reload": self.last_reload,
             "instances": instances,
             "not_started": dict(self.not_started),
-            "sync_groups": {n: g.state.value for n, g in self.groups.items()},
+            "sync_groups": {n: g.state.value for n, g in self.registry.groups.items()},
             "scripts": scripts,
             "track_files": {n: f.value for n, f in self.files.items()},
             "counters": {
@@ -1649,7 +1389,7 @@ class Daemon:
         return self._dump(dumps.JSON_FILE, dumps.format_json(self.snapshot()))
 
     def _clear_stats(self) -> None:
-        for managed in self.instances.values():
+        for managed in self.registry.instances.values():
             managed.core.stats = Stats()
         log.info("statistics cleared")
 
