@@ -212,7 +212,7 @@ async def _daemon_backups(count: int) -> tuple[Any, _OneAtATime]:
         peer = VrrpInstance(dataclasses.replace(s, source=src))
         raws.append(_ipv4(encode_advert(peer.build_advert(200), src, MCAST_V4), src, MCAST_V4))
     daemon.registry.by_key = {mg.key: mg for mg in daemon.registry.instances.values()}
-    daemon._rearm()
+    daemon.scheduler.rearm()
     return daemon, _OneAtATime(raws)
 
 

@@ -19,10 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from vrrp.vrrpkit import ip, make_settings, mcast, peer_advert
 
-from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon
+from vipkeeper.daemon.daemon import Daemon
 from vipkeeper.daemon.executor import Executor
 from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
+from vipkeeper.daemon.scheduler import TAKEOVER_LEAD, Scheduler
 from vipkeeper.net.vrrpsock import parse_ipv4
 from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.settings import Auth, AuthType, TrackScript
@@ -206,6 +207,14 @@ def daemon(core: VrrpInstance) -> Daemon:
         rebind=lambda ifname: None,
     )
     d.timer = Timer()  # type: ignore[assignment]
+    d.scheduler = Scheduler(
+        clock=d.loop.time,
+        registry=d.registry,
+        timer=d.timer,
+        run=d.executor.run,
+        sockets={},
+        read=lambda sock, first: None,
+    )
     d._fast4 = {}
     return d
 
@@ -306,7 +315,7 @@ def test_an_entry_follows_the_core_when_the_master_changes() -> None:
 def test_a_refresh_never_leaves_the_timer_late() -> None:
     r = new_run()
     r.hear([ipv4(ADVERT)], 1.0)
-    r.d._rearm()
+    r.d.scheduler.rearm()
     armed = r.d.timer.at
     assert armed == 1.0 + r.core.down_interval - TAKEOVER_LEAD
     r.hear([ipv4(ADVERT)], 2.0)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import dataclasses
 import errno
 import gc
 import logging
 import os
-import select
 import signal
 import socket
 import time
@@ -41,12 +39,13 @@ from vipkeeper.daemon.build import (
 )
 from vipkeeper.daemon.control import ControlServer, json_number
 from vipkeeper.daemon.evloop import received_at
-from vipkeeper.daemon.executor import Executor, addr_specs
+from vipkeeper.daemon.executor import Executor
 from vipkeeper.daemon.fifos import Fifos
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.notify import NotifyQueue
 from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
+from vipkeeper.daemon.scheduler import Scheduler
 from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.timer import OneTimer
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
@@ -54,9 +53,6 @@ from vipkeeper.net.links import Link, LinkMonitor
 from vipkeeper.net.record import RecordError
 from vipkeeper.net.vrrpsock import Datagram, VrrpSocket, parse_ipv4
 from vipkeeper.vrrp.actions import (
-    Action,
-    AddVips,
-    SendAdvert,
     SendGratuitous,
 )
 from vipkeeper.vrrp.instance import GARP_RECONFIGURED, IDENTITY_FIELDS, Stats, VrrpInstance
@@ -66,14 +62,6 @@ from vipkeeper.vrrp.syncgroup import SyncGroup
 
 log = logging.getLogger("vipkeeper")
 READ_BATCH = 64  # datagrams read per wake-up of a socket
-# A backup's down timer wakes the loop this much before it runs out, and the daemon waits out
-# the rest reading its VRRP sockets: the takeover starts when the timer runs out, not when the
-# loop gets round to it (the kernel's wake-up, epoll and the event loop take 0.1 to 0.2 ms).
-TAKEOVER_LEAD = 0.001
-# With this much of the wait left, the takeover is first rehearsed on a copy of the core: the
-# real one then runs on warm caches (0.1 ms from the deadline to the advert's send, cold; 25 us
-# rehearsed). A rehearsal takes 0.05 ms warm and up to 0.3 ms cold.
-REHEARSAL_ROOM = 0.0006
 SOCKET_RETRY = 1.0  # seconds between tries to open a VRRP socket that could not be opened
 SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
@@ -185,16 +173,6 @@ def changed_fields(old: InstancePlan, new: InstancePlan) -> list[str]:
     return out
 
 
-def _wake(at: float, state: State) -> float:
-    """When the loop must wake for a timer due at `at`: a backup's down timer a little early."""
-    return at - TAKEOVER_LEAD if state is State.BACKUP else at
-
-
-def _only_adverts(actions: list[Action]) -> bool:
-    """Whether the actions are adverts to send and nothing else."""
-    return all(type(action) is SendAdvert for action in actions)
-
-
 class Daemon:
     """The whole runtime for one config."""
 
@@ -245,7 +223,16 @@ class Daemon:
             rebind=self._reopen_sockets,
         )
         self.control = ControlServer(options.control_socket, self._control)
-        self.timer = OneTimer(self.loop, self._on_timer)
+        self.timer = OneTimer(self.loop, lambda fired: None)  # scheduler.on_timer, below
+        self.scheduler = Scheduler(
+            clock=self.loop.time,
+            registry=self.registry,
+            timer=self.timer,
+            run=self.executor.run,
+            sockets=self.sockets,
+            read=self._read,
+        )
+        self.timer.callback = self.scheduler.on_timer
         self._stopping = asyncio.Event()
         self._stop_announced = False
         self._reload_lock = asyncio.Lock()
@@ -474,7 +461,7 @@ class Daemon:
         for managed in started:
             if managed.name in self.registry.instances:
                 self.executor.run(managed, managed.core.start(now), now)
-        self._rearm()
+        self.scheduler.rearm()
 
     def _reconfigure(self, managed: Managed, plan: InstancePlan, now: float) -> None:
         """Take a changed plan over in place: no stop, no start (VrrpInstance.reconfigure)."""
@@ -623,7 +610,7 @@ class Daemon:
         if self._socket_failures and self._socket_retry is None and not self._stopping.is_set():
             self._socket_retry = self.loop.call_later(SOCKET_RETRY, self._retry_sockets)
         if touched:
-            self._rearm()
+            self.scheduler.rearm()
 
     def _retry_sockets(self) -> None:
         self._socket_retry = None
@@ -930,151 +917,6 @@ class Daemon:
         self.sd.ready("reload failed; running the previous config")
         return False
 
-    # ---- the one timer -------------------------------------------------------------------
-
-    @staticmethod
-    def _wake_at(managed: Managed) -> float | None:
-        """When the loop must wake for this instance: a backup's down timer a little early."""
-        core = managed.core
-        at = core.get_timer()
-        return None if at is None else _wake(at, core.state)
-
-    def _rearm(self, touched: Iterable[Managed] | None = None) -> None:
-        """Arm the one timer for the earliest deadline.
-
-        With `touched` (the instances an event concerned) only an earlier deadline re-arms:
-        a deadline that moved later (a backup hearing its master) lets the armed timer fire
-        early and find nothing due, which costs less than re-arming on every advert.
-        """
-        armed = self.timer.at
-        if touched is not None and armed is not None:
-            earliest = armed
-            for managed in touched:
-                d = self._wake_at(managed)
-                if d is not None and d < earliest:
-                    earliest = d
-            if earliest < armed:
-                self.timer.arm(earliest)
-            return
-        wakes = [d for d in map(self._wake_at, self.registry.instances.values()) if d is not None]
-        at = min(wakes) if wakes else None
-        if at == armed:
-            return
-        if at is None:
-            self.timer.cancel()
-        else:
-            self.timer.arm(at)
-
-    def _on_timer(self, fired: float) -> None:
-        takeover, wake = self._run_due(max(self.loop.time(), fired))
-        if takeover is None and wake is not None:  # nothing ran: the next wake-up is known
-            self.timer.arm(wake)
-            return
-        while takeover is not None:  # a backup's down timer runs out within the lead
-            reached = self._wait_for_takeover(takeover)
-            if reached is None:  # an advert came in time: nothing runs out
-                break
-            takeover, _ = self._run_due(reached)
-        self._rearm()
-
-    def _run_due(self, now: float) -> tuple[float | None, float | None]:
-        """Run every timer due by `now`.
-
-        The soonest backup down timer within the lead, if any; and, when no timer ran, the
-        earliest wake-up any instance needs (else None: running them may move any timer).
-        """
-        limit = now + TAKEOVER_LEAD
-        soonest: float | None = None
-        wake: float | None = None
-        ran = False
-        routine: list[tuple[Managed, list[Action]]] = []
-        for managed in list(self.registry.instances.values()):
-            core = managed.core
-            at = core.get_timer()
-            if at is None:
-                continue
-            if at <= now:
-                ran = True
-                was = core.state
-                actions = core.handle_timer(now)
-                if was is State.MASTER and core.state is State.MASTER and _only_adverts(actions):
-                    routine.append((managed, actions))
-                else:
-                    self.executor.run(managed, actions, now)
-                continue
-            if core.state is State.BACKUP and at <= limit and (soonest is None or at < soonest):
-                soonest = at
-            at = _wake(at, core.state)
-            if wake is None or at < wake:
-                wake = at
-        # A master's routine adverts go out together once every core has had its turn: one
-        # short burst each time the timer fires, which the peers then read in one wake-up.
-        for managed, actions in routine:
-            self.executor.run(managed, actions, now)
-        return soonest, None if ran else wake
-
-    def _next_takeover(self, now: float) -> float | None:
-        """The earliest backup down timer that runs out by `now` plus the lead, if any."""
-        limit = now + TAKEOVER_LEAD
-        soonest: float | None = None
-        for managed in self.registry.instances.values():
-            core = managed.core
-            if core.state is not State.BACKUP:
-                continue
-            at = core.get_timer()
-            if at is not None and at <= limit and (soonest is None or at < soonest):
-                soonest = at
-        return soonest
-
-    def _rehearse(self, at: float) -> None:
-        """Run the takeover due at `at` on copies of the cores, and throw the result away.
-
-        The core is sans-IO: a copy's transition touches nothing but the copy (the settings it
-        shares are frozen). The daemon's own pure steps for the result are warmed too. With
-        many instances due at once, it stops when the room runs out: a rehearsal never delays
-        the takeover it prepares.
-        """
-        for managed in self.registry.instances.values():
-            core = managed.core
-            if core.state is not State.BACKUP or core.get_timer() != at:
-                continue
-            if at - self.loop.time() < REHEARSAL_ROOM:
-                return
-            try:
-                rehearsal = copy.deepcopy(core, {id(core.settings): core.settings})
-                for action in rehearsal.handle_timer(at):
-                    if isinstance(action, AddVips):
-                        addr_specs(managed, action.addresses, removing=False)
-            except Exception as exc:  # only a warm-up: the real takeover does not depend on it
-                log.debug("(%s) takeover rehearsal: %r", managed.name, exc)
-
-    def _wait_for_takeover(self, at: float) -> float | None:
-        """Wait until `at` (at most TAKEOVER_LEAD ahead), handling adverts as they come.
-
-        The clock time reached, or None when the adverts re-armed every timer that was about
-        to run out. The loop is held for at most the lead, and only when a backup has heard
-        nothing from its master for the whole down interval.
-        """
-        poller = select.poll()
-        by_fd: dict[int, VrrpSocket] = {}
-        for sock in self.sockets.values():
-            by_fd[sock.fileno()] = sock
-            poller.register(sock.fileno(), select.POLLIN)
-        clock = self.loop.time
-        self._rehearse(at)
-        while True:
-            now = clock()
-            if now >= at:
-                return now
-            ready = poller.poll(0)
-            if ready:
-                for fd, _events in ready:
-                    self._read(by_fd[fd], None)  # each datagram counts from when it is read
-                nxt = self._next_takeover(clock())
-                if nxt is None:
-                    return None
-                at = nxt
-
     # ---- packets -------------------------------------------------------------------------
 
     def _on_readable(self, sock: VrrpSocket) -> None:
@@ -1104,7 +946,7 @@ class Daemon:
             managed = self._on_datagram(sock, dgram, received)
             if managed is not None:
                 touched.add(managed)
-        self._rearm_read(touched)
+        self.scheduler.after_read(touched)
 
     def _read4(self, sock: VrrpSocket, first: float | None) -> None:
         """IPv4: a master's advert repeated exactly takes the fast path (daemon/rxfast.py)."""
@@ -1149,19 +991,7 @@ class Daemon:
                 table.pop(vrid, None)
             if managed is not None:
                 touched.add(managed)
-        self._rearm_read(touched, due)
-
-    def _rearm_read(self, touched: set[Managed], due: float | None = None) -> None:
-        """Re-arm after a read: `touched` went the full way, `due` is the earliest down timer
-        the fast path re-armed (it moves earlier only when a stamp came before the last one).
-        A sync-group member's actions may move any member's timer: then every timer counts."""
-        if any(managed.plan.sync_group in self.registry.groups for managed in touched):
-            self._rearm()
-            return
-        self._rearm(touched)
-        armed = self.timer.at
-        if due is not None and (armed is None or due - TAKEOVER_LEAD < armed):
-            self.timer.arm(due - TAKEOVER_LEAD)
+        self.scheduler.after_read(touched, due)
 
     def _on_datagram(
         self, sock: VrrpSocket, dgram: Datagram, received: float | None = None
@@ -1251,7 +1081,7 @@ class Daemon:
         now = self.loop.time()
         for managed in trackers:
             self.executor.run(managed, managed.core.set_interface_state(name, up, now), now)
-        self._rearm()
+        self.scheduler.rearm()
 
     def _on_script(self, name: str, ok: bool) -> None:
         log.info("vrrp_script %s is now %s", name, "OK" if ok else "FAILING")
@@ -1259,7 +1089,7 @@ class Daemon:
         for managed in list(self.registry.instances.values()):
             if any(t.name == name for t in managed.core.settings.track_scripts):
                 self.executor.run(managed, managed.core.set_script_result(name, ok, now), now)
-        self._rearm()
+        self.scheduler.rearm()
 
     def _on_file(self, name: str, value: int) -> None:
         log.info("track_file %s now holds %d", name, value)
@@ -1267,7 +1097,7 @@ class Daemon:
         for managed in list(self.registry.instances.values()):
             if any(t.name == name for t in managed.core.settings.track_files):
                 self.executor.run(managed, managed.core.set_file_value(name, value, now), now)
-        self._rearm()
+        self.scheduler.rearm()
 
     # ---- demote, status, dumps -----------------------------------------------------------
 
@@ -1283,7 +1113,7 @@ class Daemon:
         actions = core.demote(now, hold)
         log.info("(%s) demoted by request: holding BACKUP for %.1fs", name, hold)
         self.executor.run(managed, actions, now)
-        self._rearm()
+        self.scheduler.rearm()
         return {"ok": True, "instance": name, "hold": hold}
 
     def snapshot(self) -> dict[str, Any]:
