@@ -224,7 +224,7 @@ def daemon_rows(seconds: float, count: int = 100) -> list[tuple[str, float]]:
 
         def one() -> None:
             sock.wake()
-            daemon._on_readable(sock)
+            daemon.receiver.on_readable(sock)
 
         r = rate(one, seconds)
         assert all(mg.core.state is State.BACKUP for mg in daemon.registry.instances.values())
@@ -245,7 +245,7 @@ def profile_daemon(count: int = 100, adverts: int = 200_000) -> None:
         prof.enable()
         for _ in range(adverts):
             sock.wake()
-            daemon._on_readable(sock)
+            daemon.receiver.on_readable(sock)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
 

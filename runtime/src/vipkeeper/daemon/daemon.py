@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import errno
 import gc
 import logging
 import os
@@ -38,20 +37,19 @@ from vipkeeper.daemon.build import (
     sync_group_settings,
 )
 from vipkeeper.daemon.control import ControlServer, json_number
-from vipkeeper.daemon.evloop import received_at
 from vipkeeper.daemon.executor import Executor
 from vipkeeper.daemon.fifos import Fifos
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.notify import NotifyQueue
+from vipkeeper.daemon.receiver import Receiver, SocketsError
 from vipkeeper.daemon.registry import Managed, Registry
-from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
 from vipkeeper.daemon.scheduler import Scheduler
 from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.timer import OneTimer
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.links import Link, LinkMonitor
 from vipkeeper.net.record import RecordError
-from vipkeeper.net.vrrpsock import Datagram, VrrpSocket, parse_ipv4
+from vipkeeper.net.vrrpsock import VrrpSocket
 from vipkeeper.vrrp.actions import (
     SendGratuitous,
 )
@@ -188,12 +186,8 @@ class Daemon:
         self.links = LinkMonitor(self._on_link)
         self.sd = SdNotify()
         self.registry = Registry()
+        self._stopping = asyncio.Event()
         self.sockets: dict[tuple[str, int], VrrpSocket] = {}
-        # (interface, family) -> failed tries to open its VRRP socket, while they fail.
-        self._socket_failures: dict[tuple[str, int], int] = {}
-        self._socket_retry: asyncio.TimerHandle | None = None
-        # Per IPv4 socket, by VRID: the adverts the cores take through their fast path.
-        self._fast4: dict[VrrpSocket, dict[int, FastEntry]] = {}
         self.scripts: dict[str, ScriptTracker] = {}
         self.files: dict[str, FileTracker] = {}
         self.notify = NotifyQueue(options.notify_timeout)
@@ -220,7 +214,7 @@ class Daemon:
             notify=self.notify,
             fifos=self.fifos,
             counters=self.counters,
-            rebind=self._reopen_sockets,
+            rebind=self._rebind,
         )
         self.control = ControlServer(options.control_socket, self._control)
         self.timer = OneTimer(self.loop, lambda fired: None)  # scheduler.on_timer, below
@@ -233,7 +227,19 @@ class Daemon:
             read=self._read,
         )
         self.timer.callback = self.scheduler.on_timer
-        self._stopping = asyncio.Event()
+        self.receiver = Receiver(
+            loop=self.loop,
+            clock=self.loop.time,
+            woke=self._woke,
+            registry=self.registry,
+            links=self.links,
+            counters=self.counters,
+            sockets=self.sockets,
+            run=self.executor.run,
+            after_read=self.scheduler.after_read,
+            rearm=self.scheduler.rearm,
+            stopping=self._stopping.is_set,
+        )
         self._stop_announced = False
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -311,9 +317,7 @@ class Daemon:
             log.info("stopping: every instance resigned; releasing VIPs")
 
     async def _shutdown(self) -> None:
-        if self._socket_retry is not None:
-            self._socket_retry.cancel()
-            self._socket_retry = None
+        self.receiver.stop_retrying()
         self._stop_instances()
         self.timer.close()
         self._sync_static(m.Config())
@@ -334,11 +338,16 @@ class Daemon:
         await self.notify.stop()
         await self.links.stop()
         await self.kernel.stop()
-        for sock in self.sockets.values():
-            self.loop.remove_reader(sock.fileno())
-            sock.close()
+        self.receiver.close_all()
         await self.fifos.close()
         log.info("stopped")
+
+    # The executor and the scheduler reach the receiver, made after them, through these.
+    def _rebind(self, ifname: str) -> None:
+        self.receiver.reopen_sockets(ifname)
+
+    def _read(self, sock: VrrpSocket, first: float | None) -> None:
+        self.receiver.read(sock, first)
 
     def _spawn(self, coro: Any, name: str | None = None) -> None:
         """Run `coro` as a task the daemon keeps; whatever it raises is logged, never lost."""
@@ -448,12 +457,11 @@ class Daemon:
         self.registry.by_key = {
             managed.key: managed for managed in self.registry.instances.values()
         }
-        for table in self._fast4.values():  # drops the stopped cores (refresh refuses them)
-            table.clear()
+        self.receiver.forget_fast_entries()  # drops the stopped cores (refresh refuses them)
         self._rebuild_groups()
         for managed, plan in changed:
             self._reconfigure(managed, plan, now)
-        self._sync_sockets()
+        self.receiver.sync_sockets()
         for managed in started:
             self._push_tracker_state(managed)
             if not initial:
@@ -544,130 +552,6 @@ class Daemon:
                 sync_group_settings(self.config, group), members=tuple(members)
             )
             self.registry.groups[group.name] = SyncGroup(settings, cores)
-
-    def _sync_sockets(self) -> None:
-        """One socket per (interface, family) the instances use, bound to the index the
-        interface called so has now (none while there is none), with every group joined.
-
-        A socket whose interface was deleted, renamed away or replaced under the name is
-        closed: a socket follows its index, so it would send nothing, or out of the wrong
-        interface.
-        """
-        wanted: dict[tuple[str, int], set[Any]] = {}
-        for managed in self.registry.instances.values():
-            plan = managed.plan
-            groups = wanted.setdefault((plan.interface, plan.settings.family), set())
-            if plan.mcast_group is not None:
-                groups.add(plan.mcast_group)
-        for key, old in list(self.sockets.items()):
-            if key not in wanted:
-                self._close_socket(key)
-                continue
-            link = self.links.get(key[0])
-            if link is None or link.index != old.ifindex:
-                log.info(
-                    "VRRP socket on %s: interface index %d %s; closed",
-                    key[0],
-                    old.ifindex,
-                    "is gone" if link is None else f"replaced by index {link.index}",
-                )
-                self._close_socket(key)
-        for key, mgroups in wanted.items():
-            maybe = self.sockets.get(key) or self._open_socket(*key)
-            if maybe is None:
-                continue
-            sock = maybe
-            for group in mgroups:
-                try:
-                    sock.join(group)
-                except OSError as exc:
-                    log.error("cannot join %s on %s: %s", group, sock.ifname, exc)
-        for key in list(self._socket_failures):
-            if key not in wanted or self.links.get(key[0]) is None:
-                del self._socket_failures[key]  # nothing to retry (the interface is gone)
-        self._hold_deaf_instances()
-
-    def _hold_deaf_instances(self) -> None:
-        """Hold in FAULT every instance whose interface is there but whose VRRP socket could
-        not be opened (EMFILE, ENOBUFS, EPERM...), and let the others go; retry the missing
-        sockets every SOCKET_RETRY seconds.
-
-        Such an instance hears no advert and sends none: left to its timers it would become
-        a second MASTER. keepalived starts no timer for it (it stays where it was until an
-        interface event opens the socket); here it says FAULT, with the reason in its
-        faults, and recovers by itself once the socket opens.
-        """
-        now = self.loop.time()
-        touched = False
-        for managed in list(self.registry.instances.values()):
-            plan = managed.plan
-            key = (plan.interface, plan.settings.family)
-            deaf = key in self._socket_failures and key not in self.sockets
-            reason = f"socket:{plan.interface}" if deaf else None
-            if managed.core.io_fault != reason:
-                self.executor.run(managed, managed.core.set_io_fault(reason, now), now)
-                touched = True
-        if self._socket_failures and self._socket_retry is None and not self._stopping.is_set():
-            self._socket_retry = self.loop.call_later(SOCKET_RETRY, self._retry_sockets)
-        if touched:
-            self.scheduler.rearm()
-
-    def _retry_sockets(self) -> None:
-        self._socket_retry = None
-        if not self._stopping.is_set():
-            self._sync_sockets()
-
-    def _reopen_sockets(self, ifname: str) -> None:
-        """The interface called `ifname` changed (appeared, went, was replaced): close the
-        sockets that no longer match it and bind those missing to what it is now."""
-        if not any(m.plan.interface == ifname for m in self.registry.instances.values()):
-            return
-        before = {k: sock for k, sock in self.sockets.items() if k[0] == ifname}
-        self._sync_sockets()
-        for key, sock in self.sockets.items():
-            if key[0] == ifname and before.get(key) is not sock:
-                log.info("VRRP socket on %s bound to interface index %d", ifname, sock.ifindex)
-
-    def _close_socket(self, key: tuple[str, int]) -> None:
-        sock = self.sockets.pop(key)
-        self._fast4.pop(sock, None)
-        self.loop.remove_reader(sock.fileno())
-        sock.close()
-
-    def _open_socket(self, ifname: str, family: int) -> VrrpSocket | None:
-        link = self.links.get(ifname)
-        if link is None:  # its instances are in FAULT (or not started) until it appears
-            log.debug("no VRRP socket on %s: no such interface now", ifname)
-            return None
-        key = (ifname, family)
-        failures = self._socket_failures.get(key, 0)
-        try:
-            sock = VrrpSocket(ifname, link.index, family)
-        except OSError as exc:
-            self._socket_failures[key] = failures + 1
-            if failures == 0:  # then once a minute: the instances' FAULT already says it
-                log.error(
-                    "cannot open a VRRP socket on %s (index %d): %s; its instances are held "
-                    "in FAULT, retrying every %g s",
-                    ifname,
-                    link.index,
-                    exc,
-                    SOCKET_RETRY,
-                )
-            elif failures % 60 == 0:
-                log.error(
-                    "still cannot open a VRRP socket on %s: %s [%d tries]",
-                    ifname,
-                    exc,
-                    failures + 1,
-                )
-            return None
-        if failures:
-            del self._socket_failures[key]
-            log.info("VRRP socket on %s opened after %d failed tries", ifname, failures)
-        self.sockets[key] = sock
-        self.loop.add_reader(sock.fileno(), self._on_readable, sock)
-        return sock
 
     def _sync_trackers(self, config: m.Config) -> None:
         policy = self._script_policy(config)
@@ -843,9 +727,9 @@ class Daemon:
             raise ReloadError(f"static addresses and routes: {exc!r}") from exc
         new = Prepared(config, plans, not_started, statics, lvs=self._prepare_lvs(config))
         try:
-            new.sockets = self._new_sockets(plans)
+            new.sockets = self.receiver.open_new(plans)
             self._expect(plans.values(), statics)  # the last step: the file is shared state
-        except (ReloadError, RecordError) as exc:
+        except (SocketsError, RecordError) as exc:
             self._discard(new)
             raise ReloadError(str(exc)) from exc
         return new
@@ -862,22 +746,6 @@ class Daemon:
         except Exception as exc:
             raise ReloadError(f"LVS cannot start: {exc}") from exc
 
-    def _new_sockets(self, plans: dict[str, InstancePlan]) -> list[VrrpSocket]:
-        """Open the VRRP sockets the plans need and the daemon lacks (not yet read from)."""
-        keys = {(plan.interface, plan.settings.family) for plan in plans.values()}
-        opened: list[VrrpSocket] = []
-        for ifname, family in sorted(keys - set(self.sockets)):
-            link = self.links.get(ifname)  # plans are built for existing interfaces only
-            try:
-                if link is None:
-                    raise OSError(errno.ENODEV, "no such interface")
-                opened.append(VrrpSocket(ifname, link.index, family))
-            except OSError as exc:
-                for sock in opened:
-                    sock.close()
-                raise ReloadError(f"cannot open a VRRP socket on {ifname}: {exc}") from exc
-        return opened
-
     def _discard(self, new: Prepared) -> None:
         """Close what a reload that failed had opened."""
         for sock in new.sockets:
@@ -890,9 +758,7 @@ class Daemon:
         """Apply a prepared config: no step here can fail for want of a resource."""
         config = self.config = new.config
         self.not_started = new.not_started
-        for sock in new.sockets:
-            self.sockets[(sock.ifname, sock.family)] = sock
-            self.loop.add_reader(sock.fileno(), self._on_readable, sock)
+        self.receiver.adopt(new.sockets)
         self.notify.user = self._script_user(config)
         self.fifos.open(config, self._script_policy(config))
         self._sync_static(config, new.statics)
@@ -916,103 +782,6 @@ class Daemon:
         self.last_reload = {"at": time.time(), "ok": False, "errors": len(errors), "error": why}
         self.sd.ready("reload failed; running the previous config")
         return False
-
-    # ---- packets -------------------------------------------------------------------------
-
-    def _on_readable(self, sock: VrrpSocket) -> None:
-        # The first datagram was waiting when the loop's wait returned: it counts as received
-        # when the kernel stamped it (or, failing that, at the wake-up). Any later one may have
-        # come in since, and counts from when it is read.
-        self._read(sock, self._woke())
-
-    def _read(self, sock: VrrpSocket, first: float | None) -> None:
-        """Read what waits on a socket; `first` is when the loop woke for it (None: read now)."""
-        if sock.family == 4:
-            self._read4(sock, first)
-            return
-        touched: set[Managed] = set()
-        for _ in range(READ_BATCH):
-            try:
-                dgram = sock.receive(first is not None)
-            except OSError as exc:
-                log.debug("receive on %s: %s", sock.ifname, exc)
-                break
-            if dgram is None:
-                break
-            received = None
-            if first is not None:
-                received = received_at(first, dgram.stamp, time.time() - self.loop.time())
-                first = None
-            managed = self._on_datagram(sock, dgram, received)
-            if managed is not None:
-                touched.add(managed)
-        self.scheduler.after_read(touched)
-
-    def _read4(self, sock: VrrpSocket, first: float | None) -> None:
-        """IPv4: a master's advert repeated exactly takes the fast path (daemon/rxfast.py)."""
-        table = self._fast4.get(sock)
-        if table is None:
-            table = self._fast4[sock] = {}
-        recv = sock.recv_packet
-        clock = self.loop.time
-        touched: set[Managed] = set()
-        due: float | None = None  # the earliest down timer a fast-path advert re-armed
-        for _ in range(READ_BATCH):
-            try:
-                if first is not None:
-                    raw, stamp = sock.recv_stamped()
-                    now = received_at(first, stamp, time.time() - clock())
-                    first = None
-                else:
-                    raw = recv(65535)
-                    now = clock()
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                log.debug("receive on %s: %s", sock.ifname, exc)
-                break
-            entry = match(raw, table)
-            if entry is not None:
-                at = entry.core.refresh(entry.advert, now)
-                if at is not None:
-                    if due is None or at < due:
-                        due = at
-                    continue
-            dgram = parse_ipv4(raw)
-            if dgram is None:
-                self.counters["not_vrrp"] += 1
-                continue
-            managed = self._on_datagram(sock, dgram, now)
-            vrid = dgram.data[1] if len(dgram.data) > 1 else -1
-            fresh = entry_for(managed.core) if managed is not None else None
-            if fresh is not None:
-                table[vrid] = fresh
-            else:
-                table.pop(vrid, None)
-            if managed is not None:
-                touched.add(managed)
-        self.scheduler.after_read(touched, due)
-
-    def _on_datagram(
-        self, sock: VrrpSocket, dgram: Datagram, received: float | None = None
-    ) -> Managed | None:
-        if len(dgram.data) < 2:
-            self.counters["not_vrrp"] += 1
-            return None
-        managed = self.registry.by_key.get((sock.ifname, sock.family, dgram.data[1]))
-        if managed is None:
-            self.counters["unknown_vrid"] += 1
-            return None
-        now = self.loop.time() if received is None else received
-        try:
-            actions = managed.core.receive_advert(dgram.data, dgram.src, dgram.dst, dgram.ttl, now)
-        except Exception as exc:  # a peer's packet must never take the daemon down
-            self.counters["not_vrrp"] += 1
-            log.error("(%s) packet from %s raised %r; dropped", managed.name, dgram.src, exc)
-            return None
-        if actions:
-            self.executor.run(managed, actions, now)
-        return managed
 
     # ---- trackers ------------------------------------------------------------------------
 
@@ -1046,7 +815,7 @@ class Daemon:
         if replaced and new is None:
             self._set_link_state(users, name, up=False, presence=True)
         if replaced:
-            self._reopen_sockets(name)
+            self.receiver.reopen_sockets(name)
         if replaced and new is not None:
             self._set_link_state(users, name, up=True, presence=True)
         if up and not was:
