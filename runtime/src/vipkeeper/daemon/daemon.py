@@ -22,9 +22,6 @@ from typing import Any
 
 from vipkeeper import __version__
 from vipkeeper._compat import SLOTS, dataclass, wait_for, zip_strict
-from vipkeeper.checks.process import RunAs, Script
-from vipkeeper.checks.script import ScriptPolicy, ScriptSpec, ScriptTracker
-from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec
 from vipkeeper.config import model as m
 from vipkeeper.config.diagnostics import CORRECTED, Code, Diagnostic, Severity
 from vipkeeper.daemon import dumps
@@ -46,6 +43,7 @@ from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.daemon.scheduler import Scheduler
 from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.timer import OneTimer
+from vipkeeper.daemon.trackers import Trackers
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.links import Link, LinkMonitor
 from vipkeeper.net.record import RecordError
@@ -54,7 +52,6 @@ from vipkeeper.vrrp.actions import (
     SendGratuitous,
 )
 from vipkeeper.vrrp.instance import GARP_RECONFIGURED, IDENTITY_FIELDS, Stats, VrrpInstance
-from vipkeeper.vrrp.settings import InstanceSettings
 from vipkeeper.vrrp.state import State
 from vipkeeper.vrrp.syncgroup import SyncGroup
 
@@ -183,17 +180,14 @@ class Daemon:
         # When the loop's last wait for events returned (daemon/evloop.py); else the clock.
         self._woke = woke or self.loop.time
         self.kernel = Kernel(options.state_dir)
-        self.links = LinkMonitor(self._on_link)
+        self.links = LinkMonitor(self._on_link)  # trackers.on_link
         self.sd = SdNotify()
         self.registry = Registry()
         self._stopping = asyncio.Event()
         self.sockets: dict[tuple[str, int], VrrpSocket] = {}
-        self.scripts: dict[str, ScriptTracker] = {}
-        self.files: dict[str, FileTracker] = {}
         self.notify = NotifyQueue(options.notify_timeout)
         self.fifos = Fifos(self._spawn)
         self.not_started: dict[str, str] = {}  # instance name -> why it could not start
-        self._policy: tuple[m.Config, ScriptPolicy] | None = None  # see _script_policy
         self.static_addrs: dict[str, AddrSpec] = {}
         self.static_routes: dict[str, RouteSpec] = {}
         self.counters: dict[str, int] = {
@@ -240,6 +234,16 @@ class Daemon:
             rearm=self.scheduler.rearm,
             stopping=self._stopping.is_set,
         )
+        self.trackers = Trackers(
+            clock=self.loop.time,
+            registry=self.registry,
+            notify=self.notify,
+            run=self.executor.run,
+            rearm=self.scheduler.rearm,
+            reopen_sockets=self.receiver.reopen_sockets,
+            forget_addresses=self.kernel.addrs.forget,
+            spawn=self._spawn,
+        )
         self._stop_announced = False
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -264,11 +268,11 @@ class Daemon:
             except RecordError as exc:  # as keepalived without its pid file: no start
                 log.error("%s; not starting", exc)
                 return 1
-            self.notify.user = self._script_user(self.config)
+            self.notify.user = self.trackers.script_user(self.config)
             self.notify.start()
-            self.fifos.open(self.config, self._script_policy(self.config))
+            self.fifos.open(self.config, self.trackers.script_policy(self.config))
             self._sync_static(self.config, statics)
-            self._sync_trackers(self.config)
+            self.trackers.sync(self.config)
             delay = self.config.global_defs.vrrp_startup_delay
             if delay > 0:
                 log.info("vrrp_startup_delay: waiting %.1fs before starting instances", delay)
@@ -328,10 +332,7 @@ class Daemon:
             log.error("%s; it still lists addresses this stop released", exc)
         await self.notify.drain(self.options.notify_timeout + 2.0)
         await self._stop_lvs()
-        for tracker in self.scripts.values():
-            await tracker.stop()
-        for ftracker in self.files.values():
-            await ftracker.stop()
+        await self.trackers.stop()
         for task in list(self._tasks):
             task.cancel()
         await self.control.stop()
@@ -341,6 +342,9 @@ class Daemon:
         self.receiver.close_all()
         await self.fifos.close()
         log.info("stopped")
+
+    def _on_link(self, old: Link | None, new: Link | None) -> None:
+        self.trackers.on_link(old, new)  # the link monitor is made before the trackers
 
     # The executor and the scheduler reach the receiver, made after them, through these.
     def _rebind(self, ifname: str) -> None:
@@ -417,15 +421,6 @@ class Daemon:
         link = self.links.get(name)
         return link is not None and link.up
 
-    def _script_policy(self, config: m.Config) -> ScriptPolicy:
-        """Script users and security for `config`: built (and its problems logged) once."""
-        if self._policy is None or self._policy[0] is not config:
-            self._policy = (config, ScriptPolicy(config.global_defs))
-        return self._policy[1]
-
-    def _script_user(self, config: m.Config) -> RunAs | None:
-        return self._script_policy(config).default_run_as
-
     # ---- applying plans (start and reload) -------------------------------------------------
 
     def _apply_plans(self, plans: dict[str, InstancePlan], *, initial: bool = False) -> None:
@@ -463,7 +458,7 @@ class Daemon:
             self._reconfigure(managed, plan, now)
         self.receiver.sync_sockets()
         for managed in started:
-            self._push_tracker_state(managed)
+            self.trackers.push_state(managed)
             if not initial:
                 log.info("(%s) new instance: starting it", managed.name)
         for managed in started:
@@ -479,7 +474,7 @@ class Daemon:
             managed.name,
             ", ".join(changed_fields(old, plan)),
         )
-        actions = managed.core.reconfigure(self._live_settings(plan), now)
+        actions = managed.core.reconfigure(self.trackers.live_settings(plan), now)
         managed.plan, managed.retired = plan, old
         try:
             self.executor.run(managed, actions, now)
@@ -487,23 +482,6 @@ class Daemon:
                 self._respec(managed, old)
         finally:
             managed.retired = None
-
-    def _live_settings(self, plan: InstancePlan) -> InstanceSettings:
-        """The plan's settings with the trackers' current results as their initial values."""
-        s = plan.settings
-        scripts = tuple(
-            dataclasses.replace(t, initially_ok=self.scripts[t.name].ok)
-            if t.name in self.scripts
-            else t
-            for t in s.track_scripts
-        )
-        files = tuple(
-            dataclasses.replace(t, initial_value=self.files[t.name].value)
-            if t.name in self.files
-            else t
-            for t in s.track_files
-        )
-        return dataclasses.replace(s, track_scripts=scripts, track_files=files)
 
     def _respec(self, managed: Managed, old: InstancePlan) -> None:
         """A master's kept VIPs and routes whose kernel attributes (dev, label...) changed."""
@@ -530,17 +508,6 @@ class Daemon:
             self.kernel.remove_routes(tuple(o for o, _ in changed), name)
             self.kernel.add_routes(tuple(n for _, n in changed), name)
 
-    def _push_tracker_state(self, managed: Managed) -> None:
-        core = managed.core
-        for ts in core.settings.track_scripts:
-            tracker = self.scripts.get(ts.name)
-            if tracker is not None and tracker.ok != ts.initially_ok:
-                core.set_script_result(ts.name, tracker.ok, self.loop.time())
-        for tf in core.settings.track_files:
-            ftracker = self.files.get(tf.name)
-            if ftracker is not None and ftracker.value != tf.initial_value:
-                core.set_file_value(tf.name, ftracker.value, self.loop.time())
-
     def _rebuild_groups(self) -> None:
         cores = {name: managed.core for name, managed in self.registry.instances.items()}
         self.registry.groups = {}
@@ -552,65 +519,6 @@ class Daemon:
                 sync_group_settings(self.config, group), members=tuple(members)
             )
             self.registry.groups[group.name] = SyncGroup(settings, cores)
-
-    def _sync_trackers(self, config: m.Config) -> None:
-        policy = self._script_policy(config)
-        self._sync_notify_scripts(config, policy)
-        wanted_scripts: dict[str, ScriptSpec] = {}
-        for script in config.vrrp_scripts:
-            vetted = policy.prepare(script.script, f"vrrp_script {script.name}")
-            if not isinstance(vetted, Script):
-                continue  # refused: logged, and never run (keepalived frees it)
-            wanted_scripts[script.name] = ScriptSpec(
-                name=script.name,
-                argv=vetted.argv,
-                interval=script.interval,
-                timeout=script.timeout,
-                rise=script.rise,
-                fall=script.fall,
-                init_fail=script.init_fail,
-                user=vetted.user,
-                recheck=vetted.recheck,
-                executable=vetted.executable,
-            )
-        tracked = {ref.name for i in config.vrrp_instances for ref in i.track_scripts} | {
-            ref.name for grp in config.vrrp_sync_groups for ref in grp.track_scripts
-        }
-        for name, tracker in list(self.scripts.items()):
-            if wanted_scripts.get(name) != tracker.spec or name not in tracked:
-                self._spawn(tracker.stop())
-                del self.scripts[name]
-        for name, spec in wanted_scripts.items():
-            if name in tracked and name not in self.scripts:
-                new = ScriptTracker(spec, self._on_script)
-                self.scripts[name] = new
-                new.start()
-        wanted_files = {
-            tf.name: TrackFileSpec(tf.name, tf.file, tf.init_file, tf.init_value, tf.init_overwrite)
-            for tf in config.track_files
-        }
-        for name, ftracker in list(self.files.items()):
-            if wanted_files.get(name) != ftracker.spec:
-                self._spawn(ftracker.stop())
-                del self.files[name]
-        for name, fspec in wanted_files.items():
-            if name not in self.files:
-                fnew = FileTracker(fspec, self._on_file)
-                self.files[name] = fnew
-                fnew.start()
-
-    def _sync_notify_scripts(self, config: m.Config, policy: ScriptPolicy) -> None:
-        """Vet every notify of the instances and sync groups; the queue runs only those."""
-        scripts: dict[tuple[str, str], Script | str] = {}
-        owners = [("vrrp_instance", i.name, i.notify) for i in config.vrrp_instances]
-        owners += [("vrrp_sync_group", grp.name, grp.notify) for grp in config.vrrp_sync_groups]
-        for block, name, notify in owners:
-            for kind in ("master", "backup", "fault", "stop", "generic"):
-                keyword = "notify" if kind == "generic" else f"notify_{kind}"
-                vetted = policy.prepare(getattr(notify, kind), f"{block} {name} {keyword}")
-                if vetted is not None:
-                    scripts[(name, kind)] = vetted
-        self.notify.set_scripts(scripts)
 
     @staticmethod
     def _static_specs(config: m.Config) -> Statics:
@@ -759,10 +667,10 @@ class Daemon:
         config = self.config = new.config
         self.not_started = new.not_started
         self.receiver.adopt(new.sockets)
-        self.notify.user = self._script_user(config)
-        self.fifos.open(config, self._script_policy(config))
+        self.notify.user = self.trackers.script_user(config)
+        self.fifos.open(config, self.trackers.script_policy(config))
         self._sync_static(config, new.statics)
-        self._sync_trackers(config)
+        self.trackers.sync(config)
         self._apply_plans(new.plans)
 
     def _reload_failed(self, errors: list[str], why: str | None = None) -> bool:
@@ -784,89 +692,6 @@ class Daemon:
         return False
 
     # ---- trackers ------------------------------------------------------------------------
-
-    def _on_link(self, old: Link | None, new: Link | None) -> None:
-        """What the interface called `name` is changed (links.py reports by name).
-
-        Gone (deleted, or renamed away: keepalived's cleanup_lost_interface treats both as
-        lost) or down: the instances tracking it (their own interface, by default) are told
-        it is down first, so a master resigns on the socket it still has; then the socket
-        closes. Appeared: the socket is bound to the new index first, then the trackers are
-        told it is up.
-        """
-        link = new or old
-        if link is None:
-            return
-        name = link.name
-        replaced = old is None or new is None or old.index != new.index
-        if replaced:
-            self.kernel.addrs.forget(name)
-        users = [m for m in self.registry.instances.values() if self._uses_link(m, name)]
-        if not users:
-            return
-        if replaced and new is None:
-            log.info("interface %s (index %d) is gone", name, link.index)
-        elif replaced and new is not None:
-            log.info("interface %s is there (index %d)", name, new.index)
-        up = new is not None and new.up
-        was = old is not None and old.up
-        if was and not up:
-            self._set_link_state(users, name, up=False)
-        if replaced and new is None:
-            self._set_link_state(users, name, up=False, presence=True)
-        if replaced:
-            self.receiver.reopen_sockets(name)
-        if replaced and new is not None:
-            self._set_link_state(users, name, up=True, presence=True)
-        if up and not was:
-            self._set_link_state(users, name, up=True)
-
-    @staticmethod
-    def _uses_link(managed: Managed, name: str) -> bool:
-        """Whether an instance runs on, or tracks, the interface called `name`."""
-        if managed.plan.interface == name:
-            return True
-        return any(t.name == name for t in managed.core.settings.track_interfaces)
-
-    def _set_link_state(
-        self, users: list[Managed], name: str, *, up: bool, presence: bool = False
-    ) -> None:
-        """Tell the instances tracking interface `name` it is up or down: the core's own
-        interface tracking moves them into or out of FAULT (or changes their priority).
-
-        `presence`: the interface appeared or went, for the trackers that follow only that
-        (`dont_track_primary`); the others follow its link state."""
-        trackers = [
-            m
-            for m in users
-            if any(
-                t.name == name and t.presence == presence for t in m.core.settings.track_interfaces
-            )
-        ]
-        if not presence:
-            log.info("interface %s is %s", name, "up" if up else "down")
-        if not trackers:
-            return
-        now = self.loop.time()
-        for managed in trackers:
-            self.executor.run(managed, managed.core.set_interface_state(name, up, now), now)
-        self.scheduler.rearm()
-
-    def _on_script(self, name: str, ok: bool) -> None:
-        log.info("vrrp_script %s is now %s", name, "OK" if ok else "FAILING")
-        now = self.loop.time()
-        for managed in list(self.registry.instances.values()):
-            if any(t.name == name for t in managed.core.settings.track_scripts):
-                self.executor.run(managed, managed.core.set_script_result(name, ok, now), now)
-        self.scheduler.rearm()
-
-    def _on_file(self, name: str, value: int) -> None:
-        log.info("track_file %s now holds %d", name, value)
-        now = self.loop.time()
-        for managed in list(self.registry.instances.values()):
-            if any(t.name == name for t in managed.core.settings.track_files):
-                self.executor.run(managed, managed.core.set_file_value(name, value, now), now)
-        self.scheduler.rearm()
 
     # ---- demote, status, dumps -----------------------------------------------------------
 
@@ -939,7 +764,7 @@ class Daemon:
                 "failures": t.failures,
                 "last_rc": t.last_rc,
             }
-            for name, t in self.scripts.items()
+            for name, t in self.trackers.scripts.items()
         ]
         lvs = None
         if self._lvs is not None:
@@ -957,7 +782,7 @@ class Daemon:
             "not_started": dict(self.not_started),
             "sync_groups": {n: g.state.value for n, g in self.registry.groups.items()},
             "scripts": scripts,
-            "track_files": {n: f.value for n, f in self.files.items()},
+            "track_files": {n: f.value for n, f in self.trackers.files.items()},
             "counters": {
                 **self.counters,
                 "kernel_errors": self.kernel.errors,
