@@ -1,8 +1,16 @@
-"""The daemon: moves packets and events between net/ and the VRRP cores, and runs their actions.
+"""The daemon: wires the pieces that move packets and events between net/ and the VRRP cores.
 
-One timer serves every instance: after each event its single timerfd (daemon/timer.py) is
-re-armed to the earliest deadline any core reports (aioquic's adapter shape). Scripts,
-notifies and netlink work run as separate tasks, so they never delay an advert.
+Each piece takes its collaborators in its constructor (aioquic's protocol/connection split):
+- `Receiver` (daemon/receiver.py): the VRRP sockets and the receive path;
+- `Scheduler` (daemon/scheduler.py): the one timer, the timer pass and the takeover wait;
+- `Executor` (daemon/executor.py): actions to the sockets, the kernel, notifies and FIFOs;
+- `Trackers` (daemon/trackers.py): scripts, files and interfaces the cores track;
+- `Plans` and `Reloader` (daemon/reload.py): applying plans, and SIGHUP's two phases;
+- `dumps.snapshot` (daemon/dumps.py): the status figures.
+
+`Daemon` owns the lifecycle (start, stop, signals), the control socket's commands, and the
+optional parts (LVS, metrics). Scripts, notifies and netlink work run as separate tasks, so
+they never delay an advert.
 """
 
 from __future__ import annotations
@@ -10,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,8 +52,6 @@ from vipkeeper.vrrp.instance import Stats
 from vipkeeper.vrrp.state import State
 
 log = logging.getLogger("vipkeeper")
-READ_BATCH = 64  # datagrams read per wake-up of a socket
-SOCKET_RETRY = 1.0  # seconds between tries to open a VRRP socket that could not be opened
 SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
 
@@ -345,97 +349,28 @@ class Daemon:
         return {"ok": True, "instance": name, "hold": hold}
 
     def snapshot(self) -> dict[str, Any]:
-        """The status figures (control socket, dumps, metrics)."""
-        instances = []
-        for managed in self.registry.instances.values():
-            core, plan, s = managed.core, managed.plan, managed.plan.settings
-            st: Stats = core.stats
-            instances.append(
-                {
-                    "name": managed.name,
-                    "state": core.state.value,
-                    "interface": plan.interface,
-                    "vrid": s.vrid,
-                    "version": s.version,
-                    "family": s.family,
-                    "base_priority": s.priority,
-                    "effective_priority": core.priority,
-                    "advert_int": s.advert_int,
-                    "master_advert_int": core.master_adv_int,
-                    "source": str(s.source),
-                    "master_address": str(core.current_master) if core.current_master else None,
-                    "vips": [str(a.address) for a in plan.addrs],
-                    "unicast_peers": [str(p) for p in s.unicast_peers],
-                    "multicast_group": str(plan.mcast_group) if plan.mcast_group else None,
-                    "sync_group": plan.sync_group,
-                    "faults": list(core.faults),
-                    "hold_remaining": round(
-                        max(0.0, (core.held_until or 0.0) - self.loop.time()), 3
-                    ),
-                    "last_transition": managed.last_transition,
-                    "counters": {
-                        "adverts_sent": st.sent,
-                        "adverts_received": st.received,
-                        "own_adverts": st.own_adverts,
-                        "ignored_not_running": st.ignored_not_running,
-                        "drops": {str(r): n for r, n in st.dropped.items()},
-                        "interval_mismatch": st.interval_mismatch,
-                        "priority_zero_received": st.priority_zero_received,
-                        "priority_zero_sent": st.priority_zero_sent,
-                        "lower_priority_received": st.lower_priority_received,
-                        "became_master": st.became_master,
-                        "released_master": st.released_master,
-                        "transitions": managed.transitions,
-                    },
-                }
-            )
-        scripts = [
-            {
-                "name": name,
-                "command": " ".join(t.spec.argv),
-                "ok": t.ok,
-                "runs": t.runs,
-                "failures": t.failures,
-                "last_rc": t.last_rc,
-            }
-            for name, t in self.trackers.scripts.items()
-        ]
+        """The status figures (control socket, dumps, metrics): dumps.snapshot."""
         lvs = None
         if self._lvs is not None:
             with contextlib.suppress(Exception):
                 lvs = self._lvs.snapshot()
-        return {
-            "version": __version__,
-            "pid": os.getpid(),
-            "config": self.options.config_file,
-            "router_id": self.config.global_defs.router_id or socket.gethostname().split(".")[0],
-            "started_at": self.started_at,
-            "reloads": self.counters["reloads"],
-            "last_reload": self.reloader.last_reload,
-            "instances": instances,
-            "not_started": dict(self.not_started),
-            "sync_groups": {n: g.state.value for n, g in self.registry.groups.items()},
-            "scripts": scripts,
-            "track_files": {n: f.value for n, f in self.trackers.files.items()},
-            "counters": {
-                **self.counters,
-                "kernel_errors": self.kernel.errors,
-                "garps_sent": self.kernel.garps_sent,
-                "notifies_run": self.notify.ran,
-                "notifies_killed": self.notify.killed,
-            },
-            "lvs": lvs,
-        }
+        return dumps.snapshot(
+            config_file=self.options.config_file,
+            config=self.config,
+            registry=self.registry,
+            not_started=self.not_started,
+            trackers=self.trackers,
+            counters=self.counters,
+            kernel=self.kernel,
+            notify=self.notify,
+            lvs=lvs,
+            started_at=self.started_at,
+            last_reload=self.reloader.last_reload,
+            clock=self.loop.time,
+        )
 
     def _dump(self, name: str, text: str) -> str | None:
-        """Write one dump file (dumps.write_dump); None, with the cause logged, if it failed."""
-        try:
-            path = dumps.write_dump(self.options.dump_dir, name, text)
-        except OSError as exc:
-            log.error("dump %s not written: %s", name, exc.strerror or exc)
-            return None
-        log.info("wrote %s", path)
-        return path
+        return dumps.dump_file(self.options.dump_dir, name, text)
 
     def _dump_data(self) -> str | None:
         return self._dump(dumps.DATA_FILE, dumps.format_data(self.snapshot()))
