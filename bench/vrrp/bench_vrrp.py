@@ -196,7 +196,8 @@ async def _daemon_backups(count: int) -> tuple[Any, _OneAtATime]:
     """A daemon (not started) holding `count` BACKUP instances, and their master's packets."""
     from vipkeeper.config import model as m
     from vipkeeper.daemon.build import InstancePlan
-    from vipkeeper.daemon.daemon import Daemon, Managed, Options
+    from vipkeeper.daemon.daemon import Daemon, Options
+    from vipkeeper.daemon.registry import Managed
 
     daemon = Daemon(Options("bench.conf", state_dir="/nonexistent"), m.Config())
     src = ip("10.213.0.2")
@@ -207,11 +208,11 @@ async def _daemon_backups(count: int) -> tuple[Any, _OneAtATime]:
         plan = InstancePlan(s, "eth0", MCAST_V4, (), (), 0.0, 0.0, None)
         managed = Managed(plan, VrrpInstance(s))
         managed.core.start(now)
-        daemon.instances[s.name] = managed
+        daemon.registry.instances[s.name] = managed
         peer = VrrpInstance(dataclasses.replace(s, source=src))
         raws.append(_ipv4(encode_advert(peer.build_advert(200), src, MCAST_V4), src, MCAST_V4))
-    daemon.by_key = {mg.key: mg for mg in daemon.instances.values()}
-    daemon._rearm()
+    daemon.registry.by_key = {mg.key: mg for mg in daemon.registry.instances.values()}
+    daemon.scheduler.rearm()
     return daemon, _OneAtATime(raws)
 
 
@@ -223,10 +224,10 @@ def daemon_rows(seconds: float, count: int = 100) -> list[tuple[str, float]]:
 
         def one() -> None:
             sock.wake()
-            daemon._on_readable(sock)
+            daemon.receiver.on_readable(sock)
 
         r = rate(one, seconds)
-        assert all(mg.core.state is State.BACKUP for mg in daemon.instances.values())
+        assert all(mg.core.state is State.BACKUP for mg in daemon.registry.instances.values())
         return r
 
     label = f"daemon: BACKUP of {count} instances hears one advert (parse, demux, core, timer)"
@@ -244,7 +245,7 @@ def profile_daemon(count: int = 100, adverts: int = 200_000) -> None:
         prof.enable()
         for _ in range(adverts):
             sock.wake()
-            daemon._on_readable(sock)
+            daemon.receiver.on_readable(sock)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vipkeeper.config import load_text
 from vipkeeper.config.diagnostics import Severity
-from vipkeeper.daemon.daemon import blocking_errors
+from vipkeeper.daemon.reload import blocking_errors
 
 BASE = """
 vrrp_instance VI_1 {

@@ -1,4 +1,4 @@
-"""The daemon's IPv4 receive fast path (daemon/rxfast.py and Daemon._read4).
+"""The daemon's IPv4 receive fast path (daemon/rxfast.py and Receiver.read).
 
 A raw packet the fast path takes must parse into exactly the advert its core kept, and every
 packet it does not take goes the full way. The daemon's part is run with real VrrpInstance
@@ -19,8 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from vrrp.vrrpkit import ip, make_settings, mcast, peer_advert
 
-from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon, Managed
+from vipkeeper.daemon.executor import Executor
+from vipkeeper.daemon.receiver import Receiver
+from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
+from vipkeeper.daemon.scheduler import TAKEOVER_LEAD, Scheduler
 from vipkeeper.net.vrrpsock import parse_ipv4
 from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.settings import Auth, AuthType, TrackScript
@@ -185,32 +188,67 @@ class Clock:
         return self.now
 
 
-def daemon(core: VrrpInstance) -> Daemon:
-    d = Daemon.__new__(Daemon)
-    d.loop = SimpleNamespace(time=Clock())  # type: ignore[assignment]
+def daemon(core: VrrpInstance) -> SimpleNamespace:
+    """The receiver over one core, with what the tests read of its collaborators."""
+    clock = Clock()
     plan = SimpleNamespace(settings=core.settings, sync_group=None, interface="eth0")
     managed = Managed(plan, core)  # type: ignore[arg-type]
-    d.instances = {core.name: managed}  # type: ignore[dict-item]
-    d.by_key = {("eth0", 4, SETTINGS.vrid): managed}  # type: ignore[dict-item]
-    d.groups = {}
-    d.counters = {"unknown_vrid": 0, "not_vrrp": 0}
-    d.timer = Timer()  # type: ignore[assignment]
-    d._fast4 = {}
-    return d
+    registry = Registry({core.name: managed}, {("eth0", 4, SETTINGS.vrid): managed})
+    counters = {"unknown_vrid": 0, "not_vrrp": 0}
+    executor = Executor(
+        clock=clock,
+        registry=registry,
+        sockets={},
+        kernel=None,  # type: ignore[arg-type]
+        links=None,  # type: ignore[arg-type]
+        notify=None,  # type: ignore[arg-type]
+        fifos=None,  # type: ignore[arg-type]
+        counters=counters,
+        rebind=lambda ifname: None,
+    )
+    scheduler = Scheduler(
+        clock=clock,
+        registry=registry,
+        timer=Timer(),
+        run=executor.run,
+        sockets={},
+        read=lambda sock, first: None,
+    )
+    receiver = Receiver(
+        loop=None,  # type: ignore[arg-type]
+        clock=clock,
+        woke=clock,
+        registry=registry,
+        links=None,  # type: ignore[arg-type]
+        counters=counters,
+        sockets={},
+        run=executor.run,
+        after_read=scheduler.after_read,
+        rearm=scheduler.rearm,
+        stopping=lambda: False,
+    )
+    return SimpleNamespace(
+        receiver=receiver,
+        loop=SimpleNamespace(time=clock),
+        counters=counters,
+        timer=scheduler.timer,
+        _fast4=receiver.fast4,
+        _rearm=scheduler.rearm,
+    )
 
 
 @dataclasses.dataclass
 class Run:
-    """A daemon with one real backup core, reading from one stand-in socket."""
+    """A receiver with one real backup core, reading from one stand-in socket."""
 
-    d: Daemon
+    d: SimpleNamespace
     core: Counting
     sock: Sock
 
     def hear(self, packets: list[bytes], at: float) -> None:
-        self.d.loop.time.now = at  # type: ignore[attr-defined]
+        self.d.loop.time.now = at
         self.sock.packets = list(packets)
-        self.d._read4(self.sock, None)  # type: ignore[arg-type]
+        self.d.receiver.read(self.sock, None)
         assert not self.sock.packets, "everything waiting is read"
 
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from vrrp.vrrpkit import make_settings
 
-from vipkeeper.daemon.daemon import REHEARSAL_ROOM, TAKEOVER_LEAD, Daemon
+from vipkeeper.daemon.registry import Registry
+from vipkeeper.daemon.scheduler import REHEARSAL_ROOM, TAKEOVER_LEAD, Scheduler
 from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.state import State
 
@@ -66,18 +67,19 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 def daemon(
     cores: dict[str, Core], sock: socket.socket, on_readable: Any, clock: Clock | None = None
-) -> Daemon:
-    d = Daemon.__new__(Daemon)
-    d.loop = SimpleNamespace(time=clock or Clock())  # type: ignore[assignment]
-    d.instances = {n: SimpleNamespace(name=n, core=c) for n, c in cores.items()}  # type: ignore[misc]
-    d.sockets = {("eth0", 4): Sock(sock)}  # type: ignore[dict-item]
-
+) -> Scheduler:
     def read(sock: Sock, first: float | None) -> None:
         assert first is None, "a datagram read while waiting counts from when it is read"
         on_readable(sock)
 
-    d._read = read  # type: ignore[method-assign,assignment]
-    return d
+    return Scheduler(
+        clock=clock or Clock(),
+        registry=Registry({n: SimpleNamespace(name=n, core=c) for n, c in cores.items()}),  # type: ignore[misc]
+        timer=None,  # type: ignore[arg-type]
+        run=None,  # type: ignore[arg-type]
+        sockets={("eth0", 4): Sock(sock)},  # type: ignore[dict-item]
+        read=read,  # type: ignore[arg-type]
+    )
 
 
 def test_only_a_backup_timer_within_the_lead_is_a_takeover(pair: Any) -> None:
@@ -88,18 +90,18 @@ def test_only_a_backup_timer_within_the_lead_is_a_takeover(pair: Any) -> None:
         "fault": Core(State.FAULT, None),
     }
     d = daemon(cores, pair[1], lambda _s: None)
-    assert d._next_takeover(now) is None
+    assert d.next_takeover(now) is None
     cores["soon"] = Core(State.BACKUP, now + TAKEOVER_LEAD / 2)
     cores["sooner"] = Core(State.BACKUP, now + TAKEOVER_LEAD / 3)
     d = daemon(cores, pair[1], lambda _s: None)
-    assert d._next_takeover(now) == now + TAKEOVER_LEAD / 3
+    assert d.next_takeover(now) == now + TAKEOVER_LEAD / 3
 
 
 def test_the_wait_ends_at_the_deadline_never_before(pair: Any) -> None:
     clock = Clock()
     at = clock.now + TAKEOVER_LEAD
     d = daemon({"b": Core(State.BACKUP, at)}, pair[1], lambda _s: pytest.fail("no datagram"), clock)
-    reached = d._wait_for_takeover(at)
+    reached = d.wait_for_takeover(at)
     assert reached is not None and reached >= at
 
 
@@ -115,7 +117,7 @@ def test_an_advert_in_the_last_moment_cancels_the_takeover(pair: Any) -> None:
 
     d = daemon({"b": core}, receiver, on_readable, clock)
     sender.send(b"advert")
-    assert d._wait_for_takeover(core.at) is None
+    assert d.wait_for_takeover(core.at) is None
     assert read == [b"advert"]
 
 
@@ -127,7 +129,7 @@ def test_an_advert_for_another_instance_keeps_the_takeover(pair: Any) -> None:
     read: list[bytes] = []
     d = daemon({"b": core}, receiver, lambda sock: read.append(sock.sock.recv(100)), clock)
     sender.send(b"other")
-    reached = d._wait_for_takeover(at)
+    reached = d.wait_for_takeover(at)
     assert read == [b"other"]
     assert reached is not None and reached >= at
 
@@ -140,7 +142,7 @@ def test_a_rehearsal_leaves_the_core_as_it_was(pair: Any) -> None:
     before = (core.state, core.get_timer(), core.stats, core.current_master, core.master_adv_int)
     stats = dataclasses.asdict(core.stats)
     d = daemon({"VI_1": core}, pair[1], lambda _s: pytest.fail("no datagram"))  # type: ignore[dict-item]
-    d._rehearse(at)
+    d.rehearse(at)
     assert (
         core.state,
         core.get_timer(),
@@ -164,7 +166,7 @@ def test_a_failing_rehearsal_changes_nothing(pair: Any) -> None:
     at = clock.now + TAKEOVER_LEAD
     core = Uncopyable(State.BACKUP, at)
     d = daemon({"b": core}, pair[1], lambda _s: pytest.fail("no datagram"), clock)
-    reached = d._wait_for_takeover(at)
+    reached = d.wait_for_takeover(at)
     assert reached is not None and reached >= at
 
 
@@ -180,6 +182,6 @@ def test_rehearsals_stop_when_the_room_runs_out(pair: Any) -> None:
     at = clock.now + TAKEOVER_LEAD
     cores = {f"VI_{n}": Counted(State.BACKUP, at) for n in range(20)}  # a sync group, say
     d = daemon(cores, pair[1], lambda _s: pytest.fail("no datagram"), clock)
-    d._rehearse(at)
+    d.rehearse(at)
     assert 1 <= len(copies) < 20
     assert at - clock.now < REHEARSAL_ROOM + clock.step  # stopped once the room ran out

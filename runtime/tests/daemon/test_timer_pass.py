@@ -7,12 +7,15 @@ asserted in test_election.py (takeovers) and test_transport.py (adverts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 from vrrp.vrrpkit import ip
 
-from vipkeeper.daemon.daemon import TAKEOVER_LEAD, Daemon, Managed
+from vipkeeper.daemon.executor import Executor
+from vipkeeper.daemon.registry import Managed, Registry
+from vipkeeper.daemon.scheduler import TAKEOVER_LEAD, Scheduler
 from vipkeeper.vrrp.actions import Action, SendAdvert, SendGratuitous
 from vipkeeper.vrrp.state import State
 
@@ -61,29 +64,62 @@ class Timer:
         self.at = None
 
 
-def daemon(*cores: Core, groups: dict[str, Any] | None = None) -> tuple[Daemon, list[Any]]:
-    """A daemon over the cores; the list records each send and each full run, in order."""
-    d = Daemon.__new__(Daemon)
-    d.loop = SimpleNamespace(time=lambda: 100.0)  # type: ignore[assignment]
-    d.groups = groups or {}
-    d.timer = Timer()  # type: ignore[assignment]
-    d.instances = {}
+class Sock:
+    """A VRRP socket whose sends go to `send` (the instance's name)."""
+
+    def __init__(self, name: str, send: Callable[[str], None]) -> None:
+        self.name = name
+        self._send = send
+
+    def send(self, data: bytes, dst: Any, src: Any) -> None:
+        self._send(self.name)
+
+
+def daemon(
+    *cores: Core,
+    groups: dict[str, Any] | None = None,
+    send: Callable[[str], None] | None = None,
+) -> tuple[Scheduler, list[Any]]:
+    """A scheduler over the cores; the list records each send and each full run, in order.
+
+    With `send` (what each instance's socket does with an advert), the actions are carried
+    out by a real Executor; without, each full run is recorded instead.
+    """
+    registry = Registry(groups=groups or {})
+    log: list[Any] = []
+    sockets: dict[tuple[str, int], Any] = {}
     for core in cores:
         plan = SimpleNamespace(
-            settings=SimpleNamespace(name=core.name),
+            settings=SimpleNamespace(name=core.name, family=4),
             sync_group="G" if core.name.startswith("g") else None,
+            interface=core.name,
+            mcast_group=None,
         )
-        d.instances[core.name] = Managed(plan, core)  # type: ignore[arg-type]
-    log: list[Any] = []
-
-    def send(managed: Managed, action: SendAdvert) -> None:
-        log.append(("send", managed.core.name))  # type: ignore[attr-defined]
+        registry.instances[core.name] = Managed(plan, core)  # type: ignore[arg-type]
+        sockets[(core.name, 4)] = Sock(core.name, send or (lambda name: None))
 
     def run(managed: Managed, actions: list[Action], now: float) -> None:
         log.append(("run", managed.core.name, [type(a).__name__ for a in actions]))  # type: ignore[attr-defined]
 
-    d._send = send  # type: ignore[method-assign]
-    d._run = run  # type: ignore[method-assign]
+    executor = Executor(
+        clock=lambda: 100.0,
+        registry=registry,
+        sockets=sockets,
+        kernel=None,  # type: ignore[arg-type]
+        links=None,  # type: ignore[arg-type]
+        notify=None,  # type: ignore[arg-type]
+        fifos=None,  # type: ignore[arg-type]
+        counters={"send_errors": 0},
+        rebind=lambda ifname: None,
+    )
+    d = Scheduler(
+        clock=lambda: 100.0,
+        registry=registry,
+        timer=Timer(),
+        run=executor.run if send is not None else run,
+        sockets={},
+        read=lambda sock, first: None,
+    )
     return d, log
 
 
@@ -92,7 +128,7 @@ def test_a_takeover_goes_before_the_routine_adverts() -> None:
     b = Core("b", State.BACKUP, 99.5, then=State.MASTER)
     m2 = Core("m2", State.MASTER, 100.0)
     d, log = daemon(m1, b, m2)
-    d._on_timer(100.0)
+    d.on_timer(100.0)
     assert log == [
         ("run", "b", ["SendAdvert"]),
         ("run", "m1", ["SendAdvert"]),
@@ -107,7 +143,7 @@ def test_anything_but_a_routine_advert_runs_in_place() -> None:
     grouped = Core("g1", State.MASTER, 99.0)  # the sync group's rules apply
     m3 = Core("m3", State.MASTER, 99.0)
     d, log = daemon(garp, falls, grouped, m3, groups={"G": object()})
-    d._on_timer(100.0)
+    d.on_timer(100.0)
     assert log == [
         ("run", "m1", ["SendAdvert", "SendGratuitous"]),
         ("run", "m2", ["SendAdvert"]),
@@ -118,16 +154,16 @@ def test_anything_but_a_routine_advert_runs_in_place() -> None:
 
 def test_a_failed_send_does_not_stop_the_others() -> None:
     m1, m2 = Core("m1", State.MASTER, 99.0), Core("m2", State.MASTER, 99.0)
-    d, log = daemon(m1, m2)
+    log: list[Any] = []
 
-    def send(managed: Managed, action: SendAdvert) -> None:
-        if managed.core is m1:
+    def send(name: str) -> None:
+        if name == "m1":
             raise RuntimeError("boom")
         log.append(("send", "m2"))
 
-    d._send = send  # type: ignore[method-assign]
-    del d._run  # the real one: its last step catches and logs a failed action
-    d._on_timer(100.0)
+    # The real executor: its last step catches and logs a failed action.
+    d, _ = daemon(m1, m2, send=send)
+    d.on_timer(100.0)
     assert log == [("send", "m2")]
 
 
@@ -136,11 +172,11 @@ def test_with_nothing_due_the_timer_goes_to_the_earliest_wake_up() -> None:
     backup = Core("b", State.BACKUP, 100.3)  # wakes the lead early
     fault = Core("f", State.FAULT, None)
     d, log = daemon(master, backup, fault)
-    d._on_timer(100.0)
+    d.on_timer(100.0)
     assert log == []
     assert d.timer.at == 100.3 - TAKEOVER_LEAD
     master.at = 100.2
-    d._on_timer(100.0)
+    d.on_timer(100.0)
     assert d.timer.at == 100.2
 
 
@@ -148,5 +184,5 @@ def test_after_a_run_every_timer_is_read_again() -> None:
     master = Core("m", State.MASTER, 99.0)
     backup = Core("b", State.BACKUP, 100.6)
     d, _ = daemon(master, backup)
-    d._on_timer(100.0)
+    d.on_timer(100.0)
     assert d.timer.at == 100.6 - TAKEOVER_LEAD  # the master's next advert is at 101.0

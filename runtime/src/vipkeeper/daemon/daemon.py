@@ -1,131 +1,59 @@
-"""The daemon: moves packets and events between net/ and the VRRP cores, and runs their actions.
+"""The daemon: wires the pieces that move packets and events between net/ and the VRRP cores.
 
-One timer serves every instance: after each event its single timerfd (daemon/timer.py) is
-re-armed to the earliest deadline any core reports (aioquic's adapter shape). Scripts,
-notifies and netlink work run as separate tasks, so they never delay an advert.
+Each piece takes its collaborators in its constructor (aioquic's protocol/connection split):
+- `Receiver` (daemon/receiver.py): the VRRP sockets and the receive path;
+- `Scheduler` (daemon/scheduler.py): the one timer, the timer pass and the takeover wait;
+- `Executor` (daemon/executor.py): actions to the sockets, the kernel, notifies and FIFOs;
+- `Trackers` (daemon/trackers.py): scripts, files and interfaces the cores track;
+- `Plans` and `Reloader` (daemon/reload.py): applying plans, and SIGHUP's two phases;
+- `dumps.snapshot` (daemon/dumps.py): the status figures.
+
+`Daemon` owns the lifecycle (start, stop, signals), the control socket's commands, and the
+optional parts (LVS, metrics). Scripts, notifies and netlink work run as separate tasks, so
+they never delay an advert.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
-import dataclasses
-import errno
-import gc
 import logging
-import os
-import select
 import signal
-import socket
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import field
+from collections.abc import Callable
 from typing import Any
 
 from vipkeeper import __version__
-from vipkeeper._compat import SLOTS, dataclass, wait_for, zip_strict
-from vipkeeper.checks.process import RunAs, Script, end_process, spawn_script
-from vipkeeper.checks.script import ScriptPolicy, ScriptSpec, ScriptTracker
-from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec
+from vipkeeper._compat import SLOTS, dataclass, wait_for
 from vipkeeper.config import model as m
-from vipkeeper.config.diagnostics import CORRECTED, Code, Diagnostic, Severity
 from vipkeeper.daemon import dumps
-from vipkeeper.daemon.build import (
-    BuildError,
-    InstancePlan,
-    build_addr,
-    build_instance,
-    build_route,
-    sync_group_settings,
-)
 from vipkeeper.daemon.control import ControlServer, json_number
-from vipkeeper.daemon.evloop import received_at
+from vipkeeper.daemon.executor import Executor
+from vipkeeper.daemon.fifos import Fifos
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.notify import NotifyQueue
-from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
+from vipkeeper.daemon.receiver import Receiver
+from vipkeeper.daemon.registry import Registry
+from vipkeeper.daemon.reload import (
+    Plans,
+    Prepared,
+    Reloader,
+    ReloadError,
+    freeze_heap,
+)
+from vipkeeper.daemon.scheduler import Scheduler
 from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.timer import OneTimer
-from vipkeeper.fifo import NotifyFifo
-from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
+from vipkeeper.daemon.trackers import Trackers
 from vipkeeper.net.links import Link, LinkMonitor
 from vipkeeper.net.record import RecordError
-from vipkeeper.net.vrrpsock import Datagram, VrrpSocket, parse_ipv4
-from vipkeeper.vrrp.actions import (
-    Action,
-    AddRoutes,
-    AddVips,
-    AdvertDropped,
-    IntervalMismatch,
-    PriorityChanged,
-    RemoveRoutes,
-    RemoveVips,
-    RunNotify,
-    SendAdvert,
-    SendGratuitous,
-    StateChanged,
-    WriteNotifyFifo,
-)
-from vipkeeper.vrrp.instance import GARP_RECONFIGURED, IDENTITY_FIELDS, Stats, VrrpInstance
-from vipkeeper.vrrp.packet import decode_advert, encode_advert
-from vipkeeper.vrrp.settings import MCAST_V4, MCAST_V6, InstanceSettings, IPAddress, VirtualRoute
+from vipkeeper.net.vrrpsock import VrrpSocket
+from vipkeeper.vrrp.instance import Stats
 from vipkeeper.vrrp.state import State
-from vipkeeper.vrrp.syncgroup import SyncGroup
 
 log = logging.getLogger("vipkeeper")
-READ_BATCH = 64  # datagrams read per wake-up of a socket
-# A backup's down timer wakes the loop this much before it runs out, and the daemon waits out
-# the rest reading its VRRP sockets: the takeover starts when the timer runs out, not when the
-# loop gets round to it (the kernel's wake-up, epoll and the event loop take 0.1 to 0.2 ms).
-TAKEOVER_LEAD = 0.001
-# With this much of the wait left, the takeover is first rehearsed on a copy of the core: the
-# real one then runs on warm caches (0.1 ms from the deadline to the advert's send, cold; 25 us
-# rehearsed). A rehearsal takes 0.05 ms warm and up to 0.3 ms cold.
-REHEARSAL_ROOM = 0.0006
-DROP_LOG_EVERY = 10.0  # seconds between log lines about the same kind of dropped packet
-SOCKET_RETRY = 1.0  # seconds between tries to open a VRRP socket that could not be opened
-SEND_FAILED = "send_failed"  # the rate limit's key for failed sends (Managed.drop_logged)
 SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
-LOG_ONLY = (StateChanged, PriorityChanged, AdvertDropped, IntervalMismatch)
-
-
-# keepalived starts with these: it disables the script concerned, or corrects the value (a
-# default, a truncation, an old alias) and runs. `-t` and `vipkeeper check` still fail on them.
-RUNTIME_WARNINGS = (
-    frozenset({Code.SCRIPT_SECURITY, Code.SCRIPT_MISSING, Code.SCRIPT_INSECURE, Code.SCRIPT_USER})
-    | CORRECTED
-)
-
-
-def blocking_errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    """The errors that stop a config from running (script problems only disable a script)."""
-    return [
-        d for d in diagnostics if d.severity is Severity.ERROR and d.code not in RUNTIME_WARNINGS
-    ]
-
-
-Statics = tuple[dict[str, AddrSpec], dict[str, RouteSpec]]  # static_ipaddress, static_routes
-
-
-# A hostile config may hold tens of thousands of errors: the journal gets the first ones.
-MAX_LOGGED_ERRORS = 100
-
-
-class ReloadError(Exception):
-    """A step of a reload failed before anything was applied (names the step and cause)."""
-
-
-def _freeze_heap(*, collect: bool) -> None:
-    """Move every object alive now out of the garbage collector's sight.
-
-    A full collection walks the whole heap (config model, pyroute2, ...): about 17 ms here,
-    several times that on a loaded host, and it stalls every advert timer at once. Objects
-    made at start-up or by a reload live as long as the config, so they need no collecting.
-    """
-    if collect:
-        gc.collect()
-    gc.freeze()
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -141,94 +69,6 @@ class Options:
     notify_timeout: float = 30.0
 
 
-@dataclass(eq=False)
-class Managed:
-    """A running instance: its plan, its core and what the daemon tracks about it."""
-
-    plan: InstancePlan
-    core: VrrpInstance
-    last_transition: dict[str, Any] | None = None
-    transitions: int = 0
-    drop_logged: dict[str, float] = field(default_factory=dict)
-    retired: InstancePlan | None = None  # the plan a reload just replaced, while it applies
-
-    @property
-    def name(self) -> str:
-        """The instance name."""
-        return self.plan.settings.name
-
-    @property
-    def key(self) -> tuple[str, int, int]:
-        """(interface, family, VRID): how received packets find the instance."""
-        s = self.plan.settings
-        return (self.plan.interface, s.family, s.vrid)
-
-
-@dataclass
-class Prepared:
-    """A reload's new config with every fallible step done and nothing applied yet."""
-
-    config: m.Config
-    plans: dict[str, InstancePlan]
-    not_started: dict[str, str]
-    statics: Statics
-    sockets: list[VrrpSocket] = field(default_factory=list)  # opened for the new plans
-    lvs: Any = None  # a new LVS manager (its dataplane open) when the config brings LVS in
-
-
-def plan_identity(plan: InstancePlan) -> InstancePlan:
-    """The plan with run-time tracker values normalised (reload compares these)."""
-    s = plan.settings
-    settings = dataclasses.replace(
-        s,
-        track_interfaces=tuple(
-            dataclasses.replace(t, initially_up=True) for t in s.track_interfaces
-        ),
-        track_files=tuple(dataclasses.replace(t, initial_value=0) for t in s.track_files),
-    )
-    return dataclasses.replace(plan, settings=settings)
-
-
-def reconfigurable(old: InstancePlan, new: InstancePlan) -> bool:
-    """Whether a running instance can take `new` over in place (VrrpInstance.reconfigure).
-
-    The same interface, sync group, VRID, family and version make the same virtual router;
-    anything else (priority, VIPs, timers, tracking, peers, auth...) is taken over in place.
-    """
-    a, b = old.settings, new.settings
-    return (
-        old.interface == new.interface
-        and old.sync_group == new.sync_group
-        and all(getattr(a, f) == getattr(b, f) for f in IDENTITY_FIELDS)
-    )
-
-
-def changed_fields(old: InstancePlan, new: InstancePlan) -> list[str]:
-    """The names of what differs between two plans (settings fields, then plan fields)."""
-    a, b = plan_identity(old), plan_identity(new)
-    out = [
-        f.name
-        for f in dataclasses.fields(a.settings)
-        if getattr(a.settings, f.name) != getattr(b.settings, f.name)
-    ]
-    out += [
-        f.name
-        for f in dataclasses.fields(a)
-        if f.name != "settings" and getattr(a, f.name) != getattr(b, f.name)
-    ]
-    return out
-
-
-def _wake(at: float, state: State) -> float:
-    """When the loop must wake for a timer due at `at`: a backup's down timer a little early."""
-    return at - TAKEOVER_LEAD if state is State.BACKUP else at
-
-
-def _only_adverts(actions: list[Action]) -> bool:
-    """Whether the actions are adverts to send and nothing else."""
-    return all(type(action) is SendAdvert for action in actions)
-
-
 class Daemon:
     """The whole runtime for one config."""
 
@@ -241,26 +81,14 @@ class Daemon:
         # When the loop's last wait for events returned (daemon/evloop.py); else the clock.
         self._woke = woke or self.loop.time
         self.kernel = Kernel(options.state_dir)
-        self.links = LinkMonitor(self._on_link)
+        self.links = LinkMonitor(self._on_link)  # trackers.on_link
         self.sd = SdNotify()
-        self.instances: dict[str, Managed] = {}
-        self.by_key: dict[tuple[str, int, int], Managed] = {}
-        self.groups: dict[str, SyncGroup] = {}
+        self.registry = Registry()
+        self._stopping = asyncio.Event()
         self.sockets: dict[tuple[str, int], VrrpSocket] = {}
-        # (interface, family) -> failed tries to open its VRRP socket, while they fail.
-        self._socket_failures: dict[tuple[str, int], int] = {}
-        self._socket_retry: asyncio.TimerHandle | None = None
-        # Per IPv4 socket, by VRID: the adverts the cores take through their fast path.
-        self._fast4: dict[VrrpSocket, dict[int, FastEntry]] = {}
-        self.scripts: dict[str, ScriptTracker] = {}
-        self.files: dict[str, FileTracker] = {}
         self.notify = NotifyQueue(options.notify_timeout)
-        self.fifos: list[NotifyFifo] = []
+        self.fifos = Fifos(self._spawn)
         self.not_started: dict[str, str] = {}  # instance name -> why it could not start
-        self.fifo_scripts: dict[str, tuple[Script, asyncio.subprocess.Process]] = {}
-        self._policy: tuple[m.Config, ScriptPolicy] | None = None  # see _script_policy
-        self.static_addrs: dict[str, AddrSpec] = {}
-        self.static_routes: dict[str, RouteSpec] = {}
         self.counters: dict[str, int] = {
             "unknown_vrid": 0,
             "not_vrrp": 0,
@@ -269,12 +97,75 @@ class Daemon:
             "reload_failures": 0,
         }
         self.started_at = time.time()
-        self.last_reload: dict[str, Any] | None = None
+        self.executor = Executor(
+            clock=self.loop.time,
+            registry=self.registry,
+            sockets=self.sockets,
+            kernel=self.kernel,
+            links=self.links,
+            notify=self.notify,
+            fifos=self.fifos,
+            counters=self.counters,
+            rebind=self._rebind,
+        )
         self.control = ControlServer(options.control_socket, self._control)
-        self.timer = OneTimer(self.loop, self._on_timer)
-        self._stopping = asyncio.Event()
+        self.timer = OneTimer(self.loop, lambda fired: None)  # scheduler.on_timer, below
+        self.scheduler = Scheduler(
+            clock=self.loop.time,
+            registry=self.registry,
+            timer=self.timer,
+            run=self.executor.run,
+            sockets=self.sockets,
+            read=self._read,
+        )
+        self.timer.callback = self.scheduler.on_timer
+        self.receiver = Receiver(
+            loop=self.loop,
+            clock=self.loop.time,
+            woke=self._woke,
+            registry=self.registry,
+            links=self.links,
+            counters=self.counters,
+            sockets=self.sockets,
+            run=self.executor.run,
+            after_read=self.scheduler.after_read,
+            rearm=self.scheduler.rearm,
+            stopping=self._stopping.is_set,
+        )
+        self.trackers = Trackers(
+            clock=self.loop.time,
+            registry=self.registry,
+            notify=self.notify,
+            run=self.executor.run,
+            rearm=self.scheduler.rearm,
+            reopen_sockets=self.receiver.reopen_sockets,
+            forget_addresses=self.kernel.addrs.forget,
+            spawn=self._spawn,
+        )
+        self.plans = Plans(
+            clock=self.loop.time,
+            registry=self.registry,
+            kernel=self.kernel,
+            links=self.links,
+            executor=self.executor,
+            receiver=self.receiver,
+            trackers=self.trackers,
+            rearm=self.scheduler.rearm,
+        )
+        self.reloader = Reloader(
+            config_file=options.config_file,
+            config_id=options.config_id,
+            sd=self.sd,
+            counters=self.counters,
+            registry=self.registry,
+            plans=self.plans,
+            receiver=self.receiver,
+            stopping=self._stopping.is_set,
+            prepare_lvs=self._prepare_lvs,
+            apply_lvs=self._apply_lvs,
+            commit=self._commit,
+        )
         self._stop_announced = False
-        self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lvs: Any = None
 
@@ -291,35 +182,35 @@ class Daemon:
                 removed = await self.kernel.cleanup_stale(set())
                 if removed:
                     log.info("cleaned %d stale VIP(s) left by an earlier run", removed)
-                plans = await self._build_plans(self.config)
-                statics = self._static_specs(self.config)
-                self._expect(plans.values(), statics)  # before any VIP or route is added
+                plans, self.not_started = await self.plans.build(self.config)
+                statics = self.plans.static_specs(self.config)
+                self.plans.expect(plans.values(), statics)  # before any VIP or route is added
             except RecordError as exc:  # as keepalived without its pid file: no start
                 log.error("%s; not starting", exc)
                 return 1
-            self.notify.user = self._script_user(self.config)
+            self.notify.user = self.trackers.script_user(self.config)
             self.notify.start()
-            self._open_fifos(self.config)
-            self._sync_static(self.config, statics)
-            self._sync_trackers(self.config)
+            self.fifos.open(self.config, self.trackers.script_policy(self.config))
+            self.plans.sync_static(self.config, statics)
+            self.trackers.sync(self.config)
             delay = self.config.global_defs.vrrp_startup_delay
             if delay > 0:
                 log.info("vrrp_startup_delay: waiting %.1fs before starting instances", delay)
                 with contextlib.suppress(TimeoutError):
                     await wait_for(self._stopping.wait(), delay)
             if not self._stopping.is_set():
-                self._apply_plans(plans, initial=True)
-                _freeze_heap(collect=True)
+                self.plans.apply(plans, self.config, initial=True)
+                freeze_heap(collect=True)
                 await self._start_lvs()
                 if self.options.metrics:
                     self._start_metrics(self.options.metrics)
-                self.sd.ready(f"{len(self.instances)} VRRP instance(s)")
+                self.sd.ready(f"{len(self.registry.instances)} VRRP instance(s)")
                 if self.sd.watchdog_interval:
                     self._spawn(self._watchdog(self.sd.watchdog_interval))
                 log.info(
                     "vipkeeper %s running: %d instance(s) from %s",
                     __version__,
-                    len(self.instances),
+                    len(self.registry.instances),
                     self.options.config_file,
                 )
                 await self._stopping.wait()
@@ -340,22 +231,20 @@ class Daemon:
 
         The adverts go out first; systemd and the log hear of the stop after them.
         """
-        running = [mg for mg in self.instances.values() if mg.core.state is not State.STOP]
+        running = [mg for mg in self.registry.instances.values() if mg.core.state is not State.STOP]
         now = self.loop.time()
         for managed in running:
-            self._feed(managed, managed.core.stop(now), now)
+            self.executor.run(managed, managed.core.stop(now), now)
         if not self._stop_announced:
             self._stop_announced = True
             self.sd.stopping()
             log.info("stopping: every instance resigned; releasing VIPs")
 
     async def _shutdown(self) -> None:
-        if self._socket_retry is not None:
-            self._socket_retry.cancel()
-            self._socket_retry = None
+        self.receiver.stop_retrying()
         self._stop_instances()
         self.timer.close()
-        self._sync_static(m.Config())
+        self.plans.sync_static(m.Config())
         await self.kernel.drain(5.0)
         try:
             self.kernel.expect((), ())  # all released: what is still held stays recorded
@@ -363,30 +252,26 @@ class Daemon:
             log.error("%s; it still lists addresses this stop released", exc)
         await self.notify.drain(self.options.notify_timeout + 2.0)
         await self._stop_lvs()
-        for tracker in self.scripts.values():
-            await tracker.stop()
-        for ftracker in self.files.values():
-            await ftracker.stop()
+        await self.trackers.stop()
         for task in list(self._tasks):
             task.cancel()
         await self.control.stop()
         await self.notify.stop()
         await self.links.stop()
         await self.kernel.stop()
-        for sock in self.sockets.values():
-            self.loop.remove_reader(sock.fileno())
-            sock.close()
-        if self.fifo_scripts:  # let the readers take the last lines (STOP) first
-            for _ in range(20):
-                if not any(f.pending() for f in self.fifos):
-                    await asyncio.sleep(0.2)  # read is not yet handled: a moment to act on it
-                    break
-                await asyncio.sleep(0.05)
-        for _argv, proc in self.fifo_scripts.values():
-            await end_process(proc)
-        for fifo in self.fifos:
-            fifo.close()
+        self.receiver.close_all()
+        await self.fifos.close()
         log.info("stopped")
+
+    def _on_link(self, old: Link | None, new: Link | None) -> None:
+        self.trackers.on_link(old, new)  # the link monitor is made before the trackers
+
+    # The executor and the scheduler reach the receiver, made after them, through these.
+    def _rebind(self, ifname: str) -> None:
+        self.receiver.reopen_sockets(ifname)
+
+    def _read(self, sock: VrrpSocket, first: float | None) -> None:
+        self.receiver.read(sock, first)
 
     def _spawn(self, coro: Any, name: str | None = None) -> None:
         """Run `coro` as a task the daemon keeps; whatever it raises is logged, never lost."""
@@ -416,540 +301,12 @@ class Daemon:
         self.loop.add_signal_handler(SIGJSON, self._dump_json)
         self.loop.add_signal_handler(SIGSTATS_CLEAR, self._clear_stats)
 
-    # ---- building ------------------------------------------------------------------------
-
-    async def _build_plans(self, config: m.Config) -> dict[str, InstancePlan]:
-        names = {i.interface for i in config.vrrp_instances if i.interface}
-        addrs: dict[str, list[IPInterface]] = {}
-        for ifname in names:
-            addrs[ifname] = await self.kernel.addrs.addresses(ifname)
-        plans: dict[str, InstancePlan] = {}
-        self.not_started = {}
-        for inst in config.vrrp_instances:
-            if inst.use_vmac:
-                log.warning(
-                    "(%s) use_vmac is not implemented by vipkeeper: adverts and GARPs use the "
-                    "interface's own MAC",
-                    inst.name,
-                )
-            if inst.interface and self.links.get(inst.interface) is None:
-                where = f"{inst.location}: " if inst.location else ""
-                log.error(
-                    "%s(%s) interface %s does not exist; the instance is not started",
-                    where,
-                    inst.name,
-                    inst.interface,
-                )
-                self.not_started[inst.name] = f"interface {inst.interface} does not exist"
-                continue
-            try:
-                plans[inst.name] = build_instance(
-                    config, inst, lambda n: addrs.get(n, []), self._link_up
-                )
-            except BuildError as exc:
-                where = f"{inst.location}: " if inst.location else ""
-                log.error("%s%s; the instance is not started", where, exc)
-                self.not_started[inst.name] = str(exc)
-        return plans
-
-    def _link_up(self, name: str) -> bool:
-        link = self.links.get(name)
-        return link is not None and link.up
-
-    def _script_policy(self, config: m.Config) -> ScriptPolicy:
-        """Script users and security for `config`: built (and its problems logged) once."""
-        if self._policy is None or self._policy[0] is not config:
-            self._policy = (config, ScriptPolicy(config.global_defs))
-        return self._policy[1]
-
-    def _script_user(self, config: m.Config) -> RunAs | None:
-        return self._script_policy(config).default_run_as
-
-    # ---- applying plans (start and reload) -------------------------------------------------
-
-    def _apply_plans(self, plans: dict[str, InstancePlan], *, initial: bool = False) -> None:
-        """Stop, start and reconfigure instances to run `plans` (recorded by _expect first)."""
-        now = self.loop.time()
-        kept: dict[str, Managed] = {}
-        changed: list[tuple[Managed, InstancePlan]] = []
-        stopped: list[Managed] = []
-        for name, managed in self.instances.items():
-            new_plan = plans.get(name)
-            if new_plan is None or not reconfigurable(managed.plan, new_plan):
-                stopped.append(managed)
-                continue
-            kept[name] = managed
-            if plan_identity(new_plan) != plan_identity(managed.plan):
-                changed.append((managed, new_plan))
-        for managed in stopped:
-            why = "removed from the config" if managed.name not in plans else "changed"
-            log.info("(%s) %s: stopping it", managed.name, why)
-            self._run(managed, managed.core.stop(now), now)
-        self.instances = dict(kept)
-        started: list[Managed] = []
-        for name, plan in plans.items():
-            if name in kept:
-                continue
-            managed = Managed(plan, VrrpInstance(plan.settings))
-            self.instances[name] = managed
-            started.append(managed)
-        self.by_key = {managed.key: managed for managed in self.instances.values()}
-        for table in self._fast4.values():  # drops the stopped cores (refresh refuses them)
-            table.clear()
-        self._rebuild_groups()
-        for managed, plan in changed:
-            self._reconfigure(managed, plan, now)
-        self._sync_sockets()
-        for managed in started:
-            self._push_tracker_state(managed)
-            if not initial:
-                log.info("(%s) new instance: starting it", managed.name)
-        for managed in started:
-            if managed.name in self.instances:
-                self._feed(managed, managed.core.start(now), now)
-        self._rearm()
-
-    def _reconfigure(self, managed: Managed, plan: InstancePlan, now: float) -> None:
-        """Take a changed plan over in place: no stop, no start (VrrpInstance.reconfigure)."""
-        old = managed.plan
-        log.info(
-            "(%s) changed settings taken over in place: %s",
-            managed.name,
-            ", ".join(changed_fields(old, plan)),
-        )
-        actions = managed.core.reconfigure(self._live_settings(plan), now)
-        managed.plan, managed.retired = plan, old
-        try:
-            self._feed(managed, actions, now)
-            if managed.core.state is State.MASTER:
-                self._respec(managed, old)
-        finally:
-            managed.retired = None
-
-    def _live_settings(self, plan: InstancePlan) -> InstanceSettings:
-        """The plan's settings with the trackers' current results as their initial values."""
-        s = plan.settings
-        scripts = tuple(
-            dataclasses.replace(t, initially_ok=self.scripts[t.name].ok)
-            if t.name in self.scripts
-            else t
-            for t in s.track_scripts
-        )
-        files = tuple(
-            dataclasses.replace(t, initial_value=self.files[t.name].value)
-            if t.name in self.files
-            else t
-            for t in s.track_files
-        )
-        return dataclasses.replace(s, track_scripts=scripts, track_files=files)
-
-    def _respec(self, managed: Managed, old: InstancePlan) -> None:
-        """A master's kept VIPs and routes whose kernel attributes (dev, label...) changed."""
-        new, name = managed.plan, managed.name
-        before = {spec.address.ip: spec for spec in old.addrs}
-        moved = [(before[s.address.ip], s) for s in new.addrs if before.get(s.address.ip, s) != s]
-        if moved:
-            self.kernel.remove_addresses(tuple(o for o, _ in moved), name)
-            self.kernel.add_addresses(tuple(n for _, n in moved), name)
-            for family in (4, 6):
-                addrs = tuple(n.address.ip for _, n in moved if n.address.ip.version == family)
-                if addrs:
-                    repeat = new.settings.garp_master_repeat
-                    self._gratuitous(
-                        managed, SendGratuitous(name, addrs, family, repeat, GARP_RECONFIGURED)
-                    )
-        routes = dict(zip_strict(old.settings.virtual_routes, old.routes))
-        changed = [
-            (routes[r], spec)
-            for r, spec in zip_strict(new.settings.virtual_routes, new.routes)
-            if routes.get(r, spec) != spec
-        ]
-        if changed:
-            self.kernel.remove_routes(tuple(o for o, _ in changed), name)
-            self.kernel.add_routes(tuple(n for _, n in changed), name)
-
-    def _push_tracker_state(self, managed: Managed) -> None:
-        core = managed.core
-        for ts in core.settings.track_scripts:
-            tracker = self.scripts.get(ts.name)
-            if tracker is not None and tracker.ok != ts.initially_ok:
-                core.set_script_result(ts.name, tracker.ok, self.loop.time())
-        for tf in core.settings.track_files:
-            ftracker = self.files.get(tf.name)
-            if ftracker is not None and ftracker.value != tf.initial_value:
-                core.set_file_value(tf.name, ftracker.value, self.loop.time())
-
-    def _rebuild_groups(self) -> None:
-        cores = {name: managed.core for name, managed in self.instances.items()}
-        self.groups = {}
-        for group in self.config.vrrp_sync_groups:
-            members = [n for n in group.group if n in cores]
-            if not members:
-                continue
-            settings = dataclasses.replace(
-                sync_group_settings(self.config, group), members=tuple(members)
-            )
-            self.groups[group.name] = SyncGroup(settings, cores)
-
-    def _sync_sockets(self) -> None:
-        """One socket per (interface, family) the instances use, bound to the index the
-        interface called so has now (none while there is none), with every group joined.
-
-        A socket whose interface was deleted, renamed away or replaced under the name is
-        closed: a socket follows its index, so it would send nothing, or out of the wrong
-        interface.
-        """
-        wanted: dict[tuple[str, int], set[Any]] = {}
-        for managed in self.instances.values():
-            plan = managed.plan
-            groups = wanted.setdefault((plan.interface, plan.settings.family), set())
-            if plan.mcast_group is not None:
-                groups.add(plan.mcast_group)
-        for key, old in list(self.sockets.items()):
-            if key not in wanted:
-                self._close_socket(key)
-                continue
-            link = self.links.get(key[0])
-            if link is None or link.index != old.ifindex:
-                log.info(
-                    "VRRP socket on %s: interface index %d %s; closed",
-                    key[0],
-                    old.ifindex,
-                    "is gone" if link is None else f"replaced by index {link.index}",
-                )
-                self._close_socket(key)
-        for key, mgroups in wanted.items():
-            maybe = self.sockets.get(key) or self._open_socket(*key)
-            if maybe is None:
-                continue
-            sock = maybe
-            for group in mgroups:
-                try:
-                    sock.join(group)
-                except OSError as exc:
-                    log.error("cannot join %s on %s: %s", group, sock.ifname, exc)
-        for key in list(self._socket_failures):
-            if key not in wanted or self.links.get(key[0]) is None:
-                del self._socket_failures[key]  # nothing to retry (the interface is gone)
-        self._hold_deaf_instances()
-
-    def _hold_deaf_instances(self) -> None:
-        """Hold in FAULT every instance whose interface is there but whose VRRP socket could
-        not be opened (EMFILE, ENOBUFS, EPERM...), and let the others go; retry the missing
-        sockets every SOCKET_RETRY seconds.
-
-        Such an instance hears no advert and sends none: left to its timers it would become
-        a second MASTER. keepalived starts no timer for it (it stays where it was until an
-        interface event opens the socket); here it says FAULT, with the reason in its
-        faults, and recovers by itself once the socket opens.
-        """
-        now = self.loop.time()
-        touched = False
-        for managed in list(self.instances.values()):
-            plan = managed.plan
-            key = (plan.interface, plan.settings.family)
-            deaf = key in self._socket_failures and key not in self.sockets
-            reason = f"socket:{plan.interface}" if deaf else None
-            if managed.core.io_fault != reason:
-                self._run(managed, managed.core.set_io_fault(reason, now), now)
-                touched = True
-        if self._socket_failures and self._socket_retry is None and not self._stopping.is_set():
-            self._socket_retry = self.loop.call_later(SOCKET_RETRY, self._retry_sockets)
-        if touched:
-            self._rearm()
-
-    def _retry_sockets(self) -> None:
-        self._socket_retry = None
-        if not self._stopping.is_set():
-            self._sync_sockets()
-
-    def _reopen_sockets(self, ifname: str) -> None:
-        """The interface called `ifname` changed (appeared, went, was replaced): close the
-        sockets that no longer match it and bind those missing to what it is now."""
-        if not any(m.plan.interface == ifname for m in self.instances.values()):
-            return
-        before = {k: sock for k, sock in self.sockets.items() if k[0] == ifname}
-        self._sync_sockets()
-        for key, sock in self.sockets.items():
-            if key[0] == ifname and before.get(key) is not sock:
-                log.info("VRRP socket on %s bound to interface index %d", ifname, sock.ifindex)
-
-    def _close_socket(self, key: tuple[str, int]) -> None:
-        sock = self.sockets.pop(key)
-        self._fast4.pop(sock, None)
-        self.loop.remove_reader(sock.fileno())
-        sock.close()
-
-    def _open_socket(self, ifname: str, family: int) -> VrrpSocket | None:
-        link = self.links.get(ifname)
-        if link is None:  # its instances are in FAULT (or not started) until it appears
-            log.debug("no VRRP socket on %s: no such interface now", ifname)
-            return None
-        key = (ifname, family)
-        failures = self._socket_failures.get(key, 0)
-        try:
-            sock = VrrpSocket(ifname, link.index, family)
-        except OSError as exc:
-            self._socket_failures[key] = failures + 1
-            if failures == 0:  # then once a minute: the instances' FAULT already says it
-                log.error(
-                    "cannot open a VRRP socket on %s (index %d): %s; its instances are held "
-                    "in FAULT, retrying every %g s",
-                    ifname,
-                    link.index,
-                    exc,
-                    SOCKET_RETRY,
-                )
-            elif failures % 60 == 0:
-                log.error(
-                    "still cannot open a VRRP socket on %s: %s [%d tries]",
-                    ifname,
-                    exc,
-                    failures + 1,
-                )
-            return None
-        if failures:
-            del self._socket_failures[key]
-            log.info("VRRP socket on %s opened after %d failed tries", ifname, failures)
-        self.sockets[key] = sock
-        self.loop.add_reader(sock.fileno(), self._on_readable, sock)
-        return sock
-
-    def _sync_trackers(self, config: m.Config) -> None:
-        policy = self._script_policy(config)
-        self._sync_notify_scripts(config, policy)
-        wanted_scripts: dict[str, ScriptSpec] = {}
-        for script in config.vrrp_scripts:
-            vetted = policy.prepare(script.script, f"vrrp_script {script.name}")
-            if not isinstance(vetted, Script):
-                continue  # refused: logged, and never run (keepalived frees it)
-            wanted_scripts[script.name] = ScriptSpec(
-                name=script.name,
-                argv=vetted.argv,
-                interval=script.interval,
-                timeout=script.timeout,
-                rise=script.rise,
-                fall=script.fall,
-                init_fail=script.init_fail,
-                user=vetted.user,
-                recheck=vetted.recheck,
-                executable=vetted.executable,
-            )
-        tracked = {ref.name for i in config.vrrp_instances for ref in i.track_scripts} | {
-            ref.name for grp in config.vrrp_sync_groups for ref in grp.track_scripts
-        }
-        for name, tracker in list(self.scripts.items()):
-            if wanted_scripts.get(name) != tracker.spec or name not in tracked:
-                self._spawn(tracker.stop())
-                del self.scripts[name]
-        for name, spec in wanted_scripts.items():
-            if name in tracked and name not in self.scripts:
-                new = ScriptTracker(spec, self._on_script)
-                self.scripts[name] = new
-                new.start()
-        wanted_files = {
-            tf.name: TrackFileSpec(tf.name, tf.file, tf.init_file, tf.init_value, tf.init_overwrite)
-            for tf in config.track_files
-        }
-        for name, ftracker in list(self.files.items()):
-            if wanted_files.get(name) != ftracker.spec:
-                self._spawn(ftracker.stop())
-                del self.files[name]
-        for name, fspec in wanted_files.items():
-            if name not in self.files:
-                fnew = FileTracker(fspec, self._on_file)
-                self.files[name] = fnew
-                fnew.start()
-
-    def _sync_notify_scripts(self, config: m.Config, policy: ScriptPolicy) -> None:
-        """Vet every notify of the instances and sync groups; the queue runs only those."""
-        scripts: dict[tuple[str, str], Script | str] = {}
-        owners = [("vrrp_instance", i.name, i.notify) for i in config.vrrp_instances]
-        owners += [("vrrp_sync_group", grp.name, grp.notify) for grp in config.vrrp_sync_groups]
-        for block, name, notify in owners:
-            for kind in ("master", "backup", "fault", "stop", "generic"):
-                keyword = "notify" if kind == "generic" else f"notify_{kind}"
-                vetted = policy.prepare(getattr(notify, kind), f"{block} {name} {keyword}")
-                if vetted is not None:
-                    scripts[(name, kind)] = vetted
-        self.notify.set_scripts(scripts)
-
-    def _open_fifos(self, config: m.Config) -> None:
-        # A FIFO kept across a reload stays open: closing our end would give its reader EOF.
-        g = config.global_defs
-        policy = self._script_policy(config)
-        old = {f.path: f for f in self.fifos}
-        self.fifos = []
-        wanted: dict[str, Script] = {}
-        for path, owner_spec, script, what in (
-            (g.notify_fifo, g.notify_fifo_owner, g.notify_fifo_script, "notify_fifo"),
-            (
-                g.vrrp_notify_fifo,
-                g.vrrp_notify_fifo_owner,
-                g.vrrp_notify_fifo_script,
-                "vrrp_notify_fifo",
-            ),
-        ):
-            if not path or any(f.path == path for f in self.fifos):
-                continue
-            owner = policy.fifo_owner(owner_spec)
-            if isinstance(owner, str):  # keepalived ignores such a FIFO
-                log.error("global_defs %s %s: %s; the FIFO is not used", what, path, owner)
-                continue
-            fifo = old.pop(path, None)
-            if fifo is not None and fifo.owner != owner:
-                fifo.close()  # the owner changed: opened and checked again
-                fifo = None
-            fifo = fifo or NotifyFifo(path, owner, what)
-            try:
-                fifo.open()
-            except OSError as exc:
-                log.error("%s", exc)
-                continue
-            self.fifos.append(fifo)
-            vetted = policy.prepare(script, f"global_defs {what}_script")
-            if isinstance(vetted, Script):
-                wanted[path] = vetted.with_args((path,))  # keepalived passes the FIFO's name
-        for fifo in old.values():
-            fifo.close()
-        self._spawn(self._sync_fifo_scripts(wanted))
-
-    async def _sync_fifo_scripts(self, wanted: dict[str, Script]) -> None:
-        """Start each FIFO reader script (argv + FIFO path); restart it when it changed."""
-        for path, (script, proc) in list(self.fifo_scripts.items()):
-            if wanted.get(path) != script or proc.returncode is not None:
-                await end_process(proc)
-                del self.fifo_scripts[path]
-        for path, script in wanted.items():
-            if path in self.fifo_scripts:
-                continue
-            started = await spawn_script(script)  # refused or failed: logged there
-            if started is None:
-                continue
-            self.fifo_scripts[path] = (script, started)
-            log.info("notify fifo script %s reading %s (pid %d)", script.argv[0], path, started.pid)
-
-    @staticmethod
-    def _static_specs(config: m.Config) -> Statics:
-        """The kernel specs of static_ipaddress / static_routes."""
-        addrs: dict[str, AddrSpec] = {}
-        for vip in config.static_ipaddresses:
-            if vip.dev is None:
-                log.error("static_ipaddress %s has no dev; ignored", vip.address)
-                continue
-            spec = build_addr(vip, vip.dev)
-            addrs[spec.key()] = spec
-        routes = {spec.key(): spec for spec in (build_route(r) for r in config.static_routes)}
-        return addrs, routes
-
-    def _sync_static(self, config: m.Config, specs: Statics | None = None) -> None:
-        """static_ipaddress / static_routes: held in any VRRP state; a reload adds and removes.
-
-        `specs` are the config's, from _static_specs (recorded by _expect before this runs).
-        """
-        addrs, routes = self._static_specs(config) if specs is None else specs
-        gone_a = tuple(v for k, v in self.static_addrs.items() if k not in addrs)
-        gone_r = tuple(v for k, v in self.static_routes.items() if k not in routes)
-        new_a = tuple(v for k, v in addrs.items() if k not in self.static_addrs)
-        new_r = tuple(v for k, v in routes.items() if k not in self.static_routes)
-        if gone_r:
-            self.kernel.remove_routes(gone_r, "static")
-        if gone_a:
-            self.kernel.remove_addresses(gone_a, "static")
-        if new_a:
-            self.kernel.add_addresses(new_a, "static")
-        if new_r:
-            self.kernel.add_routes(new_r, "static")
-        self.static_addrs, self.static_routes = dict(addrs), dict(routes)
-
-    def _expect(self, plans: Iterable[InstancePlan], statics: Statics) -> None:
-        """Record what these plans and static addresses may hold, before any add.
-
-        RecordError when the record cannot be written; then nothing changed.
-        """
-        plans = list(plans)
-        addrs = [spec for plan in plans for spec in plan.addrs]
-        routes = [spec for plan in plans for spec in plan.routes]
-        self.kernel.expect(addrs + list(statics[0].values()), routes + list(statics[1].values()))
-
     # ---- reload --------------------------------------------------------------------------
 
     async def reload(self) -> bool:
-        """SIGHUP: apply the config file again, whole, or keep running the old one.
-
-        Every step that can fail comes first (load, plans, LVS dataplane, new sockets, the VIP
-        record) and changes nothing that runs; the steps that apply the new config come after
-        and cannot fail. READY=1 always follows RELOADING=1, unless a stop began meanwhile
-        (STOPPING=1 then ends the reload). Nothing raised here escapes: a bug is logged.
-        """
-        async with self._reload_lock:
-            self.sd.reloading()
-            self.counters["reloads"] += 1
-            log.info("reloading %s", self.options.config_file)
-            try:
-                return await self._reload()
-            except Exception:  # a bug (the prepare steps turn their failures into ReloadError)
-                why = "internal error; the new config may be partly applied"
-                log.exception("reload failed: %s", why)
-                self.counters["reload_failures"] += 1
-                self.last_reload = {"at": time.time(), "ok": False, "errors": 1, "error": why}
-                self.sd.ready("reload failed: internal error")
-                return False
-
-    async def _reload(self) -> bool:
-        from vipkeeper.config import load
-
-        try:
-            result = await asyncio.to_thread(load, self.options.config_file, self.options.config_id)
-        except Exception as exc:  # a loader bug must not take the daemon down
-            return self._reload_failed([f"the loader failed: {exc}"])
-        errors = blocking_errors(result.diagnostics)
-        if result.config is None or errors:
-            return self._reload_failed([d.format() for d in errors] or ["no config"])
-        for diag in result.diagnostics:
-            if diag not in errors:
-                log.warning("reload: %s", diag.format())
-        try:
-            new = await self._prepare(result.config)
-        except ReloadError as exc:
-            return self._reload_failed([str(exc)], why=str(exc))
-        if new is None:  # SIGTERM came while it loaded: start nothing new
-            log.info("reload abandoned: stopping")
-            return False
-        self._commit(new)
-        await self._apply_lvs(new.config, new.lvs)
-        _freeze_heap(collect=False)
-        self.last_reload = {"at": time.time(), "ok": True, "errors": 0, "error": None}
-        log.info("reload done: %d instance(s)", len(self.instances))
-        self.sd.ready(f"{len(self.instances)} VRRP instance(s)")
-        return True
-
-    async def _prepare(self, config: m.Config) -> Prepared | None:
-        """Every fallible step of a reload, with no effect on what runs; None when stopping.
-
-        ReloadError names the step and its cause; what was opened for the reload is closed.
-        """
-        before = self.not_started
-        try:
-            plans = await self._build_plans(config)  # reads the interfaces' addresses
-        except Exception as exc:
-            raise ReloadError(f"building the instances: {exc!r}") from exc
-        finally:
-            not_started, self.not_started = self.not_started, before
-        if self._stopping.is_set():
-            return None
-        try:
-            statics = self._static_specs(config)
-        except Exception as exc:
-            raise ReloadError(f"static addresses and routes: {exc!r}") from exc
-        new = Prepared(config, plans, not_started, statics, lvs=await self._prepare_lvs(config))
-        try:
-            new.sockets = self._new_sockets(plans)
-            self._expect(plans.values(), statics)  # the last step: the file is shared state
-        except (ReloadError, RecordError) as exc:
-            self._discard(new)
-            raise ReloadError(str(exc)) from exc
-        return new
+        """SIGHUP: apply the config file again, whole, or keep running the old one
+        (reload.Reloader: False when it failed and the running config stays)."""
+        return await self.reloader.reload()
 
     async def _prepare_lvs(self, config: m.Config) -> Any:
         """A new LVS manager with its dataplane, when the config brings LVS in; else None."""
@@ -963,643 +320,22 @@ class Daemon:
         except Exception as exc:
             raise ReloadError(f"LVS cannot start: {exc}") from exc
 
-    def _new_sockets(self, plans: dict[str, InstancePlan]) -> list[VrrpSocket]:
-        """Open the VRRP sockets the plans need and the daemon lacks (not yet read from)."""
-        keys = {(plan.interface, plan.settings.family) for plan in plans.values()}
-        opened: list[VrrpSocket] = []
-        for ifname, family in sorted(keys - set(self.sockets)):
-            link = self.links.get(ifname)  # plans are built for existing interfaces only
-            try:
-                if link is None:
-                    raise OSError(errno.ENODEV, "no such interface")
-                opened.append(VrrpSocket(ifname, link.index, family))
-            except OSError as exc:
-                for sock in opened:
-                    sock.close()
-                raise ReloadError(f"cannot open a VRRP socket on {ifname}: {exc}") from exc
-        return opened
-
-    def _discard(self, new: Prepared) -> None:
-        """Close what a reload that failed had opened."""
-        for sock in new.sockets:
-            sock.close()
-        if new.lvs is not None and new.lvs.backend is not None:
-            with contextlib.suppress(Exception):
-                new.lvs.backend.close()
-
     def _commit(self, new: Prepared) -> None:
         """Apply a prepared config: no step here can fail for want of a resource."""
         config = self.config = new.config
         self.not_started = new.not_started
-        for sock in new.sockets:
-            self.sockets[(sock.ifname, sock.family)] = sock
-            self.loop.add_reader(sock.fileno(), self._on_readable, sock)
-        self.notify.user = self._script_user(config)
-        self._open_fifos(config)
-        self._sync_static(config, new.statics)
-        self._sync_trackers(config)
-        self._apply_plans(new.plans)
-
-    def _reload_failed(self, errors: list[str], why: str | None = None) -> bool:
-        """Log why a reload failed (the config's errors, or `why`); the running config stays."""
-        if why is None:
-            for text in errors[:MAX_LOGGED_ERRORS]:
-                log.error("reload: %s", text)
-            if len(errors) > MAX_LOGGED_ERRORS:
-                log.error(
-                    "reload: %d more error(s) not logged; `vipkeeper check -f %s` lists them all",
-                    len(errors) - MAX_LOGGED_ERRORS,
-                    self.options.config_file,
-                )
-            why = f"the config has {len(errors)} error(s)"
-        log.error("reload failed: %s; keeping the running config", why)
-        self.counters["reload_failures"] += 1
-        self.last_reload = {"at": time.time(), "ok": False, "errors": len(errors), "error": why}
-        self.sd.ready("reload failed; running the previous config")
-        return False
-
-    # ---- the one timer -------------------------------------------------------------------
-
-    @staticmethod
-    def _wake_at(managed: Managed) -> float | None:
-        """When the loop must wake for this instance: a backup's down timer a little early."""
-        core = managed.core
-        at = core.get_timer()
-        return None if at is None else _wake(at, core.state)
-
-    def _rearm(self, touched: Iterable[Managed] | None = None) -> None:
-        """Arm the one timer for the earliest deadline.
-
-        With `touched` (the instances an event concerned) only an earlier deadline re-arms:
-        a deadline that moved later (a backup hearing its master) lets the armed timer fire
-        early and find nothing due, which costs less than re-arming on every advert.
-        """
-        armed = self.timer.at
-        if touched is not None and armed is not None:
-            earliest = armed
-            for managed in touched:
-                d = self._wake_at(managed)
-                if d is not None and d < earliest:
-                    earliest = d
-            if earliest < armed:
-                self.timer.arm(earliest)
-            return
-        wakes = [d for d in map(self._wake_at, self.instances.values()) if d is not None]
-        at = min(wakes) if wakes else None
-        if at == armed:
-            return
-        if at is None:
-            self.timer.cancel()
-        else:
-            self.timer.arm(at)
-
-    def _on_timer(self, fired: float) -> None:
-        takeover, wake = self._run_due(max(self.loop.time(), fired))
-        if takeover is None and wake is not None:  # nothing ran: the next wake-up is known
-            self.timer.arm(wake)
-            return
-        while takeover is not None:  # a backup's down timer runs out within the lead
-            reached = self._wait_for_takeover(takeover)
-            if reached is None:  # an advert came in time: nothing runs out
-                break
-            takeover, _ = self._run_due(reached)
-        self._rearm()
-
-    def _run_due(self, now: float) -> tuple[float | None, float | None]:
-        """Run every timer due by `now`.
-
-        The soonest backup down timer within the lead, if any; and, when no timer ran, the
-        earliest wake-up any instance needs (else None: running them may move any timer).
-        """
-        limit = now + TAKEOVER_LEAD
-        soonest: float | None = None
-        wake: float | None = None
-        ran = False
-        routine: list[tuple[Managed, list[Action]]] = []
-        for managed in list(self.instances.values()):
-            core = managed.core
-            at = core.get_timer()
-            if at is None:
-                continue
-            if at <= now:
-                ran = True
-                was = core.state
-                actions = core.handle_timer(now)
-                if was is State.MASTER and core.state is State.MASTER and _only_adverts(actions):
-                    routine.append((managed, actions))
-                else:
-                    self._run(managed, actions, now)
-                continue
-            if core.state is State.BACKUP and at <= limit and (soonest is None or at < soonest):
-                soonest = at
-            at = _wake(at, core.state)
-            if wake is None or at < wake:
-                wake = at
-        # A master's routine adverts go out together once every core has had its turn: one
-        # short burst each time the timer fires, which the peers then read in one wake-up.
-        for managed, actions in routine:
-            self._run(managed, actions, now)
-        return soonest, None if ran else wake
-
-    def _next_takeover(self, now: float) -> float | None:
-        """The earliest backup down timer that runs out by `now` plus the lead, if any."""
-        limit = now + TAKEOVER_LEAD
-        soonest: float | None = None
-        for managed in self.instances.values():
-            core = managed.core
-            if core.state is not State.BACKUP:
-                continue
-            at = core.get_timer()
-            if at is not None and at <= limit and (soonest is None or at < soonest):
-                soonest = at
-        return soonest
-
-    def _rehearse(self, at: float) -> None:
-        """Run the takeover due at `at` on copies of the cores, and throw the result away.
-
-        The core is sans-IO: a copy's transition touches nothing but the copy (the settings it
-        shares are frozen). The daemon's own pure steps for the result are warmed too. With
-        many instances due at once, it stops when the room runs out: a rehearsal never delays
-        the takeover it prepares.
-        """
-        for managed in self.instances.values():
-            core = managed.core
-            if core.state is not State.BACKUP or core.get_timer() != at:
-                continue
-            if at - self.loop.time() < REHEARSAL_ROOM:
-                return
-            try:
-                rehearsal = copy.deepcopy(core, {id(core.settings): core.settings})
-                for action in rehearsal.handle_timer(at):
-                    if isinstance(action, AddVips):
-                        self._addr_specs(managed, action.addresses, removing=False)
-            except Exception as exc:  # only a warm-up: the real takeover does not depend on it
-                log.debug("(%s) takeover rehearsal: %r", managed.name, exc)
-
-    def _wait_for_takeover(self, at: float) -> float | None:
-        """Wait until `at` (at most TAKEOVER_LEAD ahead), handling adverts as they come.
-
-        The clock time reached, or None when the adverts re-armed every timer that was about
-        to run out. The loop is held for at most the lead, and only when a backup has heard
-        nothing from its master for the whole down interval.
-        """
-        poller = select.poll()
-        by_fd: dict[int, VrrpSocket] = {}
-        for sock in self.sockets.values():
-            by_fd[sock.fileno()] = sock
-            poller.register(sock.fileno(), select.POLLIN)
-        clock = self.loop.time
-        self._rehearse(at)
-        while True:
-            now = clock()
-            if now >= at:
-                return now
-            ready = poller.poll(0)
-            if ready:
-                for fd, _events in ready:
-                    self._read(by_fd[fd], None)  # each datagram counts from when it is read
-                nxt = self._next_takeover(clock())
-                if nxt is None:
-                    return None
-                at = nxt
-
-    # ---- packets -------------------------------------------------------------------------
-
-    def _on_readable(self, sock: VrrpSocket) -> None:
-        # The first datagram was waiting when the loop's wait returned: it counts as received
-        # when the kernel stamped it (or, failing that, at the wake-up). Any later one may have
-        # come in since, and counts from when it is read.
-        self._read(sock, self._woke())
-
-    def _read(self, sock: VrrpSocket, first: float | None) -> None:
-        """Read what waits on a socket; `first` is when the loop woke for it (None: read now)."""
-        if sock.family == 4:
-            self._read4(sock, first)
-            return
-        touched: set[Managed] = set()
-        for _ in range(READ_BATCH):
-            try:
-                dgram = sock.receive(first is not None)
-            except OSError as exc:
-                log.debug("receive on %s: %s", sock.ifname, exc)
-                break
-            if dgram is None:
-                break
-            received = None
-            if first is not None:
-                received = received_at(first, dgram.stamp, time.time() - self.loop.time())
-                first = None
-            managed = self._on_datagram(sock, dgram, received)
-            if managed is not None:
-                touched.add(managed)
-        self._rearm_read(touched)
-
-    def _read4(self, sock: VrrpSocket, first: float | None) -> None:
-        """IPv4: a master's advert repeated exactly takes the fast path (daemon/rxfast.py)."""
-        table = self._fast4.get(sock)
-        if table is None:
-            table = self._fast4[sock] = {}
-        recv = sock.recv_packet
-        clock = self.loop.time
-        touched: set[Managed] = set()
-        due: float | None = None  # the earliest down timer a fast-path advert re-armed
-        for _ in range(READ_BATCH):
-            try:
-                if first is not None:
-                    raw, stamp = sock.recv_stamped()
-                    now = received_at(first, stamp, time.time() - clock())
-                    first = None
-                else:
-                    raw = recv(65535)
-                    now = clock()
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                log.debug("receive on %s: %s", sock.ifname, exc)
-                break
-            entry = match(raw, table)
-            if entry is not None:
-                at = entry.core.refresh(entry.advert, now)
-                if at is not None:
-                    if due is None or at < due:
-                        due = at
-                    continue
-            dgram = parse_ipv4(raw)
-            if dgram is None:
-                self.counters["not_vrrp"] += 1
-                continue
-            managed = self._on_datagram(sock, dgram, now)
-            vrid = dgram.data[1] if len(dgram.data) > 1 else -1
-            fresh = entry_for(managed.core) if managed is not None else None
-            if fresh is not None:
-                table[vrid] = fresh
-            else:
-                table.pop(vrid, None)
-            if managed is not None:
-                touched.add(managed)
-        self._rearm_read(touched, due)
-
-    def _rearm_read(self, touched: set[Managed], due: float | None = None) -> None:
-        """Re-arm after a read: `touched` went the full way, `due` is the earliest down timer
-        the fast path re-armed (it moves earlier only when a stamp came before the last one).
-        A sync-group member's actions may move any member's timer: then every timer counts."""
-        if any(managed.plan.sync_group in self.groups for managed in touched):
-            self._rearm()
-            return
-        self._rearm(touched)
-        armed = self.timer.at
-        if due is not None and (armed is None or due - TAKEOVER_LEAD < armed):
-            self.timer.arm(due - TAKEOVER_LEAD)
-
-    def _on_datagram(
-        self, sock: VrrpSocket, dgram: Datagram, received: float | None = None
-    ) -> Managed | None:
-        if len(dgram.data) < 2:
-            self.counters["not_vrrp"] += 1
-            return None
-        managed = self.by_key.get((sock.ifname, sock.family, dgram.data[1]))
-        if managed is None:
-            self.counters["unknown_vrid"] += 1
-            return None
-        now = self.loop.time() if received is None else received
-        try:
-            actions = managed.core.receive_advert(dgram.data, dgram.src, dgram.dst, dgram.ttl, now)
-        except Exception as exc:  # a peer's packet must never take the daemon down
-            self.counters["not_vrrp"] += 1
-            log.error("(%s) packet from %s raised %r; dropped", managed.name, dgram.src, exc)
-            return None
-        if actions:
-            self._run(managed, actions, now)
-        return managed
-
-    # ---- trackers ------------------------------------------------------------------------
-
-    def _on_link(self, old: Link | None, new: Link | None) -> None:
-        """What the interface called `name` is changed (links.py reports by name).
-
-        Gone (deleted, or renamed away: keepalived's cleanup_lost_interface treats both as
-        lost) or down: the instances tracking it (their own interface, by default) are told
-        it is down first, so a master resigns on the socket it still has; then the socket
-        closes. Appeared: the socket is bound to the new index first, then the trackers are
-        told it is up.
-        """
-        link = new or old
-        if link is None:
-            return
-        name = link.name
-        replaced = old is None or new is None or old.index != new.index
-        if replaced:
-            self.kernel.addrs.forget(name)
-        users = [m for m in self.instances.values() if self._uses_link(m, name)]
-        if not users:
-            return
-        if replaced and new is None:
-            log.info("interface %s (index %d) is gone", name, link.index)
-        elif replaced and new is not None:
-            log.info("interface %s is there (index %d)", name, new.index)
-        up = new is not None and new.up
-        was = old is not None and old.up
-        if was and not up:
-            self._set_link_state(users, name, up=False)
-        if replaced and new is None:
-            self._set_link_state(users, name, up=False, presence=True)
-        if replaced:
-            self._reopen_sockets(name)
-        if replaced and new is not None:
-            self._set_link_state(users, name, up=True, presence=True)
-        if up and not was:
-            self._set_link_state(users, name, up=True)
-
-    @staticmethod
-    def _uses_link(managed: Managed, name: str) -> bool:
-        """Whether an instance runs on, or tracks, the interface called `name`."""
-        if managed.plan.interface == name:
-            return True
-        return any(t.name == name for t in managed.core.settings.track_interfaces)
-
-    def _set_link_state(
-        self, users: list[Managed], name: str, *, up: bool, presence: bool = False
-    ) -> None:
-        """Tell the instances tracking interface `name` it is up or down: the core's own
-        interface tracking moves them into or out of FAULT (or changes their priority).
-
-        `presence`: the interface appeared or went, for the trackers that follow only that
-        (`dont_track_primary`); the others follow its link state."""
-        trackers = [
-            m
-            for m in users
-            if any(
-                t.name == name and t.presence == presence for t in m.core.settings.track_interfaces
-            )
-        ]
-        if not presence:
-            log.info("interface %s is %s", name, "up" if up else "down")
-        if not trackers:
-            return
-        now = self.loop.time()
-        for managed in trackers:
-            self._run(managed, managed.core.set_interface_state(name, up, now), now)
-        self._rearm()
-
-    def _on_script(self, name: str, ok: bool) -> None:
-        log.info("vrrp_script %s is now %s", name, "OK" if ok else "FAILING")
-        now = self.loop.time()
-        for managed in list(self.instances.values()):
-            if any(t.name == name for t in managed.core.settings.track_scripts):
-                self._run(managed, managed.core.set_script_result(name, ok, now), now)
-        self._rearm()
-
-    def _on_file(self, name: str, value: int) -> None:
-        log.info("track_file %s now holds %d", name, value)
-        now = self.loop.time()
-        for managed in list(self.instances.values()):
-            if any(t.name == name for t in managed.core.settings.track_files):
-                self._run(managed, managed.core.set_file_value(name, value, now), now)
-        self._rearm()
-
-    # ---- actions -------------------------------------------------------------------------
-
-    def _run(self, managed: Managed, actions: list[Action], now: float) -> None:
-        """Pass a member's actions through its sync group, then carry them out."""
-        self._feed(managed, actions, now)
-
-    def _feed(self, managed: Managed, actions: list[Action], now: float) -> None:
-        group = self.groups.get(managed.plan.sync_group or "")
-        if group is not None and any(mb is managed.core for mb in group.members):
-            actions = group.follow(actions, now)
-        self._execute(actions)
-
-    def _execute(self, actions: Iterable[Action]) -> None:
-        """Carry out actions in order; those that only log and count come after the rest.
-
-        A new master's advert and VIP add go out before its transition is logged (the log
-        line costs a tenth of a millisecond).
-        """
-        later: list[Action] = []
-        for action in actions:
-            if isinstance(action, LOG_ONLY):
-                later.append(action)
-            else:
-                self._do_one(action)
-        for action in later:
-            self._do_one(action)
-
-    def _do_one(self, action: Action) -> None:
-        managed = self.instances.get(action.instance)
-        try:
-            self._do(action, managed)
-        except Exception as exc:  # one failed action must not stop the others
-            log.error("(%s) %s failed: %s", action.instance, type(action).__name__, exc)
-
-    def _do(self, action: Action, managed: Managed | None) -> None:
-        if isinstance(action, SendAdvert):
-            if managed is not None:
-                self._send(managed, action)
-        elif isinstance(action, StateChanged):
-            self._state_changed(action, managed)
-        elif isinstance(action, (AddVips, RemoveVips)):
-            if managed is None:
-                return
-            removing = isinstance(action, RemoveVips)
-            specs = self._addr_specs(managed, action.addresses, removing=removing)
-            if removing:
-                self.kernel.remove_addresses(specs, managed.name)
-            else:
-                self.kernel.add_addresses(specs, managed.name)
-        elif isinstance(action, (AddRoutes, RemoveRoutes)):
-            if managed is None:
-                return
-            removing = isinstance(action, RemoveRoutes)
-            routes = self._route_specs(managed, action.routes, removing=removing)
-            if removing:
-                self.kernel.remove_routes(routes, managed.name)
-            else:
-                self.kernel.add_routes(routes, managed.name)
-        elif isinstance(action, SendGratuitous):
-            if managed is not None:
-                self._gratuitous(managed, action)
-        elif isinstance(action, RunNotify):
-            self.notify.notify(action.instance, action.kind, action.argv)
-        elif isinstance(action, WriteNotifyFifo):
-            for fifo in self.fifos:
-                fifo.write(action.line)
-        elif isinstance(action, PriorityChanged):
-            log.info("(%s) effective priority %d -> %d", action.instance, action.old, action.new)
-        elif isinstance(action, AdvertDropped):
-            if managed is not None:
-                self._log_drop(managed, action.reason.value, f"from {action.src}: {action.detail}")
-        elif isinstance(action, IntervalMismatch) and managed is not None:
-            self._log_drop(
-                managed,
-                "interval_mismatch",
-                f"{action.src} advertises {action.advertised}s, ours is {action.configured}s",
-            )
-
-    @staticmethod
-    def _addr_specs(
-        managed: Managed, addresses: Iterable[IPAddress], *, removing: bool
-    ) -> tuple[AddrSpec, ...]:
-        """The kernel specs of addresses; a removal also finds those a reload just dropped."""
-        wanted = set(addresses)
-        specs = [s for s in managed.plan.addrs if s.address.ip in wanted]
-        if removing and managed.retired is not None:
-            have = {s.address.ip for s in specs}
-            specs += [s for s in managed.retired.addrs if s.address.ip in wanted - have]
-        return tuple(specs)
-
-    @staticmethod
-    def _route_specs(
-        managed: Managed, routes: Iterable[VirtualRoute], *, removing: bool
-    ) -> tuple[RouteSpec, ...]:
-        """The kernel specs of virtual routes (a removal also in the plan a reload replaced)."""
-        plans = [managed.plan]
-        if removing and managed.retired is not None:
-            plans.append(managed.retired)
-        indexes = [dict(zip_strict(p.settings.virtual_routes, p.routes)) for p in plans]
-        out = []
-        for r in routes:
-            spec = next((ix[r] for ix in indexes if r in ix), None)
-            if spec is not None:
-                out.append(spec)
-        return tuple(out)
-
-    def _log_drop(self, managed: Managed, reason: str, detail: str) -> None:
-        now = self.loop.time()
-        last = managed.drop_logged.get(reason)
-        if last is None or now - last >= DROP_LOG_EVERY:
-            managed.drop_logged[reason] = now
-            total = managed.core.stats.dropped.get(reason, 0)  # type: ignore[call-overload]
-            log.warning(
-                "(%s) advert dropped (%s) %s [%d so far]", managed.name, reason, detail, total
-            )
-
-    def _send(self, managed: Managed, action: SendAdvert) -> None:
-        plan = managed.plan
-        sock = self.sockets.get((plan.interface, plan.settings.family))
-        if sock is None:
-            self._send_failed(managed, action, None, None)
-            return
-        data, dst = action.packet, action.dst
-        if plan.mcast_group is not None and dst in (MCAST_V4, MCAST_V6) and dst != plan.mcast_group:
-            # The core addresses the standard group; a configured group needs its own checksum.
-            s = plan.settings
-            advert = decode_advert(data, s.family)
-            data = encode_advert(
-                advert, action.src, plan.mcast_group, v3_checksum_as_v2=s.v3_checksum_as_v2
-            )
-            dst = plan.mcast_group
-        try:
-            sock.send(data, dst, action.src)
-        except OSError as exc:
-            self._send_failed(managed, action, sock, exc)
-
-    def _send_failed(
-        self, managed: Managed, action: SendAdvert, sock: VrrpSocket | None, exc: OSError | None
-    ) -> None:
-        """An advert did not leave: count it, say so (once per DROP_LOG_EVERY per instance),
-        and check the socket still stands for the interface.
-
-        keepalived logs every failed send (vrrp.c vrrp_send_adv) and leaves the state alone;
-        a lost interface reaches the instance through the link monitor. Here a failure also
-        checks the binding: a socket whose index is no longer the interface's means a link
-        event was missed, and the link table is read again (the monitor then reports it).
-        """
-        self.counters["send_errors"] += 1
-        ifname = managed.plan.interface
-        current = sock is not None and sock.current()
-        if sock is not None and not current:
-            self._check_binding(ifname)
-        if action.priority == 0 and not current:
-            # A resignation on an interface that is gone: expected on the way to FAULT.
-            log.debug("(%s) resignation advert not sent: %s is gone", managed.name, ifname)
-            return
-        now = self.loop.time()
-        last = managed.drop_logged.get(SEND_FAILED)
-        if last is not None and now - last < DROP_LOG_EVERY:
-            return
-        managed.drop_logged[SEND_FAILED] = now
-        if exc is None:
-            missing = self.links.get(ifname) is None
-            why = "no such interface" if missing else "its VRRP socket could not be opened"
-            where = ifname
-        else:
-            code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
-            why = f"{exc.strerror} ({code})"
-            where = f"{ifname} (index {sock.ifindex})" if sock is not None else ifname
-        log.warning(
-            "(%s) advert to %s not sent on %s: %s [%d send errors so far]",
-            managed.name,
-            action.dst,
-            where,
-            why,
-            self.counters["send_errors"],
-        )
-
-    def _check_binding(self, ifname: str) -> None:
-        """A socket on `ifname` is bound to an index that no longer carries the name: when the
-        link table agrees with the kernel, bind again now; else a link event was missed (an
-        overrun the kernel did not report, or one still queued): read the table again."""
-        link = self.links.get(ifname)
-        try:
-            index: int | None = socket.if_nametoindex(ifname)
-        except OSError:
-            index = None
-        if index != (None if link is None else link.index):
-            self.links.request_resync()
-        else:
-            self._reopen_sockets(ifname)
-
-    def _gratuitous(self, managed: Managed, action: SendGratuitous) -> None:
-        by_if: dict[str, list[Any]] = {}
-        wanted = set(action.addresses)
-        for spec in managed.plan.addrs:
-            if spec.address.ip in wanted:
-                by_if.setdefault(spec.ifname, []).append(spec.address.ip)
-        interval = managed.plan.garp_interval if action.family == 4 else managed.plan.gna_interval
-        for ifname, addrs in by_if.items():
-            link = self.links.get(ifname)
-            if link is None:
-                continue
-            self.kernel.gratuitous(
-                ifname,
-                ifindex=link.index,
-                mac=link.mac,
-                addresses=tuple(addrs),
-                repeat=action.repeat,
-                interval=interval,
-            )
-
-    def _state_changed(self, action: StateChanged, managed: Managed | None) -> None:
-        if managed is None:
-            return
-        managed.transitions += 1
-        managed.last_transition = {
-            "at": time.time(),
-            "from": action.old.value,
-            "to": action.new.value,
-            "reason": action.reason.value,
-        }
-        core = managed.core
-        extra = ""
-        if core.faults and action.new is State.FAULT:
-            extra = f" [{', '.join(core.faults)}]"
-        elif core.current_master is not None and action.new is State.BACKUP:
-            extra = f" [master {core.current_master}]"
-        log.info(
-            "(%s) %s -> %s: %s (priority %d)%s",
-            managed.name,
-            action.old.value,
-            action.new.value,
-            action.reason.value,
-            core.priority,
-            extra,
-        )
+        self.receiver.adopt(new.sockets)
+        self.notify.user = self.trackers.script_user(config)
+        self.fifos.open(config, self.trackers.script_policy(config))
+        self.plans.sync_static(config, new.statics)
+        self.trackers.sync(config)
+        self.plans.apply(new.plans, config)
 
     # ---- demote, status, dumps -----------------------------------------------------------
 
     def demote(self, name: str, hold: float) -> dict[str, Any]:
         """Planned switchover: resign with a priority-0 advert and stay BACKUP for `hold` s."""
-        managed = self.instances.get(name)
+        managed = self.registry.instances.get(name)
         if managed is None:
             return {"ok": False, "error": f"no instance {name!r}"}
         core = managed.core
@@ -1608,102 +344,33 @@ class Daemon:
         now = self.loop.time()
         actions = core.demote(now, hold)
         log.info("(%s) demoted by request: holding BACKUP for %.1fs", name, hold)
-        self._feed(managed, actions, now)
-        self._rearm()
+        self.executor.run(managed, actions, now)
+        self.scheduler.rearm()
         return {"ok": True, "instance": name, "hold": hold}
 
     def snapshot(self) -> dict[str, Any]:
-        """The status figures (control socket, dumps, metrics)."""
-        instances = []
-        for managed in self.instances.values():
-            core, plan, s = managed.core, managed.plan, managed.plan.settings
-            st: Stats = core.stats
-            instances.append(
-                {
-                    "name": managed.name,
-                    "state": core.state.value,
-                    "interface": plan.interface,
-                    "vrid": s.vrid,
-                    "version": s.version,
-                    "family": s.family,
-                    "base_priority": s.priority,
-                    "effective_priority": core.priority,
-                    "advert_int": s.advert_int,
-                    "master_advert_int": core.master_adv_int,
-                    "source": str(s.source),
-                    "master_address": str(core.current_master) if core.current_master else None,
-                    "vips": [str(a.address) for a in plan.addrs],
-                    "unicast_peers": [str(p) for p in s.unicast_peers],
-                    "multicast_group": str(plan.mcast_group) if plan.mcast_group else None,
-                    "sync_group": plan.sync_group,
-                    "faults": list(core.faults),
-                    "hold_remaining": round(
-                        max(0.0, (core.held_until or 0.0) - self.loop.time()), 3
-                    ),
-                    "last_transition": managed.last_transition,
-                    "counters": {
-                        "adverts_sent": st.sent,
-                        "adverts_received": st.received,
-                        "own_adverts": st.own_adverts,
-                        "ignored_not_running": st.ignored_not_running,
-                        "drops": {str(r): n for r, n in st.dropped.items()},
-                        "interval_mismatch": st.interval_mismatch,
-                        "priority_zero_received": st.priority_zero_received,
-                        "priority_zero_sent": st.priority_zero_sent,
-                        "lower_priority_received": st.lower_priority_received,
-                        "became_master": st.became_master,
-                        "released_master": st.released_master,
-                        "transitions": managed.transitions,
-                    },
-                }
-            )
-        scripts = [
-            {
-                "name": name,
-                "command": " ".join(t.spec.argv),
-                "ok": t.ok,
-                "runs": t.runs,
-                "failures": t.failures,
-                "last_rc": t.last_rc,
-            }
-            for name, t in self.scripts.items()
-        ]
+        """The status figures (control socket, dumps, metrics): dumps.snapshot."""
         lvs = None
         if self._lvs is not None:
             with contextlib.suppress(Exception):
                 lvs = self._lvs.snapshot()
-        return {
-            "version": __version__,
-            "pid": os.getpid(),
-            "config": self.options.config_file,
-            "router_id": self.config.global_defs.router_id or socket.gethostname().split(".")[0],
-            "started_at": self.started_at,
-            "reloads": self.counters["reloads"],
-            "last_reload": self.last_reload,
-            "instances": instances,
-            "not_started": dict(self.not_started),
-            "sync_groups": {n: g.state.value for n, g in self.groups.items()},
-            "scripts": scripts,
-            "track_files": {n: f.value for n, f in self.files.items()},
-            "counters": {
-                **self.counters,
-                "kernel_errors": self.kernel.errors,
-                "garps_sent": self.kernel.garps_sent,
-                "notifies_run": self.notify.ran,
-                "notifies_killed": self.notify.killed,
-            },
-            "lvs": lvs,
-        }
+        return dumps.snapshot(
+            config_file=self.options.config_file,
+            config=self.config,
+            registry=self.registry,
+            not_started=self.not_started,
+            trackers=self.trackers,
+            counters=self.counters,
+            kernel=self.kernel,
+            notify=self.notify,
+            lvs=lvs,
+            started_at=self.started_at,
+            last_reload=self.reloader.last_reload,
+            clock=self.loop.time,
+        )
 
     def _dump(self, name: str, text: str) -> str | None:
-        """Write one dump file (dumps.write_dump); None, with the cause logged, if it failed."""
-        try:
-            path = dumps.write_dump(self.options.dump_dir, name, text)
-        except OSError as exc:
-            log.error("dump %s not written: %s", name, exc.strerror or exc)
-            return None
-        log.info("wrote %s", path)
-        return path
+        return dumps.dump_file(self.options.dump_dir, name, text)
 
     def _dump_data(self) -> str | None:
         return self._dump(dumps.DATA_FILE, dumps.format_data(self.snapshot()))
@@ -1715,7 +382,7 @@ class Daemon:
         return self._dump(dumps.JSON_FILE, dumps.format_json(self.snapshot()))
 
     def _clear_stats(self) -> None:
-        for managed in self.instances.values():
+        for managed in self.registry.instances.values():
             managed.core.stats = Stats()
         log.info("statistics cleared")
 

@@ -5,11 +5,26 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import secrets
+import socket
 import stat
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from vipkeeper import __version__
+
+if TYPE_CHECKING:
+    from vipkeeper.config import model as m
+    from vipkeeper.daemon.kernel import Kernel
+    from vipkeeper.daemon.notify import NotifyQueue
+    from vipkeeper.daemon.registry import Registry
+    from vipkeeper.daemon.trackers import Trackers
+    from vipkeeper.vrrp.instance import Stats
+
+log = logging.getLogger("vipkeeper")
 
 DATA_FILE = "keepalived.data"
 STATS_FILE = "keepalived.stats"
@@ -176,3 +191,109 @@ def _create_private(dir_fd: int, name: str) -> tuple[str, int]:
 def format_json(snapshot: dict[str, Any]) -> str:
     """The JSON dump."""
     return json.dumps(snapshot, indent=2, sort_keys=True) + "\n"
+
+
+def dump_file(directory: str, name: str, text: str) -> str | None:
+    """Write one dump file (write_dump); None, with the cause logged, if it failed."""
+    try:
+        path = write_dump(directory, name, text)
+    except OSError as exc:
+        log.error("dump %s not written: %s", name, exc.strerror or exc)
+        return None
+    log.info("wrote %s", path)
+    return path
+
+
+def snapshot(
+    *,
+    config_file: str,
+    config: m.Config,
+    registry: Registry,
+    not_started: dict[str, str],
+    trackers: Trackers,
+    counters: dict[str, int],
+    kernel: Kernel,
+    notify: NotifyQueue,
+    lvs: Any,
+    started_at: float,
+    last_reload: dict[str, Any] | None,
+    clock: Callable[[], float],
+) -> dict[str, Any]:
+    """The status figures (control socket, dumps, metrics) of a running daemon.
+
+    `lvs` is the LVS manager's own snapshot (None without LVS); `clock` the loop's time.
+    """
+    instances = []
+    for managed in registry.instances.values():
+        core, plan, s = managed.core, managed.plan, managed.plan.settings
+        st: Stats = core.stats
+        instances.append(
+            {
+                "name": managed.name,
+                "state": core.state.value,
+                "interface": plan.interface,
+                "vrid": s.vrid,
+                "version": s.version,
+                "family": s.family,
+                "base_priority": s.priority,
+                "effective_priority": core.priority,
+                "advert_int": s.advert_int,
+                "master_advert_int": core.master_adv_int,
+                "source": str(s.source),
+                "master_address": str(core.current_master) if core.current_master else None,
+                "vips": [str(a.address) for a in plan.addrs],
+                "unicast_peers": [str(p) for p in s.unicast_peers],
+                "multicast_group": str(plan.mcast_group) if plan.mcast_group else None,
+                "sync_group": plan.sync_group,
+                "faults": list(core.faults),
+                "hold_remaining": round(max(0.0, (core.held_until or 0.0) - clock()), 3),
+                "last_transition": managed.last_transition,
+                "counters": {
+                    "adverts_sent": st.sent,
+                    "adverts_received": st.received,
+                    "own_adverts": st.own_adverts,
+                    "ignored_not_running": st.ignored_not_running,
+                    "drops": {str(r): n for r, n in st.dropped.items()},
+                    "interval_mismatch": st.interval_mismatch,
+                    "priority_zero_received": st.priority_zero_received,
+                    "priority_zero_sent": st.priority_zero_sent,
+                    "lower_priority_received": st.lower_priority_received,
+                    "became_master": st.became_master,
+                    "released_master": st.released_master,
+                    "transitions": managed.transitions,
+                },
+            }
+        )
+    scripts = [
+        {
+            "name": name,
+            "command": " ".join(t.spec.argv),
+            "ok": t.ok,
+            "runs": t.runs,
+            "failures": t.failures,
+            "last_rc": t.last_rc,
+        }
+        for name, t in trackers.scripts.items()
+    ]
+    return {
+        "version": __version__,
+        "pid": os.getpid(),
+        "config": config_file,
+        "router_id": config.global_defs.router_id or socket.gethostname().split(".")[0],
+        "started_at": started_at,
+        "reloads": counters["reloads"],
+        "last_reload": last_reload,
+        "instances": instances,
+        "not_started": dict(not_started),
+        "sync_groups": {n: g.state.value for n, g in registry.groups.items()},
+        "scripts": scripts,
+        "track_files": {n: f.value for n, f in trackers.files.items()},
+        "counters": {
+            **counters,
+            "kernel_errors": kernel.errors,
+            "garps_sent": kernel.garps_sent,
+            "notifies_run": notify.ran,
+            "notifies_killed": notify.killed,
+        },
+        "lvs": lvs,
+    }

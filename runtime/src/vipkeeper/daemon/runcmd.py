@@ -7,10 +7,11 @@ import logging
 import os
 
 from vipkeeper._compat import run_with_loop
-from vipkeeper.daemon.daemon import Daemon, Options, blocking_errors
+from vipkeeper.daemon.daemon import Daemon, Options
 from vipkeeper.daemon.dumps import DEFAULT_DIR
 from vipkeeper.daemon.evloop import new_event_loop
 from vipkeeper.daemon.logsetup import setup_logging
+from vipkeeper.daemon.reload import blocking_errors
 
 METRICS_ENV = "VIPKEEPER_METRICS"
 
