@@ -17,7 +17,6 @@ a statement given a block it does not take is an error.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
@@ -90,6 +89,10 @@ class Draft:
         """Set `field`."""
         (self.values if field.model else self.aside)[field.name] = value
 
+    def default(self, field: Field[T], value: T) -> T:
+        """Set `field` to `value` unless a keyword set it; its value either way."""
+        return cast("T", (self.values if field.model else self.aside).setdefault(field.name, value))
+
     def is_set(self, field: Field[Any]) -> bool:
         """True once a handler set `field`."""
         return field.name in (self.values if field.model else self.aside)
@@ -110,7 +113,8 @@ class Draft:
 
     def copy(self: DraftT) -> DraftT:
         """A copy whose fields can be finished without touching this draft."""
-        out = copy.copy(self)
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
         out.values, out.aside, out.nodes = dict(self.values), dict(self.aside), dict(self.nodes)
         return out
 
@@ -207,8 +211,10 @@ class Builder:
 
     def statements(self, nodes: list[Node], context: str, draft: Draft) -> None:
         """Dispatch each statement to its handler."""
+        keywords = self.registry.contexts.get(context, {})
+        handlers = self.registry.handlers.get(context, {})
         for child in nodes:
-            spec = self.registry.lookup(context, child.name)
+            spec = keywords.get(child.name)
             if spec is None:
                 self.unknown(child, context)
                 continue
@@ -225,7 +231,7 @@ class Builder:
                 if spec.block is not None and spec.block != LIST and child.children is not None:
                     self.check_names(child.children, spec.block)
                 continue
-            self.registry.handlers[context][child.name](self, child, draft)
+            handlers[child.name](self, child, draft)
 
     def check_names(self, nodes: list[Node], context: str) -> None:
         """Flag unknown keywords inside a skipped (unsupported) block."""

@@ -322,46 +322,28 @@ def finish_instance(g: GlobalDefs, raw: InstanceDraft, sync_group: str | None) -
     d.notify = d.commands()
     if sync_group is not None:
         d.sync_group = sync_group
-    if d.version is None:
-        d.version = g.vrrp_version
+    d.default(INST.version, g.vrrp_version)
     vips = d.virtual_ipaddresses or ()
     if vips and vips[0].family == 6:
         d.version = 3  # VRRPv2 has no IPv6: keepalived uses v3 for IPv6 instances
-    master_delay = d.garp_master_delay
-    if master_delay is None:
-        master_delay = d.garp_master_delay = g.vrrp_garp_master_delay
-    master_repeat = d.garp_master_repeat
-    if master_repeat is None:
-        master_repeat = d.garp_master_repeat = g.vrrp_garp_master_repeat
-    if d.garp_master_refresh is None:
-        d.garp_master_refresh = g.vrrp_garp_master_refresh
-    if d.garp_master_refresh_repeat is None:
-        d.garp_master_refresh_repeat = g.vrrp_garp_master_refresh_repeat
-    if d.garp_lower_prio_delay is None:
-        lower_delay = g.vrrp_garp_lower_prio_delay
-        d.garp_lower_prio_delay = master_delay if lower_delay is None else lower_delay
-    if d.garp_lower_prio_repeat is None:
-        lower_repeat = g.vrrp_garp_lower_prio_repeat
-        d.garp_lower_prio_repeat = master_repeat if lower_repeat is None else lower_repeat
-    if d.lower_prio_no_advert is None:
-        d.lower_prio_no_advert = g.vrrp_lower_prio_no_advert
-    if d.higher_prio_send_advert is None:
-        d.higher_prio_send_advert = g.vrrp_higher_prio_send_advert
-    if d.down_timer_adverts is None:
-        d.down_timer_adverts = g.vrrp_down_timer_adverts
-    if d.skip_check_adv_addr is None:
-        d.skip_check_adv_addr = g.vrrp_skip_check_adv_addr
-    if d.check_unicast_src is None:
-        d.check_unicast_src = g.vrrp_check_unicast_src
-    if d.strict_mode is None:
-        d.strict_mode = g.vrrp_strict
-    if d.v3_checksum_as_v2 is None:
-        d.v3_checksum_as_v2 = g.v3_checksum_as_v2
-    if d.smtp_alert is None:
-        d.smtp_alert = g.smtp_alert or g.smtp_alert_vrrp
-    if d.accept is None:
-        d.accept = not d.strict_mode
-    if d.preempt_delay and (d.strict_mode or d.nopreempt or d.state is State.MASTER):
+    master_delay = d.default(INST.garp_master_delay, g.vrrp_garp_master_delay)
+    master_repeat = d.default(INST.garp_master_repeat, g.vrrp_garp_master_repeat)
+    d.default(INST.garp_master_refresh, g.vrrp_garp_master_refresh)
+    d.default(INST.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat)
+    lower_delay = g.vrrp_garp_lower_prio_delay
+    lower_repeat = g.vrrp_garp_lower_prio_repeat
+    d.default(INST.garp_lower_prio_delay, master_delay if lower_delay is None else lower_delay)
+    d.default(INST.garp_lower_prio_repeat, master_repeat if lower_repeat is None else lower_repeat)
+    d.default(INST.lower_prio_no_advert, g.vrrp_lower_prio_no_advert)
+    d.default(INST.higher_prio_send_advert, g.vrrp_higher_prio_send_advert)
+    d.default(INST.down_timer_adverts, g.vrrp_down_timer_adverts)
+    d.default(INST.skip_check_adv_addr, g.vrrp_skip_check_adv_addr)
+    d.default(INST.check_unicast_src, g.vrrp_check_unicast_src)
+    strict = d.default(INST.strict_mode, g.vrrp_strict)
+    d.default(INST.v3_checksum_as_v2, g.v3_checksum_as_v2)
+    d.default(INST.smtp_alert, g.smtp_alert or g.smtp_alert_vrrp)
+    d.default(INST.accept, not strict)
+    if d.preempt_delay and (strict or d.nopreempt or d.state is State.MASTER):
         d.preempt_delay = 0.0  # keepalived clears it (validate reports the clash)
     if d.interface is None and g.default_interface:
         d.interface = g.default_interface
