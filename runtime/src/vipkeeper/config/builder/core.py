@@ -143,6 +143,7 @@ class Builder:
         self.static_ips: list[VirtualIP] = []
         self.static_routes: list[VirtualRoute] = []
         self.vs_nodes: list[tuple[Node, VirtualServerDraft]] = []
+        self.hints: dict[tuple[str, str], str | None] = {}  # suggestions made in this load
 
     def report(
         self, where: Node | Token, code: Code, message: str, *, warning: bool = False
@@ -246,7 +247,11 @@ class Builder:
         """An unknown keyword: error with a suggestion."""
         where = "at top level" if context == "root" else f"in {context}"
         msg = f"unknown keyword '{node.name}' {where}"
-        hint = self.registry.suggest(context, node.name)
+        key = (context, node.name)
+        if key in self.hints:
+            hint = self.hints[key]
+        else:
+            hint = self.hints[key] = self.registry.suggest(context, node.name)
         if hint:
             msg += f" - did you mean '{hint}'?"
         self.report(node, Code.UNKNOWN_KEYWORD, msg)
