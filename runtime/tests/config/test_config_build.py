@@ -42,7 +42,7 @@ TIMING_ONLY = {f.name for f in TimingDraft.INHERITED} - {"alpha"}
 
 DRAFTS = [
     (GlobalDraft, (m.GlobalDefs,), set()),
-    (InstanceDraft, (m.VrrpInstance,), set()),
+    (InstanceDraft, (m.VrrpInstanceConfig,), set()),
     (AuthDraft, (m.Authentication,), set()),
     (SyncGroupDraft, (m.VrrpSyncGroup,), set()),
     (ScriptDraft, (m.VrrpScript,), set()),

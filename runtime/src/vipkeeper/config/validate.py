@@ -31,7 +31,7 @@ from vipkeeper.config.build import Builder
 from vipkeeper.config.builder.lvs import VirtualServerDraft
 from vipkeeper.config.builder.vrrp import InstanceDraft
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
-from vipkeeper.config.model import Config, Location, VirtualServer, VrrpInstance
+from vipkeeper.config.model import Config, Location, VirtualServer, VrrpInstanceConfig
 from vipkeeper.config.parser import Node
 
 V3_MAX_ADVERT = 40.95
@@ -99,7 +99,7 @@ def _duplicates(r: _Report, items: Iterable[tuple[str, Location | None]], what: 
 
 
 def _instance(
-    r: _Report, config: Config, inst: VrrpInstance, node: Node, kw: InstanceDraft
+    r: _Report, config: Config, inst: VrrpInstanceConfig, node: Node, kw: InstanceDraft
 ) -> None:
     name = f"({inst.name})"
     if kw.virtual_router_id is None and kw.node_of(INST.virtual_router_id) is None:
@@ -225,10 +225,10 @@ def _instance(
         )
 
 
-def _vrid_conflicts(r: _Report, instances: Iterable[VrrpInstance]) -> None:
+def _vrid_conflicts(r: _Report, instances: Iterable[VrrpInstanceConfig]) -> None:
     # Multicast instances clash on (interface, family, VRID); unicast ones only when they
     # also send to a common peer.
-    seen: dict[tuple[str, int, int, str], VrrpInstance] = {}
+    seen: dict[tuple[str, int, int, str], VrrpInstanceConfig] = {}
     for inst in instances:
         if inst.interface is None or not inst.virtual_router_id:
             continue

@@ -41,13 +41,13 @@ from vipkeeper.config.builder.registry import LIST, Handler, opens
 from vipkeeper.config.diagnostics import Code
 from vipkeeper.config.model import (
     Authentication,
-    AuthType,
+    AuthTypeConfig,
     GlobalDefs,
     IPAddress,
     Location,
-    Notify,
+    NotifyConfig,
     ScriptCommand,
-    State,
+    StateConfig,
     TrackFile,
     TrackFileRef,
     TrackInterface,
@@ -55,7 +55,7 @@ from vipkeeper.config.model import (
     UnicastPeer,
     VirtualIP,
     VirtualRoute,
-    VrrpInstance,
+    VrrpInstanceConfig,
     VrrpScript,
     VrrpSyncGroup,
 )
@@ -66,7 +66,7 @@ from vipkeeper.config.values import parse_int
 class AuthDraft(Draft):
     """The `authentication` block."""
 
-    auth_type: Field[AuthType] = Field()
+    auth_type: Field[AuthTypeConfig] = Field()
     auth_pass: Field[str] = Field()
 
 
@@ -80,11 +80,11 @@ class NotifyDraft(Draft):
     notify_deleted: Field[ScriptCommand] = Field(model=False)
     notify_generic: Field[ScriptCommand] = Field(model=False)  # `notify`
     notify_master_rx_lower_pri: Field[ScriptCommand] = Field(model=False)
-    notify: Field[Notify] = Field()
+    notify: Field[NotifyConfig] = Field()
 
-    def commands(self) -> Notify:
+    def commands(self) -> NotifyConfig:
         """The notify commands set, as the model's `notify`."""
-        return Notify(
+        return NotifyConfig(
             master=self.notify_master,
             backup=self.notify_backup,
             fault=self.notify_fault,
@@ -108,7 +108,7 @@ class InstanceDraft(NotifyDraft, TrackDraft):
 
     name: Field[str] = Field()
     location: Field[Location] = Field()
-    state: Field[State] = Field()
+    state: Field[StateConfig] = Field()
     interface: Field[str] = Field()
     virtual_router_id: Field[int] = Field()
     priority: Field[int] = Field()
@@ -214,7 +214,9 @@ def _auth_pass(b: Builder, node: Node, d: AuthDraft) -> None:
 
 
 AUTH_HANDLERS: dict[str, Handler[AuthDraft]] = {
-    "auth_type": h_choice(AuthDraft.auth_type, {"PASS": AuthType.PASS, "AH": AuthType.AH}),
+    "auth_type": h_choice(
+        AuthDraft.auth_type, {"PASS": AuthTypeConfig.PASS, "AH": AuthTypeConfig.AH}
+    ),
     "auth_pass": _auth_pass,
 }
 
@@ -258,7 +260,9 @@ INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
     **TRACK_HANDLERS,
     "state": h_remember(
         INST.state,
-        h_choice(INST.state, {"MASTER": State.MASTER, "BACKUP": State.BACKUP}, exact=True),
+        h_choice(
+            INST.state, {"MASTER": StateConfig.MASTER, "BACKUP": StateConfig.BACKUP}, exact=True
+        ),
     ),
     "interface": h_remember(INST.interface, h_str(INST.interface)),
     "virtual_router_id": h_remember(INST.virtual_router_id, h_int(INST.virtual_router_id, 1, 255)),
@@ -316,7 +320,9 @@ def _vrrp_instance(b: Builder, node: Node, _: Draft) -> None:
     b.instances.append((node, d))
 
 
-def finish_instance(g: GlobalDefs, raw: InstanceDraft, sync_group: str | None) -> VrrpInstance:
+def finish_instance(
+    g: GlobalDefs, raw: InstanceDraft, sync_group: str | None
+) -> VrrpInstanceConfig:
     """Apply global defaults to an instance's raw keywords."""
     d = raw.copy()
     d.notify = d.commands()
@@ -343,11 +349,11 @@ def finish_instance(g: GlobalDefs, raw: InstanceDraft, sync_group: str | None) -
     d.default(INST.v3_checksum_as_v2, g.v3_checksum_as_v2)
     d.default(INST.smtp_alert, g.smtp_alert or g.smtp_alert_vrrp)
     d.default(INST.accept, not strict)
-    if d.preempt_delay and (strict or d.nopreempt or d.state is State.MASTER):
+    if d.preempt_delay and (strict or d.nopreempt or d.state is StateConfig.MASTER):
         d.preempt_delay = 0.0  # keepalived clears it (validate reports the clash)
     if d.interface is None and g.default_interface:
         d.interface = g.default_interface
-    return VrrpInstance(**d.values)
+    return VrrpInstanceConfig(**d.values)
 
 
 SYNC_GROUP_HANDLERS: dict[str, Handler[SyncGroupDraft]] = {
