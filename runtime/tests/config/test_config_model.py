@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from vipkeeper._compat import zip_strict
 from vipkeeper.config import LoadResult, load_text
 from vipkeeper.config.model import (
-    AuthType,
+    AuthTypeConfig,
     DnsCheck,
     FileCheck,
     HttpCheck,
@@ -21,7 +21,7 @@ from vipkeeper.config.model import (
     PingCheck,
     Protocol,
     SmtpCheck,
-    State,
+    StateConfig,
     TcpCheck,
     UdpCheck,
 )
@@ -46,7 +46,7 @@ def test_vrrp_defaults(conf: Conf) -> None:
     g = res.config.global_defs
     assert (str(g.vrrp_mcast_group4), str(g.vrrp_mcast_group6)) == ("224.0.0.18", "ff02::12")
     [inst] = res.config.vrrp_instances
-    assert inst.state is State.BACKUP
+    assert inst.state is StateConfig.BACKUP
     assert inst.priority == 100
     assert inst.advert_int == 1.0
     assert inst.version == 2
@@ -136,10 +136,10 @@ vrrp_instance VI_9 {
     )
     assert res.config is not None
     [inst] = res.config.vrrp_instances
-    assert inst.state is State.MASTER and inst.priority == 200 and inst.advert_int == 3
+    assert inst.state is StateConfig.MASTER and inst.priority == 200 and inst.advert_int == 3
     assert inst.preempt_delay == 0.0  # with state MASTER keepalived clears it
     assert inst.authentication is not None
-    assert inst.authentication.auth_type is AuthType.AH
+    assert inst.authentication.auth_type is AuthTypeConfig.AH
     assert inst.authentication.auth_pass == "12345678"
     assert [w.message for w in res.errors] == [  # keepalived -t rejects it too
         "(VI_9) preempt_delay does not work with initial state MASTER; it is cleared",

@@ -32,14 +32,14 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-class State(StrEnum):
+class StateConfig(StrEnum):
     """Initial VRRP state requested by `state`."""
 
     MASTER = "MASTER"
     BACKUP = "BACKUP"
 
 
-class AuthType(StrEnum):
+class AuthTypeConfig(StrEnum):
     """VRRPv2 authentication type."""
 
     PASS = "PASS"  # noqa: S105 - the auth type name, not a secret
@@ -235,12 +235,12 @@ class TrackFileRef:
 class Authentication:
     """VRRPv2 `authentication` block. auth_pass is at most 8 bytes (longer is truncated)."""
 
-    auth_type: AuthType
+    auth_type: AuthTypeConfig
     auth_pass: str
 
 
 @dataclass(frozen=True, kw_only=True, **SLOTS)
-class Notify:
+class NotifyConfig:
     """Notify commands shared by vrrp_instance and vrrp_sync_group."""
 
     master: ScriptCommand | None = None
@@ -269,11 +269,11 @@ class Notify:
 
 
 @dataclass(frozen=True, kw_only=True, **SLOTS)
-class VrrpInstance:
+class VrrpInstanceConfig:
     """A `vrrp_instance` block with global defaults applied."""
 
     name: str
-    state: State = State.BACKUP
+    state: StateConfig = StateConfig.BACKUP
     interface: str | None = None
     virtual_router_id: int = 0  # 0 = missing (an error)
     priority: int = 100
@@ -293,7 +293,7 @@ class VrrpInstance:
     track_interfaces: tuple[TrackInterface, ...] = ()
     track_scripts: tuple[TrackScriptRef, ...] = ()
     track_files: tuple[TrackFileRef, ...] = ()
-    notify: Notify = field(default_factory=Notify)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     smtp_alert: bool = False
     garp_master_delay: float = 5.0
     garp_master_repeat: int = 5
@@ -339,7 +339,7 @@ class VrrpSyncGroup:
 
     name: str
     group: tuple[str, ...] = ()
-    notify: Notify = field(default_factory=Notify)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     track_interfaces: tuple[TrackInterface, ...] = ()
     track_scripts: tuple[TrackScriptRef, ...] = ()
     track_files: tuple[TrackFileRef, ...] = ()
@@ -628,7 +628,7 @@ class Config:
     global_defs: GlobalDefs = field(default_factory=GlobalDefs)
     vrrp_scripts: tuple[VrrpScript, ...] = ()
     track_files: tuple[TrackFile, ...] = ()
-    vrrp_instances: tuple[VrrpInstance, ...] = ()
+    vrrp_instances: tuple[VrrpInstanceConfig, ...] = ()
     vrrp_sync_groups: tuple[VrrpSyncGroup, ...] = ()
     virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()
@@ -636,7 +636,7 @@ class Config:
     static_routes: tuple[VirtualRoute, ...] = ()
     files: tuple[str, ...] = ()  # every file read, main file first
 
-    def instance(self, name: str) -> VrrpInstance | None:
+    def instance(self, name: str) -> VrrpInstanceConfig | None:
         """The vrrp_instance called `name`."""
         return next((i for i in self.vrrp_instances if i.name == name), None)
 

@@ -28,8 +28,10 @@ from typing import Any
 
 from vipkeeper._compat import zip_strict
 from vipkeeper.config.build import Builder
+from vipkeeper.config.builder.lvs import VirtualServerDraft
+from vipkeeper.config.builder.vrrp import InstanceDraft
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
-from vipkeeper.config.model import Config, Location, VirtualServer, VrrpInstance
+from vipkeeper.config.model import Config, Location, VirtualServer, VrrpInstanceConfig
 from vipkeeper.config.parser import Node
 
 V3_MAX_ADVERT = 40.95
@@ -55,9 +57,7 @@ class _Report:
             )
 
 
-def _node(kw: dict[str, Any], name: str) -> Node | None:
-    value = kw.get(f"_{name}_node")
-    return value if isinstance(value, Node) else None
+INST = InstanceDraft
 
 
 def validate(
@@ -68,7 +68,7 @@ def validate(
 ) -> None:
     """Append a diagnostic for every semantic rule the config breaks."""
     r = _Report(diagnostics)
-    raw = {kw["name"]: (node, kw) for node, kw in builder.instances}
+    raw = {d.name: (node, d) for node, d in builder.instances}
     _duplicates(r, [(i.name, i.location) for i in config.vrrp_instances], "vrrp_instance")
     _duplicates(r, [(s.name, s.location) for s in config.vrrp_scripts], "vrrp_script")
     _duplicates(r, [(t.name, t.location) for t in config.track_files], "track_file")
@@ -99,10 +99,10 @@ def _duplicates(r: _Report, items: Iterable[tuple[str, Location | None]], what: 
 
 
 def _instance(
-    r: _Report, config: Config, inst: VrrpInstance, node: Node, kw: dict[str, Any]
+    r: _Report, config: Config, inst: VrrpInstanceConfig, node: Node, kw: InstanceDraft
 ) -> None:
     name = f"({inst.name})"
-    if "virtual_router_id" not in kw and _node(kw, "vrid") is None:
+    if kw.virtual_router_id is None and kw.node_of(INST.virtual_router_id) is None:
         r.at(node, Code.MISSING_VALUE, f"{name} virtual_router_id must be set")
     if inst.interface is None and not inst.unicast:
         r.at(node, Code.MISSING_VALUE, f"{name} no interface specified")
@@ -116,9 +116,9 @@ def _instance(
                 Code.FAMILY_MISMATCH,
                 f"{name} address family of {vip.address} does not match the instance (IPv{family})",
             )
-    if kw.get("version") == 2 and family == 6:
+    if kw.version == 2 and family == 6:
         r.at(
-            _node(kw, "version") or node,
+            kw.node_of(INST.version) or node,
             Code.BAD_VALUE,
             f"{name} VRRPv2 does not support IPv6; using version 3",
             warning=True,
@@ -141,27 +141,27 @@ def _instance(
             )
     # nopreempt
     if inst.nopreempt:
-        where = _node(kw, "nopreempt") or node
+        where = kw.node_of(INST.nopreempt) or node
         if inst.priority == 255:
             r.at(where, Code.NOPREEMPT, f"{name} nopreempt is incompatible with priority 255")
-        if "state" in kw and inst.state.value == "MASTER":
+        if kw.state is not None and inst.state.value == "MASTER":
             r.at(where, Code.NOPREEMPT, f"{name} nopreempt does not work with initial state MASTER")
     # preempt_delay: keepalived -t rejects it with strict mode, nopreempt or state MASTER
     # (keepalived itself then runs with it cleared)
-    if (kw.get("preempt_delay") or 0) > 0:  # the model holds it cleared already
-        where = _node(kw, "preempt_delay") or node
+    if (kw.preempt_delay or 0) > 0:  # the model holds it cleared already
+        where = kw.node_of(INST.preempt_delay) or node
         if inst.strict_mode:
             clash = "is incompatible with strict mode"
         elif inst.nopreempt:
             clash = "is incompatible with nopreempt"
-        elif "state" in kw and inst.state.value == "MASTER":
+        elif kw.state is not None and inst.state.value == "MASTER":
             clash = "does not work with initial state MASTER"
         else:
             clash = ""
         if clash:
             r.at(where, Code.DEFAULTED, f"{name} preempt_delay {clash}; it is cleared")
     # advert_int
-    adv_node = _node(kw, "advert_int") or node
+    adv_node = kw.node_of(INST.advert_int) or node
     if inst.version == 2 and family == 4 and inst.advert_int != int(inst.advert_int):
         r.at(
             adv_node,
@@ -174,7 +174,7 @@ def _instance(
     src = inst.unicast_src_ip
     if src is not None and inst.virtual_ipaddresses and src.version != family:
         r.at(
-            _node(kw, "unicast_src_ip") or node,
+            kw.node_of(INST.unicast_src_ip) or node,
             Code.FAMILY_MISMATCH,
             f"{name} unicast_src_ip {src} is not IPv{family} like the instance",
         )
@@ -185,7 +185,7 @@ def _instance(
             Code.FAMILY_MISMATCH,
             f"{name} mcast_src_ip {mcast_src} is not IPv{family} like the instance",
         )
-    if "unicast_ttl" in kw and not inst.unicast:
+    if kw.unicast_ttl is not None and not inst.unicast:
         r.at(node, Code.DEFAULTED, f"{name} unicast_ttl is set without unicast peers")
     for peer in inst.unicast_peers:
         if peer.address.version != family:
@@ -198,36 +198,37 @@ def _instance(
     if inst.strict_mode:
         if inst.unicast:
             r.at(
-                _node(kw, "unicast_peer") or node,
+                kw.node_of(INST.unicast_peers) or node,
                 Code.STRICT,
                 f"{name} strict mode does not support unicast peers",
             )
         if inst.authentication is not None:
             r.at(
-                _node(kw, "authentication") or node,
+                kw.node_of(INST.authentication) or node,
                 Code.STRICT,
                 f"{name} strict mode does not support authentication",
             )
-        if "state" in kw and inst.state.value == "MASTER" and inst.priority != 255:
+        if kw.state is not None and inst.state.value == "MASTER" and inst.priority != 255:
             r.at(
-                _node(kw, "state") or node,
+                kw.node_of(INST.state) or node,
                 Code.STRICT,
                 f"{name} strict mode: state MASTER must match being address owner (priority 255)",
             )
-        if kw.get("version", config.global_defs.vrrp_version) == 2 and family == 6:
+        version = kw.version if kw.version is not None else config.global_defs.vrrp_version
+        if version == 2 and family == 6:
             r.at(node, Code.STRICT, f"{name} strict mode: IPv6 VIPs need VRRP version 3")
     elif inst.authentication is not None and (inst.version == 3 or family == 6):
         r.at(
-            _node(kw, "authentication") or node,
+            kw.node_of(INST.authentication) or node,
             Code.DEFAULTED,
             f"{name} VRRP version 3 does not support authentication",
         )
 
 
-def _vrid_conflicts(r: _Report, instances: Iterable[VrrpInstance]) -> None:
+def _vrid_conflicts(r: _Report, instances: Iterable[VrrpInstanceConfig]) -> None:
     # Multicast instances clash on (interface, family, VRID); unicast ones only when they
     # also send to a common peer.
-    seen: dict[tuple[str, int, int, str], VrrpInstance] = {}
+    seen: dict[tuple[str, int, int, str], VrrpInstanceConfig] = {}
     for inst in instances:
         if inst.interface is None or not inst.virtual_router_id:
             continue
@@ -248,13 +249,13 @@ def _vrid_conflicts(r: _Report, instances: Iterable[VrrpInstance]) -> None:
             break
 
 
-def _virtual_server(r: _Report, vs: VirtualServer, node: Node, kw: dict[str, Any]) -> None:
+def _virtual_server(r: _Report, vs: VirtualServer, node: Node, kw: VirtualServerDraft) -> None:
     # keepalived -t reports a service left to its defaults as a config error.
-    if vs.fwmark is None and "protocol" not in kw:
+    if vs.fwmark is None and kw.protocol is None:
         r.at(node, Code.DEFAULTED, f"virtual server {vs.name}: no protocol set")
-    if "lb_algo" not in kw:
+    if kw.lb_algo is None:
         r.at(node, Code.DEFAULTED, f"virtual server {vs.name}: no scheduler (lb_algo) set")
-    if "lb_kind" not in kw:
+    if kw.lb_kind is None:
         r.at(
             node,
             Code.DEFAULTED,

@@ -53,7 +53,7 @@ def _argv(cmd: m.ScriptCommand | None) -> tuple[str, ...]:
     return cmd.argv if cmd is not None else ()
 
 
-def notify_of(n: m.Notify, fifo: bool) -> Notify:
+def notify_of(n: m.NotifyConfig, fifo: bool) -> Notify:
     """The core's notify settings."""
     return Notify(
         master=_argv(n.master),
@@ -71,7 +71,7 @@ def has_fifo(g: m.GlobalDefs) -> bool:
 
 
 def _source(
-    inst: m.VrrpInstance, family: int, addrs: Sequence[IPInterface], vips: set[IPAddress]
+    inst: m.VrrpInstanceConfig, family: int, addrs: Sequence[IPInterface], vips: set[IPAddress]
 ) -> IPAddress:
     if inst.unicast_src_ip is not None:
         return inst.unicast_src_ip
@@ -137,7 +137,7 @@ def _addr(v: m.VirtualIP, interface: str) -> AddrSpec:
 
 def build_instance(
     config: m.Config,
-    inst: m.VrrpInstance,
+    inst: m.VrrpInstanceConfig,
     addresses: Callable[[str], Sequence[IPInterface]],
     link_up: Callable[[str], bool],
 ) -> InstancePlan:
@@ -198,7 +198,9 @@ def build_instance(
     max_ttl = min((p.max_ttl if p.max_ttl is not None else 255 for p in peers), default=255)
     auth = Auth()
     if inst.authentication is not None and inst.version == 2:
-        kind = AuthType.PASS if inst.authentication.auth_type is m.AuthType.PASS else AuthType.AH
+        kind = (
+            AuthType.PASS if inst.authentication.auth_type is m.AuthTypeConfig.PASS else AuthType.AH
+        )
         auth = Auth(kind, inst.authentication.auth_pass.encode()[:8])
     try:
         settings = InstanceSettings(
@@ -212,7 +214,7 @@ def build_instance(
             advert_int=inst.advert_int,
             excluded_vips=excluded,
             virtual_routes=tuple(core for core, _ in routes),
-            initial_state=State.MASTER if inst.state is m.State.MASTER else State.BACKUP,
+            initial_state=State.MASTER if inst.state is m.StateConfig.MASTER else State.BACKUP,
             nopreempt=inst.nopreempt,
             preempt_delay=inst.preempt_delay,
             auth=auth,
