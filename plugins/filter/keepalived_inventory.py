@@ -50,7 +50,7 @@ _value:
     - C(vipkeeper_clusters), the clusters with every value pinned; a VRRPv2 password is a
       reference to C(vipkeeper_auth_pass[<cluster>]).
     - C(lock), the lock entries (C(vipkeeper-lock.yml)).
-    - C(secrets), C({vipkeeper_auth_pass: {cluster: password}}), for a file to vault.
+    - C(secrets), the VRRPv2 password per cluster under C(vipkeeper_auth_pass), for a file to vault.
     - C(host_vars), per host C(vrrp_global_defs), the global_defs that matter.
     - C(unsupported), what could not be expressed, by host and name.
     - C(renamed), the instance, sync group and script names the model derives.
