@@ -278,6 +278,13 @@ def _components(nodes: Sequence[_Node]) -> list[list[_Node]]:
     return list(groups.values())
 
 
+def _sync_group_fields(host: str, group: Mapping[str, Any], report: _Report) -> None:
+    """A modelled sync group has no settings of its own: the model renders only its members
+    (and sync_group_tracking_weight where a weight is tracked, checked per cluster)."""
+    for field in sorted(_set(group) - {"name", "group", "sync_group_tracking_weight"}):
+        report.no(f"{host}: vrrp_sync_group {group['name']}: {field} is not modelled")
+
+
 def _pair_sync_groups(
     comps: list[list[_Node]], configs: Mapping[str, Mapping[str, Any]], report: _Report
 ) -> list[list[list[_Node]]]:
@@ -296,6 +303,7 @@ def _pair_sync_groups(
                 a, b = sorted(m for m in members if m is not None)
                 if partner.get(a, b) == b and partner.get(b, a) == a:
                     partner[a], partner[b] = b, a
+                    _sync_group_fields(host, group, report)
                     continue
             report.no(
                 f"{host}: vrrp_sync_group {group['name']}: only a sync group of one IPv4 and"
@@ -658,6 +666,30 @@ def _merge_cluster(
     return cluster, auth
 
 
+def _check_tracking_weight(
+    cluster: Mapping[str, Any],
+    group: list[list[_Node]],
+    configs: Mapping[str, Mapping[str, Any]],
+    report: _Report,
+) -> None:
+    """The render adds sync_group_tracking_weight exactly when a weight is tracked."""
+    weighted = any(t.get("weight") for t in cluster.get("track", [])) or any(
+        isinstance(t, Mapping) and t.get("weight") for t in cluster.get("track_interfaces", [])
+    )
+    for node in group[0]:
+        name = node.inst.get("sync_group")
+        sg = next(
+            (g for g in configs[node.host].get("vrrp_sync_groups") or [] if g["name"] == name),
+            None,
+        )
+        if sg is not None and bool(sg.get("sync_group_tracking_weight")) != weighted:
+            report.no(
+                f"{node.host}: vrrp_sync_group {name}: sync_group_tracking_weight is"
+                f" {'rendered' if weighted else 'not rendered'} for cluster {cluster['name']}"
+                " (the model sets it exactly when a tracked script or interface has a weight)"
+            )
+
+
 def _host_entry(host: Mapping[str, Any], iface: str) -> dict[str, Any]:
     entry = {"name": host["name"], "priority": host["priority"], "state": host["state"]}
     if host["interface"] != iface:
@@ -711,6 +743,7 @@ def import_fleet(
                     )
         if len(group) > 1:
             report.renamed.append(f"vrrp_sync_group of cluster {name} -> {name}_group")
+            _check_tracking_weight(cluster, group, configs, report)
         for track in cluster.get("track", []):
             report.renamed.append(f"vrrp_script {track['name']} -> {name}_{track['name']}")
         clusters.append(cluster)

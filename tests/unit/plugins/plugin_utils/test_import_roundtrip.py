@@ -485,3 +485,31 @@ def test_pinned_auth_pass_and_vip_options_are_checked() -> None:
         "cluster c: vip_options 10.0.0.9/24 must be a line of options, got 'label x }'"
     ]
     assert _plan_errors(auth_pass="oldpass1", vip_options={"10.0.0.9/24": "dev eth1"}) == []
+
+
+def _weighted_dual(flag: bool) -> dict[str, tuple[Addrs, str]]:
+    script = 'vrrp_script chk {\n  script "/bin/true"\n  weight -20\n}\n'
+    fleet = {}
+    for host, (addrs, text) in DUAL.items():
+        text = text.replace(
+            "    DB_6\n  }\n",
+            "    DB_6\n  }\n" + ("  sync_group_tracking_weight\n" if flag else ""),
+        )
+        text = text.replace(
+            "  virtual_ipaddress {", "  track_script {\n    chk\n  }\n  virtual_ipaddress {"
+        )
+        fleet[host] = (addrs, script + text)
+    return fleet
+
+
+def test_sync_group_tracking_weight_round_trips() -> None:
+    fragment = roundtrip(_weighted_dual(True))
+    assert fragment["unsupported"] == []
+
+
+def test_sync_group_without_tracking_weight_is_reported() -> None:
+    fleet = _weighted_dual(False)
+    facts = {h: _facts(h, a) for h, (a, _) in fleet.items()}
+    configs = {h: export(_load(t, h)) for h, (_, t) in fleet.items()}
+    fragment = import_fleet(configs, facts)
+    assert any("sync_group_tracking_weight is rendered" in u for u in fragment["unsupported"])
