@@ -54,6 +54,7 @@ attributes:
   check_mode:
     details: Nothing changes on the host or the controller; check mode reads as well.
   vault:
+    description: Reads no vaulted data.
     support: none
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes

@@ -808,7 +808,7 @@ def _attach_virtual_servers(
                         f" of cluster {cluster['name']}, and {host} had none"
                     )
         if chosen:
-            cluster["virtual_servers"] = [v for _, v in chosen.values()]
+            cluster["virtual_servers"] = [built for _host, built in chosen.values()]
     attached = {
         (vs["address"], vs["port"]) for c in clusters for vs in c.get("virtual_servers", [])
     }

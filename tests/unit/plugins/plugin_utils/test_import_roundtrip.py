@@ -305,8 +305,8 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
 
 def roundtrip(fleet: Mapping[str, tuple[Addrs, str]]) -> dict[str, Any]:
     """Import the fleet, render every host, and assert that the dumps are equal."""
-    facts = {h: _facts(h, addrs) for h, (addrs, _) in fleet.items()}
-    originals = {h: _load(text, h) for h, (_, text) in fleet.items()}
+    facts = {h: _facts(h, addrs) for h, (addrs, _text) in fleet.items()}
+    originals = {h: _load(text, h) for h, (_addrs, text) in fleet.items()}
     fragment = import_fleet({h: export(c) for h, c in originals.items()}, facts)
     passwords = fragment["secrets"][AUTH_VAR]
     clusters = []
@@ -363,8 +363,8 @@ def test_unsupported_is_reported_by_name() -> None:
         "garp_master_delay 1", "virtual_routes {\n 10.9.0.0/24 via 10.0.0.1 dev eth0\n}"
     )
     fleet = {"lb1": (NGINX["lb1"][0], text), "lb2": NGINX["lb2"]}
-    facts = {h: _facts(h, a) for h, (a, _) in fleet.items()}
-    configs = {h: export(_load(t, h)) for h, (_, t) in fleet.items()}
+    facts = {h: _facts(h, a) for h, (a, _text) in fleet.items()}
+    configs = {h: export(_load(t, h)) for h, (_addrs, t) in fleet.items()}
     fragment = import_fleet(configs, facts)
     assert "lb1: vrrp_instance VI_1: virtual_routes is not modelled" in fragment["unsupported"]
     assert any(
@@ -376,8 +376,8 @@ def test_unsupported_is_reported_by_name() -> None:
 def test_foreign_unicast_peer_is_reported() -> None:
     fleet = dict(UNICAST3)
     del fleet["n3"]
-    facts = {h: _facts(h, a) for h, (a, _) in fleet.items()}
-    configs = {h: export(_load(t, h)) for h, (_, t) in fleet.items()}
+    facts = {h: _facts(h, a) for h, (a, _text) in fleet.items()}
+    configs = {h: export(_load(t, h)) for h, (_addrs, t) in fleet.items()}
     fragment = import_fleet(configs, facts)
     assert any("unicast peers 10.1.0.3" in u for u in fragment["unsupported"])
 
@@ -509,7 +509,7 @@ def test_sync_group_tracking_weight_round_trips() -> None:
 
 def test_sync_group_without_tracking_weight_is_reported() -> None:
     fleet = _weighted_dual(False)
-    facts = {h: _facts(h, a) for h, (a, _) in fleet.items()}
-    configs = {h: export(_load(t, h)) for h, (_, t) in fleet.items()}
+    facts = {h: _facts(h, a) for h, (a, _text) in fleet.items()}
+    configs = {h: export(_load(t, h)) for h, (_addrs, t) in fleet.items()}
     fragment = import_fleet(configs, facts)
     assert any("sync_group_tracking_weight is rendered" in u for u in fragment["unsupported"])
