@@ -51,8 +51,9 @@ def parser_zip():
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in ("__init__.py", "_compat.py"):
             zf.write(package / name, f"vipkeeper/{name}")
-        for path in sorted((package / "config").glob("*.py")):
-            zf.write(path, f"vipkeeper/config/{path.name}")
+        # the whole config package, subpackages too (issue #21 splits config/build.py)
+        for path in sorted((package / "config").rglob("*.py")):
+            zf.write(path, "vipkeeper/" + path.relative_to(package).as_posix())
         zf.write(_EXPORTER, "kaexport.py")
         zf.writestr("__main__.py", _MAIN)
     return buf.getvalue()
