@@ -73,6 +73,16 @@ class Instance:
     track_interfaces: tuple[tuple[str, int | None], ...] = ()
     notify: tuple[tuple[str, str], ...] = ()
     options: tuple[tuple[str, Any], ...] = ()
+    vip_options: tuple[str, ...] = ()  # per VIP (same order), keepalived syntax; "" for none
+
+    def vip_lines(self, interface: str) -> tuple[str, ...]:
+        """Each VIP's virtual_ipaddress line, with `dev` the interface unless its options say."""
+        out = []
+        for index, vip in enumerate(self.vips):
+            extra = self.vip_options[index] if index < len(self.vip_options) else ""
+            dev = "" if "dev" in extra.split() else f" dev {interface}"
+            out.append(f"{vip}{dev}{' ' + extra if extra else ''}")
+        return tuple(out)
 
     def member(self, host: str) -> Member | None:
         """This host's membership, if any."""
@@ -169,6 +179,7 @@ def _instance_dict(inst: Instance, redact: bool) -> dict[str, Any]:
         "mcast_group": inst.mcast_group or (None if inst.unicast else DEFAULT_GROUP[inst.family]),
         "auth_pass": secret,
         "vips": list(inst.vips),
+        "vip_options": list(inst.vip_options),
         "domains": list(inst.domains),
         "members": [
             {
@@ -236,6 +247,7 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
                     mcast_group=None if group == DEFAULT_GROUP[fam] else group,
                     auth_pass=inst.get("auth_pass"),
                     vips=tuple(inst["vips"]),
+                    vip_options=tuple(inst.get("vip_options", ())),
                     domains=tuple(inst.get("domains", ())),
                     members=tuple(
                         Member(

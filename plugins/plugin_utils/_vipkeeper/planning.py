@@ -52,6 +52,7 @@ from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.schema i
     NAME_RE,
     ClusterSpec,
     check_cluster,
+    parse_vip,
 )
 
 __all__ = [
@@ -181,6 +182,10 @@ def _plan_cluster(
         problems.error(f"{where}: version must be 2 or 3")
         version4 = 2
     secret = opts["secret"] or secrets.get(spec.name) or settings.secret
+    pinned_pass = opts["auth_pass"] or None
+    if pinned_pass is not None and len(pinned_pass.encode()) > AUTH_PASS_LEN:
+        problems.error(f"{where}: auth_pass is longer than {AUTH_PASS_LEN} bytes")
+    vip_options = _vip_options(spec, where, problems)
     for h in spec.hosts:
         if any(tracked[0] == h.interface for tracked in spec.track_interfaces):
             problems.error(
@@ -210,8 +215,9 @@ def _plan_cluster(
                 preempt_delay=int(preempt_delay) if preempt_delay is not None else None,
                 unicast=unicast,
                 mcast_group=groups.get(key),
-                auth_pass=derive_auth_pass(secret, spec.name) if secret and version == 2 else None,
+                auth_pass=_auth_pass(pinned_pass, secret, spec.name) if version == 2 else None,
                 vips=tuple(str(v) for v in spec.vips[family]),
+                vip_options=tuple(vip_options.get(str(v), "") for v in spec.vips[family]),
                 domains=tuple(sorted(domains)),
                 members=members(
                     spec=spec,
@@ -236,3 +242,29 @@ def _plan_cluster(
         spec.scripts,
         spec.virtual_servers,
     )
+
+
+def _auth_pass(pinned: str | None, secret: str, cluster: str) -> str | None:
+    """The pinned VRRPv2 password, else the one derived from the secret, else none."""
+    if pinned is not None:
+        return pinned
+    return derive_auth_pass(secret, cluster) if secret else None
+
+
+def _vip_options(spec: ClusterSpec, where: str, problems: Problems) -> dict[str, str]:
+    """The cluster's vip_options, keyed by the VIP's normalised address/prefix."""
+    out: dict[str, str] = {}
+    for key, value in spec.options["vip_options"].items():
+        try:
+            vip = str(parse_vip(key))
+        except ValueError:
+            problems.error(f"{where}: vip_options key {key!r} is not an IP address")
+            continue
+        if not any(str(v) == vip for fam in spec.vips.values() for v in fam):
+            problems.error(f"{where}: vip_options names {key}, which is not one of its vips")
+            continue
+        if not isinstance(value, str) or "{" in value or "}" in value or "\n" in value:
+            problems.error(f"{where}: vip_options {key} must be a line of options, got {value!r}")
+            continue
+        out[vip] = " ".join(value.split())
+    return out

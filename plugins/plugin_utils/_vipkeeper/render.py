@@ -85,8 +85,8 @@ vrrp_instance {{ inst.name }} {
   }
 {%     endif %}
   virtual_ipaddress {
-{%     for vip in inst.vips %}
-    {{ vip }} dev {{ me.interface }}
+{%     for line in inst.vip_lines(me.interface) %}
+    {{ line }}
 {%     endfor %}
   }
 {%     if inst.track_scripts %}

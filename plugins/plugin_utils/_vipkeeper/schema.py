@@ -179,7 +179,7 @@ class ClusterSpec:
     virtual_servers: tuple[Mapping[str, Any], ...] = ()
 
 
-def _parse_vip(text: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
+def parse_vip(text: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
     raw = str(text).strip()
     if "/" not in raw:  # keepalived's default for a bare address is a host route
         raw += "/128" if ":" in raw else "/32"
@@ -229,7 +229,7 @@ def check_cluster(
     vips: dict[str, list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]] = {}
     for text in vip_list:
         try:
-            vip = _parse_vip(text)
+            vip = parse_vip(text)
         except ValueError:
             problems.error(f"{where}: {text!r} is not an IP address")
             continue
