@@ -218,7 +218,7 @@ def test_same_name_new_index_while_the_link_monitor_misses_the_events(lab: NetLa
 
 NFT_DROP_VRRP_OUT = """
 table inet vkiface {
-  chain out { type filter hook output priority 0; meta l4proto 112 drop; }
+  chain vrrp_out { type filter hook output priority 0; meta l4proto 112 drop; }
 }
 """
 SEND_WARNING = re.compile(

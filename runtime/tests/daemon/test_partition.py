@@ -25,8 +25,8 @@ SLACK = 0.1
 
 NFT_DROP_VRRP = """
 table inet vkpart {
-  chain in { type filter hook input priority 0; meta l4proto 112 drop; }
-  chain out { type filter hook output priority 0; meta l4proto 112 drop; }
+  chain vrrp_in { type filter hook input priority 0; meta l4proto 112 drop; }
+  chain vrrp_out { type filter hook output priority 0; meta l4proto 112 drop; }
 }
 """
 

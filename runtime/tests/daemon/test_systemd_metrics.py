@@ -16,7 +16,7 @@ from netlab import NetLab, wait_for
 pytestmark = pytest.mark.netns
 NFT_DROP_VRRP_OUT = """
 table inet vkmetrics {
-  chain out { type filter hook output priority 0; meta l4proto 112 drop; }
+  chain vrrp_out { type filter hook output priority 0; meta l4proto 112 drop; }
 }
 """
 
