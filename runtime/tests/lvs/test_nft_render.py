@@ -104,3 +104,14 @@ def test_dr_forwards_at_ingress_by_flow_hash() -> None:
         [{"range": [0, 1]}, "10.213.1.11"],
         [2, "10.213.1.12"],
     ]
+
+
+def test_address_and_port_targets_say_concat_for_nftables_before_1_0() -> None:
+    # Debian 11's nftables 0.9.8 cannot infer "address . port" from the map's elements and
+    # refuses the rule ("Can't parse symbolic invalid expressions") without type_flags.
+    with_port = dnat_rule(state(Service(K, "rr"), [Dest(DestKey("10.213.1.11", 8080))]))
+    assert with_port[-1]["dnat"]["type_flags"] == "concat"
+    fwmark = ServiceKey(family=4, protocol="", fwmark=7)
+    address_only = dnat_rule(state(Service(fwmark, "rr"), [Dest(DestKey("10.213.1.11", 0))]))
+    assert "type_flags" not in address_only[-1]["dnat"]
+    assert _map(address_only)[1] == [[0, "10.213.1.11"]]

@@ -47,10 +47,15 @@ class LibNft:
         lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
         self._lib = lib
-        self._ctx = lib.nft_ctx_new(NFT_CTX_DEFAULT)
-        lib.nft_ctx_output_set_flags(self._ctx, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE)
-        lib.nft_ctx_buffer_output(self._ctx)
-        lib.nft_ctx_buffer_error(self._ctx)
+        self._ctx = self._new_ctx()
+
+    def _new_ctx(self) -> Any:
+        lib = self._lib
+        ctx = lib.nft_ctx_new(NFT_CTX_DEFAULT)
+        lib.nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE)
+        lib.nft_ctx_buffer_output(ctx)
+        lib.nft_ctx_buffer_error(ctx)
+        return ctx
 
     def close(self) -> None:
         """Free the context."""
@@ -65,6 +70,11 @@ class LibNft:
             rc = self._lib.nft_run_cmd_from_buffer(self._ctx, text)
             out = self._lib.nft_ctx_get_output_buffer(self._ctx) or b""
             err = self._lib.nft_ctx_get_error_buffer(self._ctx) or b""
+            if rc != 0:
+                # libnftables 0.9.8 (Debian 11) keeps state from a failed command that makes
+                # the next one fail with -1 and no message: start each after a failure afresh.
+                self._lib.nft_ctx_free(self._ctx)
+                self._ctx = self._new_ctx()
         if rc != 0:
             raise NftError(err.decode(errors="replace").strip() or f"nft error {rc}")
         if not out.strip():

@@ -167,6 +167,10 @@ def dnat_rule(state: ServiceState) -> list[dict[str, Any]]:
         "family": _ipfam(service.key.family),
         "addr": {"map": {"key": _selector(service, total), "data": {"set": elems}}},
     }
+    if with_port:
+        # The map's data is "address . port": nftables before 1.0 (Debian 11's 0.9.8) cannot
+        # infer that from the elements and needs the "dnat ip addr . port" form said outright.
+        nat["type_flags"] = "concat"
     exprs.append({"dnat": nat})
     return exprs
 
