@@ -25,7 +25,7 @@ options:
     type: path
     default: /opt/vipkeeper
   distribution:
-    description: The Python distribution whose installed version RV(venv.version) is.
+    description: The Python distribution whose installed version RV(venv) reports.
     type: str
     default: vipkeeper
   control_socket:
