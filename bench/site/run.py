@@ -134,7 +134,8 @@ class Bench:
                "changed": changed, "load_before": before, "load_after": load()}  # fmt: skip
         if self.profile:
             row["profile"] = re.findall(r"^TASKTIME (.*)$", done.stdout, re.M)
-        print(f"# {self.lbs} hosts {tag}: {json.dumps(row)}", flush=True)  # survives a later failure
+        # printed at once: survives a later failure
+        print(f"# {self.lbs} hosts {tag}: {json.dumps(row)}", flush=True)
         return row
 
     def probe_start(self) -> None:
