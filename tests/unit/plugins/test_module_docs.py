@@ -21,8 +21,8 @@ from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.module_docs import (
 )
 
 
-def test_the_collection_has_its_eight_modules() -> None:
-    assert len(MODULES) == 8
+def test_the_collection_has_its_nine_modules() -> None:
+    assert len(MODULES) == 9
 
 
 @pytest.mark.parametrize("name", MODULES)
