@@ -25,7 +25,16 @@ from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.geometry
     networks,
     source,
 )
-from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.kaexport import SET
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.import_common import (
+    Report,
+    command,
+    marked,
+    number,
+    plain,
+)
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.import_lvs import (
+    attach_virtual_servers,
+)
 
 AUTH_VAR = "vipkeeper_auth_pass"  # the secrets file's variable: {cluster: VRRPv2 password}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -125,93 +134,6 @@ _VIP_WORDS = (
     ("track_group", "track_group"),
     ("preferred_lft", "preferred_lft"),
 )
-_VS_KEYWORDS = (
-    "lb_algo",
-    "lb_kind",
-    "protocol",
-    "persistence_timeout",
-    "persistence_granularity",
-    "quorum",
-    "hysteresis",
-    "ops",
-    "delay_loop",
-    "connect_timeout",
-    "retry",
-    "delay_before_retry",
-    "warmup",
-    "ha_suspend",
-    "alpha",
-    "omega",
-    "virtualhost",
-    "inhibit_on_failure",
-    "sorry_server_inhibit",
-    "smtp_alert",
-)
-_RS_KEYWORDS = (
-    "weight",
-    "lvs_method",
-    "inhibit_on_failure",
-    "uthreshold",
-    "lthreshold",
-    "alpha",
-    "smtp_alert",
-    "virtualhost",
-)
-# Every checker gets these explicitly: they are inherited (virtual_server, real_server, the
-# checker type's defaults), so an explicit value keeps them whatever the block around it says.
-_CHECKER_TIMING = ("connect_timeout", "retry", "delay_before_retry", "warmup", "delay_loop")
-_CHECKER_KEYWORDS = (
-    "connect_ip",
-    "connect_port",
-    "bindto",
-    "bind_port",
-    "bind_if",
-    "fwmark",
-    "alpha",
-    "log_all_failures",
-    "virtualhost",
-    "http_protocol",
-    "enable_sni",
-    "sni_name",
-    "tls_compliant",
-    "fast_recovery",
-    "misc_timeout",
-    "misc_dynamic",
-    "type",
-    "name",
-)
-
-
-class _Report:
-    """What could not be expressed, by name, and what was renamed."""
-
-    def __init__(self) -> None:
-        self.unsupported: list[str] = []
-        self.renamed: list[str] = []
-
-    def no(self, text: str) -> None:
-        if text not in self.unsupported:
-            self.unsupported.append(text)
-
-
-def _set(obj: Mapping[str, Any]) -> frozenset[str]:
-    return frozenset(obj.get(SET, ()))
-
-
-def _plain(value: Any) -> Any:
-    """An exported value without the SET markers (for comparisons)."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items() if k != SET}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _number(value: Any) -> Any:
-    """A whole float as an int (advert_int 1, not 1.0)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def _family(inst: Mapping[str, Any]) -> str:
@@ -278,15 +200,15 @@ def _components(nodes: Sequence[_Node]) -> list[list[_Node]]:
     return list(groups.values())
 
 
-def _sync_group_fields(host: str, group: Mapping[str, Any], report: _Report) -> None:
+def _sync_group_fields(host: str, group: Mapping[str, Any], report: Report) -> None:
     """A modelled sync group has no settings of its own: the model renders only its members
     (and sync_group_tracking_weight where a weight is tracked, checked per cluster)."""
-    for field in sorted(_set(group) - {"name", "group", "sync_group_tracking_weight"}):
+    for field in sorted(marked(group) - {"name", "group", "sync_group_tracking_weight"}):
         report.no(f"{host}: vrrp_sync_group {group['name']}: {field} is not modelled")
 
 
 def _pair_sync_groups(
-    comps: list[list[_Node]], configs: Mapping[str, Mapping[str, Any]], report: _Report
+    comps: list[list[_Node]], configs: Mapping[str, Mapping[str, Any]], report: Report
 ) -> list[list[list[_Node]]]:
     """Components joined into clusters: an IPv4 and an IPv6 domain that are one two-member sync
     group on every host become one cluster; any other sync group is reported."""
@@ -328,14 +250,6 @@ def _pair_sync_groups(
 # ------------------------------------------------------------------------------- values
 
 
-def _command(cmd: Mapping[str, Any] | None, what: str, report: _Report) -> str | None:
-    if not cmd:
-        return None
-    if cmd.get("user") or cmd.get("group"):
-        report.no(f"{what}: the user/group of the command ({cmd.get('user')}) is not modelled")
-    return str(cmd["command"])
-
-
 def _vip_text(vip: Mapping[str, Any], interface: str | None) -> str:
     words: list[str] = []
     dev = vip.get("dev")
@@ -351,21 +265,21 @@ def _vip_text(vip: Mapping[str, Any], interface: str | None) -> str:
 
 
 def _instance_view(
-    node: _Node, config: Mapping[str, Any], report: _Report
+    node: _Node, config: Mapping[str, Any], report: Report
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the cluster-wide keys this instance asks for, this host's entry)."""
     inst = node.inst
     name = f"{node.host}: vrrp_instance {inst['name']}"
-    changed = _set(inst)
+    changed = marked(inst)
     view: dict[str, Any] = {
-        "advert_int": _number(inst["advert_int"]),
+        "advert_int": number(inst["advert_int"]),
         "preempt": not inst["nopreempt"],
         "unicast": bool(inst.get("unicast_peers")),
     }
     if node.family == "ipv4":
         view["version"] = inst["version"]
     if inst.get("preempt_delay"):
-        delay = _number(inst["preempt_delay"])
+        delay = number(inst["preempt_delay"])
         if not isinstance(delay, int):
             report.no(f"{name}: preempt_delay {delay} is not whole seconds (rounded)")
         view["preempt_delay"] = round(delay)
@@ -411,7 +325,7 @@ def _instance_view(
         view["notify"] = notify
     for field in _INSTANCE_OPTIONS:
         if field in changed:
-            options[field] = _number(inst[field])
+            options[field] = number(inst[field])
     if "accept" in changed:
         options["no_accept" if not inst["accept"] else "accept"] = True
     if inst.get("use_vmac"):
@@ -435,16 +349,16 @@ def _instance_view(
 
 
 def _track(
-    script: Mapping[str, Any], ref: Mapping[str, Any], where: str, report: _Report
+    script: Mapping[str, Any], ref: Mapping[str, Any], where: str, report: Report
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": script["name"],
-        "script": _command(script["script"], f"{where}: vrrp_script {script['name']}", report),
+        "script": command(script["script"], f"{where}: vrrp_script {script['name']}", report),
     }
-    changed = _set(script)
+    changed = marked(script)
     for key in ("interval", "timeout", "fall", "rise", "weight"):
         if key in changed:
-            entry[key] = _number(script[key])
+            entry[key] = number(script[key])
     user = (script.get("script") or {}).get("user")
     if user:
         entry["user"] = user
@@ -460,7 +374,7 @@ def _track(
 
 
 def _notify(
-    notify: Mapping[str, Any], where: str, report: _Report
+    notify: Mapping[str, Any], where: str, report: Report
 ) -> tuple[dict[str, str], dict[str, Any]]:
     out: dict[str, str] = {}
     options: dict[str, Any] = {}
@@ -471,23 +385,23 @@ def _notify(
         ("stop", "stop"),
         ("generic", "notify"),
     ):
-        cmd = _command(notify.get(field), f"{where}: notify {key}", report)
+        cmd = command(notify.get(field), f"{where}: notify {key}", report)
         if cmd is not None:
             out[key] = cmd
     for field in ("deleted", "master_rx_lower_pri"):
-        cmd = _command(notify.get(field), f"{where}: notify_{field}", report)
+        cmd = command(notify.get(field), f"{where}: notify_{field}", report)
         if cmd is not None:
             options[f"notify_{field}"] = cmd
     return out, options
 
 
-def _global_defs(host: str, config: Mapping[str, Any], report: _Report) -> dict[str, Any]:
+def _global_defs(host: str, config: Mapping[str, Any], report: Report) -> dict[str, Any]:
     gd = config.get("global_defs") or {}
-    changed = _set(gd)
+    changed = marked(gd)
     out: dict[str, Any] = {}
     for key in _GLOBAL_KEYWORDS:
         if key in changed:
-            out[key] = _number(gd[key])
+            out[key] = number(gd[key])
     for key in sorted(changed - set(_GLOBAL_KEYWORDS)):
         report.no(f"{host}: global_defs {key} is not modelled")
     # the render's own defaults (router_id = host name, script security) are overridden:
@@ -495,83 +409,6 @@ def _global_defs(host: str, config: Mapping[str, Any], report: _Report) -> dict[
     out.setdefault("router_id", gd.get("router_id"))
     out.setdefault("enable_script_security", gd.get("enable_script_security", False))
     out.setdefault("script_user", gd.get("script_user"))
-    return out
-
-
-# ------------------------------------------------------------------------------- LVS
-
-
-def _checker(chk: Mapping[str, Any], where: str, report: _Report) -> tuple[str, dict[str, Any]]:
-    kind = "SSL_GET" if chk.get("ssl") else str(chk["kind"])
-    changed = _set(chk)
-    out: dict[str, Any] = {key: _number(chk[key]) for key in _CHECKER_TIMING if key in chk}
-    for key in _CHECKER_KEYWORDS:
-        if key in changed and key in chk and key != "kind":
-            out[key] = _number(chk[key])
-    if chk.get("misc_path"):
-        out["misc_path"] = _command(chk["misc_path"], f"{where}: misc_path", report)
-    urls = []
-    for url in chk.get("urls") or []:
-        entry: dict[str, Any] = {"path": url["path"]}
-        codes = url.get("status_codes") or []
-        if codes != [[200, 299]]:
-            if len(codes) == 1:
-                lo, hi = codes[0]
-                entry["status_code"] = lo if lo == hi else f"{lo}-{hi}"
-            else:
-                report.no(f"{where}: url {url['path']}: several status_code ranges")
-        if url.get("digest"):
-            entry["digest"] = url["digest"]
-        if url.get("virtualhost"):
-            entry["virtualhost"] = url["virtualhost"]
-        urls.append(entry)
-    if urls:
-        out["url"] = urls
-    handled = set(_CHECKER_TIMING) | set(_CHECKER_KEYWORDS) | {"kind", "ssl", "urls", "misc_path"}
-    for key in sorted(changed - handled):
-        report.no(f"{where}: {kind} {key} is not modelled")
-    return kind, out
-
-
-def _virtual_server(vs: Mapping[str, Any], where: str, report: _Report) -> dict[str, Any] | None:
-    name = f"{where}: virtual_server {vs.get('address')} {vs.get('port')}"
-    if vs.get("address") is None or vs.get("port") is None:
-        report.no(f"{where}: virtual_server fwmark/group {vs.get('fwmark') or vs.get('group')}")
-        return None
-    changed = _set(vs)
-    out: dict[str, Any] = {"address": vs["address"], "port": vs["port"]}
-    for key in _VS_KEYWORDS:
-        if key in changed or key == "protocol":  # keepalived requires the protocol
-            out[key] = _number(vs[key])
-    for key in ("quorum_up", "quorum_down"):
-        if vs.get(key):
-            out[key] = _command(vs[key], f"{name}: {key}", report)
-    handled = set(_VS_KEYWORDS) | {"address", "port", "real_servers", "quorum_up", "quorum_down"}
-    for key in sorted(changed - handled):
-        report.no(f"{name}: {key} is not modelled")
-    reals = []
-    for rs in vs.get("real_servers") or []:
-        rname = f"{name}: real_server {rs['address']} {rs.get('port')}"
-        entry: dict[str, Any] = {"address": rs["address"], "port": rs.get("port")}
-        rchanged = _set(rs)
-        for key in _RS_KEYWORDS:
-            if key in rchanged:
-                entry[key] = _number(rs[key])
-        for key in ("notify_up", "notify_down"):
-            if rs.get(key):
-                entry[key] = _command(rs[key], f"{rname}: {key}", report)
-        for chk in rs.get("checkers") or []:
-            kind, block = _checker(chk, rname, report)
-            if kind in entry:
-                prev = entry[kind]
-                entry[kind] = [*prev, block] if isinstance(prev, list) else [prev, block]
-            else:
-                entry[kind] = block
-        rhandled = set(_RS_KEYWORDS) | {"address", "port", "checkers", "notify_up", "notify_down"}
-        for key in sorted(rchanged - rhandled):
-            report.no(f"{rname}: {key} is not modelled")
-        reals.append(entry)
-    out["real_servers"] = reals
     return out
 
 
@@ -592,7 +429,7 @@ def _merge_cluster(
     comps: list[list[_Node]],
     configs: Mapping[str, Mapping[str, Any]],
     facts: Mapping[str, HostFacts],
-    report: _Report,
+    report: Report,
 ) -> tuple[dict[str, Any], str | None]:
     """One cluster's entry (and its VRRPv2 password) from its instances on every host."""
     cluster: dict[str, Any] = {"name": name}
@@ -615,7 +452,7 @@ def _merge_cluster(
         first_node, first = views[0]
         for node, view in views[1:]:
             for key in sorted(set(view) | set(first)):
-                if _plain(view.get(key)) != _plain(first.get(key)):
+                if plain(view.get(key)) != plain(first.get(key)):
                     report.no(
                         f"cluster {name}: {key} differs between {first_node.host} and"
                         f" {node.host} ({first_node.host}'s is imported)"
@@ -670,7 +507,7 @@ def _check_tracking_weight(
     cluster: Mapping[str, Any],
     group: list[list[_Node]],
     configs: Mapping[str, Mapping[str, Any]],
-    report: _Report,
+    report: Report,
 ) -> None:
     """The render adds sync_group_tracking_weight exactly when a weight is tracked."""
     weighted = any(t.get("weight") for t in cluster.get("track", [])) or any(
@@ -718,7 +555,7 @@ def import_fleet(
     configs: Mapping[str, Mapping[str, Any]], facts: Mapping[str, HostFacts]
 ) -> dict[str, Any]:
     """The inventory fragment for these hosts' exported configs (kaexport.export)."""
-    report = _Report()
+    report = Report()
     nodes: list[_Node] = []
     for host in sorted(configs):
         for inst in configs[host].get("vrrp_instances") or []:
@@ -756,7 +593,7 @@ def import_fleet(
             if group_key in cluster:
                 entry["mcast_group"] = cluster[group_key]
             lock[name][comp[0].family] = entry
-    _attach_virtual_servers(clusters, configs, report)
+    attach_virtual_servers(clusters, configs, report)
     host_vars = {
         host: {"vrrp_global_defs": _global_defs(host, configs[host], report)} for host in configs
     }
@@ -772,50 +609,3 @@ def import_fleet(
         "unsupported": report.unsupported,
         "renamed": report.renamed,
     }
-
-
-def _attach_virtual_servers(
-    clusters: list[dict[str, Any]], configs: Mapping[str, Mapping[str, Any]], report: _Report
-) -> None:
-    """Each virtual server goes to the cluster that holds its address as a VIP, on its hosts."""
-    for cluster in clusters:
-        members = [h["name"] for h in cluster["hosts"]]
-        addresses = {str(ipaddress.ip_interface(v).ip) for v in cluster["vips"]}
-        chosen: dict[tuple[Any, Any], tuple[str, dict[str, Any]]] = {}
-        for host in members:
-            for vs in configs[host].get("virtual_servers") or []:
-                if vs.get("address") not in addresses:
-                    continue
-                key = (vs["address"], vs["port"])
-                built = _virtual_server(vs, host, report)
-                if built is None:
-                    continue
-                if key in chosen and _plain(chosen[key][1]) != _plain(built):
-                    report.no(
-                        f"cluster {cluster['name']}: virtual_server {key[0]} {key[1]} differs"
-                        f" between {chosen[key][0]} and {host} ({chosen[key][0]}'s is imported)"
-                    )
-                chosen.setdefault(key, (host, built))
-        for host in members:
-            have = {
-                (vs.get("address"), vs.get("port"))
-                for vs in configs[host].get("virtual_servers") or []
-            }
-            for key in chosen:
-                if key not in have:
-                    report.no(
-                        f"{host}: virtual_server {key[0]} {key[1]} is rendered on every host"
-                        f" of cluster {cluster['name']}, and {host} had none"
-                    )
-        if chosen:
-            cluster["virtual_servers"] = [built for _host, built in chosen.values()]
-    attached = {
-        (vs["address"], vs["port"]) for c in clusters for vs in c.get("virtual_servers", [])
-    }
-    for host, config in configs.items():
-        for vs in config.get("virtual_servers") or []:
-            if (vs.get("address"), vs.get("port")) not in attached:
-                report.no(
-                    f"{host}: virtual_server {vs.get('address')} {vs.get('port')}: its address is"
-                    " no VIP of an imported cluster: not imported"
-                )
