@@ -177,13 +177,24 @@ class _OneAtATime:
     def wake(self) -> None:
         self.pending = True
 
-    def receive(self) -> Datagram | None:
+    def recv_packet(self, bufsize: int) -> bytes:
+        """As VrrpSocket.recv_packet (IPv4's fast path): one whole packet, or BlockingIOError."""
         if not self.pending:
-            return None
+            raise BlockingIOError
         self.pending = False
         raw = self.raws[self.i % len(self.raws)]
         self.i += 1
-        return parse_ipv4(raw)
+        return raw
+
+    def recv_stamped(self) -> tuple[bytes, float]:
+        """As VrrpSocket.recv_stamped, with no kernel time stamp (0: unknown)."""
+        return self.recv_packet(65535), 0.0
+
+    def receive(self, stamped: bool = False) -> Datagram | None:
+        try:
+            return parse_ipv4(self.recv_packet(65535))
+        except BlockingIOError:
+            return None
 
 
 def _ipv4(payload: bytes, src: IPAddress, dst: IPAddress) -> bytes:
