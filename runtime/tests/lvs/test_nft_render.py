@@ -163,3 +163,17 @@ def test_dr_flows_stick_to_the_server_they_started_on() -> None:
     assert fs["timeout"] == 900 and fs["flags"] == ["timeout"]
     assert fs["type"] == ["ipv4_addr", "inet_service", "inet_service"]
     assert flow_set(ServiceKey(4, "UDP", "10.213.2.100", 53), dests[0].key)["timeout"] == 300
+
+
+def test_a_mask_in_jhash_takes_single_values_not_ranges() -> None:
+    # nftables 0.9.8 and 1.0.6 refuse a range next to a masked jhash key ("Value 4294967040
+    # exceeds valid range 0-0"): with persistence_granularity each value is its own element.
+    dests = [Dest(DestKey("10.213.1.11", 80), 3), Dest(DestKey("10.213.1.12", 80), 1)]
+    st = state(Service(K, "wrr", (), 300, "255.255.255.0"), dests)
+    _, elems = _map(dnat_rule(st))
+    assert [e[0] for e in elems] == [0, 1, 2, 3]
+    dr = state(st.service, [Dest(d.key, d.weight, LbKind.DR) for d in dests])
+    hashed = [r[0]["match"]["right"] for r in dr_rules(dr, "eth0")[2:4]]
+    assert hashed == [{"set": [0, 1, 2]}, 3]
+    unmasked = state(Service(K, "wrr"), dests)
+    assert [e[0] for e in _map(dnat_rule(unmasked))[1]] == [{"range": [0, 2]}, 3]

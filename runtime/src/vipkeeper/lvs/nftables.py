@@ -17,8 +17,15 @@ so changing a service's map never breaks open connections.
 
 DR: a `netdev vipkeeper` table hooks ingress on the interface that leads to the real servers
 and forwards the service's packets unchanged (`fwd ... to ADDR device IF`, the real server's
-MAC, found by neighbour lookup), choosing the server by a hash of the flow; the inet chain of
-a DR service only accepts (packets reaching it were not forwarded: no live server).
+MAC, found by neighbour lookup). Each DR service has its own chain there (jumped to from
+`in_<dev>`, the jump rule's comment naming it) and a flow set per real server
+(`vs_<id>_f<hash>`): a known flow goes to the server it started on, a new one is hashed onto
+the live servers and recorded (`dr_rules`), so pool changes move no open flow, as in IPVS's
+connection table. The flow sets of servers that stay are kept when the chain is rewritten.
+The inet chain of a DR service only accepts (packets reaching it were not forwarded).
+
+When the last service goes (stop, or a reload that removes it), both tables are deleted, so a
+stopped daemon leaves no hook; at start, tables a killed run left are discarded.
 
 libnftables is used through
 `libnft` because pyroute2's nftables module cannot express numgen, jhash, maps or NAT. It has
@@ -203,17 +210,28 @@ def forwarding(state: ServiceState) -> LbKind:
 
 
 def _slots(service: Service, live: list[Dest], *, with_port: bool) -> tuple[int, list[list[Any]]]:
+    """The hash or counter values each destination takes: `[values, target]` pairs.
+
+    A destination of weight w takes w consecutive values, as one range. With a mask inside
+    `jhash` (persistence_granularity) nftables (0.9.8, 1.0.6) refuses ranges ("Value ...
+    exceeds valid range 0-0"): there each value is an element of its own.
+    """
     weights = [1] * len(live) if service.scheduler == "rr" else [d.weight for d in live]
     divisor = reduce(math.gcd, weights)
     weights = [w // divisor for w in weights]
+    singles = bool(service.persistence_netmask)
     elems: list[list[Any]] = []
     start = 0
     for dest, weight in zip_strict(live, weights):
         target: Any = dest.key.address
         if with_port:
             target = {"concat": [dest.key.address, dest.key.port or service.key.port]}
-        rng: Any = start if weight == 1 else {"range": [start, start + weight - 1]}
-        elems.append([rng, target])
+        if weight == 1:
+            elems.append([start, target])
+        elif singles:
+            elems.extend([value, target] for value in range(start, start + weight))
+        else:
+            elems.append([{"range": [start, start + weight - 1]}, target])
         start += weight
     return start, elems
 
@@ -302,9 +320,13 @@ def dr_rules(state: ServiceState, device: str) -> list[list[dict[str, Any]]]:
     live = live_dests(state)
     if live:
         total, elems = _slots(service, live, with_port=False)
+        values: dict[str, list[Any]] = {}
+        for value, address in elems:
+            values.setdefault(address, []).append(value)
         by_address = {d.key.address: d.key for d in live}
-        for rng, address in elems:
-            hashed = _match(_dr_selector(service, total), rng)
+        for address, taken in values.items():
+            right = taken[0] if len(taken) == 1 else {"set": taken}
+            hashed = _match(_dr_selector(service, total), right)
             rules.append([hashed, *record(by_address[address])])
         rules.append([_dr_fwd(state, device)])
     return rules
