@@ -207,14 +207,12 @@ def test_director(lvslab: Lab) -> None:
         assert VIP not in out.stdout
 
 
-@pytest.mark.netns
-@pytest.mark.slow
-def test_director_dr(lvslab: Lab) -> None:
-    """DR: the director forwards frames unchanged; real servers hold the VIP and reply directly."""
-    lab = lvslab
-    dr_port = 80
+def _dr_servers(
+    lab: Lab, numbers: tuple[int, ...], port: int
+) -> dict[int, subprocess.Popen[bytes]]:
+    """Real servers for DR: the VIP on lo, no ARP for it, replies straight to the client."""
     procs = {}
-    for n in (11, 12):
+    for n in numbers:
         node = lab.servers[n]
         node.run(["ip", "addr", "add", f"{VIP}/32", "dev", "lo"])
         for conf in ("all", "eth0"):
@@ -223,30 +221,42 @@ def test_director_dr(lvslab: Lab) -> None:
         node.run(
             ["ip", "route", "add", "10.213.2.0/24", "dev", "eth0"]
         )  # replies skip the director
-        procs[n] = node.popen([sys.executable, SERVER, f"dr{n}", str(dr_port)])
+        procs[n] = node.popen([sys.executable, SERVER, f"dr{n}", str(port)])
         # listening before the checkers start, so they never see it down
-        assert wait_for(lambda n=n: lab._listening(n, dr_port), 20) is not None
-    check = replace(CHECK, connect_port=dr_port)
+        assert wait_for(lambda n=n: lab._listening(n, port), 20) is not None
+    return procs
+
+
+def _dr_config(numbers: tuple[int, ...], port: int) -> Config:
+    check = replace(CHECK, connect_port=port)
     servers = tuple(
-        RealServer(address=ip_address(f"10.213.1.{n}"), port=dr_port, checkers=(check,))
-        for n in (11, 12)
+        RealServer(address=ip_address(f"10.213.1.{n}"), port=port, checkers=(check,))
+        for n in numbers
     )
     vs = VirtualServer(
-        address=ip_address(VIP),
-        port=dr_port,
-        lb_algo="wrr",
-        lb_kind=LbKind.DR,
-        real_servers=servers,
+        address=ip_address(VIP), port=port, lb_algo="wrr", lb_kind=LbKind.DR, real_servers=servers
     )
+    return Config(virtual_servers=(vs,))
 
+
+def _start(lab: Lab, config: Config) -> LvsManager:
     async def start() -> LvsManager:
-        mgr = LvsManager(
-            Config(virtual_servers=(vs,)), backend=await open_backend(BACKEND), bootstrap=0.1
-        )
+        mgr = LvsManager(config, backend=await open_backend(BACKEND), bootstrap=0.1)
         await mgr.start()
         return mgr
 
     lab.manager = lab.dthread.run(start())
+    return lab.manager
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+def test_director_dr(lvslab: Lab) -> None:
+    """DR: the director forwards frames unchanged; real servers hold the VIP and reply directly."""
+    lab = lvslab
+    dr_port = 80
+    procs = _dr_servers(lab, (11, 12), dr_port)
+    _start(lab, _dr_config((11, 12), dr_port))
     assert wait_for(lambda: lab.alive(11) and lab.alive(12), 10) is not None
     counts = lab.spread(60, port=dr_port)
     assert set(counts) == {"dr11", "dr12"} and min(counts.values()) >= 10, counts
@@ -256,3 +266,39 @@ def test_director_dr(lvslab: Lab) -> None:
     )
     assert wait_for(lambda: not lab.alive(12), bound) is not None
     assert lab.spread(20, port=dr_port) == {"dr11": 20}
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+def test_director_dr_flows_stick_across_pool_changes(lvslab: Lab) -> None:
+    """Open DR flows stay on their real server while servers are added and removed (as IPVS)."""
+    lab = lvslab
+    port = 80
+    _dr_servers(lab, (11, 12, 13), port)
+    mgr = _start(lab, _dr_config((11, 12), port))
+    held: list[tuple[socket.socket, str]] = [lab.connect(port) for _ in range(24)]
+    assert {name for _, name in held} == {"dr11", "dr12"}, held
+
+    def still_there(conns: list[tuple[socket.socket, str]], step: str) -> None:
+        for i, (sock, name) in enumerate(conns):
+            line = f"{step} {i} {name}\n".encode()
+            try:
+                sock.sendall(line)
+                echoed = sock.recv(64)
+            except OSError as exc:
+                raise AssertionError(f"{step}: held flow {i} to {name} broke: {exc}") from exc
+            assert echoed == line, f"{step}: held flow {i} to {name} got {echoed!r}"
+
+    still_there(held, "before")
+    # A server joins: the hash now spreads new flows over three, the open ones stay put.
+    lab.dthread.run(mgr.apply(_dr_config((11, 12, 13), port)))
+    still_there(held, "added")
+    assert "dr13" in lab.spread(30, port=port)
+    # A server leaves: the flows of the others stay put (its own break, as under IPVS).
+    lab.dthread.run(mgr.apply(_dr_config((11, 13), port)))
+    kept = [(sock, name) for sock, name in held if name != "dr12"]
+    assert kept, held
+    still_there(kept, "removed")
+    assert set(lab.spread(30, port=port)) == {"dr11", "dr13"}
+    for sock, _ in held:
+        sock.close()

@@ -6,8 +6,9 @@ One boot runs:
   persistence); vipkeeper reads back what it wrote, a same-config reload changes nothing,
   and stop removes every service;
 - test_director_lab.py with the IPVS backend: distribution by weight, a failed server stops
-  getting connections, reload keeps an open connection, the sorry server on quorum loss, and
-  DR forwarding to real servers that hold the VIP.
+  getting connections, reload keeps an open connection, the sorry server on quorum loss,
+  DR forwarding to real servers that hold the VIP, and open DR flows that stay on their
+  server while the pool changes (the behaviour the nftables DR flow sets copy).
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def vm_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (staging / "oracle.conf").write_text(ORACLE_CONF)
     out = tmp_path_factory.mktemp("out")
     payload = {"runtime": RUNTIME, "oracle.conf": staging / "oracle.conf"}
-    res = run_in_vm(GUEST, payload, timeout=400, out_dir=out)
+    # tcg at load 12: the oracle plus the three director tests took about 520 s in the guest
+    res = run_in_vm(GUEST, payload, timeout=800, out_dir=out)
     assert res.exit_code == 0, res.output + res.console[-3000:]
     return out
 
@@ -152,4 +154,4 @@ def test_readback_reload_and_stop(vm_out: Path) -> None:
 def test_director_behaviour_with_ipvs(vm_out: Path) -> None:
     text = (vm_out / "director.txt").read_text()
     assert (vm_out / "director.rc").read_text().strip() == "0", text
-    assert "2 passed" in text, text
+    assert "3 passed" in text, text

@@ -7,7 +7,15 @@ import pytest
 from vipkeeper.config.model import LbKind
 from vipkeeper.lvs.dataplane import DataplaneError
 from vipkeeper.lvs.model import Dest, DestKey, Service, ServiceKey, state
-from vipkeeper.lvs.nftables import decode_comment, dnat_rule, dr_rule, encode_comment
+from vipkeeper.lvs.nftables import (
+    decode_comment,
+    dnat_rule,
+    dr_rule,
+    dr_rules,
+    encode_comment,
+    flow_set,
+    flow_set_name,
+)
 
 K = ServiceKey(family=4, protocol="TCP", address="10.213.2.100", port=80)
 
@@ -115,3 +123,57 @@ def test_address_and_port_targets_say_concat_for_nftables_before_1_0() -> None:
     address_only = dnat_rule(state(Service(fwmark, "rr"), [Dest(DestKey("10.213.1.11", 0))]))
     assert "type_flags" not in address_only[-1]["dnat"]
     assert _map(address_only)[1] == [[0, "10.213.1.11"]]
+
+
+def test_dr_flows_stick_to_the_server_they_started_on() -> None:
+    dests = [
+        Dest(DestKey("10.213.1.11", 80), 2, LbKind.DR),
+        Dest(DestKey("10.213.1.12", 80), 0, LbKind.DR),  # draining: keeps its flows
+        Dest(DestKey("10.213.1.13", 80), 1, LbKind.DR),
+    ]
+    st = state(Service(K, "wrr"), dests)
+    rules = dr_rules(st, "eth0")
+    sets = {d.key.address: "@" + flow_set_name(K, d.key) for d in dests}
+    flow = {
+        "concat": [
+            {"payload": {"protocol": "ip", "field": "saddr"}},
+            {"payload": {"protocol": "th", "field": "sport"}},
+            {"payload": {"protocol": "th", "field": "dport"}},
+        ]
+    }
+
+    def sends(addr: str) -> list[dict[str, object]]:
+        return [
+            {"set": {"op": "update", "elem": flow, "set": sets[addr]}},
+            {"fwd": {"dev": "eth0", "family": "ip", "addr": addr}},
+        ]
+
+    # Known flows first: every server in the pool, weight 0 included.
+    for rule, addr in zip(rules, ["10.213.1.11", "10.213.1.12", "10.213.1.13"]):
+        assert rule == [{"match": {"op": "==", "left": flow, "right": sets[addr]}}, *sends(addr)]
+    # New flows: hashed onto the live servers by weight, and recorded.
+    jhash = dr_rule(st, "eth0")[-1]["fwd"]["addr"]["map"]["key"]
+    assert rules[3] == [{"match": {"op": "==", "left": jhash, "right": {"range": [0, 1]}}},
+                        *sends("10.213.1.11")]  # fmt: skip
+    assert rules[4] == [{"match": {"op": "==", "left": jhash, "right": 2}}, *sends("10.213.1.13")]
+    # A full flow set: the stateless hash.
+    assert rules[5] == dr_rule(st, "eth0")[-1:]
+    assert len(rules) == 6
+    fs = flow_set(K, dests[0].key)
+    assert fs["timeout"] == 900 and fs["flags"] == ["timeout"]
+    assert fs["type"] == ["ipv4_addr", "inet_service", "inet_service"]
+    assert flow_set(ServiceKey(4, "UDP", "10.213.2.100", 53), dests[0].key)["timeout"] == 300
+
+
+def test_a_mask_in_jhash_takes_single_values_not_ranges() -> None:
+    # nftables 0.9.8 and 1.0.6 refuse a range next to a masked jhash key ("Value 4294967040
+    # exceeds valid range 0-0"): with persistence_granularity each value is its own element.
+    dests = [Dest(DestKey("10.213.1.11", 80), 3), Dest(DestKey("10.213.1.12", 80), 1)]
+    st = state(Service(K, "wrr", (), 300, "255.255.255.0"), dests)
+    _, elems = _map(dnat_rule(st))
+    assert [e[0] for e in elems] == [0, 1, 2, 3]
+    dr = state(st.service, [Dest(d.key, d.weight, LbKind.DR) for d in dests])
+    hashed = [r[0]["match"]["right"] for r in dr_rules(dr, "eth0")[2:4]]
+    assert hashed == [{"set": [0, 1, 2]}, 3]
+    unmasked = state(Service(K, "wrr"), dests)
+    assert [e[0] for e in _map(dnat_rule(unmasked))[1]] == [{"range": [0, 2]}, 3]

@@ -38,7 +38,15 @@ class Dataplane(Protocol):
         ...
 
     async def flush(self) -> None:
-        """Remove every service (`lvs_flush`, `lvs_flush_on_stop ALL`)."""
+        """Remove every service (`lvs_flush`, a bare `lvs_flush_on_stop`)."""
+        ...
+
+    async def discard_stale(self) -> None:
+        """At start: remove what a previous run that died left in vipkeeper's own objects.
+
+        nftables deletes its own tables (nothing else writes them); IPVS does nothing, its
+        services being shared with other tools (keepalived leaves them too: `lvs_flush`).
+        """
         ...
 
     def close(self) -> None:
@@ -71,6 +79,9 @@ class FakeDataplane:
     async def flush(self) -> None:
         """Forget every service."""
         self.table = {}
+
+    async def discard_stale(self) -> None:
+        """Nothing is left over in memory."""
 
     def close(self) -> None:
         """Nothing to release."""

@@ -247,6 +247,9 @@ class IpvsDataplane:
         for st in (await self.read()).values():
             await self._ipvs.service("del", service=self._svc(st.service, key_only=True))
 
+    async def discard_stale(self) -> None:
+        """Nothing: IPVS services may be another tool's (`lvs_flush` removes them all)."""
+
 
 def _benign(exc: Exception, op: Op) -> bool:
     code = getattr(exc, "code", None)

@@ -7,7 +7,8 @@ keepalived's rules (check/ipwrapper.c):
 - quorum: the sum of alive weights must reach `quorum + hysteresis` to gain it and drop
   below `quorum - hysteresis` to lose it; on loss the sorry server replaces the alive servers;
 - reload keeps every unchanged real server (and its checker state) and never re-adds a
-  failed one at once; stop removes our services (lvs_flush_on_stop ALL flushes everything).
+  failed one at once; stop removes our services (a bare lvs_flush_on_stop flushes everything); the
+  nftables dataplane then deletes its table, so a stopped daemon leaves no hook behind.
 - scripts (check/check_data.c check_check_script_security): MISC_CHECK, notify_up/down,
   quorum_up/down and lvs_notify_fifo_script are vetted by script security when a config is
   loaded (checks/script.py ScriptPolicy: their own user, else script_user, else
@@ -308,6 +309,8 @@ class LvsManager:
         await self._start_fifo_script(self.config)
         if self.config.global_defs.lvs_flush:
             await self.backend.flush()
+        else:  # a run that was killed left its nftables table (its hooks): start afresh
+            await self.backend.discard_stale()
         self.virtual_servers = [
             self._new_vs(vs, self.config, None) for vs in self.config.virtual_servers
         ]

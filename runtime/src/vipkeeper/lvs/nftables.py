@@ -17,8 +17,15 @@ so changing a service's map never breaks open connections.
 
 DR: a `netdev vipkeeper` table hooks ingress on the interface that leads to the real servers
 and forwards the service's packets unchanged (`fwd ... to ADDR device IF`, the real server's
-MAC, found by neighbour lookup), choosing the server by a hash of the flow; the inet chain of
-a DR service only accepts (packets reaching it were not forwarded: no live server).
+MAC, found by neighbour lookup). Each DR service has its own chain there (jumped to from
+`in_<dev>`, the jump rule's comment naming it) and a flow set per real server
+(`vs_<id>_f<hash>`): a known flow goes to the server it started on, a new one is hashed onto
+the live servers and recorded (`dr_rules`), so pool changes move no open flow, as in IPVS's
+connection table. The flow sets of servers that stay are kept when the chain is rewritten.
+The inet chain of a DR service only accepts (packets reaching it were not forwarded).
+
+When the last service goes (stop, or a reload that removes it), both tables are deleted, so a
+stopped daemon leaves no hook; at start, tables a killed run left are discarded.
 
 libnftables is used through
 `libnft` because pyroute2's nftables module cannot express numgen, jhash, maps or NAT. It has
@@ -61,6 +68,9 @@ _T = {"family": FAMILY, "table": TABLE}
 RR_SCHEDULERS = frozenset({"rr", "wrr"})
 HASH_SCHEDULERS = frozenset({"sh", "mh"})
 ROUTE_TIMEOUT = 10.0  # seconds for the DR route lookup
+# ipvsadm's default idle timeouts (tcp, udp; sctp as tcp), for the DR flow sets
+FLOW_TIMEOUTS = {"TCP": 900, "UDP": 300}
+FLOW_SET_SIZE = 1 << 18  # flows per real server; beyond, new flows are forwarded statelessly
 
 
 def chain_name(key: ServiceKey) -> str:
@@ -200,17 +210,28 @@ def forwarding(state: ServiceState) -> LbKind:
 
 
 def _slots(service: Service, live: list[Dest], *, with_port: bool) -> tuple[int, list[list[Any]]]:
+    """The hash or counter values each destination takes: `[values, target]` pairs.
+
+    A destination of weight w takes w consecutive values, as one range. With a mask inside
+    `jhash` (persistence_granularity) nftables (0.9.8, 1.0.6) refuses ranges ("Value ...
+    exceeds valid range 0-0"): there each value is an element of its own.
+    """
     weights = [1] * len(live) if service.scheduler == "rr" else [d.weight for d in live]
     divisor = reduce(math.gcd, weights)
     weights = [w // divisor for w in weights]
+    singles = bool(service.persistence_netmask)
     elems: list[list[Any]] = []
     start = 0
     for dest, weight in zip_strict(live, weights):
         target: Any = dest.key.address
         if with_port:
             target = {"concat": [dest.key.address, dest.key.port or service.key.port]}
-        rng: Any = start if weight == 1 else {"range": [start, start + weight - 1]}
-        elems.append([rng, target])
+        if weight == 1:
+            elems.append([start, target])
+        elif singles:
+            elems.extend([value, target] for value in range(start, start + weight))
+        else:
+            elems.append([{"range": [start, start + weight - 1]}, target])
         start += weight
     return start, elems
 
@@ -219,21 +240,96 @@ def dr_rule(state: ServiceState, device: str) -> list[dict[str, Any]]:
     """An ingress rule that forwards a DR service's packets unchanged to a real server's MAC.
 
     Stateless: the server is chosen by a hash of the source address (and port, unless the
-    service is persistent), so every packet of a flow goes to the same server; the share of
-    flows follows the weights statistically.
+    service is persistent), so every packet of a flow goes to the same server while the pool
+    stays the same; the share of flows follows the weights statistically. `dr_rules` puts the
+    flow table in front of it; alone it is the fallback when that table is full.
     """
+    return [*service_match(state.service.key), _dr_fwd(state, device)]
+
+
+def _dr_fwd(state: ServiceState, device: str) -> dict[str, Any]:
     service = state.service
-    key = service.key
-    fam = _ipfam(key.family)
     total, elems = _slots(service, live_dests(state), with_port=False)
-    saddr: Any = {"payload": {"protocol": fam, "field": "saddr"}}
+    fwd = {
+        "dev": device,
+        "family": _ipfam(service.key.family),
+        "addr": {"map": {"key": _dr_selector(service, total), "data": {"set": elems}}},
+    }
+    return {"fwd": fwd}
+
+
+def _dr_selector(service: Service, total: int) -> dict[str, Any]:
+    saddr: Any = {"payload": {"protocol": _ipfam(service.key.family), "field": "saddr"}}
     if service.persistence_timeout or service.scheduler in HASH_SCHEDULERS:
         expr = {"&": [saddr, service.persistence_netmask]} if service.persistence_netmask else saddr
     else:
         expr = {"concat": [saddr, {"payload": {"protocol": "th", "field": "sport"}}]}
-    selector = {"jhash": {"mod": total, "seed": 0, "expr": expr}}
-    fwd = {"dev": device, "family": fam, "addr": {"map": {"key": selector, "data": {"set": elems}}}}
-    return [*service_match(key), {"fwd": fwd}]
+    return {"jhash": {"mod": total, "seed": 0, "expr": expr}}
+
+
+def flow_set_name(key: ServiceKey, dest: DestKey) -> str:
+    """The dynamic set of the open flows a DR service has sent to `dest`."""
+    digest = hashlib.sha1(f"{dest.address} {dest.port}".encode(), usedforsecurity=False)
+    return f"{chain_name(key)}_f{digest.hexdigest()[:8]}"
+
+
+def _flow_key(key: ServiceKey) -> dict[str, Any]:
+    th = [{"payload": {"protocol": "th", "field": f}} for f in ("sport", "dport")]
+    return {"concat": [{"payload": {"protocol": _ipfam(key.family), "field": "saddr"}}, *th]}
+
+
+def flow_set(key: ServiceKey, dest: DestKey) -> dict[str, Any]:
+    """A flow set: `saddr . sport . dport`, each flow forgotten after IPVS's idle timeout."""
+    addr_type = "ipv4_addr" if key.family == 4 else "ipv6_addr"
+    return {
+        "family": DR_FAMILY,
+        "table": TABLE,
+        "name": flow_set_name(key, dest),
+        "type": [addr_type, "inet_service", "inet_service"],
+        "flags": ["timeout"],
+        "timeout": FLOW_TIMEOUTS.get(key.protocol.upper(), FLOW_TIMEOUTS["TCP"]),
+        "size": FLOW_SET_SIZE,
+    }
+
+
+def dr_rules(state: ServiceState, device: str) -> list[list[dict[str, Any]]]:
+    """The rules of a DR service's ingress chain: established flows first, then new ones.
+
+    Like IPVS's connection table, a flow stays on the server it was first sent to while that
+    server is in the pool (at any weight, 0 included), whatever else changes: each
+    destination has a flow set, and a packet whose flow is in one goes to that destination
+    (refreshing the entry). A new flow is hashed onto the live servers (as `dr_rule`) and
+    recorded in its server's set; if the set is full, the last rule forwards it statelessly.
+    """
+    service = state.service
+    key = service.key
+    fam = _ipfam(key.family)
+    flow = _flow_key(key)
+    rules: list[list[dict[str, Any]]] = []
+
+    def record(dest: DestKey) -> list[dict[str, Any]]:
+        ref = "@" + flow_set_name(key, dest)
+        return [
+            {"set": {"op": "update", "elem": flow, "set": ref}},
+            {"fwd": {"dev": device, "family": fam, "addr": dest.address}},
+        ]
+
+    for dest in state:
+        ref = "@" + flow_set_name(key, dest.key)
+        rules.append([_match(flow, ref), *record(dest.key)])
+    live = live_dests(state)
+    if live:
+        total, elems = _slots(service, live, with_port=False)
+        values: dict[str, list[Any]] = {}
+        for value, address in elems:
+            values.setdefault(address, []).append(value)
+        by_address = {d.key.address: d.key for d in live}
+        for address, taken in values.items():
+            right = taken[0] if len(taken) == 1 else {"set": taken}
+            hashed = _match(_dr_selector(service, total), right)
+            rules.append([hashed, *record(by_address[address])])
+        rules.append([_dr_fwd(state, device)])
+    return rules
 
 
 def _mark(dest: Dest) -> int:
@@ -298,11 +394,20 @@ class NftDataplane:
         return cmds
 
     async def apply(self, ops: list[Op]) -> None:
-        """Rewrite every service the ops touch, in one atomic transaction."""
+        """Rewrite every service the ops touch, in one atomic transaction.
+
+        When no service is left, the tables go (with their hooks): a stopped daemon leaves
+        nothing of its own in the kernel.
+        """
         if not ops:
             return
         listing = await self._listing()
         dr_listing = await self._listing(DR_FAMILY)
+        before = _decode(listing)
+        after = apply_to(before, ops)
+        if not after:
+            await self._delete_tables(bool(listing), bool(dr_listing))
+            return
         jump_handles: dict[str, int] = {}
         for obj in listing:
             rule = obj.get("rule")
@@ -311,12 +416,16 @@ class NftDataplane:
                     if "jump" in expr:
                         jump_handles[expr["jump"]["target"]] = rule["handle"]
         dr_handles: dict[str, tuple[str, int]] = {}
+        dr_chains: set[str] = set()
+        flow_sets: set[str] = set()
         for obj in dr_listing:
             rule = obj.get("rule")
             if rule and "comment" in rule:
                 dr_handles[rule["comment"]] = (rule["chain"], rule["handle"])
-        before = _decode(listing)
-        after = apply_to(before, ops)
+            if "chain" in obj:
+                dr_chains.add(obj["chain"]["name"])
+            if "set" in obj:
+                flow_sets.add(obj["set"]["name"])
         touched = {
             op.service.key
             if isinstance(op, (AddService, EditService))
@@ -325,26 +434,39 @@ class NftDataplane:
             else op.service
             for op in ops
         }
+        # The ingress table goes with the last DR service (its hook with it).
+        drop_dr = bool(dr_listing) and not any(_is_dr(st) for st in after.values())
         cmds = self._base(listing)
         for key in sorted(touched):
             chain = chain_name(key)
-            if chain in dr_handles:
-                dr_chain, handle = dr_handles[chain]
-                rule_ref = {"family": DR_FAMILY, "table": TABLE, "chain": dr_chain}
-                cmds.append({"delete": {"rule": {**rule_ref, "handle": handle}}})
+            st = after.get(key)
+            if not drop_dr:
+                cmds.extend(_dr_delete_cmds(key, st, dr_handles, dr_chains, flow_sets))
             if key in before:
                 if chain in jump_handles:
                     ref = {**_T, "chain": SERVICES, "handle": jump_handles[chain]}
                     cmds.append({"delete": {"rule": ref}})
                 cmds.append({"delete": {"chain": {**_T, "name": chain}}})
                 cmds.append({"delete": {"map": {**_T, "name": chain + "_rs"}}})
-            st = after.get(key)
             if st is None:
                 continue
             cmds.extend(self._service_cmds(st))
-            if forwarding(st) == LbKind.DR and live_dests(st):
-                cmds.extend(self._dr_cmds(st, await route_device(live_dests(st)[0].key.address)))
+            if _is_dr(st):
+                first = (live_dests(st) or list(st))[0]
+                device = await route_device(first.key.address)
+                cmds.extend(self._dr_cmds(st, device, flow_sets))
+        if drop_dr:
+            cmds.append({"delete": {"table": {"family": DR_FAMILY, "name": TABLE}}})
         await self._run(cmds)
+
+    async def _delete_tables(self, inet: bool, netdev: bool) -> None:
+        cmds = []
+        if inet:
+            cmds.append({"delete": {"table": {"family": FAMILY, "name": TABLE}}})
+        if netdev:
+            cmds.append({"delete": {"table": {"family": DR_FAMILY, "name": TABLE}}})
+        if cmds:
+            await self._run(cmds)
 
     def _service_cmds(self, st: ServiceState) -> list[dict[str, Any]]:
         key = st.service.key
@@ -368,26 +490,66 @@ class NftDataplane:
             {"add": {"rule": {**_T, "chain": SERVICES, "expr": jump, "comment": comment}}},
         ]
 
-    def _dr_cmds(self, st: ServiceState, device: str) -> list[dict[str, Any]]:
+    def _dr_cmds(self, st: ServiceState, device: str, existing: set[str]) -> list[dict[str, Any]]:
         table = {"family": DR_FAMILY, "table": TABLE}
-        chain = f"in_{device}"
-        base = {**table, "name": chain, "type": "filter", "hook": "ingress", "dev": device}
-        rule = {**table, "chain": chain, "expr": dr_rule(st, device)}
-        return [
+        key = st.service.key
+        chain = chain_name(key)
+        hook = f"in_{device}"
+        base = {**table, "name": hook, "type": "filter", "hook": "ingress", "dev": device}
+        jump = [*service_match(key), {"jump": {"target": chain}}]
+        cmds: list[dict[str, Any]] = [
             {"add": {"table": {"family": DR_FAMILY, "name": TABLE}}},
             {"add": {"chain": {**base, "prio": 0, "policy": "accept"}}},
-            {"add": {"rule": {**rule, "comment": chain_name(st.service.key)}}},
         ]
+        # An existing set is kept as it is (with its flows): the kernel refuses to "add" it
+        # again, the flags differing (it made the set dynamic when a rule first updated it).
+        for dest in st:
+            if flow_set_name(key, dest.key) not in existing:
+                cmds.append({"add": {"set": flow_set(key, dest.key)}})
+        cmds.append({"add": {"chain": {**table, "name": chain}}})
+        for expr in dr_rules(st, device):
+            cmds.append({"add": {"rule": {**table, "chain": chain, "expr": expr}}})
+        cmds.append({"add": {"rule": {**table, "chain": hook, "expr": jump, "comment": chain}}})
+        return cmds
 
     async def flush(self) -> None:
         """Delete vipkeeper's tables."""
-        cmds = []
-        if await self._listing():
-            cmds.append({"delete": {"table": {"family": FAMILY, "name": TABLE}}})
-        if await self._listing(DR_FAMILY):
-            cmds.append({"delete": {"table": {"family": DR_FAMILY, "name": TABLE}}})
-        if cmds:
-            await self._run(cmds)
+        await self._delete_tables(bool(await self._listing()), bool(await self._listing(DR_FAMILY)))
+
+    async def discard_stale(self) -> None:
+        """Delete the tables a run that was killed left (nothing else writes them)."""
+        await self.flush()
+
+
+def _is_dr(st: ServiceState) -> bool:
+    """A DR service with a destination: it has an ingress chain."""
+    return bool(st.dests) and forwarding(st) == LbKind.DR
+
+
+def _dr_delete_cmds(
+    key: ServiceKey,
+    st: ServiceState | None,
+    dr_handles: dict[str, tuple[str, int]],
+    dr_chains: set[str],
+    flow_sets: set[str],
+) -> list[dict[str, Any]]:
+    """Remove a service's ingress jump and chain, and the flow sets of its departed servers.
+
+    The flow sets of the servers that stay are kept, so their open flows stay with them.
+    """
+    table = {"family": DR_FAMILY, "table": TABLE}
+    chain = chain_name(key)
+    cmds: list[dict[str, Any]] = []
+    if chain in dr_handles:
+        hook, handle = dr_handles[chain]
+        cmds.append({"delete": {"rule": {**table, "chain": hook, "handle": handle}}})
+    if chain in dr_chains:
+        cmds.append({"delete": {"chain": {**table, "name": chain}}})
+    keep = {flow_set_name(key, d.key) for d in st} if st is not None and _is_dr(st) else set()
+    for name in sorted(flow_sets):
+        if name.startswith(chain + "_f") and name not in keep:
+            cmds.append({"delete": {"set": {**table, "name": name}}})
+    return cmds
 
 
 def _decode(listing: list[dict[str, Any]]) -> Table:
