@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from daemon.vkd import Vipkeeper, config, instance_conf, start_vipkeeper, stays
+from daemon.vkd import VIP, Vipkeeper, config, instance_conf, start_vipkeeper, stays
+from interop.kad import keepalived_in
 from netlab import NetLab, wait_for
 
 pytestmark = pytest.mark.netns
@@ -117,3 +118,33 @@ def test_reverse_and_terminate_delay(lab: NetLab, sleeper: Sleeper) -> None:
     assert stays(lambda: vk.instance()["effective_priority"] == 100, 1.2), "terminate_delay"
     assert wait_for(lambda: vk.instance()["effective_priority"] == 130, 1.5) is not None
     assert time.monotonic() - at >= 1.5
+
+
+@pytest.mark.keepalived
+def test_keepalived_peer_takes_over_while_the_process_is_gone(
+    lab: NetLab, sleeper: Sleeper
+) -> None:
+    """vipkeeper (150, FAULT without its process) and keepalived (100) on one link: the VIP
+    moves to keepalived when the process exits and back when it starts again."""
+    sleeper.start()
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    ka = keepalived_in(lab, b)
+    ka.start(config(instance_conf(priority=100, version=3, advert=0.1, extra=ka.notify_line)))
+    track = "track_process {\n  proc\n}"
+    inst = instance_conf(priority=150, version=3, advert=0.1, extra=track)
+    netns = f"/proc/{os.getpid()}/ns/net"
+    vk = start_vipkeeper(
+        lab, a, config(inst, head=_block(sleeper.tag)), "--proc-events-netns", netns
+    )
+    assert vk.wait_state("MASTER", 5) is not None, vk.log()
+    assert ka.wait_state("BACKUP", 3) is not None, ka.log()
+    sleeper.stop_one()
+    assert vk.wait_state("FAULT", BOUND) is not None, vk.log()
+    assert ka.wait_state("MASTER", 2) is not None, ka.log()  # master down: 3 x 0.1 s + skew
+    assert wait_for(lambda: b.has_address(VIP), 2) is not None
+    sleeper.start()
+    assert vk.wait_state("MASTER", BOUND + 1) is not None, vk.log()  # preempts at 150
+    assert ka.wait_state("BACKUP", 2) is not None, ka.log()
+    moved = wait_for(lambda: a.has_address(VIP) and not b.has_address(VIP), 2)
+    assert moved is not None
