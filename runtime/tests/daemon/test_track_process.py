@@ -8,6 +8,7 @@ process on the machine counts.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -148,3 +149,17 @@ def test_keepalived_peer_takes_over_while_the_process_is_gone(
     assert ka.wait_state("BACKUP", 2) is not None, ka.log()
     moved = wait_for(lambda: a.has_address(VIP) and not b.has_address(VIP), 2)
     assert moved is not None
+
+
+def test_reload_counts_again(lab: NetLab, sleeper: Sleeper) -> None:
+    """A reload that changes the block applies the new quorum to the running instance, and
+    the events still move it afterwards."""
+    sleeper.start()
+    inst = instance_conf(priority=150, version=3, advert=0.1, extra="track_process {\n  proc\n}")
+    vk = _start(lab, config(inst, head=_block(sleeper.tag)))
+    assert vk.wait_state("MASTER", 5) is not None, vk.log()
+    vk.write_config(config(inst, head=_block(sleeper.tag, "quorum 2")))
+    vk.signal(signal.SIGHUP)
+    assert vk.wait_state("FAULT", 5) is not None, vk.log()
+    sleeper.start()
+    assert vk.wait_state("MASTER", BOUND + 0.5) is not None, vk.log()

@@ -166,6 +166,11 @@ class Trackers:
                 self.proc_events = reader
         tracker.scan()  # after subscribing: an exit between the two is seen
         self.processes = tracker
+        before = current.up if current is not None else {}
+        if self.registry.instances:  # a reload: the running cores learn the new counts
+            for name, up in tracker.up.items():
+                if before.get(name) != up:
+                    self.on_process(name, up)
         for name, up in tracker.up.items():
             log.info(
                 "track_process %s: %d process(es), quorum %s",
