@@ -81,6 +81,15 @@ TRACK_PROCESS: dict[str, str] = {
     "sync-group": TP + SYNC % TRACKS_TP + TWO,
     "sync-group-unknown": TP + SYNC % TRACKS_TP.replace("tp", "tq") + TWO,
     "untracked-block": TP + INSTANCE % "",
+    # a weighted entry of a sync group with an address owner: keepalived sets its weight to 0
+    "sync-group-owner-weighted": TP.replace("}", "    weight 10\n}")
+    + SYNC % TRACKS_TP
+    + TWO.replace("id 10\n", "id 10\n    priority 255\n", 1),
+    "sync-group-owner-unweighted": TP
+    + SYNC % TRACKS_TP
+    + TWO.replace("id 10\n", "id 10\n    priority 255\n", 1),
+    "owner-weighted": TP.replace("}", "    weight 10\n}")
+    + INSTANCE % (TRACKS_TP + "\n    priority 255"),
 }
 
 VALUES: dict[str, dict[str, list[str]]] = {

@@ -23,6 +23,7 @@ from vipkeeper.config.builder.registry import Handler, Registry
 from vipkeeper.config.builder.trackproc import (
     TRACK_PROCESS_HANDLERS,
     TRACK_PROCESS_ROOT_HANDLERS,
+    owner_groups_unweighted,
 )
 from vipkeeper.config.builder.unsupported import UNSUPPORTED
 from vipkeeper.config.builder.vrrp import (
@@ -80,7 +81,7 @@ def build(nodes: list[Node], diagnostics: list[Diagnostic]) -> tuple[Config, Bui
         track_files=tuple(b.track_files),
         track_processes=tuple(b.track_processes),
         vrrp_instances=tuple(instances),
-        vrrp_sync_groups=tuple(b.sync_groups),
+        vrrp_sync_groups=tuple(owner_groups_unweighted(b, b.sync_groups, instances)),
         virtual_server_groups=tuple(b.vs_groups),
         virtual_servers=tuple(b.virtual_servers),
         static_ipaddresses=tuple(b.static_ips),

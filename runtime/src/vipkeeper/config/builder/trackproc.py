@@ -7,12 +7,21 @@ resolved when it is read, so the block must come before the instance that tracks
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Sequence
 
 from vipkeeper.config.builder.core import Builder, Draft, Field, loc, name_of
 from vipkeeper.config.builder.registry import Handler, opens
-from vipkeeper.config.diagnostics import Code
-from vipkeeper.config.model import QUORUM_MAX_UNSET, ParamMatch, TrackProcess, TrackProcessRef
+from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
+from vipkeeper.config.model import (
+    QUORUM_MAX_UNSET,
+    ParamMatch,
+    TrackProcess,
+    TrackProcessRef,
+    VrrpInstanceConfig,
+    VrrpSyncGroup,
+)
 from vipkeeper.config.parser import Node
 
 _INT = re.compile(r"^[+-]?[0-9]+$")
@@ -247,3 +256,38 @@ def parse_track_process(
         else:
             b.bad(node, f"unknown track_process {name} weight option {words[3]} - ignoring")
     return TrackProcessRef(name=name, weight=weight, reverse=reverse, location=loc(node))
+
+
+def owner_groups_unweighted(
+    b: Builder, groups: Sequence[VrrpSyncGroup], instances: Sequence[VrrpInstanceConfig]
+) -> list[VrrpSyncGroup]:
+    """keepalived: a sync group with an address owner (priority 255) among its members cannot
+    have weighted track_process entries; it reports each one and sets its weight to 0."""
+    owners = {i.name for i in instances if i.priority == 255}
+    blocks = {t.name: t for t in b.track_processes}
+    out = []
+    for group in groups:
+        if not owners.intersection(group.group):
+            out.append(group)
+            continue
+        refs = []
+        for ref in group.track_processes:
+            block = blocks.get(ref.name)
+            weight = ref.weight if ref.weight is not None else (block.weight if block else 0)
+            if weight:
+                where = group.location
+                b.diagnostics.append(
+                    Diagnostic(
+                        where.file if where else "",
+                        0,
+                        0,
+                        Severity.ERROR,
+                        f"({group.name}) Cannot have weighted track process '{ref.name}' with "
+                        "member having priority 255 - setting weight 0",
+                        Code.DEFAULTED,
+                    )
+                )
+                ref = dataclasses.replace(ref, weight=0)
+            refs.append(ref)
+        out.append(dataclasses.replace(group, track_processes=tuple(refs)))
+    return out
