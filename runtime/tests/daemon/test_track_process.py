@@ -87,6 +87,7 @@ def test_weight_zero_faults_without_the_process(lab: NetLab, sleeper: Sleeper) -
     assert vk.wait_state("FAULT", BOUND) is not None, vk.log()
     assert time.monotonic() - at < BOUND
     assert "Quorum lost for tracked process proc" in vk.log()
+    assert "did not acknowledge" not in vk.log() and "cannot follow" not in vk.log()
     status = vk.status()["track_processes"]["proc"]
     assert status == {"processes": 0, "quorum": False}
 

@@ -28,6 +28,8 @@ from vipkeeper.vrrp.settings import InstanceSettings
 
 log = logging.getLogger("vipkeeper")
 
+ACK_WAIT = 0.1  # keepalived waits TIMER_HZ / 10 for the kernel's answer to the subscription
+
 
 class Trackers:
     """The running script and file trackers, and what their changes (and links') do.
@@ -164,6 +166,7 @@ class Trackers:
                 )
             else:
                 self.proc_events = reader
+                loop.call_later(ACK_WAIT, self._check_acknowledged)
         tracker.scan()  # after subscribing: an exit between the two is seen
         self.processes = tracker
         before = current.up if current is not None else {}
@@ -177,6 +180,14 @@ class Trackers:
                 name,
                 tracker.count[name],
                 "held" if up else "not held",
+            )
+
+    def _check_acknowledged(self) -> None:
+        reader = self.proc_events
+        if reader is not None and not reader.acknowledged:
+            log.warning(
+                "track_process: the kernel did not acknowledge the process events subscription"
+                " - is CONFIG_PROC_EVENTS enabled? track_process will not follow changes"
             )
 
     def _on_proc_event(self, event: ProcEvent) -> None:

@@ -141,6 +141,7 @@ class ProcEventReader:
         self.on_event = on_event
         self.errors = 0
         self.events = 0
+        self.acknowledged = False  # the kernel answered the subscription (PROC_EVENT_NONE)
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -190,6 +191,8 @@ class ProcEventReader:
                     self.errors += 1
                 continue
             self.events += 1
+            if isinstance(event, Listening):
+                self.acknowledged = True
             self.on_event(event)
             sock = self._sock
 
