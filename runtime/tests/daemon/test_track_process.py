@@ -46,14 +46,18 @@ class Sleeper:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> float:
+        """Start one more; the time just before it starts."""
+        at = time.monotonic()
         self.procs.append(subprocess.Popen(["/usr/bin/sleep", self.tag]))
-        return time.monotonic()
+        return at
 
     def stop_one(self) -> float:
+        """Kill the last one; the time just before the kill (the exit event comes after)."""
         proc = self.procs.pop()
+        at = time.monotonic()
         proc.kill()
         proc.wait()
-        return time.monotonic()
+        return at
 
     def close(self) -> None:
         while self.procs:
