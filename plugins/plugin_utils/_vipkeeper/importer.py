@@ -598,7 +598,13 @@ def import_fleet(
         host: {"vrrp_global_defs": _global_defs(host, configs[host], report)} for host in configs
     }
     for host, config in configs.items():
-        for key in ("static_ipaddresses", "static_routes", "virtual_server_groups", "track_files"):
+        for key in (
+            "static_ipaddresses",
+            "static_routes",
+            "virtual_server_groups",
+            "track_files",
+            "track_processes",
+        ):
             if config.get(key):
                 report.no(f"{host}: {key} is not modelled")
     return {

@@ -57,6 +57,41 @@ vrrp_script chk {
     + INSTANCE % "    track_script {\n        chk %s\n    }"
 )
 
+TP = "vrrp_track_process tp {\n    process sleep\n}\n"
+TRACKS_TP = "    track_process {\n        tp\n    }"
+SYNC = "vrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n    }\n%s\n}\n"
+TWO = INSTANCE % "" + (INSTANCE % "").replace("VI_1", "VI_2").replace("id 10", "id 11")
+
+# track_process and its neighbours, whole configs: the exit code must be keepalived's too
+TRACK_PROCESS: dict[str, str] = {
+    "tracked": TP + INSTANCE % TRACKS_TP,
+    "no-process": "vrrp_track_process tp {\n    weight 10\n}\n" + INSTANCE % TRACKS_TP,
+    "unknown-name": TP + INSTANCE % "    track_process {\n        tq\n    }",
+    "defined-after-use": INSTANCE % TRACKS_TP + TP,
+    "duplicate-entry": TP + INSTANCE % "    track_process {\n        tp\n        tp\n    }",
+    "bad-quorum": TP.replace("}", "    quorum 0\n}") + INSTANCE % TRACKS_TP,
+    "quorum-max-below-quorum": TP.replace("}", "    quorum 3\n    quorum_max 2\n}")
+    + INSTANCE % TRACKS_TP,
+    "quorum-above-quorum-max": TP.replace("}", "    quorum_max 2\n    quorum 3\n}")
+    + INSTANCE % TRACKS_TP,
+    "quorum-max-zero": TP.replace("}", "    quorum_max 0\n}") + INSTANCE % TRACKS_TP,
+    "second-process": TP.replace("}", "    process nginx\n}") + INSTANCE % TRACKS_TP,
+    "second-weight": TP.replace("}", "    weight 1\n    weight 2\n}") + INSTANCE % TRACKS_TP,
+    "unknown-keyword": TP.replace("}", "    procces x\n}") + INSTANCE % TRACKS_TP,
+    "sync-group": TP + SYNC % TRACKS_TP + TWO,
+    "sync-group-unknown": TP + SYNC % TRACKS_TP.replace("tp", "tq") + TWO,
+    "untracked-block": TP + INSTANCE % "",
+    # a weighted entry of a sync group with an address owner: keepalived sets its weight to 0
+    "sync-group-owner-weighted": TP.replace("}", "    weight 10\n}")
+    + SYNC % TRACKS_TP
+    + TWO.replace("id 10\n", "id 10\n    priority 255\n", 1),
+    "sync-group-owner-unweighted": TP
+    + SYNC % TRACKS_TP
+    + TWO.replace("id 10\n", "id 10\n    priority 255\n", 1),
+    "owner-weighted": TP.replace("}", "    weight 10\n}")
+    + INSTANCE % (TRACKS_TP + "\n    priority 255"),
+}
+
 VALUES: dict[str, dict[str, list[str]]] = {
     "script": {
         "interval": ["0", "1", "0.5", "3600"],
@@ -184,6 +219,23 @@ VALUES: dict[str, dict[str, list[str]]] = {
         "lvs_method": ["DR", "dr"],
         "ops": [""],
     },
+    "tprocess": {  # in a vrrp_track_process block the instance tracks
+        "process": ["sleep", "sleep 100", "/usr/bin/sleep 1 2"],
+        "param_match": ["", "initial", "partial", "exact", "foo"],
+        "weight": ["-254", "254", "255", "10 reverse", "10 foo"],
+        "quorum": ["0", "1", "65535", "65536", "abc"],
+        "quorum_max": ["0", "1", "65535", "65536"],
+        "delay": ["0", "0.000001", "0.5", "3600", "3601"],
+        "terminate_delay": ["0", "1.5"],
+        "fork_delay": ["0", "2"],
+        "full_command": [""],
+    },
+    "tpref": {  # a track_process entry of the instance
+        "tp": ["", "weight 10", "weight 300", "weight", "weight 10 reverse"],
+        "tp weight 10": ["noreverse", "bar"],
+        "tq": [""],
+        "tp foo": [""],
+    },
     "checker": {
         "connect_port": ["0", "80", "65535", "65536"],
         "connect_timeout": ["0", "2.5"],
@@ -226,6 +278,11 @@ def render(where: str, keyword: str, value: str) -> str:
         return SCRIPT % (line, "")
     if where == "track":
         return SCRIPT % ("", f"{keyword} {value}")
+    if where == "tprocess":
+        base = "" if keyword == "process" else "    process sleep\n"
+        return f"vrrp_track_process tp {{\n{base}{line}\n}}\n" + INSTANCE % TRACKS_TP
+    if where == "tpref":
+        return TP + INSTANCE % f"    track_process {{\n        {keyword} {value}\n    }}"
     if where == "global":
         return GLOBAL % line
     if where == "service":
@@ -267,4 +324,17 @@ def test_value_accepted_alike(
     assert (k_rc == 0) == res.ok, (
         f"{keyword} {value!r}: keepalived -t exit {k_rc}: {k_err}\n"
         f"vipkeeper: {[d.format() for d in res.diagnostics]}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(TRACK_PROCESS))
+def test_track_process_exit_code_alike(node: Node, name: str) -> None:
+    """track_process blocks and entries: keepalived -t's verdict and exit code."""
+    path = Path(node.lab.workdir) / f"tp-{name}.conf"
+    path.write_text(TRACK_PROCESS[name])
+    k_rc, k_err = keepalived_t(node, path)
+    res = load(path, "node1", interface_exists={"eth0", "lo"}.__contains__)
+    assert k_rc == res.exit_code, (
+        f"{name}: keepalived -t exit {k_rc}: {k_err}\n"
+        f"vipkeeper {res.exit_code}: {[d.format() for d in res.diagnostics]}"
     )

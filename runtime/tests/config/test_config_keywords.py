@@ -108,18 +108,26 @@ def test_unknown_keyword_error_with_suggestion(conf: Callable[..., LoadResult]) 
 
 
 def test_unsupported_keyword_warns_and_is_skipped(conf: Callable[..., LoadResult]) -> None:
-    res = conf(BASE % "use_ipvlan\n    track_process {\n      proc_a\n    }")
+    res = conf(BASE % "use_ipvlan\n    track_bfd {\n      bfd_a\n    }")
     assert res.ok
     assert [(d.line, d.message) for d in res.warnings] == [
         (6, "keyword 'use_ipvlan' is not supported by vipkeeper"),
-        (7, "keyword 'track_process' is not supported by vipkeeper"),
+        (7, "keyword 'track_bfd' is not supported by vipkeeper"),
     ]
     assert res.exit_code == 0
 
 
 def test_unsupported_root_block_checks_inner_names(conf: Callable[..., LoadResult]) -> None:
-    res = conf("vrrp_track_process p {\n  process nginx\n  procces x\n}\n" + BASE % "")
+    res = conf("bfd_instance b {\n  min_rx 10\n  min_rxx 10\n}\n" + BASE % "")
     assert [d.line for d in res.warnings] == [1]
+    [err] = res.errors
+    assert (err.line, err.code) == (3, "unknown-keyword")
+    assert "did you mean 'min_rx'" in err.message
+
+
+def test_track_process_block_names_its_unknown_keywords(conf: Callable[..., LoadResult]) -> None:
+    res = conf("vrrp_track_process p {\n  process nginx\n  procces x\n}\n" + BASE % "")
+    assert res.warnings == []
     [err] = res.errors
     assert (err.line, err.code) == (3, "unknown-keyword")
     assert "did you mean 'process'" in err.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from vrrpkit import make_settings
 
-from vipkeeper.vrrp.settings import TrackFile, TrackInterface, TrackScript
+from vipkeeper.vrrp.settings import TrackFile, TrackInterface, TrackProcess, TrackScript
 from vipkeeper.vrrp.tracking import evaluate
 
 
@@ -93,3 +93,39 @@ def test_weights_add_up() -> None:
         track_files=(TrackFile("f", 3),),
     )
     assert evaluate(s, {"a": True, "b": False}, {}, {"f": 4}).priority == 100 + 10 - 20 + 12
+
+
+@pytest.mark.parametrize(
+    ("weight", "up", "reverse", "expected"),
+    [  # keepalived's vrrp_track_process: reverse multiplies the weight by -1
+        (0, True, False, (100, False)),
+        (0, False, False, (100, True)),
+        (0, True, True, (100, True)),
+        (0, False, True, (100, False)),
+        (10, True, False, (110, False)),
+        (10, False, False, (100, False)),
+        (10, True, True, (90, False)),
+        (10, False, True, (100, False)),
+        (-10, True, False, (100, False)),
+        (-10, False, False, (90, False)),
+        (-10, True, True, (100, False)),
+        (-10, False, True, (110, False)),
+    ],
+)
+def test_process_weights(weight: int, up: bool, reverse: bool, expected: tuple[int, bool]) -> None:
+    s = make_settings(priority=100, track_processes=(TrackProcess("p", weight, reverse),))
+    r = evaluate(s, {}, {}, {}, {"p": up})
+    assert (r.priority, bool(r.faults)) == expected
+
+
+def test_process_state_moves_the_instance() -> None:
+    from vipkeeper.vrrp.instance import VrrpInstance
+
+    s = make_settings(priority=100, track_processes=(TrackProcess("p", 0, initially_up=False),))
+    core = VrrpInstance(s)
+    core.start(0.0)
+    assert core.state.value == "FAULT"
+    core.set_process_state("p", True, 1.0)
+    assert core.state.value != "FAULT"
+    core.set_process_state("p", False, 2.0)
+    assert core.state.value == "FAULT"

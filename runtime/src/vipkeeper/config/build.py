@@ -20,6 +20,11 @@ from vipkeeper.config.builder.core import Builder
 from vipkeeper.config.builder.global_defs import GLOBAL_DEFS, GLOBAL_HANDLERS, finish_global_defs
 from vipkeeper.config.builder.lvs import LVS_ROOT_HANDLERS, RS_HANDLERS, VS_HANDLERS
 from vipkeeper.config.builder.registry import Handler, Registry
+from vipkeeper.config.builder.trackproc import (
+    TRACK_PROCESS_HANDLERS,
+    TRACK_PROCESS_ROOT_HANDLERS,
+    owner_groups_unweighted,
+)
 from vipkeeper.config.builder.unsupported import UNSUPPORTED
 from vipkeeper.config.builder.vrrp import (
     AUTH_HANDLERS,
@@ -37,13 +42,19 @@ from vipkeeper.config.parser import Node
 __all__ = ["HANDLERS", "REGISTRY", "Builder", "build"]
 
 HANDLERS: dict[str, Mapping[str, Handler[Any]]] = {
-    "root": {"global_defs": GLOBAL_DEFS, **VRRP_ROOT_HANDLERS, **LVS_ROOT_HANDLERS},
+    "root": {
+        "global_defs": GLOBAL_DEFS,
+        **VRRP_ROOT_HANDLERS,
+        **TRACK_PROCESS_ROOT_HANDLERS,
+        **LVS_ROOT_HANDLERS,
+    },
     "global_defs": GLOBAL_HANDLERS,
     "vrrp_instance": INSTANCE_HANDLERS,
     "authentication": AUTH_HANDLERS,
     "vrrp_sync_group": SYNC_GROUP_HANDLERS,
     "vrrp_script": SCRIPT_HANDLERS,
     "track_file": TRACK_FILE_HANDLERS,
+    "vrrp_track_process": TRACK_PROCESS_HANDLERS,
     "virtual_server": VS_HANDLERS,
     "real_server": RS_HANDLERS,
     **CHECKER_HANDLERS,
@@ -68,8 +79,9 @@ def build(nodes: list[Node], diagnostics: list[Diagnostic]) -> tuple[Config, Bui
         global_defs=g,
         vrrp_scripts=tuple(b.scripts),
         track_files=tuple(b.track_files),
+        track_processes=tuple(b.track_processes),
         vrrp_instances=tuple(instances),
-        vrrp_sync_groups=tuple(b.sync_groups),
+        vrrp_sync_groups=tuple(owner_groups_unweighted(b, b.sync_groups, instances)),
         virtual_server_groups=tuple(b.vs_groups),
         virtual_servers=tuple(b.virtual_servers),
         static_ipaddresses=tuple(b.static_ips),

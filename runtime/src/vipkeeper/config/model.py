@@ -232,6 +232,18 @@ class TrackFileRef:
 
 
 @dataclass(frozen=True, kw_only=True, **SLOTS)
+class TrackProcessRef:
+    """A `track_process` entry naming a vrrp_track_process.
+
+    weight None = the block's weight; reverse None = the block's `weight N reverse`."""
+
+    name: str
+    weight: int | None = None
+    reverse: bool | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class Authentication:
     """VRRPv2 `authentication` block. auth_pass is at most 8 bytes (longer is truncated)."""
 
@@ -293,6 +305,7 @@ class VrrpInstanceConfig:
     track_interfaces: tuple[TrackInterface, ...] = ()
     track_scripts: tuple[TrackScriptRef, ...] = ()
     track_files: tuple[TrackFileRef, ...] = ()
+    track_processes: tuple[TrackProcessRef, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     smtp_alert: bool = False
     garp_master_delay: float = 5.0
@@ -343,6 +356,7 @@ class VrrpSyncGroup:
     track_interfaces: tuple[TrackInterface, ...] = ()
     track_scripts: tuple[TrackScriptRef, ...] = ()
     track_files: tuple[TrackFileRef, ...] = ()
+    track_processes: tuple[TrackProcessRef, ...] = ()
     smtp_alert: bool = False
     global_tracking: bool = False
     sync_group_tracking_weight: bool = False
@@ -376,6 +390,40 @@ class TrackFile:
     init_file: bool = False  # create the file at start-up
     init_value: int = 0
     init_overwrite: bool = False
+    location: Location | None = None
+
+
+class ParamMatch(StrEnum):
+    """How a vrrp_track_process compares the arguments of a command line (`param_match`)."""
+
+    NONE = "none"  # the process name alone
+    EXACT = "exact"  # all arguments, and no more
+    INITIAL = "initial"  # the configured arguments, the last one as a prefix
+    PARTIAL = "partial"  # the configured arguments first, more may follow
+
+
+QUORUM_MAX_UNSET = 2**32 - 1  # keepalived's UINT_MAX: no upper bound
+
+
+@dataclass(frozen=True, kw_only=True, **SLOTS)
+class TrackProcess:
+    """A `vrrp_track_process` block: up while quorum..quorum_max processes match.
+
+    `full_command` (set by arguments, `param_match` or `full_command`) matches argv[0] and
+    the arguments of /proc/PID/cmdline; otherwise the 15-character `comm` name is matched.
+    """
+
+    name: str
+    process: str
+    params: tuple[str, ...] = ()
+    param_match: ParamMatch = ParamMatch.NONE
+    full_command: bool = False
+    weight: int = 0
+    weight_reverse: bool = False
+    quorum: int = 1
+    quorum_max: int = QUORUM_MAX_UNSET
+    fork_delay: float = 0.0
+    terminate_delay: float = 0.0
     location: Location | None = None
 
 
@@ -628,6 +676,7 @@ class Config:
     global_defs: GlobalDefs = field(default_factory=GlobalDefs)
     vrrp_scripts: tuple[VrrpScript, ...] = ()
     track_files: tuple[TrackFile, ...] = ()
+    track_processes: tuple[TrackProcess, ...] = ()
     vrrp_instances: tuple[VrrpInstanceConfig, ...] = ()
     vrrp_sync_groups: tuple[VrrpSyncGroup, ...] = ()
     virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
@@ -647,6 +696,10 @@ class Config:
     def track_file(self, name: str) -> TrackFile | None:
         """The track_file block called `name`."""
         return next((t for t in self.track_files if t.name == name), None)
+
+    def track_process(self, name: str) -> TrackProcess | None:
+        """The vrrp_track_process block called `name`."""
+        return next((t for t in self.track_processes if t.name == name), None)
 
     def sync_group(self, name: str) -> VrrpSyncGroup | None:
         """The vrrp_sync_group called `name`."""

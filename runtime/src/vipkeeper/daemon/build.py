@@ -22,6 +22,7 @@ from vipkeeper.vrrp.settings import (
     SettingsError,
     TrackFile,
     TrackInterface,
+    TrackProcess,
     TrackScript,
     VirtualRoute,
 )
@@ -192,6 +193,20 @@ def build_instance(
                 initial_value=read_value(block.file),
             )
         )
+    processes: list[TrackProcess] = []
+    for pref in (*inst.track_processes, *(group.track_processes if group else ())):
+        pblock = config.track_process(pref.name)
+        if pblock is None:
+            raise BuildError(f"{inst.name}: track_process {pref.name} is not defined")
+        if any(p.name == pref.name for p in processes):
+            continue  # on the instance and its sync group: keepalived keeps one
+        processes.append(
+            TrackProcess(
+                name=pref.name,
+                weight=pref.weight if pref.weight is not None else pblock.weight,
+                reverse=pref.reverse if pref.reverse is not None else pblock.weight_reverse,
+            )
+        )
     routes = [_route(r, inst.interface) for r in inst.virtual_routes]
     peers = inst.unicast_peers
     min_ttl = max((p.min_ttl or 0 for p in peers), default=0)
@@ -236,6 +251,7 @@ def build_instance(
             track_scripts=tuple(scripts),
             track_interfaces=interfaces,
             track_files=tuple(files),
+            track_processes=tuple(processes),
             notify=notify_of(inst.notify, has_fifo(g)),
         )
     except SettingsError as exc:

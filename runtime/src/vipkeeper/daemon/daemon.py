@@ -67,6 +67,7 @@ class Options:
     dump_dir: str = "/run/vipkeeper"
     metrics: str | None = None
     notify_timeout: float = 30.0
+    proc_events_netns: str = "/proc/1/ns/net"  # track_process, outside the initial netns
 
 
 class Daemon:
@@ -141,6 +142,7 @@ class Daemon:
             reopen_sockets=self.receiver.reopen_sockets,
             forget_addresses=self.kernel.addrs.forget,
             spawn=self._spawn,
+            proc_events_netns=options.proc_events_netns,
         )
         self.plans = Plans(
             clock=self.loop.time,

@@ -288,6 +288,7 @@ def snapshot(
         "sync_groups": {n: g.state.value for n, g in registry.groups.items()},
         "scripts": scripts,
         "track_files": {n: f.value for n, f in trackers.files.items()},
+        "track_processes": _processes(trackers),
         "counters": {
             **counters,
             "kernel_errors": kernel.errors,
@@ -297,3 +298,11 @@ def snapshot(
         },
         "lvs": lvs,
     }
+
+
+def _processes(trackers: Trackers) -> dict[str, Any]:
+    """Each vrrp_track_process: how many processes match, and whether its quorum is held."""
+    procs = trackers.processes
+    if procs is None:
+        return {}
+    return {n: {"processes": procs.count[n], "quorum": procs.up[n]} for n in procs.specs}

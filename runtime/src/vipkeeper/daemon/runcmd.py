@@ -62,6 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="kill a notify script still running after this (default: %(default)s)",
     )
     parser.add_argument(
+        "--proc-events-netns",
+        default="/proc/1/ns/net",
+        metavar="PATH",
+        help="track_process: the network namespace whose process-events connector to use when"
+        " the daemon runs in another one (the connector exists only in the initial one;"
+        " default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -99,6 +107,7 @@ def main(args: argparse.Namespace) -> int:
         dump_dir=args.dump_dir,
         metrics=args.metrics,
         notify_timeout=args.notify_timeout,
+        proc_events_netns=args.proc_events_netns,
     )
 
     loop, selector = new_event_loop()

@@ -1,11 +1,14 @@
-"""The trackers: vrrp_script and track_file checks, interface events, and the script policy.
+"""The trackers: vrrp_script, track_file and track_process checks, interface events, and
+the script policy.
 
 A tracker's change goes to the cores that track it (`core.set_script_result`,
-`set_file_value`, `set_interface_state`), and their actions are carried out at once.
+`set_file_value`, `set_interface_state`, `set_process_state`), and their actions are carried
+out at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable, Coroutine
@@ -14,14 +17,18 @@ from typing import Any
 from vipkeeper.checks.process import RunAs, Script
 from vipkeeper.checks.script import ScriptPolicy, ScriptSpec, ScriptTracker
 from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec
+from vipkeeper.checks.trackproc import ProcessTracker
 from vipkeeper.config import model as m
 from vipkeeper.daemon.build import InstancePlan
 from vipkeeper.daemon.notify import NotifyQueue
 from vipkeeper.daemon.registry import Managed, Registry, Run
 from vipkeeper.net.links import Link
+from vipkeeper.net.procevents import ProcEvent, ProcEventReader
 from vipkeeper.vrrp.settings import InstanceSettings
 
 log = logging.getLogger("vipkeeper")
+
+ACK_WAIT = 0.1  # keepalived waits TIMER_HZ / 10 for the kernel's answer to the subscription
 
 
 class Trackers:
@@ -33,6 +40,7 @@ class Trackers:
     - `reopen_sockets`: bind the VRRP sockets of an interface again (Receiver.reopen_sockets).
     - `forget_addresses`: drop what is cached of an interface's addresses (its index changed).
     - `spawn`: run a coroutine as a task the daemon keeps.
+    - `proc_events_netns`: where the process-events connector is, when not in our namespace.
     """
 
     def __init__(
@@ -46,6 +54,7 @@ class Trackers:
         reopen_sockets: Callable[[str], None],
         forget_addresses: Callable[[str], None],
         spawn: Callable[[Coroutine[Any, Any, Any]], None],
+        proc_events_netns: str = "/proc/1/ns/net",
     ) -> None:
         self.clock = clock
         self.registry = registry
@@ -55,8 +64,11 @@ class Trackers:
         self.reopen_sockets = reopen_sockets
         self.forget_addresses = forget_addresses
         self.spawn = spawn
+        self.proc_events_netns = proc_events_netns
         self.scripts: dict[str, ScriptTracker] = {}
         self.files: dict[str, FileTracker] = {}
+        self.processes: ProcessTracker | None = None  # every vrrp_track_process block
+        self.proc_events: ProcEventReader | None = None  # open while there is a block
         self._policy: tuple[m.Config, ScriptPolicy] | None = None  # see script_policy
 
     async def stop(self) -> None:
@@ -65,6 +77,7 @@ class Trackers:
             await tracker.stop()
         for ftracker in self.files.values():
             await ftracker.stop()
+        self._sync_processes(())
 
     def script_policy(self, config: m.Config) -> ScriptPolicy:
         """Script users and security for `config`: built (and its problems logged) once."""
@@ -120,6 +133,66 @@ class Trackers:
                 fnew = FileTracker(fspec, self.on_file)
                 self.files[name] = fnew
                 fnew.start()
+        self._sync_processes(config.track_processes)
+
+    def _sync_processes(self, specs: tuple[m.TrackProcess, ...]) -> None:
+        """Keep one process tracker for the config's vrrp_track_process blocks.
+
+        A changed set of blocks is counted again from /proc (keepalived's reload reads /proc
+        again too); the connector socket stays open while there is a block."""
+        wanted = tuple(dataclasses.replace(s, location=None) for s in specs)
+        current = self.processes
+        if current is not None and tuple(current.specs.values()) == wanted:
+            return
+        if current is not None:
+            current.stop()
+            self.processes = None
+        if not wanted:
+            if self.proc_events is not None:
+                self.proc_events.close()
+                self.proc_events = None
+            return
+        loop = asyncio.get_running_loop()
+        tracker = ProcessTracker(wanted, self.on_process, loop.call_later)
+        if self.proc_events is None:
+            reader = ProcEventReader(self._on_proc_event)
+            try:
+                reader.start(loop, self.proc_events_netns)
+            except OSError as exc:
+                log.warning(
+                    "track_process: cannot follow process events (%s); the process counts "
+                    "stay as read at start-up",
+                    exc,
+                )
+            else:
+                self.proc_events = reader
+                loop.call_later(ACK_WAIT, self._check_acknowledged)
+        tracker.scan()  # after subscribing: an exit between the two is seen
+        self.processes = tracker
+        before = current.up if current is not None else {}
+        if self.registry.instances:  # a reload: the running cores learn the new counts
+            for name, up in tracker.up.items():
+                if before.get(name) != up:
+                    self.on_process(name, up)
+        for name, up in tracker.up.items():
+            log.info(
+                "track_process %s: %d process(es), quorum %s",
+                name,
+                tracker.count[name],
+                "held" if up else "not held",
+            )
+
+    def _check_acknowledged(self) -> None:
+        reader = self.proc_events
+        if reader is not None and not reader.acknowledged:
+            log.warning(
+                "track_process: the kernel did not acknowledge the process events subscription"
+                " - is CONFIG_PROC_EVENTS enabled? track_process will not follow changes"
+            )
+
+    def _on_proc_event(self, event: ProcEvent) -> None:
+        if self.processes is not None:
+            self.processes.handle(event)
 
     def _sync_notify_scripts(self, config: m.Config, policy: ScriptPolicy) -> None:
         """Vet every notify of the instances and sync groups; the queue runs only those."""
@@ -149,7 +222,16 @@ class Trackers:
             else t
             for t in s.track_files
         )
-        return dataclasses.replace(s, track_scripts=scripts, track_files=files)
+        procs = self.processes
+        processes = tuple(
+            dataclasses.replace(t, initially_up=procs.up[t.name])
+            if procs is not None and t.name in procs.up
+            else t
+            for t in s.track_processes
+        )
+        return dataclasses.replace(
+            s, track_scripts=scripts, track_files=files, track_processes=processes
+        )
 
     def push_state(self, managed: Managed) -> None:
         core = managed.core
@@ -161,6 +243,10 @@ class Trackers:
             ftracker = self.files.get(tf.name)
             if ftracker is not None and ftracker.value != tf.initial_value:
                 core.set_file_value(tf.name, ftracker.value, self.clock())
+        procs = self.processes
+        for tp in core.settings.track_processes:
+            if procs is not None and tp.name in procs.up and procs.up[tp.name] != tp.initially_up:
+                core.set_process_state(tp.name, procs.up[tp.name], self.clock())
 
     def on_link(self, old: Link | None, new: Link | None) -> None:
         """What the interface called `name` is changed (links.py reports by name).
@@ -243,4 +329,11 @@ class Trackers:
         for managed in list(self.registry.instances.values()):
             if any(t.name == name for t in managed.core.settings.track_files):
                 self.run(managed, managed.core.set_file_value(name, value, now), now)
+        self.rearm()
+
+    def on_process(self, name: str, up: bool) -> None:
+        now = self.clock()
+        for managed in list(self.registry.instances.values()):
+            if any(t.name == name for t in managed.core.settings.track_processes):
+                self.run(managed, managed.core.set_process_state(name, up, now), now)
         self.rearm()

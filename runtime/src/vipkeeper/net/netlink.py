@@ -8,7 +8,9 @@ the daemon's own loop (no threads):
 - `raw_route_socket()`: a plain non-blocking rtnetlink socket for the VIP requests that
   `net/addrreq.py` encodes with pyroute2 and sends itself;
 - `ipvs_socket()`: the IPVS generic netlink family (`lvs/ipvs.py`);
-- `route_ifname(address)`: one route lookup on a socket of its own.
+- `route_ifname(address)`: one route lookup on a socket of its own;
+- `proc_events_socket()`: the process events connector (NETLINK_CONNECTOR) of track_process,
+  a plain non-blocking socket that `net/procevents.py` reads and decodes.
 
 `import pyroute2` loads every subsystem (NDB, IPDB, multiprocessing, nftables, conntrack):
 about 8 MB of RSS (0.9.7) the daemon never uses. When nothing has imported pyroute2 yet, the
@@ -21,9 +23,14 @@ on the versions in `VERIFIED_PYROUTE2` only, which runtime/pyproject.toml's boun
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.util
+import logging
+import os
 import socket
 import sys
+import threading
 import types
 from typing import Any
 
@@ -70,6 +77,8 @@ from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR, RTMGRP_LINK  # noqa: E402
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg  # noqa: E402
 
+from vipkeeper.net import procevents  # noqa: E402
+
 NETLINK_ROUTE = 0
 
 __all__ = [
@@ -89,6 +98,7 @@ __all__ = [
     "event_socket",
     "ifaddrmsg",
     "ipvs_socket",
+    "proc_events_socket",
     "raw_route_socket",
     "route_ifname",
     "route_socket",
@@ -147,3 +157,69 @@ async def route_ifname(address: str) -> str:
     finally:
         ipr.close()
     raise NetlinkError(19, f"no interface for {address}")  # ENODEV
+
+
+PROC_RCVBUF = 1 << 20
+CLONE_NEWNET = 0x40000000
+
+
+def _proc_socket() -> socket.socket:
+    sock = socket.socket(
+        socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, procevents.NETLINK_CONNECTOR
+    )
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, PROC_RCVBUF)
+        sock.bind((0, procevents.CN_IDX_PROC))
+        sock.send(procevents.subscription(True))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _proc_socket_in_netns(netns: str) -> socket.socket:
+    """`_proc_socket` run in the network namespace `netns`, on a thread of its own."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    box: list[socket.socket | BaseException] = []
+
+    def run() -> None:
+        try:
+            fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            box.append(_proc_socket())
+        except BaseException as exc:  # handed to the caller's thread
+            box.append(exc)
+
+    thread = threading.Thread(target=run, name="vipkeeper-procevents", daemon=True)
+    thread.start()
+    thread.join()
+    result = box[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def proc_events_socket(netns: str = "/proc/1/ns/net") -> socket.socket:
+    """A non-blocking NETLINK_CONNECTOR socket subscribed to the process events
+    (`net/procevents.py` reads it); OSError when the kernel refuses.
+
+    The connector exists only in the initial network namespace: in another one the socket
+    opens but the subscription is refused (ECONNREFUSED), and keepalived run there never sees
+    an event. The socket is then opened in `netns` (pid 1's network namespace unless the
+    daemon's --proc-events-netns says otherwise), from a short-lived
+    thread (setns changes only the calling thread's namespace), so the daemon's own namespace
+    is untouched. Needs root (CAP_NET_ADMIN, and CAP_SYS_ADMIN for setns).
+    """
+    try:
+        return _proc_socket()
+    except ConnectionRefusedError:
+        logging.getLogger("vipkeeper").info(
+            "process events: not the initial network namespace; subscribing in %s", netns
+        )
+        return _proc_socket_in_netns(netns)

@@ -129,7 +129,8 @@ class VrrpInstance:
         self._scripts = {t.name: t.initially_ok for t in settings.track_scripts}
         self._interfaces = {t.name: t.initially_up for t in settings.track_interfaces}
         self._files = {t.name: t.initial_value for t in settings.track_files}
-        self._track: TrackResult = evaluate(settings, self._scripts, self._interfaces, self._files)
+        self._processes = {t.name: t.initially_up for t in settings.track_processes}
+        self._track: TrackResult = self._evaluate(settings)
         self._sync_fault = False
         self._io_fault: str | None = None  # why the daemon cannot send or receive for it
         self._down_at: float | None = None
@@ -457,14 +458,25 @@ class VrrpInstance:
         self._files[name] = value
         return self._retrack(now)
 
+    def set_process_state(self, name: str, up: bool, now: float) -> list[Action]:
+        """A tracked process gained (up) or lost its quorum."""
+        self._require(name in self._processes, f"unknown tracked process {name!r}")
+        self._processes[name] = up
+        return self._retrack(now)
+
+    def _evaluate(self, settings: InstanceSettings) -> TrackResult:
+        return evaluate(settings, self._scripts, self._interfaces, self._files, self._processes)
+
     def set_track_state(self, kind: str, name: str, value: int | bool, now: float) -> list[Action]:
-        """Generic form: ``kind`` is script|interface|file."""
+        """Generic form: ``kind`` is script|interface|file|process."""
         if kind == "script":
             return self.set_script_result(name, bool(value), now)
         if kind == "interface":
             return self.set_interface_state(name, bool(value), now)
         if kind == "file":
             return self.set_file_value(name, int(value), now)
+        if kind == "process":
+            return self.set_process_state(name, bool(value), now)
         raise LocalProtocolError(f"unknown tracker kind {kind!r}")
 
     def set_io_fault(self, reason: str | None, now: float) -> list[Action]:
@@ -484,7 +496,7 @@ class VrrpInstance:
     def _retrack(self, now: float) -> list[Action]:
         self._fast = None
         old = self._track
-        self._track = evaluate(self.settings, self._scripts, self._interfaces, self._files)
+        self._track = self._evaluate(self.settings)
         acts: list[Action] = []
         if old.priority != self._track.priority:
             acts.append(PriorityChanged(self.name, old.priority, self._track.priority, now))
@@ -517,7 +529,10 @@ class VrrpInstance:
         self._files = {
             t.name: self._files.get(t.name, t.initial_value) for t in settings.track_files
         }
-        self._track = evaluate(settings, self._scripts, self._interfaces, self._files)
+        self._processes = {
+            t.name: self._processes.get(t.name, t.initially_up) for t in settings.track_processes
+        }
+        self._track = self._evaluate(settings)
         acts: list[Action] = []
         if self.priority != old_priority:
             acts.append(PriorityChanged(self.name, old_priority, self.priority, now))

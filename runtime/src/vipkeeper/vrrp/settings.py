@@ -87,6 +87,20 @@ class TrackFile:
 
 
 @dataclass(frozen=True, **SLOTS)
+class TrackProcess:
+    """A tracked ``vrrp_track_process``, up while its process count is within the quorum.
+
+    keepalived's rule: weight 0 -> FAULT while down (while up when ``reverse``); otherwise
+    weight (negated by ``reverse``) is added while up if weight > 0, while down if < 0.
+    """
+
+    name: str
+    weight: int = 0
+    reverse: bool = False
+    initially_up: bool = False
+
+
+@dataclass(frozen=True, **SLOTS)
 class Notify:
     """Notify commands as argv tuples; ``fifo`` is set when a notify FIFO is configured."""
 
@@ -152,6 +166,7 @@ class InstanceSettings:
     track_scripts: tuple[TrackScript, ...] = ()  # track_script (rise/fall done by the daemon)
     track_interfaces: tuple[TrackInterface, ...] = ()  # track_interface
     track_files: tuple[TrackFile, ...] = ()  # track_file
+    track_processes: tuple[TrackProcess, ...] = ()  # track_process
     notify: Notify = field(default_factory=Notify)  # notify_* commands, notify FIFO
     # vipkeeper extension: a master pushed out by a higher-priority advert releases its
     # addresses and then sends one advert with its own priority, so that the winner sees the

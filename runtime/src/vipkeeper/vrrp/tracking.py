@@ -5,6 +5,9 @@
   weight < 0 -> added (so subtracted) while failing/down.
 - file: weight 0 -> FAULT while the value is non-zero; otherwise value x weight (negated by
   ``reverse``) is added, and a result below -253 means FAULT.
+- process: keepalived's rule, where ``reverse`` negates the weight: weight 0 -> FAULT while
+  the quorum is lost (held, when reversed); weight > 0 -> weight added while the quorum is held;
+  weight < 0 -> weight added while it is lost.
 - The sum is added to the base priority and clamped to 1..254; the address owner (255) is never
   adjusted, though it can still go to FAULT.
 """
@@ -42,6 +45,7 @@ def evaluate(
     scripts: Mapping[str, bool],
     interfaces: Mapping[str, bool],
     files: Mapping[str, int],
+    processes: Mapping[str, bool] | None = None,
 ) -> TrackResult:
     """Compute the effective priority and faults from the current tracker values."""
     faults: list[str] = []
@@ -63,6 +67,13 @@ def evaluate(
             faults.append(f"file:{tf.name}")
         else:
             delta += contribution
+    for tp in settings.track_processes:
+        up = processes[tp.name] if processes is not None else tp.initially_up
+        if tp.weight == 0:
+            if up == tp.reverse:
+                faults.append(f"process:{tp.name}")
+        elif (tp.weight > 0) == up:
+            delta += -tp.weight if tp.reverse else tp.weight
     base = settings.priority
     if base == OWNER_PRIORITY:
         return TrackResult(base, tuple(faults))

@@ -373,6 +373,18 @@ def test_unsupported_is_reported_by_name() -> None:
     )
 
 
+def test_track_process_is_reported() -> None:
+    text = "vrrp_track_process nginx {\n  process nginx\n}\n" + NGINX["lb1"][1].replace(
+        "garp_master_delay 1", "garp_master_delay 1\n  track_process {\n    nginx\n  }"
+    )
+    fleet = {"lb1": (NGINX["lb1"][0], text), "lb2": NGINX["lb2"]}
+    facts = {h: _facts(h, a) for h, (a, _text) in fleet.items()}
+    configs = {h: export(_load(t, h)) for h, (_addrs, t) in fleet.items()}
+    fragment = import_fleet(configs, facts)
+    assert "lb1: vrrp_instance VI_1: track_processes is not modelled" in fragment["unsupported"]
+    assert "lb1: track_processes is not modelled" in fragment["unsupported"]
+
+
 def test_foreign_unicast_peer_is_reported() -> None:
     fleet = dict(UNICAST3)
     del fleet["n3"]

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from vipkeeper.config.builder.vrrp import InstanceDraft
     from vipkeeper.config.model import (
         TrackFile,
+        TrackProcess,
         VirtualIP,
         VirtualRoute,
         VirtualServer,
@@ -138,6 +139,7 @@ class Builder:
         self.sync_groups: list[VrrpSyncGroup] = []
         self.scripts: list[VrrpScript] = []
         self.track_files: list[TrackFile] = []
+        self.track_processes: list[TrackProcess] = []
         self.vs_groups: list[VirtualServerGroup] = []
         self.virtual_servers: list[VirtualServer] = []
         self.static_ips: list[VirtualIP] = []

@@ -23,7 +23,7 @@ _TABLE: dict[str, str] = {
     "root": """
         static_rules[] linkbeat_use_polling net_namespace net_namespace_ipvs
         namespace_with_ipsets use_pid_dir instance child_wait_time track_group{track_group}
-        garp_group{garp_group} linkbeat_interfaces[] vrrp_track_process{vrrp_track_process}
+        garp_group{garp_group} linkbeat_interfaces[]
         interface_up_down_delays[] SSL{SSL} bfd_instance{bfd_instance}
     """,
     "global_defs": """
@@ -55,17 +55,13 @@ _TABLE: dict[str, str] = {
     """,
     "vrrp_instance": """
         use_vmac_addr use_ipvlan unicast_fault_no_peer old_unicast_checksum native_ipv6 vrf
-        track_process[] track_bfd[] track_src_ip no_virtual_ipaddress linkbeat_use_polling
+        track_bfd[] track_src_ip no_virtual_ipaddress linkbeat_use_polling
         virtual_rules[] notify_priority_changes lvs_sync_daemon_interface
         timer_expired_backup thread_timer_expired garp_extra_if vmac_garp_intvl
         owner_ignore_adverts kernel_rx_buf_size
     """,
     "authentication": "auth_hmac key active_key time_window anti_replay mode",
-    "vrrp_sync_group": "track_process[] track_bfd[] notify_priority_changes",
-    "vrrp_track_process": """
-        process param_match weight quorum quorum_max delay terminate_delay fork_delay
-        full_command
-    """,
+    "vrrp_sync_group": "track_bfd[] notify_priority_changes",
     "garp_group": "garp_interval gna_interval interface interfaces[]",
     "track_group": "group[]",
     "SSL": "password ca certificate key",

@@ -38,6 +38,7 @@ from vipkeeper.config.builder.handlers import (
     h_words,
 )
 from vipkeeper.config.builder.registry import LIST, Handler, opens
+from vipkeeper.config.builder.trackproc import parse_track_process
 from vipkeeper.config.diagnostics import Code
 from vipkeeper.config.model import (
     Authentication,
@@ -51,6 +52,7 @@ from vipkeeper.config.model import (
     TrackFile,
     TrackFileRef,
     TrackInterface,
+    TrackProcessRef,
     TrackScriptRef,
     UnicastPeer,
     VirtualIP,
@@ -101,6 +103,7 @@ class TrackDraft(Draft):
     track_interfaces: Field[tuple[TrackInterface, ...]] = Field()
     track_scripts: Field[tuple[TrackScriptRef, ...]] = Field()
     track_files: Field[tuple[TrackFileRef, ...]] = Field()
+    track_processes: Field[tuple[TrackProcessRef, ...]] = Field()
 
 
 class InstanceDraft(NotifyDraft, TrackDraft):
@@ -249,10 +252,21 @@ NOTIFY_HANDLERS: dict[str, Handler[NotifyDraft]] = {
     "notify": h_script(N.notify_generic),
 }
 
+
+def _track_processes(b: Builder, node: Node, d: TrackDraft) -> None:
+    refs = list(d.track_processes or ())
+    for entry in b.entries(node):
+        ref = parse_track_process(b, entry, tuple(refs))
+        if ref is not None:
+            refs.append(ref)
+    d.track_processes = tuple(refs)
+
+
 TRACK_HANDLERS: dict[str, Handler[TrackDraft]] = {
     "track_interface": h_list(TR.track_interfaces, parse_track_interface),
     "track_script": h_list(TR.track_scripts, parse_track_script),
     "track_file": h_list(TR.track_files, parse_track_file),
+    "track_process": opens(LIST, _track_processes),
 }
 
 INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
