@@ -24,12 +24,14 @@ def one_script(weight: int, ok: bool, reverse: bool = False, base: int = 100) ->
         (0, False, True, (100, False)),
         (10, True, False, (110, False)),  # >0 added while succeeding
         (10, False, False, (100, False)),
-        (10, True, True, (100, False)),
-        (10, False, True, (110, False)),
+        # reverse multiplies the weight by -1 (keepalived's weight_multiplier), and the weight
+        # still applies while succeeding for > 0 and while failing for < 0
+        (10, True, True, (90, False)),
+        (10, False, True, (100, False)),
         (-10, True, False, (100, False)),
         (-10, False, False, (90, False)),  # <0 subtracted while failing
-        (-10, True, True, (90, False)),
-        (-10, False, True, (100, False)),
+        (-10, True, True, (100, False)),
+        (-10, False, True, (110, False)),
     ],
 )
 def test_script_weights(weight: int, ok: bool, reverse: bool, expected: tuple[int, bool]) -> None:

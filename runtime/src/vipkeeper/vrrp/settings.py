@@ -52,7 +52,10 @@ class Auth:
 
 @dataclass(frozen=True, **SLOTS)
 class TrackScript:
-    """A tracked ``vrrp_script``: weight 0 -> FAULT while failing; >0 added if OK; <0 if failing."""
+    """A tracked ``vrrp_script``: weight 0 -> FAULT while failing; >0 added if OK; <0 if failing.
+
+    ``reverse`` negates the weight (weight 0: FAULT while OK); see vrrp/tracking.py.
+    """
 
     name: str
     weight: int = 0

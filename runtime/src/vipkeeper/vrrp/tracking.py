@@ -1,13 +1,14 @@
 """Effective priority and FAULT from tracked scripts, interfaces and files (keepalived semantics).
 
-- script / interface, ``reverse`` flips the sense first:
-  weight 0 -> FAULT while failing/down; weight > 0 -> added while OK/up;
-  weight < 0 -> added (so subtracted) while failing/down.
+- script / interface / process, keepalived's rule (vrrp_track.c, its ``weight_multiplier``):
+  ``reverse`` multiplies the weight by -1 but does not change *when* it applies.
+  weight 0 -> FAULT while failing/down/the quorum is lost (while OK/up/held, when reversed);
+  weight > 0 -> weight x multiplier added while OK/up/held;
+  weight < 0 -> weight x multiplier added while failing/down/lost.
+  So ``weight 10 reverse`` takes 10 off while the script succeeds, and ``weight -10 reverse``
+  adds 10 while it fails.
 - file: weight 0 -> FAULT while the value is non-zero; otherwise value x weight (negated by
   ``reverse``) is added, and a result below -253 means FAULT.
-- process: keepalived's rule, where ``reverse`` negates the weight: weight 0 -> FAULT while
-  the quorum is lost (held, when reversed); weight > 0 -> weight added while the quorum is held;
-  weight < 0 -> weight added while it is lost.
 - The sum is added to the base priority and clamped to 1..254; the address owner (255) is never
   adjusted, though it can still go to FAULT.
 """
@@ -30,14 +31,15 @@ class TrackResult:
     faults: tuple[str, ...]
 
 
-def _binary(weight: int, good: bool, name: str, faults: list[str]) -> int:
+def _binary(weight: int, reverse: bool, up: bool, name: str, faults: list[str]) -> int:
+    """One script, interface or process: its share of the priority, or a fault."""
     if weight == 0:
-        if not good:
+        if up == reverse:
             faults.append(name)
         return 0
-    if weight > 0:
-        return weight if good else 0
-    return weight if not good else 0
+    if (weight > 0) == up:
+        return -weight if reverse else weight
+    return 0
 
 
 def evaluate(
@@ -51,11 +53,9 @@ def evaluate(
     faults: list[str] = []
     delta = 0
     for ts in settings.track_scripts:
-        delta += _binary(ts.weight, scripts[ts.name] != ts.reverse, f"script:{ts.name}", faults)
+        delta += _binary(ts.weight, ts.reverse, scripts[ts.name], f"script:{ts.name}", faults)
     for ti in settings.track_interfaces:
-        delta += _binary(
-            ti.weight, interfaces[ti.name] != ti.reverse, f"interface:{ti.name}", faults
-        )
+        delta += _binary(ti.weight, ti.reverse, interfaces[ti.name], f"interface:{ti.name}", faults)
     for tf in settings.track_files:
         value = files[tf.name]
         if tf.weight == 0:
@@ -69,11 +69,7 @@ def evaluate(
             delta += contribution
     for tp in settings.track_processes:
         up = processes[tp.name] if processes is not None else tp.initially_up
-        if tp.weight == 0:
-            if up == tp.reverse:
-                faults.append(f"process:{tp.name}")
-        elif (tp.weight > 0) == up:
-            delta += -tp.weight if tp.reverse else tp.weight
+        delta += _binary(tp.weight, tp.reverse, up, f"process:{tp.name}", faults)
     base = settings.priority
     if base == OWNER_PRIORITY:
         return TrackResult(base, tuple(faults))
