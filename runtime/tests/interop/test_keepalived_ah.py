@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon.vkd import config, instance_conf, start_vipkeeper, stays
+from daemon.vkd import Vipkeeper, config, instance_conf, start_vipkeeper, stays
 from interop.kad import keepalived_in
 from interop.test_keepalived_interop import HIGH, LOW, SLACK, START, Scenario, Side, _both, _only
 from netlab import NetLab, Node, wait_for
@@ -200,3 +200,45 @@ def test_wrong_password_is_an_auth_failure_on_both_sides(lab: NetLab, vk_role: s
     assert drops.get("auth_ah", 0) >= 2 and set(drops) == {"auth_ah"}, drops
     assert "advert dropped (auth_ah)" in vk.log(), vk.log()
     assert KEEPALIVED_AH_FAILURE in ka.log(), ka.log()
+
+
+@pytest.mark.parametrize("vk_role", ["vipkeeper-master", "keepalived-master"])
+def test_ah_with_a_configured_multicast_group(lab: NetLab, vk_role: str) -> None:
+    """`vrrp_mcast_group4`: the group address is in the ICV; each side accepts the other's."""
+    a = lab.add_node("a", addrs=[ADDRS[0]])
+    b = lab.add_node("b", addrs=[ADDRS[1]])
+    vk_node, ka_node = (a, b) if vk_role == "vipkeeper-master" else (b, a)
+    vk_prio, ka_prio = (HIGH, LOW) if vk_role == "vipkeeper-master" else (LOW, HIGH)
+    common = {"vrid": 47, "version": 2, "advert": 1, "vips": ("10.213.1.100/24",)}
+    group = "vrrp_mcast_group4 224.0.0.19"
+    ka = keepalived_in(lab, ka_node)
+
+    def ka_start() -> None:
+        inst = instance_conf(
+            priority=ka_prio, auth=PASSWORD, auth_type="AH", extra=ka.notify_line, **common
+        )
+        ka.start(config(inst, globals_=group))
+
+    def vk_start() -> Vipkeeper:
+        inst = instance_conf(priority=vk_prio, auth=PASSWORD, auth_type="AH", **common)
+        return start_vipkeeper(lab, vk_node, config(inst, globals_=group))
+
+    down_high = master_down_interval(2, HIGH, 1)
+    if vk_role == "vipkeeper-master":
+        vk = vk_start()
+        assert vk.wait_state("MASTER", down_high + START) is not None, vk.log()
+        ka_start()
+        backup_state = ka.state
+    else:
+        ka_start()
+        assert ka.wait_state("MASTER", down_high + START) is not None, ka.log()
+        vk = vk_start()
+        backup_state = vk.state
+    assert wait_for(lambda: backup_state() == "BACKUP", START) is not None, ka.log()
+    assert stays(lambda: backup_state() == "BACKUP", master_down_interval(2, LOW, 1) + 1), (
+        f"{vk.log()[-3000:]}\n---\n{ka.log()[-3000:]}"
+    )
+    assert vk.instance()["counters"]["drops"] == {}, vk.instance()["counters"]
+    no_auth_failure(vk.log(), ka.log())
+    if vk_role == "keepalived-master":
+        assert vk.instance()["counters"]["adverts_received"] >= 3
