@@ -136,13 +136,15 @@ vrrp_instance VI_9 {
     )
     assert res.config is not None
     [inst] = res.config.vrrp_instances
-    assert inst.state is StateConfig.MASTER and inst.priority == 200 and inst.advert_int == 3
-    assert inst.preempt_delay == 0.0  # with state MASTER keepalived clears it
+    # auth_type AH: keepalived first clears state MASTER of a non-owner (it must hear a
+    # sequence number before it takes over), so preempt_delay no longer clashes and is kept
+    assert inst.state is StateConfig.BACKUP and inst.priority == 200 and inst.advert_int == 3
+    assert inst.preempt_delay == 12.5
     assert inst.authentication is not None
     assert inst.authentication.auth_type is AuthTypeConfig.AH
     assert inst.authentication.auth_pass == "12345678"
     assert [w.message for w in res.errors] == [  # keepalived -t rejects it too
-        "(VI_9) preempt_delay does not work with initial state MASTER; it is cleared",
+        "(VI_9) initial state MASTER is incompatible with AH authentication; it is cleared",
         "auth_pass is 10 bytes, longer than 8; truncated to 8",
     ]
     v1, v2 = inst.virtual_ipaddresses

@@ -158,6 +158,7 @@ class Sock:
     """A VRRP socket's IPv4 reading side, fed raw packets."""
 
     family = 4
+    proto = 112
     ifname = "eth0"
 
     def __init__(self, packets: list[bytes]) -> None:

@@ -87,16 +87,17 @@ def daemon(
     """
     registry = Registry(groups=groups or {})
     log: list[Any] = []
-    sockets: dict[tuple[str, int], Any] = {}
+    sockets: dict[tuple[str, int, int], Any] = {}
     for core in cores:
         plan = SimpleNamespace(
             settings=SimpleNamespace(name=core.name, family=4),
             sync_group="G" if core.name.startswith("g") else None,
             interface=core.name,
             mcast_group=None,
+            socket_key=(core.name, 4, 112),
         )
         registry.instances[core.name] = Managed(plan, core)  # type: ignore[arg-type]
-        sockets[(core.name, 4)] = Sock(core.name, send or (lambda name: None))
+        sockets[plan.socket_key] = Sock(core.name, send or (lambda name: None))
 
     def run(managed: Managed, actions: list[Action], now: float) -> None:
         log.append(("run", managed.core.name, [type(a).__name__ for a in actions]))  # type: ignore[attr-defined]

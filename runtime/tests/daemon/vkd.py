@@ -38,11 +38,12 @@ def instance_conf(
     auth: str | None = "secret1",
     interface: str = "eth0",
     extra: str = "",
+    auth_type: str = "PASS",
 ) -> str:
     """One vrrp_instance block."""
     auth_block = ""
     if auth is not None and version == 2:
-        auth_block = f"authentication {{\n    auth_type PASS\n    auth_pass {auth}\n  }}"
+        auth_block = f"authentication {{\n    auth_type {auth_type}\n    auth_pass {auth}\n  }}"
     vip_lines = "\n    ".join(vips)
     return f"""
 vrrp_instance {name} {{

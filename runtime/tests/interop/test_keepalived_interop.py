@@ -45,6 +45,7 @@ class Scenario:
     addrs: tuple[str, str]
     auth: str | None = None
     unicast: bool = False
+    auth_type: str = "PASS"
 
     @property
     def vip_addr(self) -> str:
@@ -64,6 +65,7 @@ class Scenario:
             advert=self.advert,
             vips=(self.vip,),
             auth=self.auth,
+            auth_type=self.auth_type,
             extra="\n  ".join(line for line in lines if line),
         )
         return config(inst)

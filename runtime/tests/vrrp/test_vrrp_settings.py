@@ -61,7 +61,9 @@ def test_ipv6_and_unicast_destinations() -> None:
         ({"initial_state": State.FAULT}, "initial_state"),
         ({"preempt_delay": 1001}, "preempt_delay"),
         ({"preempt_delay": -1}, "preempt_delay"),
-        ({"version": 2, "auth": Auth(AuthType.AH, b"x")}, "auth"),
+        ({"version": 3, "auth": Auth(AuthType.AH, b"x")}, "auth"),
+        ({"version": 2, "strict_mode": True, "auth": Auth(AuthType.AH, b"x")}, "auth"),
+        ({"version": 2, "auth": Auth(AuthType.AH, b"123456789")}, "auth"),
         ({"version": 2, "auth": Auth(AuthType.PASS, b"123456789")}, "auth"),
         ({"version": 3, "auth": Auth(AuthType.PASS, b"x")}, "auth"),
         ({"version": 2, "strict_mode": True, "auth": Auth(AuthType.PASS, b"x")}, "auth"),
@@ -74,6 +76,10 @@ def test_ipv6_and_unicast_destinations() -> None:
 def test_rules(kw: dict[str, object], field: str) -> None:
     with pytest.raises(SettingsError, match=f"^{field}:"):
         make_settings(**kw)  # type: ignore[arg-type]
+
+
+def test_ah_accepted_for_vrrpv2() -> None:
+    assert make_settings(version=2, auth=Auth(AuthType.AH, b"s3cr3t")).auth.type is AuthType.AH
 
 
 def test_owner_and_limits_accepted() -> None:

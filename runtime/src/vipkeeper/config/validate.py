@@ -10,6 +10,7 @@
 # - track_script / track_file / FILE_CHECK / sync-group members must name defined blocks
 #   (a sync group needs two members); an undefined virtual_server group is only a warning;
 # - VRRPv3 (and so IPv6) has no authentication;
+# - auth_type AH clears state MASTER unless the priority is 255 (or not written);
 # - unicast peers have the instance's address family;
 # - vrrp_strict (or strict_mode): at least one VIP, no unicast peers, no authentication,
 #   no IPv6 VIPs with VRRPv2, and initial state MASTER only for the address owner (255);
@@ -29,7 +30,7 @@ from typing import Any
 from vipkeeper._compat import zip_strict
 from vipkeeper.config.build import Builder
 from vipkeeper.config.builder.lvs import VirtualServerDraft
-from vipkeeper.config.builder.vrrp import InstanceDraft
+from vipkeeper.config.builder.vrrp import InstanceDraft, ah_clears_master
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
 from vipkeeper.config.model import Config, Location, VirtualServer, VrrpInstanceConfig
 from vipkeeper.config.parser import Node
@@ -222,6 +223,12 @@ def _instance(
             kw.node_of(INST.authentication) or node,
             Code.DEFAULTED,
             f"{name} VRRP version 3 does not support authentication",
+        )
+    if ah_clears_master(kw, inst.strict_mode, inst.version):
+        r.at(
+            kw.node_of(INST.state) or node,
+            Code.DEFAULTED,
+            f"{name} initial state MASTER is incompatible with AH authentication; it is cleared",
         )
 
 

@@ -14,6 +14,8 @@ from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.checks.trackfile import read_value
 from vipkeeper.config import model as m
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
+from vipkeeper.net.vrrpsock import IPPROTO_VRRP, SocketKey
+from vipkeeper.vrrp.ah import IPPROTO_AH
 from vipkeeper.vrrp.settings import (
     Auth,
     AuthType,
@@ -48,6 +50,13 @@ class InstancePlan:
     garp_interval: float  # seconds between gratuitous ARPs of a burst
     gna_interval: float  # seconds between unsolicited NAs of a burst
     sync_group: str | None
+
+    @property
+    def socket_key(self) -> SocketKey:
+        """The VRRP socket it uses: (interface, family, IP protocol: 51 for AH, else 112)."""
+        s = self.settings
+        proto = IPPROTO_AH if s.auth.type is AuthType.AH else IPPROTO_VRRP
+        return (self.interface, s.family, proto)
 
 
 def _argv(cmd: m.ScriptCommand | None) -> tuple[str, ...]:

@@ -47,7 +47,7 @@ from vipkeeper.daemon.timer import OneTimer
 from vipkeeper.daemon.trackers import Trackers
 from vipkeeper.net.links import Link, LinkMonitor
 from vipkeeper.net.record import RecordError
-from vipkeeper.net.vrrpsock import VrrpSocket
+from vipkeeper.net.vrrpsock import SocketKey, VrrpSocket
 from vipkeeper.vrrp.instance import Stats
 from vipkeeper.vrrp.state import State
 
@@ -86,7 +86,7 @@ class Daemon:
         self.sd = SdNotify()
         self.registry = Registry()
         self._stopping = asyncio.Event()
-        self.sockets: dict[tuple[str, int], VrrpSocket] = {}
+        self.sockets: dict[SocketKey, VrrpSocket] = {}
         self.notify = NotifyQueue(options.notify_timeout)
         self.fifos = Fifos(self._spawn)
         self.not_started: dict[str, str] = {}  # instance name -> why it could not start

@@ -12,6 +12,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
+from ipaddress import IPv4Address
 from typing import Any, Protocol
 
 from vipkeeper._compat import zip_strict
@@ -20,7 +21,7 @@ from vipkeeper.daemon.notify import NotifyQueue
 from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.net.addrs import AddrSpec, RouteSpec
 from vipkeeper.net.links import LinkMonitor
-from vipkeeper.net.vrrpsock import VrrpSocket
+from vipkeeper.net.vrrpsock import SocketKey, VrrpSocket
 from vipkeeper.vrrp.actions import (
     Action,
     AddRoutes,
@@ -36,6 +37,7 @@ from vipkeeper.vrrp.actions import (
     StateChanged,
     WriteNotifyFifo,
 )
+from vipkeeper.vrrp.ah import IPPROTO_AH, ah_key, readdress
 from vipkeeper.vrrp.packet import decode_advert, encode_advert
 from vipkeeper.vrrp.settings import MCAST_V4, MCAST_V6, IPAddress, VirtualRoute
 from vipkeeper.vrrp.state import State
@@ -95,7 +97,7 @@ class Executor:
         *,
         clock: Callable[[], float],
         registry: Registry,
-        sockets: Mapping[tuple[str, int], VrrpSocket],
+        sockets: Mapping[SocketKey, VrrpSocket],
         kernel: Kernel,
         links: LinkMonitor,
         notify: NotifyQueue,
@@ -196,19 +198,24 @@ class Executor:
     def send(self, managed: Managed, action: SendAdvert) -> None:
         """Send an advert on the instance's socket (a configured group gets its own copy)."""
         plan = managed.plan
-        sock = self.sockets.get((plan.interface, plan.settings.family))
+        sock = self.sockets.get(plan.socket_key)
         if sock is None:
             self._send_failed(managed, action, None, None)
             return
         data, dst = action.packet, action.dst
-        if plan.mcast_group is not None and dst in (MCAST_V4, MCAST_V6) and dst != plan.mcast_group:
-            # The core addresses the standard group; a configured group needs its own checksum.
+        group = plan.mcast_group
+        if group is not None and dst in (MCAST_V4, MCAST_V6) and dst != group:
+            # The core addresses the standard group; a configured group needs its own checksum
+            # (with AH, its own IP header and ICV).
             s = plan.settings
-            advert = decode_advert(data, s.family)
-            data = encode_advert(
-                advert, action.src, plan.mcast_group, v3_checksum_as_v2=s.v3_checksum_as_v2
-            )
-            dst = plan.mcast_group
+            if action.proto == IPPROTO_AH and isinstance(group, IPv4Address):
+                data = readdress(data, group, key=ah_key(s.auth.password), unicast=False)
+            else:
+                advert = decode_advert(data, s.family)
+                data = encode_advert(
+                    advert, action.src, group, v3_checksum_as_v2=s.v3_checksum_as_v2
+                )
+            dst = group
         try:
             sock.send(data, dst, action.src)
         except OSError as exc:

@@ -1,4 +1,5 @@
-"""The VRRP sockets and the receive path: one socket per (interface, family), bound by index.
+"""The VRRP sockets and the receive path: one socket per (interface, family, IP protocol: 112,
+or 51 for auth_type AH), bound by index.
 
 Reading: `on_readable` runs when the event loop sees a socket readable. IPv4 first tries the
 fast path (daemon/rxfast.py): a master's advert repeated exactly only refreshes its backup's
@@ -23,7 +24,7 @@ from vipkeeper.daemon.evloop import received_at
 from vipkeeper.daemon.registry import Managed, Registry, Run
 from vipkeeper.daemon.rxfast import FastEntry, entry_for, match
 from vipkeeper.net.links import LinkMonitor
-from vipkeeper.net.vrrpsock import Datagram, VrrpSocket, parse_ipv4
+from vipkeeper.net.vrrpsock import IPPROTO_VRRP, Datagram, SocketKey, VrrpSocket, parse_ipv4
 
 log = logging.getLogger("vipkeeper")
 READ_BATCH = 64  # datagrams read per wake-up of a socket
@@ -54,7 +55,7 @@ class Receiver:
         registry: Registry,
         links: LinkMonitor,
         counters: dict[str, int],
-        sockets: dict[tuple[str, int], VrrpSocket],
+        sockets: dict[SocketKey, VrrpSocket],
         run: Run,
         after_read: Callable[[set[Managed], float | None], None],
         rearm: Callable[[], None],
@@ -71,8 +72,8 @@ class Receiver:
         self.after_read = after_read
         self.rearm = rearm
         self.stopping = stopping
-        # (interface, family) -> failed tries to open its VRRP socket, while they fail.
-        self.failures: dict[tuple[str, int], int] = {}
+        # (interface, family, protocol) -> failed tries to open its VRRP socket, while they fail.
+        self.failures: dict[SocketKey, int] = {}
         self._retry: asyncio.TimerHandle | None = None
         # Per IPv4 socket, by VRID: the adverts the cores take through their fast path.
         self.fast4: dict[VrrpSocket, dict[int, FastEntry]] = {}
@@ -80,7 +81,7 @@ class Receiver:
     def adopt(self, sockets: Iterable[VrrpSocket]) -> None:
         """Take over sockets a reload opened (open_new) and start reading them."""
         for sock in sockets:
-            self.sockets[(sock.ifname, sock.family)] = sock
+            self.sockets[sock.key] = sock
             self.loop.add_reader(sock.fileno(), self.on_readable, sock)
 
     def forget_fast_entries(self) -> None:
@@ -101,17 +102,17 @@ class Receiver:
             sock.close()
 
     def sync_sockets(self) -> None:
-        """One socket per (interface, family) the instances use, bound to the index the
+        """One socket per (interface, family, protocol) the instances use, bound to the index the
         interface called so has now (none while there is none), with every group joined.
 
         A socket whose interface was deleted, renamed away or replaced under the name is
         closed: a socket follows its index, so it would send nothing, or out of the wrong
         interface.
         """
-        wanted: dict[tuple[str, int], set[Any]] = {}
+        wanted: dict[SocketKey, set[Any]] = {}
         for managed in self.registry.instances.values():
             plan = managed.plan
-            groups = wanted.setdefault((plan.interface, plan.settings.family), set())
+            groups = wanted.setdefault(plan.socket_key, set())
             if plan.mcast_group is not None:
                 groups.add(plan.mcast_group)
         for key, old in list(self.sockets.items()):
@@ -156,7 +157,7 @@ class Receiver:
         touched = False
         for managed in list(self.registry.instances.values()):
             plan = managed.plan
-            key = (plan.interface, plan.settings.family)
+            key = plan.socket_key
             deaf = key in self.failures and key not in self.sockets
             reason = f"socket:{plan.interface}" if deaf else None
             if managed.core.io_fault != reason:
@@ -183,21 +184,21 @@ class Receiver:
             if key[0] == ifname and before.get(key) is not sock:
                 log.info("VRRP socket on %s bound to interface index %d", ifname, sock.ifindex)
 
-    def _close_socket(self, key: tuple[str, int]) -> None:
+    def _close_socket(self, key: SocketKey) -> None:
         sock = self.sockets.pop(key)
         self.fast4.pop(sock, None)
         self.loop.remove_reader(sock.fileno())
         sock.close()
 
-    def _open_socket(self, ifname: str, family: int) -> VrrpSocket | None:
+    def _open_socket(self, ifname: str, family: int, proto: int) -> VrrpSocket | None:
         link = self.links.get(ifname)
         if link is None:  # its instances are in FAULT (or not started) until it appears
             log.debug("no VRRP socket on %s: no such interface now", ifname)
             return None
-        key = (ifname, family)
+        key = (ifname, family, proto)
         failures = self.failures.get(key, 0)
         try:
-            sock = VrrpSocket(ifname, link.index, family)
+            sock = VrrpSocket(ifname, link.index, family, proto)
         except OSError as exc:
             self.failures[key] = failures + 1
             if failures == 0:  # then once a minute: the instances' FAULT already says it
@@ -226,14 +227,14 @@ class Receiver:
 
     def open_new(self, plans: dict[str, InstancePlan]) -> list[VrrpSocket]:
         """Open the VRRP sockets the plans need and the daemon lacks (not yet read from)."""
-        keys = {(plan.interface, plan.settings.family) for plan in plans.values()}
+        keys = {plan.socket_key for plan in plans.values()}
         opened: list[VrrpSocket] = []
-        for ifname, family in sorted(keys - set(self.sockets)):
+        for ifname, family, proto in sorted(keys - set(self.sockets)):
             link = self.links.get(ifname)  # plans are built for existing interfaces only
             try:
                 if link is None:
                     raise OSError(errno.ENODEV, "no such interface")
-                opened.append(VrrpSocket(ifname, link.index, family))
+                opened.append(VrrpSocket(ifname, link.index, family, proto))
             except OSError as exc:
                 for sock in opened:
                     sock.close()
@@ -248,7 +249,7 @@ class Receiver:
 
     def read(self, sock: VrrpSocket, first: float | None) -> None:
         """Read what waits on a socket; `first` is when the loop woke for it (None: read now)."""
-        if sock.family == 4:
+        if sock.family == 4 and sock.proto == IPPROTO_VRRP:
             self._read4(sock, first)
             return
         touched: set[Managed] = set()
@@ -326,7 +327,14 @@ class Receiver:
             return None
         now = self.clock() if received is None else received
         try:
-            actions = managed.core.receive_advert(dgram.data, dgram.src, dgram.dst, dgram.ttl, now)
+            if dgram.ah is None:
+                actions = managed.core.receive_advert(
+                    dgram.data, dgram.src, dgram.dst, dgram.ttl, now
+                )
+            else:
+                actions = managed.core.receive_advert(
+                    dgram.data, dgram.src, dgram.dst, dgram.ttl, now, ah=dgram.ah
+                )
         except Exception as exc:  # a peer's packet must never take the daemon down
             self.counters["not_vrrp"] += 1
             log.error("(%s) packet from %s raised %r; dropped", managed.name, dgram.src, exc)

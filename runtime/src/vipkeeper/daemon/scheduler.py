@@ -16,7 +16,7 @@ from typing import Protocol
 
 from vipkeeper.daemon.executor import addr_specs
 from vipkeeper.daemon.registry import Managed, Registry, Run
-from vipkeeper.net.vrrpsock import VrrpSocket
+from vipkeeper.net.vrrpsock import SocketKey, VrrpSocket
 from vipkeeper.vrrp.actions import Action, AddVips, SendAdvert
 from vipkeeper.vrrp.state import State
 
@@ -75,7 +75,7 @@ class Scheduler:
         registry: Registry,
         timer: Timer,
         run: Run,
-        sockets: Mapping[tuple[str, int], VrrpSocket],
+        sockets: Mapping[SocketKey, VrrpSocket],
         read: Callable[[VrrpSocket, float | None], None],
     ) -> None:
         self.clock = clock

@@ -1,7 +1,10 @@
 # VRRP transport (RFC 3768 s5.1, RFC 5798 s5.1): IP protocol 112, sent with TTL / hop limit
 # 255 to 224.0.0.18 / ff02::12 (or a configured group, or unicast peers). The receiver
 # reports the TTL / hop limit it saw, so the core can drop anything that crossed a router.
-"""Raw IP protocol 112 sockets, one per (interface, family), bound to the interface."""
+# VRRPv2 with auth_type AH (IPv4 only) travels as IP protocol 51 on a socket of its own, with
+# IP_HDRINCL: the core builds the whole packet, since the AH ICV covers the IP header.
+"""Raw IP protocol 112 (or 51, AH) sockets, one per (interface, family, protocol), bound to
+the interface."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, Optional, Union
 
 from vipkeeper._compat import SLOTS, dataclass
+from vipkeeper.vrrp.ah import IPPROTO_AH, AhHeader, split_ah
 
 IPPROTO_VRRP = 112
 VRRP_TTL = 255
@@ -26,6 +30,8 @@ _TIMESPEC = struct.Struct("=qq")
 RCVBUF = 4 * 1024 * 1024
 
 IPAddress = Union[IPv4Address, IPv6Address]
+# A socket's place in the daemon's table: (interface name, family, IP protocol).
+SocketKey = tuple[str, int, int]
 # (destination, source, ancillary data, socket address) of a send, built once.
 _SendTo = tuple[IPAddress, Optional[IPAddress], list[tuple[int, int, bytes]], tuple[Any, ...]]
 _SENDTO_MAX = 256
@@ -40,6 +46,7 @@ class Datagram:
     dst: IPAddress
     ttl: int  # IPv4 TTL or IPv6 hop limit as received
     stamp: float = 0.0  # the kernel's receive time (CLOCK_REALTIME) when asked for; else 0
+    ah: AhHeader | None = None  # IP protocol 51: the IP and AH headers (for the AH checks)
 
 
 class VrrpSocket:
@@ -50,16 +57,21 @@ class VrrpSocket:
     whether that interface still carries the name.
     """
 
-    def __init__(self, ifname: str, ifindex: int, family: int) -> None:
+    def __init__(self, ifname: str, ifindex: int, family: int, proto: int = IPPROTO_VRRP) -> None:
+        if proto not in (IPPROTO_VRRP, IPPROTO_AH) or (proto == IPPROTO_AH and family != 4):
+            raise ValueError(f"no VRRP socket for IP protocol {proto} over IPv{family}")
         self.ifname = ifname
         self.ifindex = ifindex
         self.family = family
+        self.proto = proto
         self.groups: set[IPAddress] = set()
         self._sendto: dict[tuple[int, int], _SendTo] = {}
         af = socket.AF_INET if family == 4 else socket.AF_INET6
-        sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
+        sock = socket.socket(af, socket.SOCK_RAW, proto)
         try:
             sock.setblocking(False)
+            if proto == IPPROTO_AH:  # the core sends whole packets (the ICV covers the header)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
             _bind_to(sock, ifname, ifindex)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             with contextlib.suppress(OSError):
@@ -88,6 +100,11 @@ class VrrpSocket:
         # every advert.
         self.recv_packet = sock.recv
 
+    @property
+    def key(self) -> SocketKey:
+        """(interface name, family, IP protocol): the daemon's table is keyed so."""
+        return (self.ifname, self.family, self.proto)
+
     def fileno(self) -> int:
         """The socket's descriptor (for the event loop)."""
         return self.sock.fileno()
@@ -113,7 +130,8 @@ class VrrpSocket:
         self.groups.add(group)
 
     def send(self, data: bytes, dst: IPAddress, src: IPAddress | None = None) -> None:
-        """Send one VRRP message to `dst` out of this interface, from `src` when given."""
+        """Send one VRRP message to `dst` out of this interface, from `src` when given (an AH
+        socket sends `data` as the whole IPv4 packet: its header names the source)."""
         # A master sends to the same destinations from the same source object every interval:
         # their ancillary data and socket address are built once (keyed by identity, checked).
         key = (id(dst), id(src))
@@ -144,10 +162,11 @@ class VrrpSocket:
         stamp = 0.0
         try:
             if self.family == 4:
+                parse = parse_ipv4_ah if self.proto == IPPROTO_AH else parse_ipv4
                 if not stamped:
-                    return parse_ipv4(self.sock.recv(65535))
+                    return parse(self.sock.recv(65535))
                 raw, stamp = self.recv_stamped()
-                dgram4 = parse_ipv4(raw)
+                dgram4 = parse(raw)
                 if dgram4 is not None:
                     dgram4.stamp = stamp
                 return dgram4
@@ -235,3 +254,13 @@ def parse_ipv4(raw: bytes) -> Datagram | None:
         return None
     end = total if ihl <= total <= len(raw) else len(raw)
     return Datagram(raw[ihl:end], _v4(raw[12:16]), _v4(raw[16:20]), raw[8])
+
+
+def parse_ipv4_ah(raw: bytes) -> Datagram | None:
+    """Split a raw IPv4 packet of protocol 51 into its VRRP payload, its IP and AH headers, and
+    the header facts."""
+    split = split_ah(raw)
+    if split is None:
+        return None
+    head, payload = split
+    return Datagram(payload, _v4(raw[12:16]), _v4(raw[16:20]), raw[8], ah=head)

@@ -12,7 +12,10 @@ from vipkeeper.vrrp.state import State, Trigger
 
 @dataclass(frozen=True, **SLOTS)
 class SendAdvert:
-    """Send ``packet`` (the VRRP payload) from ``src`` to ``dst`` with this TTL, IP protocol 112."""
+    """Send ``packet`` (the VRRP payload) from ``src`` to ``dst`` with this TTL, IP protocol 112.
+
+    ``proto`` 51 (``auth_type AH``): ``packet`` is the whole IPv4 packet, headers included.
+    """
 
     instance: str
     packet: bytes
@@ -20,6 +23,7 @@ class SendAdvert:
     dst: IPAddress
     ttl: int
     priority: int
+    proto: int = 112
 
 
 @dataclass(frozen=True, **SLOTS)

@@ -23,6 +23,7 @@ class DropReason(StrEnum):
     VERSION = "version"
     AUTH_TYPE = "auth_type"
     AUTH_PASSWORD = "auth_password"  # noqa: S105 - a reason name, not a secret
+    AUTH_AH = "auth_ah"  # IPsec-AH: next header, ICV, SPI or sequence number (vrrp/ah.py)
     ADVERT_INTERVAL = "advert_interval"
     TYPE = "type"
     CHECKSUM = "checksum"

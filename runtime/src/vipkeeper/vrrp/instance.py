@@ -33,6 +33,11 @@ actions to carry out, in order. Transitions are in ``state.py``; the rules appli
   "removing VIPs." at start-up: a node that crashed as MASTER, or took over from a crashed
   keepalived, must not keep answering for the addresses while another router is master.
 - Own adverts looped back (source = our address) are ignored.
+- ``auth_type AH`` (``ah.py``): every advert round takes the next AH sequence number and IP id
+  and is sent as a whole IPv4 packet (protocol 51). Received adverts must pass the AH checks,
+  and keep the counter as keepalived does: a BACKUP clears the cycled mark, a MASTER hearing a
+  lower priority jumps to its number + 1, and a cycled counter restarts at 0 on becoming
+  MASTER. AH adverts never take the fast path (each one carries a new number).
 - Receive fast path: a BACKUP keeps the last advert that passed every check and was accepted
   as its master's for a reason that cannot expire (priority >= ours, or nopreempt), with its
   source, destination and TTL. The same bytes again only count as received and re-arm the down
@@ -71,9 +76,10 @@ from vipkeeper.vrrp.actions import (
     StateChanged,
     WriteNotifyFifo,
 )
+from vipkeeper.vrrp.ah import IPPROTO_AH, AhHeader, SeqCounter, ah_key, encode_ah_packet
 from vipkeeper.vrrp.errors import DropReason, LocalProtocolError, PacketError
 from vipkeeper.vrrp.packet import Advert, encode_advert
-from vipkeeper.vrrp.settings import InstanceSettings, IPAddress
+from vipkeeper.vrrp.settings import AuthType, InstanceSettings, IPAddress
 from vipkeeper.vrrp.state import State, Trigger, next_state
 from vipkeeper.vrrp.timing import master_down_interval, skew_time
 from vipkeeper.vrrp.tracking import TrackResult, evaluate
@@ -148,6 +154,8 @@ class VrrpInstance:
         self._preempt_at: float | None = None
         self._heal_pending = False
         self.held_until: float | None = None
+        self.ah_counter = SeqCounter()  # auth_type AH: the sequence counter (ah.py)
+        self._ip_id = 0  # auth_type AH: the IP id of the last advert round (never 0 on the wire)
 
     # ---- read-only views -------------------------------------------------------------------
 
@@ -263,12 +271,21 @@ class VrrpInstance:
     # ---- packets ---------------------------------------------------------------------------
 
     def receive_advert(
-        self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
+        self,
+        data: bytes,
+        src: IPAddress,
+        dst: IPAddress,
+        ttl: int,
+        now: float,
+        *,
+        ah: AhHeader | None = None,
     ) -> list[Action]:
-        """Handle one received VRRP payload (IP header stripped by the daemon)."""
+        """Handle one received VRRP payload (IP header stripped by the daemon); ``ah``: the IP
+        and AH headers when it came as IP protocol 51 (``ah.split_ah``)."""
         fast = self._fast
         if (
             fast is not None
+            and ah is None
             and data == fast[0]
             and ttl == fast[3]
             and (src is fast[1] or src == fast[1])
@@ -286,7 +303,14 @@ class VrrpInstance:
             return []
         try:
             checked = check_advert(
-                data, src, dst, ttl, settings=self.settings, current_master=self.current_master
+                data,
+                src,
+                dst,
+                ttl,
+                settings=self.settings,
+                current_master=self.current_master,
+                ah=ah,
+                ah_counter=self.ah_counter,
             )
         except PacketError as err:
             self.stats.dropped[err.reason] += 1
@@ -301,11 +325,13 @@ class VrrpInstance:
         if advert.priority == 0:
             self.stats.priority_zero_received += 1
         if self.state is State.BACKUP:
+            if ah is not None:
+                self.ah_counter.cycle = False
             steady = self._backup_rx(advert, src, now)
-            if steady and not actions and self.fast_path:
+            if steady and not actions and self.fast_path and ah is None:
                 self._fast = (bytes(data), src, dst, ttl, self.settings, self.down_interval)
         else:
-            actions += self._master_rx(advert, src, now)
+            actions += self._master_rx(advert, src, now, ah)
         return actions
 
     @property
@@ -381,7 +407,9 @@ class VrrpInstance:
         # else: preempt a lower-priority master: ignore it and let the down timer run out
         return False
 
-    def _master_rx(self, advert: Advert, src: IPAddress, now: float) -> list[Action]:
+    def _master_rx(
+        self, advert: Advert, src: IPAddress, now: float, ah: AhHeader | None = None
+    ) -> list[Action]:
         s = self.settings
         if advert.priority == 0:
             resigned = self._send_adverts(self.priority, now)
@@ -389,6 +417,10 @@ class VrrpInstance:
         higher = advert.priority > self.priority or (
             advert.priority == self.priority and int(src) > int(s.source)
         )
+        if ah is not None:  # keepalived: a lower master's number + 1 becomes ours
+            if not higher:
+                self.ah_counter.seq = (ah.seq + 1) & 0xFFFFFFFF
+            self.ah_counter.cycle = False
         if higher:
             self._adopt_interval(advert)
             self.current_master = src
@@ -674,6 +706,9 @@ class VrrpInstance:
     def _enter_master(self, now: float) -> list[Action]:
         s = self.settings
         self.stats.became_master += 1
+        if self.ah_counter.cycle:  # keepalived resets a cycled AH counter on becoming MASTER
+            self.ah_counter.cycle = False
+            self.ah_counter.seq = 0
         self.master_adv_int = s.advert_int
         self.current_master = s.source
         self._master_priority = self.priority
@@ -747,15 +782,45 @@ class VrrpInstance:
 
     def _send_adverts(self, priority: int, now: float, arm: bool = True) -> list[Action]:
         s = self.settings
-        acts: list[Action] = [
-            SendAdvert(self.name, data, s.source, dst, s.advert_ttl, priority)
-            for dst, data in self.encoded_adverts(priority)
-        ]
+        acts: list[Action]
+        if s.auth.type is AuthType.AH:
+            acts = list(self._ah_adverts(priority))
+        else:
+            acts = [
+                SendAdvert(self.name, data, s.source, dst, s.advert_ttl, priority)
+                for dst, data in self.encoded_adverts(priority)
+            ]
         self.stats.sent += len(acts)
         if priority == 0:
             self.stats.priority_zero_sent += len(acts)
         elif arm:
             self._advert_at = now + s.advert_int
+        return acts
+
+    def _ah_adverts(self, priority: int) -> list[SendAdvert]:
+        """One AH advert round: the next sequence number and IP id, a whole IPv4 packet for
+        each destination."""
+        s = self.settings
+        seq = self.ah_counter.next_send()
+        self._ip_id = self._ip_id % 0xFFFF + 1  # 1..65535: the kernel fills in an id of 0
+        key = ah_key(s.auth.password)
+        acts = []
+        for dst, vrrp in self.encoded_adverts(priority):
+            if not (isinstance(s.source, ipaddress.IPv4Address) and dst.version == 4):
+                raise LocalProtocolError("AH authentication is IPv4 only")
+            packet = encode_ah_packet(
+                vrrp,
+                s.source,
+                ipaddress.IPv4Address(dst),
+                key=key,
+                seq=seq,
+                ip_id=self._ip_id,
+                ttl=s.advert_ttl,
+                unicast=bool(s.unicast_peers),
+            )
+            acts.append(
+                SendAdvert(self.name, packet, s.source, dst, s.advert_ttl, priority, IPPROTO_AH)
+            )
         return acts
 
     def _garp(self, repeat: int, reason: str) -> list[Action]:

@@ -213,7 +213,6 @@ class InstanceSettings:
             "nopreempt needs initial state BACKUP",
         )
         _check(0 <= self.preempt_delay <= 1000, "preempt_delay", "must be 0..1000 s")
-        _check(self.auth.type is not AuthType.AH, "auth", "AH authentication is not supported")
         _check(len(self.auth.password) <= 8, "auth", "password is at most 8 bytes")
         _check(
             self.auth.type is AuthType.NONE or self.version == 2,

@@ -4,8 +4,9 @@ track_file, and the static addresses and routes.
 An instance is kept as its draft until the whole config is read: `finish_instance` then
 applies the global defaults (global_defs may come after the instance), and validation reads
 the draft to tell a keyword that was written from a default. keepalived clears a
-preempt_delay that clashes with strict mode, nopreempt or state MASTER; the model holds it
-cleared, and validation reports the clash from the draft.
+preempt_delay that clashes with strict mode, nopreempt or state MASTER, and a `state MASTER`
+of a non-owner with `auth_type AH`; the model holds them cleared, and validation reports the
+clash from the draft.
 """
 
 from __future__ import annotations
@@ -363,11 +364,30 @@ def finish_instance(
     d.default(INST.v3_checksum_as_v2, g.v3_checksum_as_v2)
     d.default(INST.smtp_alert, g.smtp_alert or g.smtp_alert_vrrp)
     d.default(INST.accept, not strict)
+    if ah_clears_master(d, strict, d.version):  # first: keepalived's order (vrrp.c)
+        d.state = StateConfig.BACKUP  # keepalived clears it (validate reports it)
     if d.preempt_delay and (strict or d.nopreempt or d.state is StateConfig.MASTER):
         d.preempt_delay = 0.0  # keepalived clears it (validate reports the clash)
     if d.interface is None and g.default_interface:
         d.interface = g.default_interface
     return VrrpInstanceConfig(**d.values)
+
+
+def ah_clears_master(d: InstanceDraft, strict: bool, version: int | None) -> bool:
+    """Whether keepalived clears this instance's `state MASTER` for `auth_type AH`: an AH
+    router must hear a sequence number before it takes over, so only the address owner (255,
+    or no priority at all: keepalived then derives 255 from MASTER) may start as MASTER.
+    Strict mode and VRRPv3 drop the authentication first."""
+    auth = d.authentication
+    return (
+        auth is not None
+        and auth.auth_type is AuthTypeConfig.AH
+        and bool(auth.auth_pass)
+        and not strict
+        and version == 2
+        and d.state is StateConfig.MASTER
+        and d.priority not in (None, 255)
+    )
 
 
 SYNC_GROUP_HANDLERS: dict[str, Handler[SyncGroupDraft]] = {
