@@ -58,6 +58,18 @@ def test_vrrp_defaults(conf: Conf) -> None:
     assert inst.location is not None and inst.location.line == 2
 
 
+def test_priority_defaults_from_the_state(conf: Conf) -> None:
+    """keepalived (vrrp.c): no priority -> 255 (the address owner) for `state MASTER`, else 100;
+    a written priority always wins."""
+    cases = [("MASTER", "", 255), ("BACKUP", "", 100), ("MASTER", "priority 100", 100)]
+    for state, prio, expected in cases:
+        text = MINIMAL.replace("eth0\n", f"eth0\n    state {state}\n    {prio}\n", 1)
+        res = conf(text)
+        assert res.config is not None, res.diagnostics
+        [inst] = res.config.vrrp_instances
+        assert (inst.state.value, inst.priority) == (state, expected)
+
+
 def test_global_values_flow_into_instances(conf: Conf) -> None:
     res = conf(
         "global_defs {\n vrrp_version 3\n vrrp_garp_master_delay 2\n vrrp_garp_master_repeat 1\n"

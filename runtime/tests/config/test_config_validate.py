@@ -124,10 +124,14 @@ def test_same_vrid_other_interface_or_unicast_is_fine(conf: Conf) -> None:
 
 
 def test_nopreempt_with_master_or_owner(conf: Conf) -> None:
-    res = conf(instance("    state MASTER\n    nopreempt\n"))
+    res = conf(instance("    state MASTER\n    priority 100\n    nopreempt\n"))
     assert errors(res) == [
-        (8, "nopreempt", "(VI_1) nopreempt does not work with initial state MASTER")
+        (9, "nopreempt", "(VI_1) nopreempt does not work with initial state MASTER")
     ]
+    # MASTER with no priority is the address owner (keepalived derives 255 from the state), so
+    # keepalived's owner rule speaks first and resets nopreempt: the MASTER one never fires
+    res = conf(instance("    state MASTER\n    nopreempt\n"))
+    assert errors(res) == [(8, "nopreempt", "(VI_1) nopreempt is incompatible with priority 255")]
     res = conf(instance("    priority 255\n    nopreempt\n"))
     assert errors(res) == [(8, "nopreempt", "(VI_1) nopreempt is incompatible with priority 255")]
     res = conf(instance("    state BACKUP\n    priority 254\n    nopreempt\n"))

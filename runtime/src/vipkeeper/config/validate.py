@@ -143,9 +143,9 @@ def _instance(
     # nopreempt
     if inst.nopreempt:
         where = kw.node_of(INST.nopreempt) or node
-        if inst.priority == 255:
+        if inst.priority == 255:  # keepalived resets nopreempt here: the next rule is moot
             r.at(where, Code.NOPREEMPT, f"{name} nopreempt is incompatible with priority 255")
-        if kw.state is not None and inst.state.value == "MASTER":
+        elif kw.state is not None and inst.state.value == "MASTER":
             r.at(where, Code.NOPREEMPT, f"{name} nopreempt does not work with initial state MASTER")
     # preempt_delay: keepalived -t rejects it with strict mode, nopreempt or state MASTER
     # (keepalived itself then runs with it cleared)

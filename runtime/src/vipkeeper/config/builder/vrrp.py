@@ -364,6 +364,8 @@ def finish_instance(
     d.default(INST.v3_checksum_as_v2, g.v3_checksum_as_v2)
     d.default(INST.smtp_alert, g.smtp_alert or g.smtp_alert_vrrp)
     d.default(INST.accept, not strict)
+    if d.priority is None and d.state is StateConfig.MASTER:
+        d.priority = 255  # keepalived derives the owner's priority from MASTER (vrrp.c)
     if ah_clears_master(d, strict, d.version):  # first: keepalived's order (vrrp.c)
         d.state = StateConfig.BACKUP  # keepalived clears it (validate reports it)
     if d.preempt_delay and (strict or d.nopreempt or d.state is StateConfig.MASTER):
