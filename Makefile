@@ -37,15 +37,17 @@ test-runtime: deps
 	@echo ">> runtime tests"
 	cd runtime && $(PYTEST) -q
 
-# The tests that need no root, namespaces, keepalived or VM, as any user, in about a minute: the
-# runtime's (-m "not root": runtime/tests/conftest.py marks what needs root) and the
-# collection's units under tests/unit, with pytest on a copy of the collection tree.
-# Not a replacement for test-runtime and units, which `make test` runs.
+# The tests that need no root, namespaces, keepalived or VM, as any user, in under a minute: the
+# runtime's (-m "not root": runtime/tests/conftest.py marks what needs root; "not slow": the few
+# property and size tests of many seconds each, which test-runtime still runs) and the
+# collection's units under tests/unit, with pytest on a copy of the collection tree and this
+# checkout's runtime. Not a replacement for test-runtime and units, which `make test` runs.
 test-unit: collection-tree
 	@echo ">> unit tests without root"
-	cd runtime && PYTHONPATH=$(CURDIR)/runtime/src $(PYTEST) -q -p no:cacheprovider -n 2 -m "not root"
-	cd $(COLL) && PYTHONPATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider \
-		--import-mode=importlib -n 2 tests/unit
+	cd runtime && PYTHONPATH=$(CURDIR)/runtime/src $(PYTEST) -q -p no:cacheprovider -n 2 \
+		-m "not root and not slow"
+	cd $(COLL) && PYTHONPATH=$(abspath $(COLL)/../../..):$(CURDIR)/runtime/src $(PYTEST) -q \
+		-p no:cacheprovider --import-mode=importlib -n 2 tests/unit
 
 # The runtime suite under its oldest and newest supported Pythons (3.9, 3.13), each in a venv of
 # its own under build/ (re-made when runtime/pyproject.toml or tests/requirements.txt change):
