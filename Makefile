@@ -91,10 +91,7 @@ endef
 # where the 3.9 fallbacks live) runs all of daemon and interop, trixie interop and the daemon
 # tests of the lifecycle, timer, reload, notify, script and systemd paths (the time budget of
 # `make test`). RUNTIME_HOSTS_BULLSEYE / RUNTIME_HOSTS_TRIXIE are the pytest arguments.
-# Deselected on bullseye, a known failure there (docs/lab.md): the reload test's sampler takes
-# fewer than its 100 samples on Python 3.9 (the test harness, not the daemon).
-RUNTIME_HOSTS_BULLSEYE ?= tests/daemon tests/interop \
-	--deselect tests/daemon/test_reload.py::test_reload_with_a_new_priority_and_vips_keeps_the_master
+RUNTIME_HOSTS_BULLSEYE ?= tests/daemon tests/interop
 RUNTIME_HOSTS_TRIXIE ?= tests/interop tests/daemon/test_lifecycle.py tests/daemon/test_timer.py \
 	tests/daemon/test_reload.py tests/daemon/test_systemd_metrics.py \
 	tests/daemon/test_script_security.py tests/daemon/test_notify.py
