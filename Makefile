@@ -37,15 +37,17 @@ test-runtime: deps
 	@echo ">> runtime tests"
 	cd runtime && $(PYTEST) -q
 
-# The tests that need no root, namespaces, keepalived or VM, as any user, in about a minute: the
-# runtime's (-m "not root": runtime/tests/conftest.py marks what needs root) and the
-# collection's units under tests/unit, with pytest on a copy of the collection tree.
-# Not a replacement for test-runtime and units, which `make test` runs.
+# The tests that need no root, namespaces, keepalived or VM, as any user, in under a minute: the
+# runtime's (-m "not root": runtime/tests/conftest.py marks what needs root; "not slow": the few
+# property and size tests of many seconds each, which test-runtime still runs) and the
+# collection's units under tests/unit, with pytest on a copy of the collection tree and this
+# checkout's runtime. Not a replacement for test-runtime and units, which `make test` runs.
 test-unit: collection-tree
 	@echo ">> unit tests without root"
-	cd runtime && PYTHONPATH=$(CURDIR)/runtime/src $(PYTEST) -q -p no:cacheprovider -n 2 -m "not root"
-	cd $(COLL) && PYTHONPATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider \
-		--import-mode=importlib -n 2 tests/unit
+	cd runtime && PYTHONPATH=$(CURDIR)/runtime/src $(PYTEST) -q -p no:cacheprovider -n 2 \
+		-m "not root and not slow"
+	cd $(COLL) && PYTHONPATH=$(abspath $(COLL)/../../..):$(CURDIR)/runtime/src $(PYTEST) -q \
+		-p no:cacheprovider --import-mode=importlib -n 2 tests/unit
 
 # The runtime suite under its oldest and newest supported Pythons (3.9, 3.13), each in a venv of
 # its own under build/ (re-made when runtime/pyproject.toml or tests/requirements.txt change):
@@ -89,10 +91,7 @@ endef
 # where the 3.9 fallbacks live) runs all of daemon and interop, trixie interop and the daemon
 # tests of the lifecycle, timer, reload, notify, script and systemd paths (the time budget of
 # `make test`). RUNTIME_HOSTS_BULLSEYE / RUNTIME_HOSTS_TRIXIE are the pytest arguments.
-# Deselected on bullseye, a known failure there (docs/lab.md): the reload test's sampler takes
-# fewer than its 100 samples on Python 3.9 (the test harness, not the daemon).
-RUNTIME_HOSTS_BULLSEYE ?= tests/daemon tests/interop \
-	--deselect tests/daemon/test_reload.py::test_reload_with_a_new_priority_and_vips_keeps_the_master
+RUNTIME_HOSTS_BULLSEYE ?= tests/daemon tests/interop
 RUNTIME_HOSTS_TRIXIE ?= tests/interop tests/daemon/test_lifecycle.py tests/daemon/test_timer.py \
 	tests/daemon/test_reload.py tests/daemon/test_systemd_metrics.py \
 	tests/daemon/test_script_security.py tests/daemon/test_notify.py

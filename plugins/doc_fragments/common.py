@@ -23,6 +23,18 @@ attributes:
     platforms: posix
 """
 
+    # A module run by an action plugin of its own (render, keepalived_import). Use together with
+    # ansible.builtin.action_common_attributes, like DOCUMENTATION.
+    ACTION = r"""
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+"""
+
     # The running VRRP daemon a module asks or acts on (vip_info, vrrp_fault).
     DAEMON = r"""
 options:

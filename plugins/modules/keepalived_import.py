@@ -45,12 +45,6 @@ options:
         discovered interpreter (C(ansible_python_interpreter)).
     type: str
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     details: Nothing changes on the host or the controller; check mode reads as well.
   vault:
@@ -60,6 +54,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - vipkeeper.vrrp.common
+  - vipkeeper.vrrp.common.action
 seealso:
   - plugin: vipkeeper.vrrp.keepalived_inventory
     plugin_type: filter
@@ -111,15 +106,15 @@ interfaces:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.action_only import refuse
 from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.import_args import (
     ARGUMENT_SPEC,
 )
 
 
 def main():
-    """Only reached when the action plugin is bypassed: checks the arguments, then refuses."""
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    module.fail_json(msg="vipkeeper.vrrp.keepalived_import runs as an action plugin")
+    refuse(module, "vipkeeper.vrrp.keepalived_import")
 
 
 if __name__ == "__main__":

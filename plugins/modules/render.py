@@ -113,12 +113,6 @@ options:
     description: SELinux level of O(dest).
     type: str
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   diff_mode:
     support: full
   safe_file_operations:
@@ -131,6 +125,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - vipkeeper.vrrp.common
+  - vipkeeper.vrrp.common.action
   - vipkeeper.vrrp.common.config_daemon
 seealso:
   - plugin: vipkeeper.vrrp.vrrp_plan
@@ -206,15 +201,15 @@ diagnostics:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.action_only import refuse
 from ansible_collections.vipkeeper.vrrp.plugins.module_utils._vipkeeper.render_args import (
     ARGUMENT_SPEC,
 )
 
 
 def main():
-    """Only reached when the action plugin is bypassed: checks the arguments, then refuses."""
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    module.fail_json(msg="vipkeeper.vrrp.render runs as an action plugin on the controller")
+    refuse(module, "vipkeeper.vrrp.render", "on the controller")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ Markers (registered in pyproject.toml, so --strict-markers catches a typo):
 - ``vm``: boots the qemu lab VM;
 - ``root``: needs uid 0 (files given to other users, tmpfs mounts, scripts run as nobody);
   applied by hand, to every test using a root-only fixture below, and to every ``netns``,
-  ``keepalived`` or ``vm`` test.
+  ``keepalived`` or ``vm`` test;
+- ``slow``: many seconds on its own (property and size tests); applied by hand.
 
-``make test-unit`` runs ``-m "not root"`` as any user. A ``root`` test run without root fails
-at setup, with the reason: it is never a silent skip.
+``make test-unit`` runs ``-m "not root and not slow"`` as any user; ``make test-runtime`` runs
+them all. A ``root`` test run without root fails at setup, with the reason: it is never a silent
+skip.
 """
 
 from __future__ import annotations

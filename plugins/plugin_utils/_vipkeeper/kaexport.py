@@ -10,22 +10,11 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
-import ipaddress
 import json
 import sys
 from typing import Any
 
 SET = "@set"  # in an exported dataclass: the names of the fields that differ from their default
-_IP_TYPES = (
-    ipaddress.IPv4Address,
-    ipaddress.IPv6Address,
-    ipaddress.IPv4Interface,
-    ipaddress.IPv6Interface,
-    ipaddress.IPv4Network,
-    ipaddress.IPv6Network,
-)
-_SKIP = ("location", "files")
 
 
 def _default(f: Any) -> Any:
@@ -36,29 +25,20 @@ def _default(f: Any) -> Any:
     return dataclasses.MISSING
 
 
+def _mark_set(value: Any, out: dict[str, Any]) -> None:
+    """Add SET to a dataclass's exported dict: its exported fields that are not defaults."""
+    out[SET] = [
+        f.name
+        for f in dataclasses.fields(value)
+        if f.name in out and getattr(value, f.name) != _default(f)
+    ]
+
+
 def export(value: Any) -> Any:
-    """Dataclasses become dicts (with SET), enums their value, addresses strings, bytes hex."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {}
-        changed: list[str] = []
-        for f in dataclasses.fields(value):
-            if f.name in _SKIP:
-                continue
-            item = getattr(value, f.name)
-            out[f.name] = export(item)
-            if item != _default(f):
-                changed.append(f.name)
-        out[SET] = changed
-        return out
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, _IP_TYPES):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, (tuple, list)):
-        return [export(v) for v in value]
-    return value
+    """The runtime's JSON view of the model (config/dump.py), without the locations, with SET."""
+    from vipkeeper.config.dump import to_jsonable
+
+    return to_jsonable(value, locations=False, annotate=_mark_set)
 
 
 def read(path: str, config_id: str | None = None) -> dict[str, Any]:

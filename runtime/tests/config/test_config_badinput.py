@@ -92,6 +92,7 @@ def test_fifty_megabyte_file_is_refused_quickly_in_bounded_memory(tmp_path: Path
     assert peak < 2 * MAX_FILE_BYTES  # never the whole 50 MB
 
 
+@pytest.mark.slow  # 20000 instances: about 4 s
 @pytest.mark.timeout(60)
 def test_large_valid_file_under_the_cap_loads(tmp_path: Path) -> None:
     blocks = "".join(
@@ -129,6 +130,7 @@ def test_variable_that_expands_into_itself(conf: Conf) -> None:
     assert res.errors[0].message == "variable $LOOP expands into itself (LOOP -> LOOP)"
 
 
+@pytest.mark.slow  # about 4 s
 @pytest.mark.timeout(30)
 def test_loop_bomb_is_bounded(conf: Conf) -> None:
     res = conf("~SEQ(a,1000) ~SEQ(b,1000) ~SEQ(c,1000) x $a $b $c\n")
@@ -148,6 +150,7 @@ def test_missing_main_file(tmp_path: Path) -> None:
     assert res.exit_code == 4
 
 
+@pytest.mark.slow  # 10,000 reads under tracemalloc: about 11 s
 @pytest.mark.timeout(120)
 def test_sixteen_files_each_including_all_end_at_the_read_cap(tmp_path: Path) -> None:
     # Each file includes all sixteen: the reads grow exponentially (about 16! paths); the

@@ -31,7 +31,11 @@ VIP3 = "10.213.1.103"
 
 
 class Sampler:
-    """Samples a predicate every 10 ms in a thread; remembers when it did not hold."""
+    """Samples a predicate every 10 ms in a thread; remembers when it did not hold.
+
+    The predicate must be cheap (an `AddressReader`, not an `ip` process per call), or the
+    sampler takes too few samples on a slow interpreter.
+    """
 
     def __init__(self, predicate: Callable[[], bool]) -> None:
         self.predicate = predicate
@@ -83,7 +87,8 @@ def test_reload_with_a_new_priority_and_vips_keeps_the_master(lab: NetLab) -> No
     cap = Capture(b)  # what the other node sees on the wire
     before_a, before_b = _transitions(va), _transitions(vb)
     logged_a, logged_b = len(va.log()), len(vb.log())
-    sampler = Sampler(lambda: a.has_address(VIP) and not b.has_address(VIP))
+    read_a, read_b = a.address_reader(), b.address_reader()
+    sampler = Sampler(lambda: read_a.has_address(VIP) and not read_b.has_address(VIP))
     try:
         # (a) The master's priority changes and stays above the backup's.
         mark = time.time()
@@ -109,6 +114,8 @@ def test_reload_with_a_new_priority_and_vips_keeps_the_master(lab: NetLab) -> No
         )
     finally:
         sampler.stop()
+        read_a.close()
+        read_b.close()
         cap.stop()
     assert sampler.samples > 100
     assert sampler.failures == [], "the VIP left the master (or reached the backup)"

@@ -220,6 +220,7 @@ def run(pair: Pair, s0: InstanceSettings, pool: list[Any], ev: tuple[Any, ...]) 
         pair.set_settings(new)
 
 
+@pytest.mark.slow  # 300 scenarios: about 14 s
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_fast_path_is_invisible(case: tuple[InstanceSettings, list[tuple[Any, ...]]]) -> None:

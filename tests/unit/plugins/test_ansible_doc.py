@@ -8,6 +8,7 @@ address of its documentation, whole, in the text.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -27,6 +28,8 @@ PLUGINS = [
     *(("filter", p.stem) for p in sorted((COLLECTION / "plugins/filter").glob("[!_]*.py"))),
     *(("role", p.parts[-3]) for p in sorted(COLLECTION.glob("roles/*/meta/argument_specs.yml"))),
 ]
+# Where ansible-doc's text of one plugin starts, when it shows several: its FQCN.
+HEADER = re.compile(r"^> [A-Z]+:? \*?(vipkeeper\.vrrp\.\w+)\*? \(", re.MULTILINE)
 # Anything that may be an IPv4 or IPv6 address or network; ipaddress decides.
 CANDIDATE = re.compile(r"[0-9A-Fa-f]*[.:][0-9A-Fa-f.:]+(?:/\d{1,3})?")
 
@@ -85,11 +88,27 @@ def test_the_check_catches_the_mangling() -> None:
     assert whole("ff02::5650:0/120", "(default `ff02::5650:0/120')")
 
 
+@functools.cache
+def rendered(kind: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every plugin of `kind`, by FQCN: its documentation as JSON and as ansible-doc's text.
+
+    One ansible-doc run per kind and format (it starts in about a second) rather than two per
+    plugin; the text is cut at each plugin's header ("> MODULE fqcn (path)", "> ROLE: *fqcn*").
+    """
+    fqcns = [f"vipkeeper.vrrp.{n}" for k, n in PLUGINS if k == kind]
+    docs: dict[str, Any] = json.loads(ansible_doc("--json", "-t", kind, *fqcns))
+    parts = HEADER.split(ansible_doc("-t", kind, *fqcns))
+    texts = dict(zip(parts[1::2], parts[2::2]))
+    assert len(parts) == 2 * len(fqcns) + 1 and sorted(texts) == sorted(fqcns), parts[1::2]
+    assert sorted(docs) == sorted(fqcns)
+    return docs, texts
+
+
 @pytest.mark.parametrize(("kind", "name"), PLUGINS, ids=[f"{k}:{n}" for k, n in PLUGINS])
 def test_ansible_doc_keeps_every_address(kind: str, name: str) -> None:
     fqcn = f"vipkeeper.vrrp.{name}"
-    doc = json.loads(ansible_doc("--json", "-t", kind, fqcn))
-    wanted = addresses("\n".join(strings(doc)))
-    shown = ansible_doc("-t", kind, fqcn)
+    docs, texts = rendered(kind)
+    wanted = addresses("\n".join(strings({fqcn: docs[fqcn]})))
+    shown = texts[fqcn]
     mangled = sorted(a for a in wanted if not whole(a, shown))
     assert not mangled, f"ansible-doc -t {kind} {fqcn} mangles {mangled}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -19,6 +21,8 @@ from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.module_docs import (
     spec_view,
     validation_errors,
 )
+
+ACTIONS = Path(__file__).resolve().parents[3] / "plugins" / "action"
 
 
 def test_the_collection_has_its_nine_modules() -> None:
@@ -46,6 +50,20 @@ def test_every_module_takes_the_common_attributes_from_the_fragment(name: str) -
     assert doc["check_mode"]["support"] == "full"
     assert doc["diff_mode"]["support"] in ("none", "full")
     assert doc["platform"]["platforms"] in ("posix", "linux")
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_a_module_run_by_its_action_plugin_takes_its_attributes_from_the_fragment(
+    name: str,
+) -> None:
+    raw = yaml.safe_load(load(name).DOCUMENTATION)
+    has_action = (ACTIONS / f"{name}.py").is_file()
+    assert (f"{FRAGMENT}.action" in raw["extends_documentation_fragment"]) == has_action
+    shared = fragment(f"{FRAGMENT}.action")["attributes"]
+    assert not set(shared) & set(raw["attributes"]), "pasted again"
+    doc = documented(name)["attributes"]
+    for attribute, value in shared.items():
+        assert (doc.get(attribute) == value) == has_action, attribute
 
 
 @pytest.mark.parametrize(

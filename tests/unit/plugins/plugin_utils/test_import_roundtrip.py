@@ -40,79 +40,46 @@ dump = pytest.importorskip("vipkeeper.config.dump")
 
 Addrs = Mapping[str, tuple[str | None, str | None]]
 
+
+def _nginx(router_id: str, prio: int, state: str) -> str:
+    return f"""
+global_defs {{
+  router_id {router_id}
+  script_user root
+  enable_script_security
+}}
+vrrp_script chk_nginx {{
+  script "/usr/bin/pgrep -x nginx"
+  interval 2
+  fall 2
+  rise 1
+  weight -30
+}}
+vrrp_instance VI_1 {{
+  state {state}
+  interface eth0
+  virtual_router_id 51
+  priority {prio}
+  advert_int 1
+  authentication {{
+    auth_type PASS
+    auth_pass oldpass1
+  }}
+  virtual_ipaddress {{
+    10.0.0.100/24 dev eth0 label eth0:1
+  }}
+  track_script {{
+    chk_nginx
+  }}
+  notify_master "/usr/local/bin/on-master web"
+  garp_master_delay 1
+}}
+"""
+
+
 NGINX = {
-    "lb1": (
-        {"eth0": ("10.0.0.11/24", None)},
-        """
-global_defs {
-  router_id LB1
-  script_user root
-  enable_script_security
-}
-vrrp_script chk_nginx {
-  script "/usr/bin/pgrep -x nginx"
-  interval 2
-  fall 2
-  rise 1
-  weight -30
-}
-vrrp_instance VI_1 {
-  state MASTER
-  interface eth0
-  virtual_router_id 51
-  priority 150
-  advert_int 1
-  authentication {
-    auth_type PASS
-    auth_pass oldpass1
-  }
-  virtual_ipaddress {
-    10.0.0.100/24 dev eth0 label eth0:1
-  }
-  track_script {
-    chk_nginx
-  }
-  notify_master "/usr/local/bin/on-master web"
-  garp_master_delay 1
-}
-""",
-    ),
-    "lb2": (
-        {"eth0": ("10.0.0.12/24", None)},
-        """
-global_defs {
-  router_id LB2
-  script_user root
-  enable_script_security
-}
-vrrp_script chk_nginx {
-  script "/usr/bin/pgrep -x nginx"
-  interval 2
-  fall 2
-  rise 1
-  weight -30
-}
-vrrp_instance VI_1 {
-  state BACKUP
-  interface eth0
-  virtual_router_id 51
-  priority 100
-  advert_int 1
-  authentication {
-    auth_type PASS
-    auth_pass oldpass1
-  }
-  virtual_ipaddress {
-    10.0.0.100/24 dev eth0 label eth0:1
-  }
-  track_script {
-    chk_nginx
-  }
-  notify_master "/usr/local/bin/on-master web"
-  garp_master_delay 1
-}
-""",
-    ),
+    "lb1": ({"eth0": ("10.0.0.11/24", None)}, _nginx("LB1", 150, "MASTER")),
+    "lb2": ({"eth0": ("10.0.0.12/24", None)}, _nginx("LB2", 100, "BACKUP")),
 }
 
 
