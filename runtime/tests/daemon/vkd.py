@@ -112,9 +112,11 @@ class Vipkeeper:
 
     def _answers(self) -> bool:
         try:
-            return bool(request(self.sock, {"command": "status"}, timeout=1).get("ok"))
+            answer = request(self.sock, {"command": "status"}, timeout=1)
         except (OSError, ValueError):
             return False
+        # The socket answers while the daemon still starts (no instance yet): wait until not.
+        return bool(answer.get("ok")) and answer.get("starting") is False
 
     def status(self) -> dict[str, Any]:
         """The daemon's status answer."""

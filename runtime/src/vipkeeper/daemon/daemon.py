@@ -98,6 +98,7 @@ class Daemon:
             "reload_failures": 0,
         }
         self.started_at = time.time()
+        self.running = False  # true once the first config's instances run (status: starting)
         self.executor = Executor(
             clock=self.loop.time,
             registry=self.registry,
@@ -206,6 +207,7 @@ class Daemon:
                 await self._start_lvs()
                 if self.options.metrics:
                     self._start_metrics(self.options.metrics)
+                self.running = True
                 self.sd.ready(f"{len(self.registry.instances)} VRRP instance(s)")
                 if self.sd.watchdog_interval:
                     self._spawn(self._watchdog(self.sd.watchdog_interval))
@@ -369,6 +371,7 @@ class Daemon:
             started_at=self.started_at,
             last_reload=self.reloader.last_reload,
             clock=self.loop.time,
+            starting=not self.running,
         )
 
     def _dump(self, name: str, text: str) -> str | None:

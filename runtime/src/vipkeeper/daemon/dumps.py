@@ -218,10 +218,13 @@ def snapshot(
     started_at: float,
     last_reload: dict[str, Any] | None,
     clock: Callable[[], float],
+    starting: bool = False,
 ) -> dict[str, Any]:
     """The status figures (control socket, dumps, metrics) of a running daemon.
 
-    `lvs` is the LVS manager's own snapshot (None without LVS); `clock` the loop's time.
+    `lvs` is the LVS manager's own snapshot (None without LVS); `clock` the loop's time;
+    `starting` is true until the instances of the first config run (the control socket
+    answers from the start, so a status may come before there is any instance to show).
     """
     instances = []
     for managed in registry.instances.values():
@@ -281,6 +284,7 @@ def snapshot(
         "config": config_file,
         "router_id": config.global_defs.router_id or socket.gethostname().split(".")[0],
         "started_at": started_at,
+        "starting": starting,
         "reloads": counters["reloads"],
         "last_reload": last_reload,
         "instances": instances,
