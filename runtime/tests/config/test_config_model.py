@@ -405,14 +405,41 @@ def test_bad_values_name_the_line(conf: Conf) -> None:
 
 
 def test_booleans(conf: Conf) -> None:
+    # lower_prio_no_advert reads its argument with keepalived's check_true_false
     for word, expected in (("on", True), ("yes", True), ("true", True), ("off", False)):
-        res = conf(MINIMAL.replace("interface eth0", f"interface eth0\n dont_track_primary {word}"))
+        line = f"interface eth0\n lower_prio_no_advert {word}"
+        res = conf(MINIMAL.replace("interface eth0", line))
         assert res.config is not None
-        assert res.config.vrrp_instances[0].dont_track_primary is expected
-    res = conf(MINIMAL.replace("interface eth0", "interface eth0\n dont_track_primary maybe"))
+        assert res.config.vrrp_instances[0].lower_prio_no_advert is expected
+    res = conf(MINIMAL.replace("interface eth0", "interface eth0\n lower_prio_no_advert maybe"))
     assert [d.message for d in res.errors] == [
-        "dont_track_primary: 'maybe' is not a boolean (on|off|true|false|yes|no)"
+        "lower_prio_no_advert: 'maybe' is not a boolean (on|off|true|false|yes|no)"
     ]
+    # keepalived's check_true_false is case-sensitive
+    res = conf(MINIMAL.replace("interface eth0", "interface eth0\n lower_prio_no_advert On"))
+    assert [d.message for d in res.errors] == [
+        "lower_prio_no_advert: 'On' is not a boolean (on|off|true|false|yes|no)"
+    ]
+
+
+def test_flags_that_ignore_their_argument(conf: Conf) -> None:
+    """keepalived's vrrp_dont_track_handler never reads an argument: `off` still sets it."""
+    for word in ("on", "off", "1", "maybe"):
+        res = conf(MINIMAL.replace("interface eth0", f"interface eth0\n dont_track_primary {word}"))
+        assert res.config is not None and not res.errors
+        assert res.config.vrrp_instances[0].dont_track_primary is True
+        assert [d.message for d in res.warnings] == [
+            f"'dont_track_primary' takes no argument; '{word}' ignored (keepalived sets the flag)"
+        ]
+
+
+def test_skip_check_adv_addr_false_still_sets_it(conf: Conf) -> None:
+    """keepalived sets the flag for any valid boolean, `false` included, and refuses others."""
+    res = conf(MINIMAL.replace("interface eth0", "interface eth0\n skip_check_adv_addr false"))
+    assert res.config is not None and not res.errors
+    assert res.config.vrrp_instances[0].skip_check_adv_addr is True
+    res = conf(MINIMAL.replace("interface eth0", "interface eth0\n skip_check_adv_addr 1"))
+    assert res.errors
 
 
 # -------------------------------------------------------------------- generated configs

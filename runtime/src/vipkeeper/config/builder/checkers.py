@@ -266,7 +266,7 @@ CHECKER_HANDLERS: dict[str, dict[str, Handler[Any]]] = {
         **CHECKER_COMMON,
         "misc_path": h_script(C.misc_path),
         "misc_timeout": h_float(C.misc_timeout, 0.0, MAX_TIME),
-        "misc_dynamic": h_flag(C.misc_dynamic),
+        "misc_dynamic": h_flag(C.misc_dynamic, args="ignored"),
         "user": h_run_as(C.user, C.group),
     },
     "DNS_CHECK": {

@@ -18,14 +18,17 @@ a statement given a block it does not take is an error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
 from vipkeeper.config.builder.registry import LIST, Registry
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
 from vipkeeper.config.lexer import Token
 from vipkeeper.config.model import Location
 from vipkeeper.config.parser import Node
-from vipkeeper.config.values import ValueError_, parse_bool
+from vipkeeper.config.values import FALSE_WORDS, TRUE_WORDS, ValueError_
+
+# How a flag keyword treats an argument (see Builder.flag).
+FlagArgs = Literal["bool", "ignored", "set"]
 
 if TYPE_CHECKING:
     from vipkeeper.config.builder.global_defs import GlobalDraft
@@ -183,12 +186,32 @@ class Builder:
             self.bad(node, f"{node.name}: {exc}")
             return None
 
-    def flag(self, node: Node) -> bool | None:
-        """A flag: bare means true; an optional boolean argument."""
+    def flag(self, node: Node, args: FlagArgs = "bool") -> bool | None:
+        """A flag: bare means true; what an argument means depends on keepalived's handler.
+
+        `bool`: one of on|off|true|false|yes|no (exact case, as keepalived's
+        check_true_false), anything else an error that leaves the flag unchanged;
+        `ignored`: the handler never reads its arguments, so the flag is set whatever
+        follows (a warning says so); `set`: a valid boolean sets the flag even when it is
+        false (keepalived's skip_check_adv_addr), anything else an error.
+        """
         if not node.args:
             return True
+        if args == "ignored":
+            extra = " ".join(t.text for t in node.args)
+            self.report(
+                node.args[0],
+                Code.BAD_VALUE,
+                f"'{node.name}' takes no argument; '{extra}' ignored (keepalived sets the flag)",
+                warning=True,
+            )
+            return True
         self.only(node, 1)
-        return self.convert(node, lambda: parse_bool(node.args[0].text))
+        text = node.args[0].text
+        if text in TRUE_WORDS or text in FALSE_WORDS:
+            return True if args == "set" else text in TRUE_WORDS
+        self.bad(node, f"{node.name}: '{text}' is not a boolean (on|off|true|false|yes|no)")
+        return None
 
     def entries(self, node: Node) -> list[Node]:
         """The entries of a list block (error when the block is missing)."""

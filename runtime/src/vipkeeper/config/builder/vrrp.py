@@ -270,7 +270,7 @@ INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
     "advert_int": h_remember(INST.advert_int, h_float(INST.advert_int, 0.01, 255.0)),
     "version": h_remember(INST.version, h_int(INST.version, 2, 3)),
     "preempt": _preempt,
-    "nopreempt": h_remember(INST.nopreempt, h_flag(INST.nopreempt)),
+    "nopreempt": h_flag(INST.nopreempt, args="ignored", remember=True),
     "preempt_delay": h_remember(INST.preempt_delay, h_float(INST.preempt_delay, 0.0, 1000.0)),
     "authentication": h_remember(
         INST.authentication,
@@ -296,15 +296,15 @@ INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
     "lower_prio_no_advert": h_flag(INST.lower_prio_no_advert),
     "higher_prio_send_advert": h_flag(INST.higher_prio_send_advert),
     "down_timer_adverts": h_int(INST.down_timer_adverts, 1, 100),
-    "skip_check_adv_addr": h_flag(INST.skip_check_adv_addr),
-    "check_unicast_src": h_flag(INST.check_unicast_src),
+    "skip_check_adv_addr": h_flag(INST.skip_check_adv_addr, args="set"),
+    "check_unicast_src": h_flag(INST.check_unicast_src, args="ignored"),
     "strict_mode": h_flag(INST.strict_mode),
     "use_vmac": _use_vmac,
-    "vmac_xmit_base": h_flag(INST.vmac_xmit_base),
-    "dont_track_primary": h_flag(INST.dont_track_primary),
-    "accept": h_flag(INST.accept),
-    "no_accept": h_flag(INST.accept, value=False),
-    "promote_secondaries": h_flag(INST.promote_secondaries),
+    "vmac_xmit_base": h_flag(INST.vmac_xmit_base, args="ignored"),
+    "dont_track_primary": h_flag(INST.dont_track_primary, args="ignored"),
+    "accept": h_flag(INST.accept, args="ignored"),
+    "no_accept": h_flag(INST.accept, value=False, args="ignored"),
+    "promote_secondaries": h_flag(INST.promote_secondaries, args="ignored"),
     "debug": _debug,
     "v3_checksum_as_v2": h_flag(INST.v3_checksum_as_v2),
 }
@@ -361,8 +361,8 @@ SYNC_GROUP_HANDLERS: dict[str, Handler[SyncGroupDraft]] = {
     **TRACK_HANDLERS,
     "group": h_words(SyncGroupDraft.group),
     "smtp_alert": h_flag(SyncGroupDraft.smtp_alert),
-    "global_tracking": h_flag(SyncGroupDraft.global_tracking),
-    "sync_group_tracking_weight": h_flag(SyncGroupDraft.sync_group_tracking_weight),
+    "global_tracking": h_flag(SyncGroupDraft.global_tracking, args="ignored"),
+    "sync_group_tracking_weight": h_flag(SyncGroupDraft.sync_group_tracking_weight, args="ignored"),
 }
 
 
@@ -383,7 +383,7 @@ SCRIPT_HANDLERS: dict[str, Handler[ScriptDraft]] = {
     "rise": h_int(ScriptDraft.rise, 1, 2**31 - 1),
     "fall": h_int(ScriptDraft.fall, 1, 2**31 - 1),
     "user": h_run_as(ScriptDraft.user, ScriptDraft.group),
-    "init_fail": h_flag(ScriptDraft.init_fail),
+    "init_fail": h_flag(ScriptDraft.init_fail, args="ignored"),
 }
 
 

