@@ -23,6 +23,7 @@ from netlab import Node
 from vipkeeper.config import load
 from vipkeeper.config.build import REGISTRY
 from vipkeeper.config.builder.handlers import Flag
+from vipkeeper.config.builder.registry import block_of
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 
@@ -109,6 +110,18 @@ FLAGS = [
     for arg in FLAG_ARGS
 ]
 
+# Every keyword of the registry that takes a value, alone on its line: keepalived's parser
+# exits 2 unless the handler checks for its value itself (a general error, or ignored).
+BARE = [
+    pytest.param(context, keyword, id=f"{context}-{keyword}")
+    for context, handlers in REGISTRY.handlers.items()
+    for keyword, handler in handlers.items()
+    if not isinstance(handler, Flag)
+    and block_of(handler) is None
+    and render_in(context, "") is not None
+    and (context, keyword) not in REFERENCE_LACKS
+]
+
 # Flag-like keywords whose handlers are not `Flag`s in vipkeeper (they set more than one
 # field, or clear one), with arguments: keepalived ignores the arguments of all of them.
 OTHER_FLAGS = [
@@ -122,7 +135,34 @@ OTHER_FLAGS = [
 ]
 
 # (id, config) pairs of the other categories, each with its neighbours.
-CASES: list[tuple[str, str]] = []
+ETH7 = INSTANCE.replace("eth0", "eth7")
+SH = SERVICE.replace("lb_algo rr", "lb_algo sh")
+NO_ALGO = SERVICE.replace("    lb_algo rr\n", "")
+MISC = "        MISC_CHECK {\n            misc_path /usr/bin/true\n            %s\n        }"
+VIP_DEV = "    virtual_ipaddress {\n        10.213.0.2/24 dev eth7\n    }"
+GROUP = "vrrp_sync_group {\n    group {\n        VI_1\n    }\n}\n"
+CASES: list[tuple[str, str]] = [
+    # a missing interface: keepalived's WARNING is a general error, which outranks its
+    # CONFIG_BAD_IF: exit 5
+    ("missing-interface", ETH7 % ""),
+    ("missing-track-interface", INSTANCE % "    track_interface {\n        eth7\n    }"),
+    ("missing-vip-dev", INSTANCE % VIP_DEV),
+    ("missing-interface-dynamic", "global_defs {\n    dynamic_interfaces\n}\n" + ETH7 % ""),
+    # a keyword missing its value, then other errors: keepalived stops at once (exit 2)
+    ("missing-value-first", INSTANCE % "    interface\n    priority 300"),
+    ("missing-value-after-error", INSTANCE % "    priority 300\n    unicast_src_ip"),
+    ("missing-value-and-interface", ETH7 % "    advert_int"),
+    ("no-name-instance", "vrrp_instance {\n    interface eth0\n}\n"),
+    ("no-name-sync-group", GROUP + INSTANCE % ""),
+    ("no-address-virtual-server", "virtual_server {\n    lb_algo rr\n}\n"),
+    # scheduler flags (keepalived's lbflags_handler)
+    ("sched-flag-without-sh", SERVICE % ("    sh-port", "")),
+    ("sched-flag-with-sh", SH % ("    sh-port", "")),
+    ("sched-flag-mh-with-sh", SH % ("    mh-port", "")),
+    ("sched-flag-before-sh", NO_ALGO % ("    sh-port\n    lb_algo sh", "")),
+    ("misc-check-connect-timeout", SECURE + SERVICE % ("", MISC % "connect_timeout 3")),
+    ("misc-check-timeout", SECURE + SERVICE % ("", MISC % "misc_timeout 3")),
+]
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +206,14 @@ def test_flag_with_argument(node: Node, context: str, keyword: str, arg: str) ->
     text = render_in(context, f"{NEEDS.get(keyword, '')}    {keyword} {arg}")
     assert text is not None
     k_rc, k_err, v_rc, v_diags = verdicts(node, text, f"{context}-{keyword}-{arg}")
+    assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
+
+
+@pytest.mark.parametrize(("context", "keyword"), BARE)
+def test_keyword_without_value(node: Node, context: str, keyword: str) -> None:
+    text = render_in(context, f"    {keyword}")
+    assert text is not None
+    k_rc, k_err, v_rc, v_diags = verdicts(node, text, f"bare-{context}-{keyword}")
     assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
 
 

@@ -351,7 +351,7 @@ def test_interfaces_must_exist(conf: Conf) -> None:
         ),
         (11, "interface-missing", "interface eth8 for ip address 10.213.0.2/24 doesn't exist"),
     ]
-    assert res.exit_code == 4
+    assert res.exit_code == 5  # as keepalived -t 2.2.7: the general error outranks CONFIG_BAD_IF
     assert conf(text, interface_exists=None).errors == []
 
 

@@ -8,7 +8,7 @@ Public API (stable; the daemon, VRRP core, LVS and the Ansible modules use it)::
     result.config        # vipkeeper.config.model.Config, or None when the file could not be read
     result.diagnostics   # list[Diagnostic]: file, line, column, severity, message, code
     result.ok            # no error-severity diagnostics
-    result.exit_code     # what `keepalived -t` would exit with: 0, 4, 5 or 6
+    result.exit_code     # what `keepalived -t` would exit with: 0, 2, 4, 5 or 6
 
 `load` never raises on bad input: every problem becomes a Diagnostic. `config_id` selects
 `@id` lines (default: the host name up to its first dot). `check_interfaces=True` checks that

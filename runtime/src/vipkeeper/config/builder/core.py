@@ -27,6 +27,37 @@ from vipkeeper.config.model import Location
 from vipkeeper.config.parser import Node
 from vipkeeper.config.values import FALSE_WORDS, TRUE_WORDS, ValueError_
 
+# Keywords whose keepalived handler checks for its value itself, so that a missing one is
+# not the parser's missing-parameter exit (2): "error" is a general config error (exit 5),
+# "ignored" a line keepalived accepts and ignores (a warning here). Keyed by
+# "context:keyword", or by the keyword alone for every block that has it.
+MISSING_VALUE_RULES: dict[str, str] = {
+    "root:vrrp_instance": "error",
+    "root:vrrp_sync_group": "error",
+    "global_defs:router_id": "error",
+    "global_defs:notification_email_from": "error",
+    "global_defs:smtp_helo_name": "ignored",
+    "global_defs:default_interface": "error",
+    "global_defs:notify_fifo": "error",
+    "global_defs:notify_fifo_script": "error",
+    "global_defs:vrrp_notify_fifo": "error",
+    "global_defs:vrrp_notify_fifo_script": "error",
+    "global_defs:lvs_notify_fifo": "error",
+    "global_defs:lvs_notify_fifo_script": "error",
+    "global_defs:script_user": "error",
+    "vrrp_script:script": "ignored",
+    "vrrp_instance:notify_deleted": "ignored",
+    "virtual_server:sorry_server_lvs_method": "error",
+    "virtualhost": "error",
+    "HTTP_GET:http_protocol": "error",
+    "HTTP_GET:sni_name": "error",
+    "url:status_code": "ignored",
+    "MISC_CHECK:misc_path": "ignored",
+    "MISC_CHECK:user": "error",
+    "DNS_CHECK:name": "error",
+    "SMTP_CHECK:helo_name": "error",
+}
+
 # How a flag keyword treats an argument (see Builder.flag).
 FlagArgs = Literal["bool", "ignored", "set"]
 
@@ -135,6 +166,7 @@ class Builder:
     def __init__(self, diagnostics: list[Diagnostic], registry: Registry) -> None:
         self.diagnostics = diagnostics
         self.registry = registry
+        self.context = "root"  # the block of the statement being handled
         self.global_defs: GlobalDraft | None = None
         self.global_node: Node | None = None
         self.instances: list[tuple[Node, InstanceDraft]] = []
@@ -163,7 +195,16 @@ class Builder:
     def arg(self, node: Node, what: str = "a value", index: int = 0) -> str | None:
         """Argument `index` of `node`, or an error when it is missing."""
         if len(node.args) <= index:
-            self.report(node, Code.MISSING_VALUE, f"'{node.name}' needs {what}")
+            rule = MISSING_VALUE_RULES.get(
+                f"{self.context}:{node.name}", MISSING_VALUE_RULES.get(node.name)
+            )
+            if index > 0 or rule == "error":
+                self.report(node, Code.MISSING_VALUE, f"'{node.name}' needs {what}")
+            elif rule == "ignored":
+                msg = f"'{node.name}' without {what} is ignored"
+                self.report(node, Code.MISSING_VALUE, msg, warning=True)
+            else:  # keepalived's parser stops here: exit 2
+                self.report(node, Code.MISSING_PARAMETER, f"'{node.name}' needs {what}")
             return None
         return node.args[index].text
 
@@ -255,7 +296,9 @@ class Builder:
                 if spec.block is not None and spec.block != LIST and child.children is not None:
                     self.check_names(child.children, spec.block)
                 continue
+            outer, self.context = self.context, context
             handlers[child.name](self, child, draft)
+            self.context = outer
 
     def check_names(self, nodes: list[Node], context: str) -> None:
         """Flag unknown keywords inside a skipped (unsupported) block."""

@@ -123,7 +123,16 @@ def _lb_algo(b: Builder, node: Node, d: VirtualServerDraft) -> None:
 
 
 def _sched_flag(b: Builder, node: Node, d: VirtualServerDraft) -> None:
+    """keepalived's lbflags_handler: arguments ignored; sh-*, mh-* and hashed need the
+    scheduler (set before them) to be sh or mh, and are an error otherwise."""
     b.only(node, 0)
+    if not node.name.startswith("flag-") and d.lb_algo not in ("sh", "mh"):
+        b.bad(node, f"{node.name} only applies to sh scheduler - ignoring")
+        return
+    if node.name[:3] in ("sh-", "mh-") and node.name[:2] != d.lb_algo:
+        msg = f"{node.name} has no effect with the {d.lb_algo} scheduler - ignoring"
+        b.report(node, Code.BAD_VALUE, msg, warning=True)
+        return
     d.scheduler_flags = (*(d.scheduler_flags or ()), node.name)
 
 
@@ -250,7 +259,9 @@ def _virtual_server(b: Builder, node: Node, _: Draft) -> None:
     head: dict[Field[Any], Any] = {}
     if not words:
         b.report(
-            node, Code.MISSING_VALUE, "virtual_server needs 'IP PORT', 'fwmark N' or 'group NAME'"
+            node,
+            Code.MISSING_PARAMETER,
+            "virtual_server needs 'IP PORT', 'fwmark N' or 'group NAME'",
         )
     elif words[0] == "fwmark" and len(words) == 2:
         head[VS.fwmark] = b.convert(node, lambda: parse_int(words[1], 1, 2**32 - 1))
