@@ -141,6 +141,10 @@ NO_ALGO = SERVICE.replace("    lb_algo rr\n", "")
 MISC = "        MISC_CHECK {\n            misc_path /usr/bin/true\n            %s\n        }"
 VIP_DEV = "    virtual_ipaddress {\n        10.213.0.2/24 dev eth7\n    }"
 GROUP = "vrrp_sync_group {\n    group {\n        VI_1\n    }\n}\n"
+NO_IF = INSTANCE.replace("    interface eth0\n", "")
+AUTH = "    authentication {{\n        auth_type PASS\n        auth_pass {}\n    }}"
+PEER = "    unicast_peer {\n        10.213.0.6\n    }\n"
+DEFAULT_IF = "global_defs {\n    default_interface eth0\n}\n"
 CASES: list[tuple[str, str]] = [
     # a missing interface: keepalived's WARNING is a general error, which outranks its
     # CONFIG_BAD_IF: exit 5
@@ -162,6 +166,23 @@ CASES: list[tuple[str, str]] = [
     ("sched-flag-before-sh", NO_ALGO % ("    sh-port\n    lb_algo sh", "")),
     ("misc-check-connect-timeout", SECURE + SERVICE % ("", MISC % "connect_timeout 3")),
     ("misc-check-timeout", SECURE + SERVICE % ("", MISC % "misc_timeout 3")),
+    # keepalived's warnings that it corrects and runs with (exit 5 for -t)
+    ("state-unknown", INSTANCE % "    state FOO"),
+    ("state-lower-case", INSTANCE % "    state master"),
+    ("state-master-then-backup", INSTANCE % "    state MASTER\n    state BACKUP"),
+    ("state-backup-then-master", INSTANCE % "    state BACKUP\n    state MASTER"),
+    ("interface-too-long-after-one", INSTANCE % "    interface abcdefghijklmnopq"),
+    ("interface-too-long-alone", NO_IF % "    interface abcdefghijklmnopq"),
+    ("interface-15-chars", NO_IF % "    interface abcdefghijklmno"),
+    ("auth-pass-8", INSTANCE % AUTH.format("12345678")),
+    ("auth-pass-9", INSTANCE % AUTH.format("123456789")),
+    # an instance without interface: 2.2.7 says "Unknown interface!", unicast or not
+    ("no-interface", NO_IF % ""),
+    ("no-interface-unicast", NO_IF % PEER),
+    ("no-interface-unicast-src", NO_IF % (PEER + "    unicast_src_ip 10.213.0.5")),
+    ("no-interface-default-interface", DEFAULT_IF + NO_IF % ""),
+    ("no-interface-unicast-default-interface", DEFAULT_IF + NO_IF % PEER),
+    ("unicast-with-interface", INSTANCE % PEER),
 ]
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from vipkeeper._compat import zip_strict
 from vipkeeper.config import LoadResult, load_text
+from vipkeeper.config.diagnostics import CORRECTED, Code
 from vipkeeper.config.model import (
     AuthTypeConfig,
     DnsCheck,
@@ -64,7 +65,7 @@ def test_global_values_flow_into_instances(conf: Conf) -> None:
         " vrrp_garp_lower_prio_repeat 9\n vrrp_lower_prio_no_advert\n vrrp_strict\n"
         " vrrp_skip_check_adv_addr on\n vrrp_check_unicast_src\n vrrp_down_timer_adverts 5\n"
         " default_interface eth1\n lvs_flush_on_stop VS\n vrrp_mcast_group4 224.0.0.19\n}\n"
-        + MINIMAL.replace("interface eth0\n", "")
+        + MINIMAL
     )
     assert res.ok, res.diagnostics
     assert res.config is not None
@@ -78,7 +79,22 @@ def test_global_values_flow_into_instances(conf: Conf) -> None:
     assert inst.lower_prio_no_advert and inst.skip_check_adv_addr and inst.check_unicast_src
     assert inst.strict_mode and not inst.accept
     assert inst.down_timer_adverts == 5
-    assert inst.interface == "eth1"
+    # default_interface is the device of static addresses only (keepalived's get_default_if)
+    assert g.default_interface == "eth1"
+    assert inst.interface == "eth0"
+
+
+def test_an_instance_needs_an_interface_even_unicast(conf: Conf) -> None:
+    """keepalived 2.2.7: "(VI_1) Unknown interface!", a permanent config error for the daemon
+    too, with or without unicast peers and whatever default_interface says."""
+    unicast = "interface eth0\n unicast_peer {\n  10.213.0.9\n }\n"
+    for text in (
+        MINIMAL.replace("interface eth0\n", ""),
+        MINIMAL.replace("interface eth0\n", unicast.replace("interface eth0\n", "")),
+        "global_defs {\n default_interface eth0\n}\n" + MINIMAL.replace("interface eth0\n", ""),
+    ):
+        res = conf(text)
+        assert [d.message for d in res.errors] == ["(VI_1) no interface specified"], text
 
 
 def test_instance_fields(conf: Conf) -> None:
@@ -506,3 +522,27 @@ def test_generated_configs_parse_to_the_expected_model(specs: list[dict[str, obj
             f"{v}/{spec['prefix']}"
             for v in spec["vips"]  # type: ignore[attr-defined]
         ]
+
+
+def test_keepalived_corrections_stay_corrections(conf: Conf) -> None:
+    """keepalived -t counts these as errors, and keepalived runs with its correction: the
+    codes are in CORRECTED (the daemon starts) and the model holds keepalived's value."""
+    cases = (
+        ("state FOO", "(VI_1) unknown state 'FOO', defaulting to BACKUP"),
+        ("state MASTER\n state BACKUP", "(VI_1) state previously set as MASTER - ignoring BACKUP"),
+        ("interface abcdefghijklmnopq", "Interface name 'abcdefghijklmnopq' too long - ignoring"),
+    )
+    for line, message in cases:
+        res = conf(MINIMAL.replace("interface eth0", f"interface eth0\n {line}"))
+        assert [d.message for d in res.errors] == [message]
+        assert all(d.code in CORRECTED for d in res.errors)
+        assert res.config is not None
+        [inst] = res.config.vrrp_instances
+        assert inst.interface == "eth0"
+        assert inst.state is (StateConfig.MASTER if "MASTER" in line else StateConfig.BACKUP)
+    auth = " authentication {\n  auth_type PASS\n  auth_pass 0123456789\n }\n"
+    res = conf(MINIMAL.replace("interface eth0", f"interface eth0\n{auth}"))
+    assert [(d.line, d.code) for d in res.errors] == [(6, Code.TRUNCATED)]
+    assert res.config is not None
+    auth_cfg = res.config.vrrp_instances[0].authentication
+    assert auth_cfg is not None and auth_cfg.auth_pass == "01234567"

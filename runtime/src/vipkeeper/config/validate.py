@@ -104,7 +104,7 @@ def _instance(
     name = f"({inst.name})"
     if kw.virtual_router_id is None and kw.node_of(INST.virtual_router_id) is None:
         r.at(node, Code.MISSING_VALUE, f"{name} virtual_router_id must be set")
-    if inst.interface is None and not inst.unicast:
+    if inst.interface is None:  # keepalived 2.2.7: "Unknown interface!", unicast or not
         r.at(node, Code.MISSING_VALUE, f"{name} no interface specified")
     if not inst.virtual_ipaddresses:
         r.at(node, Code.MISSING_VALUE, f"{name} no VIP specified; at least one is required")

@@ -195,14 +195,6 @@ def _authentication(b: Builder, node: Node, d: AuthDraft) -> Authentication | No
         b.report(node, Code.MISSING_VALUE, "authentication needs auth_type PASS|AH")
         return None
     password = d.auth_pass or ""
-    raw = password.encode()
-    if len(raw) > 8:
-        # keepalived truncates it, and its -t counts that as a config error. The message never
-        # carries the secret: it lands in logs, CI output and Ansible results.
-        b.report(
-            node, Code.TRUNCATED, f"auth_pass is {len(raw)} bytes, longer than 8; truncated to 8"
-        )
-        password = raw[:8].decode(errors="ignore")
     return Authentication(auth_type=auth_type, auth_pass=password)
 
 
@@ -210,7 +202,51 @@ def _auth_pass(b: Builder, node: Node, d: AuthDraft) -> None:
     text = b.arg(node, "a password")
     if text is not None:
         b.only(node, 1)
+        raw = text.encode()
+        if len(raw) > 8:
+            # keepalived truncates it, and its -t counts that as a config error. The message
+            # never carries the secret: it lands in logs, CI output and Ansible results.
+            msg = f"auth_pass is {len(raw)} bytes, longer than 8; truncated to 8"
+            b.report(node, Code.TRUNCATED, msg)
+            text = raw[:8].decode(errors="ignore")
         d.auth_pass = text
+
+
+IFNAMSIZ = 16  # the kernel's limit, with the terminating NUL
+
+
+def _interface(b: Builder, node: Node, d: InstanceDraft) -> None:
+    """keepalived's vrrp_int_handler: a name too long is ignored (an earlier one stays)."""
+    name = b.arg(node, "an interface name")
+    if name is None:
+        return
+    b.only(node, 1)
+    if len(name) >= IFNAMSIZ:
+        b.report(node, Code.DEFAULTED, f"Interface name '{name}' too long - ignoring")
+        return
+    d.interface = name
+
+
+_STATES = {"MASTER": StateConfig.MASTER, "BACKUP": StateConfig.BACKUP}
+
+
+def _state(b: Builder, node: Node, d: InstanceDraft) -> None:
+    """keepalived's vrrp_state_handler: an unknown state is BACKUP, and a BACKUP after a
+    MASTER is ignored (both general errors for -t; keepalived runs with them)."""
+    text = b.arg(node, "MASTER or BACKUP")
+    if text is None:
+        return
+    b.only(node, 1)
+    state = _STATES.get(text)
+    name = f"({d.name})" if d.name else "vrrp_instance"
+    if state is None:
+        msg = f"{name} unknown state '{text}', defaulting to BACKUP"
+        b.report(node, Code.DEFAULTED, msg)
+        state = StateConfig.BACKUP
+    elif state is StateConfig.BACKUP and d.state is StateConfig.MASTER:
+        b.report(node, Code.DEFAULTED, f"{name} state previously set as MASTER - ignoring BACKUP")
+        return
+    d.state = state
 
 
 AUTH_HANDLERS: dict[str, Handler[AuthDraft]] = {
@@ -258,13 +294,8 @@ TRACK_HANDLERS: dict[str, Handler[TrackDraft]] = {
 INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
     **NOTIFY_HANDLERS,
     **TRACK_HANDLERS,
-    "state": h_remember(
-        INST.state,
-        h_choice(
-            INST.state, {"MASTER": StateConfig.MASTER, "BACKUP": StateConfig.BACKUP}, exact=True
-        ),
-    ),
-    "interface": h_remember(INST.interface, h_str(INST.interface)),
+    "state": h_remember(INST.state, _state),
+    "interface": h_remember(INST.interface, _interface),
     "virtual_router_id": h_remember(INST.virtual_router_id, h_int(INST.virtual_router_id, 1, 255)),
     "priority": h_remember(INST.priority, h_int(INST.priority, 1, 255)),
     "advert_int": h_remember(INST.advert_int, h_float(INST.advert_int, 0.01, 255.0)),
@@ -312,10 +343,12 @@ INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
 
 def _vrrp_instance(b: Builder, node: Node, _: Draft) -> None:
     name = name_of(b, node)
-    d = b.walk(node, "vrrp_instance", InstanceDraft())
+    draft = InstanceDraft()
+    if name is not None:
+        draft.name = name  # for the messages of its handlers
+    d = b.walk(node, "vrrp_instance", draft)
     if name is None:
         return
-    d.name = name
     d.location = loc(node)
     b.instances.append((node, d))
 
@@ -351,8 +384,6 @@ def finish_instance(
     d.default(INST.accept, not strict)
     if d.preempt_delay and (strict or d.nopreempt or d.state is StateConfig.MASTER):
         d.preempt_delay = 0.0  # keepalived clears it (validate reports the clash)
-    if d.interface is None and g.default_interface:
-        d.interface = g.default_interface
     return VrrpInstanceConfig(**d.values)
 
 
