@@ -145,6 +145,12 @@ NO_IF = INSTANCE.replace("    interface eth0\n", "")
 AUTH = "    authentication {{\n        auth_type PASS\n        auth_pass {}\n    }}"
 PEER = "    unicast_peer {\n        10.213.0.6\n    }\n"
 DEFAULT_IF = "global_defs {\n    default_interface eth0\n}\n"
+GLOBAL = "global_defs {{\n    {}\n}}\n"
+SEC = "enable_script_security\n    "
+SCRIPT = 'vrrp_script chk {\n    script "/usr/bin/true"\n%s}\n'
+TRACKED = SCRIPT % "" + INSTANCE % "    track_script {\n        chk\n    }"
+OWN_USER = SCRIPT % "    user root\n" + INSTANCE % "    track_script {\n        chk\n    }"
+NOTIFY = INSTANCE % '    notify_master "/usr/bin/true"'
 CASES: list[tuple[str, str]] = [
     # a missing interface: keepalived's WARNING is a general error, which outranks its
     # CONFIG_BAD_IF: exit 5
@@ -183,6 +189,16 @@ CASES: list[tuple[str, str]] = [
     ("no-interface-default-interface", DEFAULT_IF + NO_IF % ""),
     ("no-interface-unicast-default-interface", DEFAULT_IF + NO_IF % PEER),
     ("unicast-with-interface", INSTANCE % PEER),
+    # script_user / the default script user naming a user or group that does not exist
+    ("script-user-missing-no-scripts", GLOBAL.format("script_user nosuchuser_vk") + INSTANCE % ""),
+    ("script-user-group-missing", GLOBAL.format("script_user root nosuchgroup_vk") + INSTANCE % ""),
+    ("script-user-missing-track", GLOBAL.format("script_user nosuchuser_vk") + TRACKED),
+    ("script-user-missing-secure", GLOBAL.format(SEC + "script_user nosuchuser_vk") + TRACKED),
+    ("script-user-missing-own-user", GLOBAL.format(SEC + "script_user nosuchuser_vk") + OWN_USER),
+    ("default-script-user-missing-secure", GLOBAL.format(SEC) + TRACKED),
+    ("default-script-user-missing-own-user", GLOBAL.format(SEC) + OWN_USER),
+    ("script-user-missing-notify", GLOBAL.format("script_user nosuchuser_vk") + NOTIFY),
+    ("default-script-user-missing-notify", GLOBAL.format(SEC) + NOTIFY),
 ]
 
 

@@ -475,6 +475,9 @@ def check_scripts(
         if not use.command.argv:
             continue
         user, why = user_for(use.command, default, lookup)
+        if user is None and use.command.user is None:
+            # the cause is reported once above (keepalived: "Unable to set default user")
+            why = "unable to set the default user for it; it is not run"
         if user is None:
             # keepalived drops the script; for vrrp_script and MISC_CHECK that is an error
             report.add(use, use.kind in (TRACK, MISC), Code.SCRIPT_USER, str(why))
