@@ -151,6 +151,18 @@ SCRIPT = 'vrrp_script chk {\n    script "/usr/bin/true"\n%s}\n'
 TRACKED = SCRIPT % "" + INSTANCE % "    track_script {\n        chk\n    }"
 OWN_USER = SCRIPT % "    user root\n" + INSTANCE % "    track_script {\n        chk\n    }"
 NOTIFY = INSTANCE % '    notify_master "/usr/bin/true"'
+TRACKS = (
+    GLOBAL.format(SEC + "script_user root")
+    + 'vrrp_script chk {\n    script "/usr/bin/true"\n    weight 10\n}\n'
+    + "track_file tf {\n    file /tmp/vk-verdict-track-file\n}\n"
+    + INSTANCE % "%s"
+    + INSTANCE.replace("VI_1", "VI_2").replace("id 10", "id 11").replace(".0.1/", ".0.2/") % ""
+)
+UNWEIGHTED = TRACKS.replace("    weight 10\n", "")
+SYNC = "vrrp_sync_group G {\n%s    group {\n        VI_1\n        VI_2\n    }\n}\n"
+TS = "    track_script {{\n        chk{}\n    }}\n"
+TI = "    track_interface {{\n        ethx{}\n    }}\n".replace("ethx", "lo")
+TF = "    track_file {{\n        tf{}\n    }}\n"
 CASES: list[tuple[str, str]] = [
     # a missing interface: keepalived's WARNING is a general error, which outranks its
     # CONFIG_BAD_IF: exit 5
@@ -199,6 +211,25 @@ CASES: list[tuple[str, str]] = [
     ("default-script-user-missing-own-user", GLOBAL.format(SEC) + OWN_USER),
     ("script-user-missing-notify", GLOBAL.format("script_user nosuchuser_vk") + NOTIFY),
     ("default-script-user-missing-notify", GLOBAL.format(SEC) + NOTIFY),
+    # weighted tracking in a sync group without sync_group_tracking_weight, and the owner
+    ("sync-weighted-script", SYNC % "" + TRACKS % TS.format("")),
+    ("sync-weighted-script-ref-0", SYNC % "" + TRACKS % TS.format(" weight 0")),
+    (
+        "sync-unweighted-script-ref-5",
+        SYNC % "" + TRACKS.replace("weight 10", "") % TS.format(" weight 5"),
+    ),
+    ("sync-unweighted-script", SYNC % "" + TRACKS.replace("weight 10", "") % TS.format("")),
+    ("sync-tracking-weight", SYNC % "    sync_group_tracking_weight\n" + TRACKS % TS.format("")),
+    ("sync-global-tracking", SYNC % "    global_tracking\n" + TRACKS % TS.format("")),
+    ("sync-weighted-interface", SYNC % "" + TRACKS % TI.format(" weight 5")),
+    ("sync-unweighted-interface", SYNC % "" + TRACKS % TI.format("")),
+    ("sync-file-default-weight", SYNC % "" + TRACKS % TF.format("")),
+    ("sync-file-weight-0", SYNC % "" + TRACKS % TF.format(" weight 0")),
+    ("sync-file-weight-3", SYNC % "" + TRACKS % TF.format(" weight 3")),
+    ("owner-weighted-script", TRACKS % (TS.format("") + "    priority 255\n")),
+    ("owner-weighted-interface", TRACKS % (TI.format(" weight 5") + "    priority 255\n")),
+    ("owner-file-default-weight", TRACKS % (TF.format("") + "    priority 255\n")),
+    ("no-sync-weighted-script", TRACKS % TS.format("")),
 ]
 
 

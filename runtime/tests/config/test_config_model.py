@@ -229,7 +229,8 @@ def test_sync_group(conf: Conf) -> None:
         "vrrp_sync_group G {\n group {\n  VI_1 VI_2\n }\n notify_fault /usr/bin/true\n"
         " global_tracking\n}\n" + MINIMAL + MINIMAL.replace("VI_1", "VI_2").replace("id 7", "id 8")
     )
-    assert res.ok, res.diagnostics
+    # keepalived 2.2.7 -t: "(G) global_tracking is deprecated..." (exit 5), then runs with it
+    assert [d.code for d in res.errors] == [Code.DEPRECATED], res.diagnostics
     assert res.config is not None
     [g] = res.config.vrrp_sync_groups
     assert g.group == ("VI_1", "VI_2") and g.global_tracking
@@ -546,3 +547,31 @@ def test_keepalived_corrections_stay_corrections(conf: Conf) -> None:
     assert res.config is not None
     auth_cfg = res.config.vrrp_instances[0].authentication
     assert auth_cfg is not None and auth_cfg.auth_pass == "01234567"
+
+
+def test_sync_group_members_ignore_weights(conf: Conf) -> None:
+    """keepalived drops a weighted script, zeroes an interface weight and a default file
+    weight, drops a weighted file, in a sync group without sync_group_tracking_weight."""
+    body = (
+        " track_script {\n  chk\n  plain\n }\n track_interface {\n  eth1 weight 5\n }\n"
+        " track_file {\n  tf\n  tf3 weight 3\n }\n"
+    )
+    text = (
+        "vrrp_script chk {\n script /usr/bin/true\n weight 10\n}\n"
+        "vrrp_script plain {\n script /usr/bin/true\n}\n"
+        "track_file tf {\n file /tmp/x\n}\ntrack_file tf3 {\n file /tmp/y\n}\n"
+        "vrrp_sync_group G {\n%s group {\n  VI_1\n  VI_2\n }\n}\n"
+        + MINIMAL.replace("interface eth0", "interface eth0\n" + body)
+        + MINIMAL.replace("VI_1", "VI_2").replace("id 7", "id 8")
+    )
+    res = conf(text % "")
+    assert [d.code for d in res.errors] == [Code.DEFAULTED] * 4, res.errors
+    assert res.config is not None
+    inst = res.config.vrrp_instances[0]
+    assert [r.name for r in inst.track_scripts] == ["plain"]
+    assert [(t.name, t.weight) for t in inst.track_interfaces] == [("eth1", 0)]
+    assert [(f.name, f.weight) for f in inst.track_files] == [("tf", 0)]
+    res = conf(text % " sync_group_tracking_weight\n")
+    assert res.errors == []
+    assert res.config is not None
+    assert len(res.config.vrrp_instances[0].track_scripts) == 2

@@ -24,6 +24,7 @@ from vipkeeper.config.builder.entries import (
 from vipkeeper.config.builder.handlers import (
     h_block,
     h_choice,
+    h_deprecated,
     h_flag,
     h_float,
     h_int,
@@ -392,7 +393,10 @@ SYNC_GROUP_HANDLERS: dict[str, Handler[SyncGroupDraft]] = {
     **TRACK_HANDLERS,
     "group": h_words(SyncGroupDraft.group),
     "smtp_alert": h_flag(SyncGroupDraft.smtp_alert),
-    "global_tracking": h_flag(SyncGroupDraft.global_tracking, args="ignored"),
+    "global_tracking": h_deprecated(
+        h_flag(SyncGroupDraft.global_tracking, args="ignored"),
+        "global_tracking is deprecated. Use track_interface/script/file on the sync group",
+    ),
     "sync_group_tracking_weight": h_flag(SyncGroupDraft.sync_group_tracking_weight, args="ignored"),
 }
 
