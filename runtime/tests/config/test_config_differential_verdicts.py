@@ -141,6 +141,7 @@ NO_ALGO = SERVICE.replace("    lb_algo rr\n", "")
 MISC = "        MISC_CHECK {\n            misc_path /usr/bin/true\n            %s\n        }"
 VIP_DEV = "    virtual_ipaddress {\n        10.213.0.2/24 dev eth7\n    }"
 GROUP = "vrrp_sync_group {\n    group {\n        VI_1\n    }\n}\n"
+NO_VIP = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 10\n"
 NO_IF = INSTANCE.replace("    interface eth0\n", "")
 AUTH = "    authentication {{\n        auth_type PASS\n        auth_pass {}\n    }}"
 PEER = "    unicast_peer {\n        10.213.0.6\n    }\n"
@@ -163,6 +164,7 @@ SYNC = "vrrp_sync_group G {\n%s    group {\n        VI_1\n        VI_2\n    }\n}
 TS = "    track_script {{\n        chk{}\n    }}\n"
 TI = "    track_interface {{\n        ethx{}\n    }}\n".replace("ethx", "lo")
 TF = "    track_file {{\n        tf{}\n    }}\n"
+VIPS = NO_VIP.replace("{", "{{") + "    virtual_ipaddress {{\n        {}\n    }}\n}}\n"
 CASES: list[tuple[str, str]] = [
     # a missing interface: keepalived's WARNING is a general error, which outranks its
     # CONFIG_BAD_IF: exit 5
@@ -230,6 +232,17 @@ CASES: list[tuple[str, str]] = [
     ("owner-weighted-interface", TRACKS % (TI.format(" weight 5") + "    priority 255\n")),
     ("owner-file-default-weight", TRACKS % (TF.format("") + "    priority 255\n")),
     ("no-sync-weighted-script", TRACKS % TS.format("")),
+    # address ranges in virtual_ipaddress: keepalived 2.2.7 skips them as invalid IPs
+    ("vip-range-v4", VIPS.format("10.213.0.10-13")),
+    ("vip-range-v4-prefix", VIPS.format("10.213.0.10-13/24")),
+    ("vip-range-v6", VIPS.format("fd00::2-5/64")),
+    ("vip-range-and-vip", VIPS.format("10.213.0.10-13\n        10.213.0.2/24")),
+    (
+        "vip-range-excluded",
+        INSTANCE % "    virtual_ipaddress_excluded {\n        10.213.0.20-22\n    }",
+    ),
+    ("vip-invalid-only", VIPS.format("10.213.0.300")),
+    ("vip-empty-block", VIPS.format("")),
 ]
 
 

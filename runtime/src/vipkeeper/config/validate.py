@@ -106,7 +106,9 @@ def _instance(
         r.at(node, Code.MISSING_VALUE, f"{name} virtual_router_id must be set")
     if inst.interface is None:  # keepalived 2.2.7: "Unknown interface!", unicast or not
         r.at(node, Code.MISSING_VALUE, f"{name} no interface specified")
-    if not inst.virtual_ipaddresses:
+    written = kw.node_of(INST.virtual_ipaddresses)
+    if not inst.virtual_ipaddresses and not (written is not None and written.children):
+        # when VIPs were written and all refused, their own errors name the cause
         r.at(node, Code.MISSING_VALUE, f"{name} no VIP specified; at least one is required")
     family = inst.family
     for vip in (*inst.virtual_ipaddresses,):

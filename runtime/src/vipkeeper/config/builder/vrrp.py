@@ -308,7 +308,9 @@ INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
         INST.authentication,
         h_block(INST.authentication, "authentication", AuthDraft, _authentication),
     ),
-    "virtual_ipaddress": h_list(INST.virtual_ipaddresses, parse_vip),
+    "virtual_ipaddress": h_remember(
+        INST.virtual_ipaddresses, h_list(INST.virtual_ipaddresses, parse_vip)
+    ),
     "virtual_ipaddress_excluded": h_list(INST.virtual_ipaddresses_excluded, parse_vip),
     "virtual_routes": h_list(INST.virtual_routes, parse_route),
     "unicast_src_ip": h_remember(INST.unicast_src_ip, h_ip(INST.unicast_src_ip)),
