@@ -165,6 +165,10 @@ TS = "    track_script {{\n        chk{}\n    }}\n"
 TI = "    track_interface {{\n        ethx{}\n    }}\n".replace("ethx", "lo")
 TF = "    track_file {{\n        tf{}\n    }}\n"
 VIPS = NO_VIP.replace("{", "{{") + "    virtual_ipaddress {{\n        {}\n    }}\n}}\n"
+FWM = (
+    "virtual_server fwmark 5 {{\n    lb_algo rr\n    lb_kind {1}\n{0}"
+    "    real_server 10.213.30.10{2} {{\n        weight 1\n    }}\n}}\n"
+)
 CASES: list[tuple[str, str]] = [
     # a missing interface: keepalived's WARNING is a general error, which outranks its
     # CONFIG_BAD_IF: exit 5
@@ -243,6 +247,13 @@ CASES: list[tuple[str, str]] = [
     ),
     ("vip-invalid-only", VIPS.format("10.213.0.300")),
     ("vip-empty-block", VIPS.format("")),
+    # protocol on a fwmark virtual server, and its neighbours
+    ("fwmark-protocol", FWM.format("    protocol TCP\n", "DR", " 80")),
+    ("fwmark-protocol-udp-no-rs-port", FWM.format("    protocol UDP\n", "DR", "")),
+    ("fwmark-no-protocol-rs-port", FWM.format("", "DR", " 80")),
+    ("fwmark-no-protocol-no-rs-port", FWM.format("", "DR", "")),
+    ("fwmark-nat-rs-port", FWM.format("", "NAT", " 80")),
+    ("fwmark-tun-rs-port", FWM.format("", "TUN", " 80")),
 ]
 
 

@@ -41,6 +41,12 @@ def test_virtual_server_must_not_rely_on_defaults(conf: Conf) -> None:
             "family-mismatch",
             "virtual server 10.213.1.1:80: ip_family inet6 conflicts with its address",
         ),
+        (  # keepalived -t 2.2.7: "... has port specified - clearing" (exit 5)
+            9,
+            "defaulted",
+            "fwmark virtual server fwmark 5, real server 10.213.1.2 port 80:"
+            " a port is meaningless here - clearing",
+        ),
     ]
 
 
