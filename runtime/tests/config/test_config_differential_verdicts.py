@@ -169,6 +169,14 @@ FWM = (
     "virtual_server fwmark 5 {{\n    lb_algo rr\n    lb_kind {1}\n{0}"
     "    real_server 10.213.30.10{2} {{\n        weight 1\n    }}\n}}\n"
 )
+ESCAPED = (INSTANCE % "").replace("{", "{{").replace("}", "}}")
+RULES = "{}_rules {{\n    {}\n}}\n" + ESCAPED
+VRULES = (
+    (INSTANCE % "    virtual_rules {\n        RULE\n    }")
+    .replace("{", "{{")
+    .replace("}", "}}")
+    .replace("RULE", "{}")
+)
 CASES: list[tuple[str, str]] = [
     # a missing interface: keepalived's WARNING is a general error, which outranks its
     # CONFIG_BAD_IF: exit 5
@@ -254,6 +262,26 @@ CASES: list[tuple[str, str]] = [
     ("fwmark-no-protocol-no-rs-port", FWM.format("", "DR", "")),
     ("fwmark-nat-rs-port", FWM.format("", "NAT", " 80")),
     ("fwmark-tun-rs-port", FWM.format("", "TUN", " 80")),
+    # invalid addresses inside virtual_rules / static_rules, and the neighbours
+    ("static-rule-bad-from", RULES.format("static", "from 10.213.0.300 table 100 priority 5")),
+    ("static-rule-bad-to", RULES.format("static", "to bogus table 100 priority 5")),
+    ("static-rule-good", RULES.format("static", "from 10.213.0.3 table 100 priority 5")),
+    ("static-rule-from-all", RULES.format("static", "from all table 100 priority 5")),
+    ("static-rule-v6", RULES.format("static", "from fd00::3/64 table 100 preference 5")),
+    (
+        "static-rule-mixed",
+        RULES.format("static", "from 10.213.0.3 to fd00::1 table 100 priority 5"),
+    ),
+    ("static-rule-no-preference", RULES.format("static", "from 10.213.0.3 table 100")),
+    ("static-rule-no-action", RULES.format("static", "from 10.213.0.3 priority 5")),
+    ("virtual-rule-bad-from", VRULES.format("from 10.213.0.999/32 table 100 priority 5")),
+    ("virtual-rule-bad-prefix", VRULES.format("from 10.213.0.9/33 table 100 priority 5")),
+    ("virtual-rule-good", VRULES.format("from 10.213.0.9/32 table 100 priority 5")),
+    (
+        "static-route-bad-via",
+        "static_routes {\n    10.213.99.0/24 via 10.213.0.300\n}\n" + INSTANCE % "",
+    ),
+    ("static-address-bad", "static_ipaddress {\n    10.213.0.300/24 dev eth0\n}\n" + INSTANCE % ""),
 ]
 
 

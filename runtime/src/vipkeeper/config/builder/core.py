@@ -295,6 +295,10 @@ class Builder:
                 )
                 if spec.block is not None and spec.block != LIST and child.children is not None:
                     self.check_names(child.children, spec.block)
+                elif child.name in ("static_rules", "virtual_rules"):
+                    from vipkeeper.config.builder.rules import check_rules
+
+                    check_rules(self, child)
                 continue
             outer, self.context = self.context, context
             handlers[child.name](self, child, draft)
