@@ -177,6 +177,7 @@ VRULES = (
     .replace("}", "}}")
     .replace("RULE", "{}")
 )
+ID_IF = (INSTANCE % "").replace("{", "{{").replace("}", "}}").replace("eth0", "{}")
 CASES: list[tuple[str, str]] = [
     # a missing interface: keepalived's WARNING is a general error, which outranks its
     # CONFIG_BAD_IF: exit 5
@@ -281,6 +282,21 @@ CASES: list[tuple[str, str]] = [
         "static-route-bad-via",
         "static_routes {\n    10.213.99.0/24 via 10.213.0.300\n}\n" + INSTANCE % "",
     ),
+    # keepalived 2.2.7's predefined names (the node's config-id is node1: see verdicts())
+    (
+        "builtin-instance",
+        INSTANCE % '    @node1 priority 150\n    notify_master "/usr/bin/true ${_INSTANCE}"',
+    ),
+    ("builtin-instance-as-value", ID_IF.format("${_INSTANCE}")),
+    ("builtin-instance-bare", ID_IF.format("$_INSTANCE")),
+    ("builtin-random-fixed", INSTANCE.replace("id 10", "id ${_RANDOM 7 7}") % ""),
+    ("builtin-random-out-of-range", INSTANCE.replace("id 10", "id ${_RANDOM 300 300}") % ""),
+    ("builtin-hash", INSTANCE.replace("eth0", "eth0${_HASH}x") % ""),
+    ("builtin-bang", INSTANCE.replace("id 10", "id 10${_BANG}x") % ""),
+    ("builtin-pwd", INSTANCE.replace("eth0", "${_PWD}") % ""),
+    ("builtin-undefined", INSTANCE.replace("eth0", "${_NOPE}") % ""),
+    ("builtin-env-not-in-2.2.7", INSTANCE.replace("eth0", "${_ENV HOME}") % ""),
+    ("builtin-overridden", "$_INSTANCE=eth0\n" + ID_IF.format("${_INSTANCE}")),
     ("static-address-bad", "static_ipaddress {\n    10.213.0.300/24 dev eth0\n}\n" + INSTANCE % ""),
 ]
 
@@ -300,7 +316,7 @@ def _write(node: Node, text: str, name: str) -> Path:
 
 def verdicts(node: Node, text: str, name: str) -> tuple[int, str, int, list[str]]:
     path = _write(node, text, name)
-    k_rc, k_err = keepalived_t(node, path)
+    k_rc, k_err = keepalived_t(node, path, "-i", "node1")
     res = load(path, "node1", interface_exists={"eth0", "lo"}.__contains__)
     return k_rc, k_err, res.exit_code, [d.format() for d in res.diagnostics]
 
