@@ -297,6 +297,9 @@ CASES: list[tuple[str, str]] = [
     ("builtin-undefined", INSTANCE.replace("eth0", "${_NOPE}") % ""),
     ("builtin-env-not-in-2.2.7", INSTANCE.replace("eth0", "${_ENV HOME}") % ""),
     ("builtin-overridden", "$_INSTANCE=eth0\n" + ID_IF.format("${_INSTANCE}")),
+    # a syntax error in a script line: keepalived drops the command, so no security verdict
+    ("notify-unterminated-quote", INSTANCE % '    notify_master "/usr/bin/true x'),
+    ("notify-terminated-quote", INSTANCE % '    notify_master "/usr/bin/true x"'),
     ("static-address-bad", "static_ipaddress {\n    10.213.0.300/24 dev eth0\n}\n" + INSTANCE % ""),
 ]
 

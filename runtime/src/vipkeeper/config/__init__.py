@@ -183,8 +183,10 @@ def _internal(path: Path, exc: BaseException) -> Diagnostic:
 
 
 def _sorted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Diagnostics in file order (stable for equal places)."""
+    """Diagnostics in file order (stable for equal places); script checks last on a line."""
     order: dict[str, int] = {}
     for d in diagnostics:
         order.setdefault(d.file, len(order))
-    return sorted(diagnostics, key=lambda d: (order[d.file], d.line, d.column))
+    # on one line, what the config says (a syntax error) before what scripts it runs
+    late = {Code.SCRIPT_SECURITY, Code.SCRIPT_INSECURE, Code.SCRIPT_MISSING, Code.SCRIPT_USER}
+    return sorted(diagnostics, key=lambda d: (order[d.file], d.line, d.code in late, d.column))

@@ -455,7 +455,10 @@ def check_scripts(
     g = config.global_defs
     security = g.enable_script_security
     default = default_user(g.script_user, g.script_group, security, lookup)
-    uses = script_uses(config)
+    # keepalived drops a command whose quote is not closed ("missing terminating"): it neither
+    # runs nor counts for script security
+    broken = {(d.file, d.line) for d in diagnostics if d.code is Code.UNTERMINATED_QUOTE}
+    uses = [u for u in script_uses(config) if (u.file, u.line) not in broken]
     report = _Report(diagnostics)
     _check_fifo_owners(config, diagnostics, lookup)
     if default.error is not None and (g.script_user is not None or _fifo_needs_default(config)):
