@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from vipkeeper._compat import zip_strict
 from vipkeeper.config import LoadResult, load_text
+from vipkeeper.config.diagnostics import CORRECTED, Code
 from vipkeeper.config.model import (
     AuthTypeConfig,
     DnsCheck,
@@ -76,7 +77,7 @@ def test_global_values_flow_into_instances(conf: Conf) -> None:
         " vrrp_garp_lower_prio_repeat 9\n vrrp_lower_prio_no_advert\n vrrp_strict\n"
         " vrrp_skip_check_adv_addr on\n vrrp_check_unicast_src\n vrrp_down_timer_adverts 5\n"
         " default_interface eth1\n lvs_flush_on_stop VS\n vrrp_mcast_group4 224.0.0.19\n}\n"
-        + MINIMAL.replace("interface eth0\n", "")
+        + MINIMAL
     )
     assert res.ok, res.diagnostics
     assert res.config is not None
@@ -90,7 +91,22 @@ def test_global_values_flow_into_instances(conf: Conf) -> None:
     assert inst.lower_prio_no_advert and inst.skip_check_adv_addr and inst.check_unicast_src
     assert inst.strict_mode and not inst.accept
     assert inst.down_timer_adverts == 5
-    assert inst.interface == "eth1"
+    # default_interface is the device of static addresses only (keepalived's get_default_if)
+    assert g.default_interface == "eth1"
+    assert inst.interface == "eth0"
+
+
+def test_an_instance_needs_an_interface_even_unicast(conf: Conf) -> None:
+    """keepalived 2.2.7: "(VI_1) Unknown interface!", a permanent config error for the daemon
+    too, with or without unicast peers and whatever default_interface says."""
+    unicast = "interface eth0\n unicast_peer {\n  10.213.0.9\n }\n"
+    for text in (
+        MINIMAL.replace("interface eth0\n", ""),
+        MINIMAL.replace("interface eth0\n", unicast.replace("interface eth0\n", "")),
+        "global_defs {\n default_interface eth0\n}\n" + MINIMAL.replace("interface eth0\n", ""),
+    ):
+        res = conf(text)
+        assert [d.message for d in res.errors] == ["(VI_1) no interface specified"], text
 
 
 def test_instance_fields(conf: Conf) -> None:
@@ -227,7 +243,8 @@ def test_sync_group(conf: Conf) -> None:
         "vrrp_sync_group G {\n group {\n  VI_1 VI_2\n }\n notify_fault /usr/bin/true\n"
         " global_tracking\n}\n" + MINIMAL + MINIMAL.replace("VI_1", "VI_2").replace("id 7", "id 8")
     )
-    assert res.ok, res.diagnostics
+    # keepalived 2.2.7 -t: "(G) global_tracking is deprecated..." (exit 5), then runs with it
+    assert [d.code for d in res.errors] == [Code.DEPRECATED], res.diagnostics
     assert res.config is not None
     [g] = res.config.vrrp_sync_groups
     assert g.group == ("VI_1", "VI_2") and g.global_tracking
@@ -419,14 +436,41 @@ def test_bad_values_name_the_line(conf: Conf) -> None:
 
 
 def test_booleans(conf: Conf) -> None:
+    # lower_prio_no_advert reads its argument with keepalived's check_true_false
     for word, expected in (("on", True), ("yes", True), ("true", True), ("off", False)):
-        res = conf(MINIMAL.replace("interface eth0", f"interface eth0\n dont_track_primary {word}"))
+        line = f"interface eth0\n lower_prio_no_advert {word}"
+        res = conf(MINIMAL.replace("interface eth0", line))
         assert res.config is not None
-        assert res.config.vrrp_instances[0].dont_track_primary is expected
-    res = conf(MINIMAL.replace("interface eth0", "interface eth0\n dont_track_primary maybe"))
+        assert res.config.vrrp_instances[0].lower_prio_no_advert is expected
+    res = conf(MINIMAL.replace("interface eth0", "interface eth0\n lower_prio_no_advert maybe"))
     assert [d.message for d in res.errors] == [
-        "dont_track_primary: 'maybe' is not a boolean (on|off|true|false|yes|no)"
+        "lower_prio_no_advert: 'maybe' is not a boolean (on|off|true|false|yes|no)"
     ]
+    # keepalived's check_true_false is case-sensitive
+    res = conf(MINIMAL.replace("interface eth0", "interface eth0\n lower_prio_no_advert On"))
+    assert [d.message for d in res.errors] == [
+        "lower_prio_no_advert: 'On' is not a boolean (on|off|true|false|yes|no)"
+    ]
+
+
+def test_flags_that_ignore_their_argument(conf: Conf) -> None:
+    """keepalived's vrrp_dont_track_handler never reads an argument: `off` still sets it."""
+    for word in ("on", "off", "1", "maybe"):
+        res = conf(MINIMAL.replace("interface eth0", f"interface eth0\n dont_track_primary {word}"))
+        assert res.config is not None and not res.errors
+        assert res.config.vrrp_instances[0].dont_track_primary is True
+        assert [d.message for d in res.warnings] == [
+            f"'dont_track_primary' takes no argument; '{word}' ignored (keepalived sets the flag)"
+        ]
+
+
+def test_skip_check_adv_addr_false_still_sets_it(conf: Conf) -> None:
+    """keepalived sets the flag for any valid boolean, `false` included, and refuses others."""
+    res = conf(MINIMAL.replace("interface eth0", "interface eth0\n skip_check_adv_addr false"))
+    assert res.config is not None and not res.errors
+    assert res.config.vrrp_instances[0].skip_check_adv_addr is True
+    res = conf(MINIMAL.replace("interface eth0", "interface eth0\n skip_check_adv_addr 1"))
+    assert res.errors
 
 
 # -------------------------------------------------------------------- generated configs
@@ -493,3 +537,55 @@ def test_generated_configs_parse_to_the_expected_model(specs: list[dict[str, obj
             f"{v}/{spec['prefix']}"
             for v in spec["vips"]  # type: ignore[attr-defined]
         ]
+
+
+def test_keepalived_corrections_stay_corrections(conf: Conf) -> None:
+    """keepalived -t counts these as errors, and keepalived runs with its correction: the
+    codes are in CORRECTED (the daemon starts) and the model holds keepalived's value."""
+    cases = (
+        ("state FOO", "(VI_1) unknown state 'FOO', defaulting to BACKUP"),
+        ("state MASTER\n state BACKUP", "(VI_1) state previously set as MASTER - ignoring BACKUP"),
+        ("interface abcdefghijklmnopq", "Interface name 'abcdefghijklmnopq' too long - ignoring"),
+    )
+    for line, message in cases:
+        res = conf(MINIMAL.replace("interface eth0", f"interface eth0\n {line}"))
+        assert [d.message for d in res.errors] == [message]
+        assert all(d.code in CORRECTED for d in res.errors)
+        assert res.config is not None
+        [inst] = res.config.vrrp_instances
+        assert inst.interface == "eth0"
+        assert inst.state is (StateConfig.MASTER if "MASTER" in line else StateConfig.BACKUP)
+    auth = " authentication {\n  auth_type PASS\n  auth_pass 0123456789\n }\n"
+    res = conf(MINIMAL.replace("interface eth0", f"interface eth0\n{auth}"))
+    assert [(d.line, d.code) for d in res.errors] == [(6, Code.TRUNCATED)]
+    assert res.config is not None
+    auth_cfg = res.config.vrrp_instances[0].authentication
+    assert auth_cfg is not None and auth_cfg.auth_pass == "01234567"
+
+
+def test_sync_group_members_ignore_weights(conf: Conf) -> None:
+    """keepalived drops a weighted script, zeroes an interface weight and a default file
+    weight, drops a weighted file, in a sync group without sync_group_tracking_weight."""
+    body = (
+        " track_script {\n  chk\n  plain\n }\n track_interface {\n  eth1 weight 5\n }\n"
+        " track_file {\n  tf\n  tf3 weight 3\n }\n"
+    )
+    text = (
+        "vrrp_script chk {\n script /usr/bin/true\n weight 10\n}\n"
+        "vrrp_script plain {\n script /usr/bin/true\n}\n"
+        "track_file tf {\n file /tmp/x\n}\ntrack_file tf3 {\n file /tmp/y\n}\n"
+        "vrrp_sync_group G {\n%s group {\n  VI_1\n  VI_2\n }\n}\n"
+        + MINIMAL.replace("interface eth0", "interface eth0\n" + body)
+        + MINIMAL.replace("VI_1", "VI_2").replace("id 7", "id 8")
+    )
+    res = conf(text % "")
+    assert [d.code for d in res.errors] == [Code.DEFAULTED] * 4, res.errors
+    assert res.config is not None
+    inst = res.config.vrrp_instances[0]
+    assert [r.name for r in inst.track_scripts] == ["plain"]
+    assert [(t.name, t.weight) for t in inst.track_interfaces] == [("eth1", 0)]
+    assert [(f.name, f.weight) for f in inst.track_files] == [("tf", 0)]
+    res = conf(text % " sync_group_tracking_weight\n")
+    assert res.errors == []
+    assert res.config is not None
+    assert len(res.config.vrrp_instances[0].track_scripts) == 2

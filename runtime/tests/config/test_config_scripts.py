@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vipkeeper.config import LoadResult
+from vipkeeper.config import LoadResult, load_text
+from vipkeeper.config.diagnostics import Code
 
 Conf = Callable[..., LoadResult]
 
@@ -218,3 +219,16 @@ def test_a_fifo_with_extra_words_warns(conf: Conf) -> None:
     res = conf("global_defs {\n    notify_fifo /run/n.fifo root root more\n}\n" + FIFO_INSTANCE)
     assert any("extra arguments ignored: more" in d.message for d in res.warnings)
     assert res.config.global_defs.notify_fifo_owner is not None
+
+
+def test_an_unterminated_script_line_is_a_syntax_error_only() -> None:
+    """keepalived drops the command ("missing terminating"): no security verdict about it,
+    and the syntax error is what the line reports."""
+    text = (
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n"
+        " virtual_ipaddress {\n  10.213.0.1\n }\n"
+        ' notify_master "/usr/bin/true x\n}\n'
+    )
+    res = load_text(text, check_scripts=True)
+    assert [(d.line, d.code) for d in res.errors] == [(7, Code.UNTERMINATED_QUOTE)]
+    assert res.exit_code == 5

@@ -41,6 +41,12 @@ def test_virtual_server_must_not_rely_on_defaults(conf: Conf) -> None:
             "family-mismatch",
             "virtual server 10.213.1.1:80: ip_family inet6 conflicts with its address",
         ),
+        (  # keepalived -t 2.2.7: "... has port specified - clearing" (exit 5)
+            9,
+            "defaulted",
+            "fwmark virtual server fwmark 5, real server 10.213.1.2 port 80:"
+            " a port is meaningless here - clearing",
+        ),
     ]
 
 
@@ -355,7 +361,7 @@ def test_interfaces_must_exist(conf: Conf) -> None:
         ),
         (11, "interface-missing", "interface eth8 for ip address 10.213.0.2/24 doesn't exist"),
     ]
-    assert res.exit_code == 4
+    assert res.exit_code == 5  # as keepalived -t 2.2.7: the general error outranks CONFIG_BAD_IF
     assert conf(text, interface_exists=None).errors == []
 
 

@@ -8,7 +8,7 @@ Public API (stable; the daemon, VRRP core, LVS and the Ansible modules use it)::
     result.config        # vipkeeper.config.model.Config, or None when the file could not be read
     result.diagnostics   # list[Diagnostic]: file, line, column, severity, message, code
     result.ok            # no error-severity diagnostics
-    result.exit_code     # what `keepalived -t` would exit with: 0, 4, 5 or 6
+    result.exit_code     # what `keepalived -t` would exit with: 0, 2, 4, 5 or 6
 
 `load` never raises on bad input: every problem becomes a Diagnostic. `config_id` selects
 `@id` lines (default: the host name up to its first dot). `check_interfaces=True` checks that
@@ -183,8 +183,10 @@ def _internal(path: Path, exc: BaseException) -> Diagnostic:
 
 
 def _sorted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Diagnostics in file order (stable for equal places)."""
+    """Diagnostics in file order (stable for equal places); script checks last on a line."""
     order: dict[str, int] = {}
     for d in diagnostics:
         order.setdefault(d.file, len(order))
-    return sorted(diagnostics, key=lambda d: (order[d.file], d.line, d.column))
+    # on one line, what the config says (a syntax error) before what scripts it runs
+    late = {Code.SCRIPT_SECURITY, Code.SCRIPT_INSECURE, Code.SCRIPT_MISSING, Code.SCRIPT_USER}
+    return sorted(diagnostics, key=lambda d: (order[d.file], d.line, d.code in late, d.column))

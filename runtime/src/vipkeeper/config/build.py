@@ -38,6 +38,7 @@ from vipkeeper.config.builder.vrrp import (
 from vipkeeper.config.diagnostics import Diagnostic
 from vipkeeper.config.model import Config
 from vipkeeper.config.parser import Node
+from vipkeeper.config.syncweights import ignore_weights
 
 __all__ = ["HANDLERS", "REGISTRY", "Builder", "build"]
 
@@ -87,4 +88,4 @@ def build(nodes: list[Node], diagnostics: list[Diagnostic]) -> tuple[Config, Bui
         static_ipaddresses=tuple(b.static_ips),
         static_routes=tuple(b.static_routes),
     )
-    return config, b
+    return ignore_weights(config, diagnostics), b

@@ -1,7 +1,8 @@
 """`vipkeeper check`: test a keepalived.conf as `keepalived -t` does.
 
-Messages go to stderr as `(FILE: Line N) message`; the exit status is 0 (OK), 4 (file not
-found, missing interface, fatal), 5 (other config errors) or 6 (script security). With
+Messages go to stderr as `(FILE: Line N) message`; the exit status is 0 (OK), 2 (a keyword
+missing its value), 4 (file not found, fatal), 5 (other config errors, a missing interface
+too) or 6 (script security). With
 `--json`, stdout carries {"ok", "exit_code", "diagnostics": [{file, line, column, severity,
 message, code}]} and nothing is written to stderr.
 """
@@ -108,4 +109,4 @@ def main(args: argparse.Namespace) -> int:
         for diag in result.diagnostics:
             print(diag.format(), file=sys.stderr)
     code = result.exit_code
-    return code if code in (0, 4, 5, 6) else EXIT_FATAL
+    return code if code in (0, 2, 4, 5, 6) else EXIT_FATAL

@@ -1,10 +1,12 @@
 """Config diagnostics and the `keepalived -t` exit-code rule.
 
-keepalived -t exits 0 when the config is fine, 4 when the file cannot be read, an interface
-is missing or the error is fatal, 6 on the script-security violation (scripts that would run
-without enable_script_security) and 5 for any other config error (a refused vrrp_script
-too). Warnings never change the exit code. When several classes occur the most severe wins
-in the order 4, 6, 5.
+keepalived -t exits 0 when the config is fine, 2 when a keyword is missing its value (its
+parser exits at once: KEEPALIVED_EXIT_CONFIG), 4 when the file cannot be read or the error
+is fatal, 6 on the script-security violation (scripts that would run without
+enable_script_security) and 5 for any other config error (a refused vrrp_script too, and a
+missing interface: keepalived reports it as a general error before its CONFIG_BAD_IF, and
+the highest class wins). Warnings never change the exit code. When several classes occur the
+most severe wins in the order 2, 4, 6, 5.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from vipkeeper._compat import SLOTS, StrEnum, dataclass
 
 EXIT_OK = 0
+EXIT_MISSING_PARAMETER = 2
 EXIT_FATAL = 4
 EXIT_CONFIG = 5
 EXIT_SCRIPT_SECURITY = 6
@@ -47,6 +50,7 @@ class Code(StrEnum):
     UNSUPPORTED = "unsupported"
     BAD_VALUE = "bad-value"
     MISSING_VALUE = "missing-value"
+    MISSING_PARAMETER = "missing-parameter"
     MISSING_BLOCK = "missing-block"
     DUPLICATE = "duplicate"
     RANGE = "out-of-range"
@@ -77,14 +81,20 @@ CORRECTED: frozenset[Code] = frozenset({Code.DEFAULTED, Code.TRUNCATED, Code.DEP
 
 # Error codes whose exit status is not the generic 5.
 _EXIT_BY_CODE: dict[Code, int] = {
+    Code.MISSING_PARAMETER: EXIT_MISSING_PARAMETER,
     Code.FILE_NOT_FOUND: EXIT_FATAL,
     Code.FILE_UNREADABLE: EXIT_FATAL,
     Code.FILE_TOO_LARGE: EXIT_FATAL,
-    Code.INTERFACE_MISSING: EXIT_FATAL,
     Code.INTERNAL: EXIT_FATAL,
     Code.SCRIPT_SECURITY: EXIT_SCRIPT_SECURITY,
 }
-_RANK = {EXIT_FATAL: 3, EXIT_SCRIPT_SECURITY: 2, EXIT_CONFIG: 1, EXIT_OK: 0}
+_RANK = {
+    EXIT_MISSING_PARAMETER: 4,
+    EXIT_FATAL: 3,
+    EXIT_SCRIPT_SECURITY: 2,
+    EXIT_CONFIG: 1,
+    EXIT_OK: 0,
+}
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -153,7 +163,7 @@ class DiagnosticList(list[Diagnostic]):
 
 
 def exit_code(diagnostics: list[Diagnostic]) -> int:
-    """The exit status of `keepalived -t` for these diagnostics (0, 4, 5 or 6)."""
+    """The exit status of `keepalived -t` for these diagnostics (0, 2, 4, 5 or 6)."""
     worst = EXIT_OK
     for diag in diagnostics:
         code = diag.exit_code()

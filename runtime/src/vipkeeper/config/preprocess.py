@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import itertools
 import os
+import random
 import re
 import stat
 from collections import deque
@@ -49,7 +50,16 @@ MAX_EXPANSION_DEPTH = 32
 
 _DEF_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 # `${NAME}` anywhere; bare `$NAME` only as a whole word (keepalived leaves `$n/24` alone).
-_VAR_RE = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[\s{}"]|$)')
+_VAR_RE = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:\s+(\d+)(?:\s+(\d+))?)?\}"
+    r'|\$([A-Za-z_][A-Za-z0-9_]*)(?=[\s{}"]|$)'
+)
+# keepalived 2.2.7's predefined names (parser.c, add_std_definition): `${_INSTANCE}` the
+# config-id, `${_PWD}` the working directory, `${_RANDOM}` / `${_RANDOM MIN MAX}` a random
+# number (0..32767 by default), `${_HASH}` and `${_BANG}` a `#` and a `!` (which then start a
+# comment, as in keepalived). A variable the config defines takes precedence.
+BUILTINS = frozenset({"_INSTANCE", "_PWD", "_RANDOM", "_HASH", "_BANG"})
+RANDOM_MAX = 32767
 # A line with none of `$ @ ~ # !` that is not an include needs no preprocessing.
 _PLAIN_RE = re.compile(r"^(?!\s*include\b)[^$@~#!]*$")
 _LOOP_RE = re.compile(r"^~(SEQ|LST)\(([^)]*)\)\s*(.*)$", re.DOTALL)
@@ -428,15 +438,18 @@ class Preprocessor:
         size = 0
         pos = 0
         for m in _VAR_RE.finditer(text):
-            name = m.group(1) or m.group(2)
-            if name not in self.variables:
+            name = m.group(1) or m.group(4)
+            if name in self.variables and m.group(2) is None:
+                if name in chain:
+                    loop = " -> ".join((*chain, name))
+                    raise _Expansion(
+                        Code.VARIABLE_RECURSION, f"variable ${name} expands into itself ({loop})"
+                    )
+                value = self._expand_in(self.variables[name], (*chain, name))
+            elif name in BUILTINS and (m.group(2) is None or name == "_RANDOM"):
+                value = self._builtin(name, m.group(2), m.group(3))
+            else:
                 continue
-            if name in chain:
-                loop = " -> ".join((*chain, name))
-                raise _Expansion(
-                    Code.VARIABLE_RECURSION, f"variable ${name} expands into itself ({loop})"
-                )
-            value = self._expand_in(self.variables[name], (*chain, name))
             out.append(text[pos : m.start()])
             out.append(value)
             size += m.start() - pos + len(value)
@@ -448,6 +461,20 @@ class Preprocessor:
             pos = m.end()
         out.append(text[pos:])
         return "".join(out)
+
+    def _builtin(self, name: str, low: str | None, high: str | None) -> str:
+        """The value of one of keepalived's predefined names."""
+        if name == "_INSTANCE":
+            return self.config_id
+        if name == "_PWD":
+            return os.getcwd()
+        if name == "_HASH":
+            return "#"
+        if name == "_BANG":
+            return "!"
+        lo = int(low) if low is not None else 0
+        hi = int(high) if high is not None else RANDOM_MAX
+        return str(random.randint(lo, max(lo, hi)))  # keepalived's random()
 
     # -------------------------------------------------------------------- loops
 

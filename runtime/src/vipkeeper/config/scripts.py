@@ -455,7 +455,10 @@ def check_scripts(
     g = config.global_defs
     security = g.enable_script_security
     default = default_user(g.script_user, g.script_group, security, lookup)
-    uses = script_uses(config)
+    # keepalived drops a command whose quote is not closed ("missing terminating"): it neither
+    # runs nor counts for script security
+    broken = {(d.file, d.line) for d in diagnostics if d.code is Code.UNTERMINATED_QUOTE}
+    uses = [u for u in script_uses(config) if (u.file, u.line) not in broken]
     report = _Report(diagnostics)
     _check_fifo_owners(config, diagnostics, lookup)
     if default.error is not None and (g.script_user is not None or _fifo_needs_default(config)):
@@ -475,6 +478,9 @@ def check_scripts(
         if not use.command.argv:
             continue
         user, why = user_for(use.command, default, lookup)
+        if user is None and use.command.user is None:
+            # the cause is reported once above (keepalived: "Unable to set default user")
+            why = "unable to set the default user for it; it is not run"
         if user is None:
             # keepalived drops the script; for vrrp_script and MISC_CHECK that is an error
             report.add(use, use.kind in (TRACK, MISC), Code.SCRIPT_USER, str(why))

@@ -105,9 +105,11 @@ def _instance(
     name = f"({inst.name})"
     if kw.virtual_router_id is None and kw.node_of(INST.virtual_router_id) is None:
         r.at(node, Code.MISSING_VALUE, f"{name} virtual_router_id must be set")
-    if inst.interface is None and not inst.unicast:
+    if inst.interface is None:  # keepalived 2.2.7: "Unknown interface!", unicast or not
         r.at(node, Code.MISSING_VALUE, f"{name} no interface specified")
-    if not inst.virtual_ipaddresses:
+    written = kw.node_of(INST.virtual_ipaddresses)
+    if not inst.virtual_ipaddresses and not (written is not None and written.children):
+        # when VIPs were written and all refused, their own errors name the cause
         r.at(node, Code.MISSING_VALUE, f"{name} no VIP specified; at least one is required")
     family = inst.family
     for vip in (*inst.virtual_ipaddresses,):
@@ -260,6 +262,19 @@ def _virtual_server(r: _Report, vs: VirtualServer, node: Node, kw: VirtualServer
     # keepalived -t reports a service left to its defaults as a config error.
     if vs.fwmark is None and kw.protocol is None:
         r.at(node, Code.DEFAULTED, f"virtual server {vs.name}: no protocol set")
+    if vs.fwmark is not None and kw.protocol is not None:  # keepalived's check_data.c
+        msg = f"virtual server {vs.name}: protocol specified for fwmark - protocol will be ignored"
+        r.at(kw.node_of(VirtualServerDraft.protocol) or node, Code.DEFAULTED, msg)
+    if vs.fwmark is not None:
+        for rs in vs.real_servers:
+            method = rs.lvs_method or vs.lb_kind
+            if rs.port and method.value != "NAT":
+                r.at(
+                    rs.location,
+                    Code.DEFAULTED,
+                    f"fwmark virtual server {vs.name}, real server {rs.address} port {rs.port}:"
+                    " a port is meaningless here - clearing",
+                )
     if kw.lb_algo is None:
         r.at(node, Code.DEFAULTED, f"virtual server {vs.name}: no scheduler (lb_algo) set")
     if kw.lb_kind is None:

@@ -160,6 +160,10 @@ CHECKER_COMMON: dict[str, Handler[CheckerDraft]] = {
     "log_all_failures": h_flag(C.log_all_failures),
 }
 
+CONNECTION_KEYWORDS = frozenset(
+    {"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark"}
+)
+
 _STATUS_RE = re.compile(r"^(\d{3})(?:-(\d{3}))?$")
 
 
@@ -230,6 +234,9 @@ def _hex(b: Builder, node: Node) -> bytes | None:
 
 
 def _payload(b: Builder, node: Node, d: CheckerDraft) -> None:
+    if not node.args:  # keepalived's payload_handler
+        b.report(node, Code.MISSING_VALUE, "UDP_CHECK payload requires a payload")
+        return
     data = _hex(b, node)
     if data is not None:
         d.payload = data
@@ -262,11 +269,11 @@ CHECKER_HANDLERS: dict[str, dict[str, Handler[Any]]] = {
         "url": opens("url", _url),
     },
     "url": URL_HANDLERS,
-    "MISC_CHECK": {
-        **CHECKER_COMMON,
+    "MISC_CHECK": {  # keepalived installs no connection keywords here (check_misc.c)
+        **{k: h for k, h in CHECKER_COMMON.items() if k not in CONNECTION_KEYWORDS},
         "misc_path": h_script(C.misc_path),
         "misc_timeout": h_float(C.misc_timeout, 0.0, MAX_TIME),
-        "misc_dynamic": h_flag(C.misc_dynamic),
+        "misc_dynamic": h_flag(C.misc_dynamic, args="ignored"),
         "user": h_run_as(C.user, C.group),
     },
     "DNS_CHECK": {

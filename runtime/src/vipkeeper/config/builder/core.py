@@ -18,14 +18,48 @@ a statement given a block it does not take is an error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
 from vipkeeper.config.builder.registry import LIST, Registry
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
 from vipkeeper.config.lexer import Token
 from vipkeeper.config.model import Location
 from vipkeeper.config.parser import Node
-from vipkeeper.config.values import ValueError_, parse_bool
+from vipkeeper.config.values import FALSE_WORDS, TRUE_WORDS, ValueError_
+
+# Keywords whose keepalived handler checks for its value itself, so that a missing one is
+# not the parser's missing-parameter exit (2): "error" is a general config error (exit 5),
+# "ignored" a line keepalived accepts and ignores (a warning here). Keyed by
+# "context:keyword", or by the keyword alone for every block that has it.
+MISSING_VALUE_RULES: dict[str, str] = {
+    "root:vrrp_instance": "error",
+    "root:vrrp_sync_group": "error",
+    "global_defs:router_id": "error",
+    "global_defs:notification_email_from": "error",
+    "global_defs:smtp_helo_name": "ignored",
+    "global_defs:default_interface": "error",
+    "global_defs:notify_fifo": "error",
+    "global_defs:notify_fifo_script": "error",
+    "global_defs:vrrp_notify_fifo": "error",
+    "global_defs:vrrp_notify_fifo_script": "error",
+    "global_defs:lvs_notify_fifo": "error",
+    "global_defs:lvs_notify_fifo_script": "error",
+    "global_defs:script_user": "error",
+    "vrrp_script:script": "ignored",
+    "vrrp_instance:notify_deleted": "ignored",
+    "virtual_server:sorry_server_lvs_method": "error",
+    "virtualhost": "error",
+    "HTTP_GET:http_protocol": "error",
+    "HTTP_GET:sni_name": "error",
+    "url:status_code": "ignored",
+    "MISC_CHECK:misc_path": "ignored",
+    "MISC_CHECK:user": "error",
+    "DNS_CHECK:name": "error",
+    "SMTP_CHECK:helo_name": "error",
+}
+
+# How a flag keyword treats an argument (see Builder.flag).
+FlagArgs = Literal["bool", "ignored", "set"]
 
 if TYPE_CHECKING:
     from vipkeeper.config.builder.global_defs import GlobalDraft
@@ -133,6 +167,7 @@ class Builder:
     def __init__(self, diagnostics: list[Diagnostic], registry: Registry) -> None:
         self.diagnostics = diagnostics
         self.registry = registry
+        self.context = "root"  # the block of the statement being handled
         self.global_defs: GlobalDraft | None = None
         self.global_node: Node | None = None
         self.instances: list[tuple[Node, InstanceDraft]] = []
@@ -162,7 +197,16 @@ class Builder:
     def arg(self, node: Node, what: str = "a value", index: int = 0) -> str | None:
         """Argument `index` of `node`, or an error when it is missing."""
         if len(node.args) <= index:
-            self.report(node, Code.MISSING_VALUE, f"'{node.name}' needs {what}")
+            rule = MISSING_VALUE_RULES.get(
+                f"{self.context}:{node.name}", MISSING_VALUE_RULES.get(node.name)
+            )
+            if index > 0 or rule == "error":
+                self.report(node, Code.MISSING_VALUE, f"'{node.name}' needs {what}")
+            elif rule == "ignored":
+                msg = f"'{node.name}' without {what} is ignored"
+                self.report(node, Code.MISSING_VALUE, msg, warning=True)
+            else:  # keepalived's parser stops here: exit 2
+                self.report(node, Code.MISSING_PARAMETER, f"'{node.name}' needs {what}")
             return None
         return node.args[index].text
 
@@ -185,12 +229,32 @@ class Builder:
             self.bad(node, f"{node.name}: {exc}")
             return None
 
-    def flag(self, node: Node) -> bool | None:
-        """A flag: bare means true; an optional boolean argument."""
+    def flag(self, node: Node, args: FlagArgs = "bool") -> bool | None:
+        """A flag: bare means true; what an argument means depends on keepalived's handler.
+
+        `bool`: one of on|off|true|false|yes|no (exact case, as keepalived's
+        check_true_false), anything else an error that leaves the flag unchanged;
+        `ignored`: the handler never reads its arguments, so the flag is set whatever
+        follows (a warning says so); `set`: a valid boolean sets the flag even when it is
+        false (keepalived's skip_check_adv_addr), anything else an error.
+        """
         if not node.args:
             return True
+        if args == "ignored":
+            extra = " ".join(t.text for t in node.args)
+            self.report(
+                node.args[0],
+                Code.BAD_VALUE,
+                f"'{node.name}' takes no argument; '{extra}' ignored (keepalived sets the flag)",
+                warning=True,
+            )
+            return True
         self.only(node, 1)
-        return self.convert(node, lambda: parse_bool(node.args[0].text))
+        text = node.args[0].text
+        if text in TRUE_WORDS or text in FALSE_WORDS:
+            return True if args == "set" else text in TRUE_WORDS
+        self.bad(node, f"{node.name}: '{text}' is not a boolean (on|off|true|false|yes|no)")
+        return None
 
     def entries(self, node: Node) -> list[Node]:
         """The entries of a list block (error when the block is missing)."""
@@ -233,8 +297,14 @@ class Builder:
                 )
                 if spec.block is not None and spec.block != LIST and child.children is not None:
                     self.check_names(child.children, spec.block)
+                elif child.name in ("static_rules", "virtual_rules"):
+                    from vipkeeper.config.builder.rules import check_rules
+
+                    check_rules(self, child)
                 continue
+            outer, self.context = self.context, context
             handlers[child.name](self, child, draft)
+            self.context = outer
 
     def check_names(self, nodes: list[Node], context: str) -> None:
         """Flag unknown keywords inside a skipped (unsupported) block."""

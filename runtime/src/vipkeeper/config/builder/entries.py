@@ -43,6 +43,10 @@ ROUTE_TYPES = frozenset(
 def parse_vip(b: Builder, node: Node) -> VirtualIP | None:
     """`ADDR[/LEN] [brd IP] [dev IF] [scope S] [label L] [peer IP] [home] [-nodad] ...`."""
     words = node.words
+    if "-" in words[0].split("/")[0]:
+        # keepalived 2.2.7's parse_ipaddress: "VRRP parsed invalid IP ... skipping IP"
+        b.bad(node, f"'{words[0]}' is an address range; virtual_ipaddress takes one address a line")
+        return None
     addr = b.convert(node, lambda: parse_interface(words[0]))
     if addr is None:
         return None

@@ -109,6 +109,13 @@ def _lvs_flush_on_stop(b: Builder, node: Node, d: GlobalDraft) -> None:
     b.bad(node, f"{node.name}: unknown type '{word}' (only 'VS' may follow)")
 
 
+def _dynamic_interfaces(b: Builder, node: Node, d: GlobalDraft) -> None:
+    """`dynamic_interfaces [allow_if_changes]`: keepalived sets the flag whatever follows."""
+    d.dynamic_interfaces = True
+    if node.args and node.args[0].text != "allow_if_changes":
+        b.bad(node.args[0], f"Unknown dynamic_interfaces option '{node.args[0].text}'")
+
+
 def _mcast_group(b: Builder, node: Node, version: int) -> IPAddress | None:
     """The multicast group of `vrrp_mcast_group4/6`, or None after reporting why not."""
     text = b.arg(node, "a multicast address")
@@ -174,9 +181,9 @@ GLOBAL_HANDLERS: dict[str, Handler[GlobalDraft]] = {
     "smtp_alert_vrrp": h_flag(G.smtp_alert_vrrp),
     "smtp_alert_checker": h_flag(G.smtp_alert_checker),
     "default_interface": h_str(G.default_interface),
-    "dynamic_interfaces": h_flag(G.dynamic_interfaces),
-    "v3_checksum_as_v2": h_flag(G.v3_checksum_as_v2),
-    "lvs_flush": h_flag(G.lvs_flush),
+    "dynamic_interfaces": _dynamic_interfaces,
+    "v3_checksum_as_v2": h_flag(G.v3_checksum_as_v2, args="ignored"),
+    "lvs_flush": h_flag(G.lvs_flush, args="ignored"),
     "lvs_flush_on_stop": _lvs_flush_on_stop,
     "lvs_flush_onstop": _lvs_flush_on_stop,
     "vrrp_mcast_group4": _mcast4,
@@ -194,9 +201,9 @@ GLOBAL_HANDLERS: dict[str, Handler[GlobalDraft]] = {
     "vrrp_lower_prio_no_advert": h_flag(G.vrrp_lower_prio_no_advert),
     "vrrp_higher_prio_send_advert": h_flag(G.vrrp_higher_prio_send_advert),
     "vrrp_version": h_int(G.vrrp_version, 2, 3),
-    "vrrp_check_unicast_src": h_flag(G.vrrp_check_unicast_src),
-    "vrrp_skip_check_adv_addr": h_flag(G.vrrp_skip_check_adv_addr),
-    "vrrp_strict": h_flag(G.vrrp_strict),
+    "vrrp_check_unicast_src": h_flag(G.vrrp_check_unicast_src, args="ignored"),
+    "vrrp_skip_check_adv_addr": h_flag(G.vrrp_skip_check_adv_addr, args="ignored"),
+    "vrrp_strict": h_flag(G.vrrp_strict, args="ignored"),
     "vrrp_startup_delay": h_float(G.vrrp_startup_delay, 0.001, 4294.0),
     "notify_fifo": _fifo(G.notify_fifo, G.notify_fifo_owner),
     "notify_fifo_script": h_script(G.notify_fifo_script),
@@ -205,7 +212,7 @@ GLOBAL_HANDLERS: dict[str, Handler[GlobalDraft]] = {
     "lvs_notify_fifo": _fifo(G.lvs_notify_fifo, G.lvs_notify_fifo_owner),
     "lvs_notify_fifo_script": h_script(G.lvs_notify_fifo_script),
     "script_user": _script_user,
-    "enable_script_security": h_flag(G.enable_script_security),
+    "enable_script_security": h_flag(G.enable_script_security, args="ignored"),
 }
 
 

@@ -11,7 +11,15 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from vipkeeper.config.builder.core import MAX_TIME, Builder, Draft, DraftT, Field, loc
+from vipkeeper.config.builder.core import (
+    MAX_TIME,
+    Builder,
+    Draft,
+    DraftT,
+    Field,
+    FlagArgs,
+    loc,
+)
 from vipkeeper.config.builder.registry import LIST, Handler, Opens, opens
 from vipkeeper.config.diagnostics import Code
 from vipkeeper.config.model import IPAddress, ScriptCommand
@@ -63,15 +71,34 @@ def h_seconds_int(field: Field[float], lo: int, hi: int) -> Handler[Draft]:
     return handle
 
 
-def h_flag(field: Field[bool], value: bool = True) -> Handler[Draft]:
-    """A bare (or boolean) flag; `value=False` for negative keywords like no_accept."""
+class Flag:
+    """The handler of a flag keyword (`h_flag`); the differential tests list these.
 
-    def handle(b: Builder, node: Node, d: Draft) -> None:
-        got = b.flag(node)
+    `args` is what keepalived's handler does with an argument (`Builder.flag`): most
+    flags that predate check_true_false ignore it (`nopreempt 1`, `nopreempt false`).
+    """
+
+    __slots__ = ("args", "remember", "target", "value")
+
+    def __init__(self, target: Field[bool], value: bool, args: FlagArgs, remember: bool) -> None:
+        self.target = target
+        self.value = value
+        self.args: FlagArgs = args
+        self.remember = remember
+
+    def __call__(self, b: Builder, node: Node, d: Draft, /) -> None:
+        got = b.flag(node, self.args)
         if got is not None:
-            d.set(field, got if value else not got)
+            d.set(self.target, got if self.value else not got)
+        if self.remember:
+            d.remember(self.target, node)
 
-    return handle
+
+def h_flag(
+    field: Field[bool], value: bool = True, *, args: FlagArgs = "bool", remember: bool = False
+) -> Flag:
+    """A bare (or boolean) flag; `value=False` for negative keywords like no_accept."""
+    return Flag(field, value, args, remember)
 
 
 def h_str(field: Field[str]) -> Handler[Draft]:

@@ -123,7 +123,16 @@ def _lb_algo(b: Builder, node: Node, d: VirtualServerDraft) -> None:
 
 
 def _sched_flag(b: Builder, node: Node, d: VirtualServerDraft) -> None:
+    """keepalived's lbflags_handler: arguments ignored; sh-*, mh-* and hashed need the
+    scheduler (set before them) to be sh or mh, and are an error otherwise."""
     b.only(node, 0)
+    if not node.name.startswith("flag-") and d.lb_algo not in ("sh", "mh"):
+        b.bad(node, f"{node.name} only applies to sh scheduler - ignoring")
+        return
+    if node.name[:3] in ("sh-", "mh-") and node.name[:2] != d.lb_algo:
+        msg = f"{node.name} has no effect with the {d.lb_algo} scheduler - ignoring"
+        b.report(node, Code.BAD_VALUE, msg, warning=True)
+        return
     d.scheduler_flags = (*(d.scheduler_flags or ()), node.name)
 
 
@@ -184,8 +193,9 @@ def _real_server(b: Builder, node: Node, d: VirtualServerDraft) -> None:
 
 VS_HANDLERS: dict[str, Handler[VirtualServerDraft]] = {
     **TIMING_HANDLERS,
+    "alpha": h_flag(TimingDraft.alpha, args="ignored"),  # keepalived's vs_alpha_handler
     "ip_family": h_choice(VS.ip_family, {"INET": 4, "INET6": 6}),
-    "inhibit_on_failure": h_flag(VS.inhibit_on_failure),
+    "inhibit_on_failure": h_flag(VS.inhibit_on_failure, args="ignored"),
     "lb_algo": _lb_algo,
     "lvs_sched": _lb_algo,
     "hashed": _sched_flag,
@@ -196,7 +206,7 @@ VS_HANDLERS: dict[str, Handler[VirtualServerDraft]] = {
     "sh-fallback": _sched_flag,
     "mh-port": _sched_flag,
     "mh-fallback": _sched_flag,
-    "ops": h_flag(VS.ops),
+    "ops": h_flag(VS.ops, args="ignored"),
     "lb_kind": h_choice(VS.lb_kind, LB_KINDS, exact=True),
     "lvs_method": h_choice(VS.lb_kind, LB_KINDS, exact=True),
     "persistence_timeout": _persistence_timeout,
@@ -204,16 +214,16 @@ VS_HANDLERS: dict[str, Handler[VirtualServerDraft]] = {
     "protocol": h_choice(
         VS.protocol, {"TCP": Protocol.TCP, "UDP": Protocol.UDP, "SCTP": Protocol.SCTP}
     ),
-    "ha_suspend": h_flag(VS.ha_suspend),
+    "ha_suspend": h_flag(VS.ha_suspend, args="ignored"),
     "smtp_alert": h_flag(VS.smtp_alert),
     "virtualhost": h_str(VS.virtualhost),
-    "omega": h_flag(VS.omega),
+    "omega": h_flag(VS.omega, args="ignored"),
     "quorum_up": h_script(VS.quorum_up),
     "quorum_down": h_script(VS.quorum_down),
     "quorum": h_int(VS.quorum, 1, 2**31 - 1),
     "hysteresis": h_int(VS.hysteresis, 0, 2**31 - 1),
     "sorry_server": _sorry_server,
-    "sorry_server_inhibit": h_flag(VS.sorry_server_inhibit),
+    "sorry_server_inhibit": h_flag(VS.sorry_server_inhibit, args="ignored"),
     "sorry_server_lvs_method": h_choice(VS.sorry_method, LB_KINDS, exact=True),
     "real_server": opens("real_server", _real_server),
 }
@@ -249,7 +259,9 @@ def _virtual_server(b: Builder, node: Node, _: Draft) -> None:
     head: dict[Field[Any], Any] = {}
     if not words:
         b.report(
-            node, Code.MISSING_VALUE, "virtual_server needs 'IP PORT', 'fwmark N' or 'group NAME'"
+            node,
+            Code.MISSING_PARAMETER,
+            "virtual_server needs 'IP PORT', 'fwmark N' or 'group NAME'",
         )
     elif words[0] == "fwmark" and len(words) == 2:
         head[VS.fwmark] = b.convert(node, lambda: parse_int(words[1], 1, 2**32 - 1))

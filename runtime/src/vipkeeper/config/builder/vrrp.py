@@ -25,6 +25,7 @@ from vipkeeper.config.builder.entries import (
 from vipkeeper.config.builder.handlers import (
     h_block,
     h_choice,
+    h_deprecated,
     h_flag,
     h_float,
     h_int,
@@ -199,14 +200,6 @@ def _authentication(b: Builder, node: Node, d: AuthDraft) -> Authentication | No
         b.report(node, Code.MISSING_VALUE, "authentication needs auth_type PASS|AH")
         return None
     password = d.auth_pass or ""
-    raw = password.encode()
-    if len(raw) > 8:
-        # keepalived truncates it, and its -t counts that as a config error. The message never
-        # carries the secret: it lands in logs, CI output and Ansible results.
-        b.report(
-            node, Code.TRUNCATED, f"auth_pass is {len(raw)} bytes, longer than 8; truncated to 8"
-        )
-        password = raw[:8].decode(errors="ignore")
     return Authentication(auth_type=auth_type, auth_pass=password)
 
 
@@ -214,7 +207,51 @@ def _auth_pass(b: Builder, node: Node, d: AuthDraft) -> None:
     text = b.arg(node, "a password")
     if text is not None:
         b.only(node, 1)
+        raw = text.encode()
+        if len(raw) > 8:
+            # keepalived truncates it, and its -t counts that as a config error. The message
+            # never carries the secret: it lands in logs, CI output and Ansible results.
+            msg = f"auth_pass is {len(raw)} bytes, longer than 8; truncated to 8"
+            b.report(node, Code.TRUNCATED, msg)
+            text = raw[:8].decode(errors="ignore")
         d.auth_pass = text
+
+
+IFNAMSIZ = 16  # the kernel's limit, with the terminating NUL
+
+
+def _interface(b: Builder, node: Node, d: InstanceDraft) -> None:
+    """keepalived's vrrp_int_handler: a name too long is ignored (an earlier one stays)."""
+    name = b.arg(node, "an interface name")
+    if name is None:
+        return
+    b.only(node, 1)
+    if len(name) >= IFNAMSIZ:
+        b.report(node, Code.DEFAULTED, f"Interface name '{name}' too long - ignoring")
+        return
+    d.interface = name
+
+
+_STATES = {"MASTER": StateConfig.MASTER, "BACKUP": StateConfig.BACKUP}
+
+
+def _state(b: Builder, node: Node, d: InstanceDraft) -> None:
+    """keepalived's vrrp_state_handler: an unknown state is BACKUP, and a BACKUP after a
+    MASTER is ignored (both general errors for -t; keepalived runs with them)."""
+    text = b.arg(node, "MASTER or BACKUP")
+    if text is None:
+        return
+    b.only(node, 1)
+    state = _STATES.get(text)
+    name = f"({d.name})" if d.name else "vrrp_instance"
+    if state is None:
+        msg = f"{name} unknown state '{text}', defaulting to BACKUP"
+        b.report(node, Code.DEFAULTED, msg)
+        state = StateConfig.BACKUP
+    elif state is StateConfig.BACKUP and d.state is StateConfig.MASTER:
+        b.report(node, Code.DEFAULTED, f"{name} state previously set as MASTER - ignoring BACKUP")
+        return
+    d.state = state
 
 
 AUTH_HANDLERS: dict[str, Handler[AuthDraft]] = {
@@ -273,25 +310,22 @@ TRACK_HANDLERS: dict[str, Handler[TrackDraft]] = {
 INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
     **NOTIFY_HANDLERS,
     **TRACK_HANDLERS,
-    "state": h_remember(
-        INST.state,
-        h_choice(
-            INST.state, {"MASTER": StateConfig.MASTER, "BACKUP": StateConfig.BACKUP}, exact=True
-        ),
-    ),
-    "interface": h_remember(INST.interface, h_str(INST.interface)),
+    "state": h_remember(INST.state, _state),
+    "interface": h_remember(INST.interface, _interface),
     "virtual_router_id": h_remember(INST.virtual_router_id, h_int(INST.virtual_router_id, 1, 255)),
     "priority": h_remember(INST.priority, h_int(INST.priority, 1, 255)),
     "advert_int": h_remember(INST.advert_int, h_float(INST.advert_int, 0.01, 255.0)),
     "version": h_remember(INST.version, h_int(INST.version, 2, 3)),
     "preempt": _preempt,
-    "nopreempt": h_remember(INST.nopreempt, h_flag(INST.nopreempt)),
+    "nopreempt": h_flag(INST.nopreempt, args="ignored", remember=True),
     "preempt_delay": h_remember(INST.preempt_delay, h_float(INST.preempt_delay, 0.0, 1000.0)),
     "authentication": h_remember(
         INST.authentication,
         h_block(INST.authentication, "authentication", AuthDraft, _authentication),
     ),
-    "virtual_ipaddress": h_list(INST.virtual_ipaddresses, parse_vip),
+    "virtual_ipaddress": h_remember(
+        INST.virtual_ipaddresses, h_list(INST.virtual_ipaddresses, parse_vip)
+    ),
     "virtual_ipaddress_excluded": h_list(INST.virtual_ipaddresses_excluded, parse_vip),
     "virtual_routes": h_list(INST.virtual_routes, parse_route),
     "unicast_src_ip": h_remember(INST.unicast_src_ip, h_ip(INST.unicast_src_ip)),
@@ -311,15 +345,15 @@ INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
     "lower_prio_no_advert": h_flag(INST.lower_prio_no_advert),
     "higher_prio_send_advert": h_flag(INST.higher_prio_send_advert),
     "down_timer_adverts": h_int(INST.down_timer_adverts, 1, 100),
-    "skip_check_adv_addr": h_flag(INST.skip_check_adv_addr),
-    "check_unicast_src": h_flag(INST.check_unicast_src),
+    "skip_check_adv_addr": h_flag(INST.skip_check_adv_addr, args="set"),
+    "check_unicast_src": h_flag(INST.check_unicast_src, args="ignored"),
     "strict_mode": h_flag(INST.strict_mode),
     "use_vmac": _use_vmac,
-    "vmac_xmit_base": h_flag(INST.vmac_xmit_base),
-    "dont_track_primary": h_flag(INST.dont_track_primary),
-    "accept": h_flag(INST.accept),
-    "no_accept": h_flag(INST.accept, value=False),
-    "promote_secondaries": h_flag(INST.promote_secondaries),
+    "vmac_xmit_base": h_flag(INST.vmac_xmit_base, args="ignored"),
+    "dont_track_primary": h_flag(INST.dont_track_primary, args="ignored"),
+    "accept": h_flag(INST.accept, args="ignored"),
+    "no_accept": h_flag(INST.accept, value=False, args="ignored"),
+    "promote_secondaries": h_flag(INST.promote_secondaries, args="ignored"),
     "debug": _debug,
     "v3_checksum_as_v2": h_flag(INST.v3_checksum_as_v2),
 }
@@ -327,10 +361,12 @@ INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
 
 def _vrrp_instance(b: Builder, node: Node, _: Draft) -> None:
     name = name_of(b, node)
-    d = b.walk(node, "vrrp_instance", InstanceDraft())
+    draft = InstanceDraft()
+    if name is not None:
+        draft.name = name  # for the messages of its handlers
+    d = b.walk(node, "vrrp_instance", draft)
     if name is None:
         return
-    d.name = name
     d.location = loc(node)
     b.instances.append((node, d))
 
@@ -370,8 +406,6 @@ def finish_instance(
         d.state = StateConfig.BACKUP  # keepalived clears it (validate reports it)
     if d.preempt_delay and (strict or d.nopreempt or d.state is StateConfig.MASTER):
         d.preempt_delay = 0.0  # keepalived clears it (validate reports the clash)
-    if d.interface is None and g.default_interface:
-        d.interface = g.default_interface
     return VrrpInstanceConfig(**d.values)
 
 
@@ -397,8 +431,11 @@ SYNC_GROUP_HANDLERS: dict[str, Handler[SyncGroupDraft]] = {
     **TRACK_HANDLERS,
     "group": h_words(SyncGroupDraft.group),
     "smtp_alert": h_flag(SyncGroupDraft.smtp_alert),
-    "global_tracking": h_flag(SyncGroupDraft.global_tracking),
-    "sync_group_tracking_weight": h_flag(SyncGroupDraft.sync_group_tracking_weight),
+    "global_tracking": h_deprecated(
+        h_flag(SyncGroupDraft.global_tracking, args="ignored"),
+        "global_tracking is deprecated. Use track_interface/script/file on the sync group",
+    ),
+    "sync_group_tracking_weight": h_flag(SyncGroupDraft.sync_group_tracking_weight, args="ignored"),
 }
 
 
@@ -419,7 +456,7 @@ SCRIPT_HANDLERS: dict[str, Handler[ScriptDraft]] = {
     "rise": h_int(ScriptDraft.rise, 1, 2**31 - 1),
     "fall": h_int(ScriptDraft.fall, 1, 2**31 - 1),
     "user": h_run_as(ScriptDraft.user, ScriptDraft.group),
-    "init_fail": h_flag(ScriptDraft.init_fail),
+    "init_fail": h_flag(ScriptDraft.init_fail, args="ignored"),
 }
 
 

@@ -1,0 +1,371 @@
+"""Differential test of verdicts: vipkeeper and `keepalived -t` give the same exit code.
+
+The other differential tests compare ok/bad; this one compares the exact exit status (0, 2,
+4, 5 or 6) on the categories where real configs showed vipkeeper straying (issue 18): flag
+keywords given an argument, a keyword missing its value, a missing or over-long interface,
+keepalived's corrected warnings, and the neighbours of each. The flag keywords are not
+hand-picked: every keyword whose handler is a `Flag` in vipkeeper's registry is tried, in
+every block that has it, with an argument of each kind.
+
+keepalived runs in a namespace with eth0 (addressed); vipkeeper runs in-process with the
+same interface list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from config.differential import check_node, keepalived_t
+from netlab import Node
+
+from vipkeeper.config import load
+from vipkeeper.config.build import REGISTRY
+from vipkeeper.config.builder.handlers import Flag
+from vipkeeper.config.builder.registry import block_of
+
+pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
+
+SECURE = "global_defs {\n    enable_script_security\n    script_user root\n}\n"
+INSTANCE = """vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 10
+    virtual_ipaddress {
+        10.213.0.1/24
+    }
+%s
+}
+"""
+SERVICE = """virtual_server 10.213.30.1 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+%s
+    real_server 10.213.30.10 80 {
+        weight 1
+%s
+    }
+}
+"""
+CHECKER_BODY = {
+    "HTTP_GET": "            url {\n                path /\n            }\n",
+    "MISC_CHECK": '            misc_path "/usr/bin/true"\n',
+    "DNS_CHECK": "            name example.org\n",
+}
+# Checker blocks that need more than a line to be valid; they share keepalived's common
+# checker handlers (install_checker_common_keywords) with TCP_CHECK, which is tried.
+SKIPPED_CONTEXTS = frozenset({"FILE_CHECK", "BFD_CHECK"})
+
+
+def render_in(context: str, line: str) -> str | None:
+    """A whole config with `line` in a block of `context`, or None for a context not drawn."""
+    if context == "global_defs":
+        return "global_defs {\n" + line + "\n}\n" + INSTANCE % ""
+    if context == "vrrp_instance":
+        return INSTANCE % line
+    if context == "vrrp_sync_group":
+        group = "vrrp_sync_group G {\n    group {\n        VI_1\n    }\n"
+        return group + line + "\n}\n" + INSTANCE % ""
+    if context == "vrrp_script":
+        script = 'vrrp_script chk {\n    script "/usr/bin/true"\n' + line + "\n}\n"
+        return SECURE + script + INSTANCE % "    track_script {\n        chk\n    }"
+    if context == "virtual_server":
+        return SERVICE % (line, "")
+    if context == "real_server":
+        return SERVICE % ("", line)
+    if context == "url":
+        url = f"            url {{\n                path /\n{line}\n            }}\n"
+        checker = f"        HTTP_GET {{\n{url}        }}"
+        return SERVICE % ("", checker)
+    if context.endswith("_CHECK") or context == "HTTP_GET":
+        if context in SKIPPED_CONTEXTS:
+            return None
+        body = CHECKER_BODY.get(context, "")
+        checker = f"        {context} {{\n{body}{line}\n        }}"
+        return SECURE + SERVICE % ("", checker)
+    return None
+
+
+# What a flag needs beside it to be valid bare, so that only the argument is tested.
+NEEDS = {
+    "check_unicast_src": "    unicast_peer {\n        10.213.0.6\n    }\n",
+    "vmac_xmit_base": "    use_vmac\n",
+    "sorry_server_inhibit": "    sorry_server 10.213.30.11 80\n",
+}
+# Keywords Debian's keepalived 2.2.7 was built without (its parser calls them unknown;
+# test_reference_lacks checks that): their arguments cannot be compared.
+REFERENCE_LACKS = frozenset(
+    {("global_defs", "v3_checksum_as_v2"), ("vrrp_instance", "v3_checksum_as_v2"),
+     ("HTTP_GET", "tls_compliant"), ("url", "tls_compliant")}
+)  # fmt: skip
+FLAG_ARGS = ("1", "false", "off", "bogus", "On")
+FLAGS = [
+    pytest.param(context, keyword, arg, id=f"{context}-{keyword}-{arg}")
+    for context, handlers in REGISTRY.handlers.items()
+    for keyword, handler in handlers.items()
+    if isinstance(handler, Flag)
+    and render_in(context, "") is not None
+    and (context, keyword) not in REFERENCE_LACKS
+    for arg in FLAG_ARGS
+]
+
+# Every keyword of the registry that takes a value, alone on its line: keepalived's parser
+# exits 2 unless the handler checks for its value itself (a general error, or ignored).
+BARE = [
+    pytest.param(context, keyword, id=f"{context}-{keyword}")
+    for context, handlers in REGISTRY.handlers.items()
+    for keyword, handler in handlers.items()
+    if not isinstance(handler, Flag)
+    and block_of(handler) is None
+    and render_in(context, "") is not None
+    and (context, keyword) not in REFERENCE_LACKS
+]
+
+# Flag-like keywords whose handlers are not `Flag`s in vipkeeper (they set more than one
+# field, or clear one), with arguments: keepalived ignores the arguments of all of them.
+OTHER_FLAGS = [
+    ("vrrp_instance", "preempt 1"),
+    ("vrrp_instance", "preempt false"),
+    ("virtual_server", "lb_algo sh\n    sh-port 1"),
+    ("virtual_server", "lb_algo sh\n    hashed 1"),
+    ("global_defs", "dynamic_interfaces"),
+    ("global_defs", "dynamic_interfaces allow_if_changes"),
+    ("global_defs", "dynamic_interfaces 1"),
+]
+
+# (id, config) pairs of the other categories, each with its neighbours.
+ETH7 = INSTANCE.replace("eth0", "eth7")
+SH = SERVICE.replace("lb_algo rr", "lb_algo sh")
+NO_ALGO = SERVICE.replace("    lb_algo rr\n", "")
+MISC = "        MISC_CHECK {\n            misc_path /usr/bin/true\n            %s\n        }"
+VIP_DEV = "    virtual_ipaddress {\n        10.213.0.2/24 dev eth7\n    }"
+GROUP = "vrrp_sync_group {\n    group {\n        VI_1\n    }\n}\n"
+NO_VIP = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 10\n"
+NO_IF = INSTANCE.replace("    interface eth0\n", "")
+AUTH = "    authentication {{\n        auth_type PASS\n        auth_pass {}\n    }}"
+PEER = "    unicast_peer {\n        10.213.0.6\n    }\n"
+DEFAULT_IF = "global_defs {\n    default_interface eth0\n}\n"
+GLOBAL = "global_defs {{\n    {}\n}}\n"
+SEC = "enable_script_security\n    "
+SCRIPT = 'vrrp_script chk {\n    script "/usr/bin/true"\n%s}\n'
+TRACKED = SCRIPT % "" + INSTANCE % "    track_script {\n        chk\n    }"
+OWN_USER = SCRIPT % "    user root\n" + INSTANCE % "    track_script {\n        chk\n    }"
+NOTIFY = INSTANCE % '    notify_master "/usr/bin/true"'
+TRACKS = (
+    GLOBAL.format(SEC + "script_user root")
+    + 'vrrp_script chk {\n    script "/usr/bin/true"\n    weight 10\n}\n'
+    + "track_file tf {\n    file /tmp/vk-verdict-track-file\n}\n"
+    + INSTANCE % "%s"
+    + INSTANCE.replace("VI_1", "VI_2").replace("id 10", "id 11").replace(".0.1/", ".0.2/") % ""
+)
+UNWEIGHTED = TRACKS.replace("    weight 10\n", "")
+SYNC = "vrrp_sync_group G {\n%s    group {\n        VI_1\n        VI_2\n    }\n}\n"
+TS = "    track_script {{\n        chk{}\n    }}\n"
+TI = "    track_interface {{\n        ethx{}\n    }}\n".replace("ethx", "lo")
+TF = "    track_file {{\n        tf{}\n    }}\n"
+VIPS = NO_VIP.replace("{", "{{") + "    virtual_ipaddress {{\n        {}\n    }}\n}}\n"
+FWM = (
+    "virtual_server fwmark 5 {{\n    lb_algo rr\n    lb_kind {1}\n{0}"
+    "    real_server 10.213.30.10{2} {{\n        weight 1\n    }}\n}}\n"
+)
+ESCAPED = (INSTANCE % "").replace("{", "{{").replace("}", "}}")
+RULES = "{}_rules {{\n    {}\n}}\n" + ESCAPED
+VRULES = (
+    (INSTANCE % "    virtual_rules {\n        RULE\n    }")
+    .replace("{", "{{")
+    .replace("}", "}}")
+    .replace("RULE", "{}")
+)
+ID_IF = (INSTANCE % "").replace("{", "{{").replace("}", "}}").replace("eth0", "{}")
+CASES: list[tuple[str, str]] = [
+    # a missing interface: keepalived's WARNING is a general error, which outranks its
+    # CONFIG_BAD_IF: exit 5
+    ("missing-interface", ETH7 % ""),
+    ("missing-track-interface", INSTANCE % "    track_interface {\n        eth7\n    }"),
+    ("missing-vip-dev", INSTANCE % VIP_DEV),
+    ("missing-interface-dynamic", "global_defs {\n    dynamic_interfaces\n}\n" + ETH7 % ""),
+    # a keyword missing its value, then other errors: keepalived stops at once (exit 2)
+    ("missing-value-first", INSTANCE % "    interface\n    priority 300"),
+    ("missing-value-after-error", INSTANCE % "    priority 300\n    unicast_src_ip"),
+    ("missing-value-and-interface", ETH7 % "    advert_int"),
+    ("no-name-instance", "vrrp_instance {\n    interface eth0\n}\n"),
+    ("no-name-sync-group", GROUP + INSTANCE % ""),
+    ("no-address-virtual-server", "virtual_server {\n    lb_algo rr\n}\n"),
+    # scheduler flags (keepalived's lbflags_handler)
+    ("sched-flag-without-sh", SERVICE % ("    sh-port", "")),
+    ("sched-flag-with-sh", SH % ("    sh-port", "")),
+    ("sched-flag-mh-with-sh", SH % ("    mh-port", "")),
+    ("sched-flag-before-sh", NO_ALGO % ("    sh-port\n    lb_algo sh", "")),
+    ("misc-check-connect-timeout", SECURE + SERVICE % ("", MISC % "connect_timeout 3")),
+    ("misc-check-timeout", SECURE + SERVICE % ("", MISC % "misc_timeout 3")),
+    # keepalived's warnings that it corrects and runs with (exit 5 for -t)
+    ("state-unknown", INSTANCE % "    state FOO"),
+    ("state-lower-case", INSTANCE % "    state master"),
+    ("state-master-then-backup", INSTANCE % "    state MASTER\n    state BACKUP"),
+    ("state-backup-then-master", INSTANCE % "    state BACKUP\n    state MASTER"),
+    ("interface-too-long-after-one", INSTANCE % "    interface abcdefghijklmnopq"),
+    ("interface-too-long-alone", NO_IF % "    interface abcdefghijklmnopq"),
+    ("interface-15-chars", NO_IF % "    interface abcdefghijklmno"),
+    ("auth-pass-8", INSTANCE % AUTH.format("12345678")),
+    ("auth-pass-9", INSTANCE % AUTH.format("123456789")),
+    # an instance without interface: 2.2.7 says "Unknown interface!", unicast or not
+    ("no-interface", NO_IF % ""),
+    ("no-interface-unicast", NO_IF % PEER),
+    ("no-interface-unicast-src", NO_IF % (PEER + "    unicast_src_ip 10.213.0.5")),
+    ("no-interface-default-interface", DEFAULT_IF + NO_IF % ""),
+    ("no-interface-unicast-default-interface", DEFAULT_IF + NO_IF % PEER),
+    ("unicast-with-interface", INSTANCE % PEER),
+    # script_user / the default script user naming a user or group that does not exist
+    ("script-user-missing-no-scripts", GLOBAL.format("script_user nosuchuser_vk") + INSTANCE % ""),
+    ("script-user-group-missing", GLOBAL.format("script_user root nosuchgroup_vk") + INSTANCE % ""),
+    ("script-user-missing-track", GLOBAL.format("script_user nosuchuser_vk") + TRACKED),
+    ("script-user-missing-secure", GLOBAL.format(SEC + "script_user nosuchuser_vk") + TRACKED),
+    ("script-user-missing-own-user", GLOBAL.format(SEC + "script_user nosuchuser_vk") + OWN_USER),
+    ("default-script-user-missing-secure", GLOBAL.format(SEC) + TRACKED),
+    ("default-script-user-missing-own-user", GLOBAL.format(SEC) + OWN_USER),
+    ("script-user-missing-notify", GLOBAL.format("script_user nosuchuser_vk") + NOTIFY),
+    ("default-script-user-missing-notify", GLOBAL.format(SEC) + NOTIFY),
+    # weighted tracking in a sync group without sync_group_tracking_weight, and the owner
+    ("sync-weighted-script", SYNC % "" + TRACKS % TS.format("")),
+    ("sync-weighted-script-ref-0", SYNC % "" + TRACKS % TS.format(" weight 0")),
+    (
+        "sync-unweighted-script-ref-5",
+        SYNC % "" + TRACKS.replace("weight 10", "") % TS.format(" weight 5"),
+    ),
+    ("sync-unweighted-script", SYNC % "" + TRACKS.replace("weight 10", "") % TS.format("")),
+    ("sync-tracking-weight", SYNC % "    sync_group_tracking_weight\n" + TRACKS % TS.format("")),
+    ("sync-global-tracking", SYNC % "    global_tracking\n" + TRACKS % TS.format("")),
+    ("sync-weighted-interface", SYNC % "" + TRACKS % TI.format(" weight 5")),
+    ("sync-unweighted-interface", SYNC % "" + TRACKS % TI.format("")),
+    ("sync-file-default-weight", SYNC % "" + TRACKS % TF.format("")),
+    ("sync-file-weight-0", SYNC % "" + TRACKS % TF.format(" weight 0")),
+    ("sync-file-weight-3", SYNC % "" + TRACKS % TF.format(" weight 3")),
+    ("owner-weighted-script", TRACKS % (TS.format("") + "    priority 255\n")),
+    ("owner-weighted-interface", TRACKS % (TI.format(" weight 5") + "    priority 255\n")),
+    ("owner-file-default-weight", TRACKS % (TF.format("") + "    priority 255\n")),
+    ("no-sync-weighted-script", TRACKS % TS.format("")),
+    # address ranges in virtual_ipaddress: keepalived 2.2.7 skips them as invalid IPs
+    ("vip-range-v4", VIPS.format("10.213.0.10-13")),
+    ("vip-range-v4-prefix", VIPS.format("10.213.0.10-13/24")),
+    ("vip-range-v6", VIPS.format("fd00::2-5/64")),
+    ("vip-range-and-vip", VIPS.format("10.213.0.10-13\n        10.213.0.2/24")),
+    (
+        "vip-range-excluded",
+        INSTANCE % "    virtual_ipaddress_excluded {\n        10.213.0.20-22\n    }",
+    ),
+    ("vip-invalid-only", VIPS.format("10.213.0.300")),
+    ("vip-empty-block", VIPS.format("")),
+    # protocol on a fwmark virtual server, and its neighbours
+    ("fwmark-protocol", FWM.format("    protocol TCP\n", "DR", " 80")),
+    ("fwmark-protocol-udp-no-rs-port", FWM.format("    protocol UDP\n", "DR", "")),
+    ("fwmark-no-protocol-rs-port", FWM.format("", "DR", " 80")),
+    ("fwmark-no-protocol-no-rs-port", FWM.format("", "DR", "")),
+    ("fwmark-nat-rs-port", FWM.format("", "NAT", " 80")),
+    ("fwmark-tun-rs-port", FWM.format("", "TUN", " 80")),
+    # invalid addresses inside virtual_rules / static_rules, and the neighbours
+    ("static-rule-bad-from", RULES.format("static", "from 10.213.0.300 table 100 priority 5")),
+    ("static-rule-bad-to", RULES.format("static", "to bogus table 100 priority 5")),
+    ("static-rule-good", RULES.format("static", "from 10.213.0.3 table 100 priority 5")),
+    ("static-rule-from-all", RULES.format("static", "from all table 100 priority 5")),
+    ("static-rule-v6", RULES.format("static", "from fd00::3/64 table 100 preference 5")),
+    (
+        "static-rule-mixed",
+        RULES.format("static", "from 10.213.0.3 to fd00::1 table 100 priority 5"),
+    ),
+    ("static-rule-no-preference", RULES.format("static", "from 10.213.0.3 table 100")),
+    ("static-rule-no-action", RULES.format("static", "from 10.213.0.3 priority 5")),
+    ("virtual-rule-bad-from", VRULES.format("from 10.213.0.999/32 table 100 priority 5")),
+    ("virtual-rule-bad-prefix", VRULES.format("from 10.213.0.9/33 table 100 priority 5")),
+    ("virtual-rule-good", VRULES.format("from 10.213.0.9/32 table 100 priority 5")),
+    (
+        "static-route-bad-via",
+        "static_routes {\n    10.213.99.0/24 via 10.213.0.300\n}\n" + INSTANCE % "",
+    ),
+    # keepalived 2.2.7's predefined names (the node's config-id is node1: see verdicts())
+    (
+        "builtin-instance",
+        INSTANCE % '    @node1 priority 150\n    notify_master "/usr/bin/true ${_INSTANCE}"',
+    ),
+    ("builtin-instance-as-value", ID_IF.format("${_INSTANCE}")),
+    ("builtin-instance-bare", ID_IF.format("$_INSTANCE")),
+    ("builtin-random-fixed", INSTANCE.replace("id 10", "id ${_RANDOM 7 7}") % ""),
+    ("builtin-random-out-of-range", INSTANCE.replace("id 10", "id ${_RANDOM 300 300}") % ""),
+    ("builtin-hash", INSTANCE.replace("eth0", "eth0${_HASH}x") % ""),
+    ("builtin-bang", INSTANCE.replace("id 10", "id 10${_BANG}x") % ""),
+    ("builtin-pwd", INSTANCE.replace("eth0", "${_PWD}") % ""),
+    ("builtin-undefined", INSTANCE.replace("eth0", "${_NOPE}") % ""),
+    ("builtin-env-not-in-2.2.7", INSTANCE.replace("eth0", "${_ENV HOME}") % ""),
+    ("builtin-overridden", "$_INSTANCE=eth0\n" + ID_IF.format("${_INSTANCE}")),
+    # a syntax error in a script line: keepalived drops the command, so no security verdict
+    ("notify-unterminated-quote", INSTANCE % '    notify_master "/usr/bin/true x'),
+    ("notify-terminated-quote", INSTANCE % '    notify_master "/usr/bin/true x"'),
+    ("static-address-bad", "static_ipaddress {\n    10.213.0.300/24 dev eth0\n}\n" + INSTANCE % ""),
+]
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[Node]:
+    """A namespace with eth0 addressed."""
+    with check_node("vrd", "10.213.0.5/24") as n:
+        yield n
+
+
+def _write(node: Node, text: str, name: str) -> Path:
+    path = Path(node.lab.workdir) / f"verdict-{abs(hash(name))}.conf"
+    path.write_text(text)
+    return path
+
+
+def verdicts(node: Node, text: str, name: str) -> tuple[int, str, int, list[str]]:
+    path = _write(node, text, name)
+    k_rc, k_err = keepalived_t(node, path, "-i", "node1")
+    res = load(path, "node1", interface_exists={"eth0", "lo"}.__contains__)
+    return k_rc, k_err, res.exit_code, [d.format() for d in res.diagnostics]
+
+
+def test_flags_are_found_in_every_block() -> None:
+    """The registry has flags in the blocks this test draws (so no block is left out)."""
+    contexts = {p.values[0] for p in FLAGS}
+    assert {"global_defs", "vrrp_instance", "vrrp_sync_group", "vrrp_script"} <= contexts
+    assert {"virtual_server", "real_server", "TCP_CHECK", "HTTP_GET", "MISC_CHECK"} <= contexts
+    assert len(FLAGS) >= 40 * len(FLAG_ARGS)
+
+
+@pytest.mark.parametrize(("context", "keyword"), sorted(REFERENCE_LACKS))
+def test_reference_lacks(node: Node, context: str, keyword: str) -> None:
+    text = render_in(context, f"    {keyword}")
+    assert text is not None
+    k_rc, k_err = keepalived_t(node, _write(node, text, f"lacks-{context}-{keyword}"))
+    assert k_rc == 5 and f"Unknown keyword '{keyword}'" in k_err
+
+
+@pytest.mark.parametrize(("context", "keyword", "arg"), FLAGS)
+def test_flag_with_argument(node: Node, context: str, keyword: str, arg: str) -> None:
+    text = render_in(context, f"{NEEDS.get(keyword, '')}    {keyword} {arg}")
+    assert text is not None
+    k_rc, k_err, v_rc, v_diags = verdicts(node, text, f"{context}-{keyword}-{arg}")
+    assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
+
+
+@pytest.mark.parametrize(("context", "keyword"), BARE)
+def test_keyword_without_value(node: Node, context: str, keyword: str) -> None:
+    text = render_in(context, f"    {keyword}")
+    assert text is not None
+    k_rc, k_err, v_rc, v_diags = verdicts(node, text, f"bare-{context}-{keyword}")
+    assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
+
+
+@pytest.mark.parametrize(("context", "line"), OTHER_FLAGS, ids=str)
+def test_other_flag_with_argument(node: Node, context: str, line: str) -> None:
+    text = render_in(context, f"    {line}")
+    assert text is not None
+    k_rc, k_err, v_rc, v_diags = verdicts(node, text, f"{context}-{line}")
+    assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
+def test_same_exit_code(node: Node, case: tuple[str, str]) -> None:
+    name, text = case
+    k_rc, k_err, v_rc, v_diags = verdicts(node, text, name)
+    assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
