@@ -5,7 +5,8 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 export PATH := $(BIN):$(PATH)
 # Outside the git work tree: inside it, ansible-test would ask git for the file list and see none.
-COLL := $(or $(TMPDIR),/tmp)/vipkeeper-coll-$(shell echo '$(CURDIR)' | md5sum | cut -c1-8)/ansible_collections/vipkeeper/vrrp
+# COLL_TAG gives a stage run beside others a tree of its own (tests/tools/stages.py).
+COLL := $(or $(TMPDIR),/tmp)/vipkeeper-coll-$(shell echo '$(CURDIR)' | md5sum | cut -c1-8)$(COLL_TAG)/ansible_collections/vipkeeper/vrrp
 PYTEST := $(BIN)/python -m pytest
 
 LAB ?= demo
@@ -18,7 +19,15 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 .PHONY: lint-ansible changelog-lint test-collection-integration test-ansible-matrix
 .PHONY: test-runtime-py39 test-runtime-py313 test-unit test-collection-modules
 
-test: deps lint test-vm test-runtime test-runtime-hosts test-collection test-ansible-matrix test-lab test-molecule test-drill
+# The stages of `make test`, timed by tests/tools/stages.py (docs/lab.md#the-stages-of-make-test):
+# one after the other, except that the CPU-bound stages that time nothing (ansible-test, the
+# linters, the ansible-core matrix) run niced in the background beside the collection's
+# integration tests. A table of every stage's wall time ends the output.
+TEST_STAGES ?= lint test-vm test-runtime test-runtime-hosts test-build test-collection-modules \
+	'test-collection-integration | sanity units lint-ansible changelog-lint test-ansible-matrix' \
+	test-lab test-molecule test-drill
+test: deps
+	@$(BIN)/python tests/tools/stages.py --make '$(MAKE)' $(TEST_STAGES)
 	@echo ">> make test: all green"
 
 deps:
