@@ -5,7 +5,8 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 export PATH := $(BIN):$(PATH)
 # Outside the git work tree: inside it, ansible-test would ask git for the file list and see none.
-COLL := $(or $(TMPDIR),/tmp)/vipkeeper-coll-$(shell echo '$(CURDIR)' | md5sum | cut -c1-8)/ansible_collections/vipkeeper/vrrp
+# COLL_TAG gives a stage run beside others a tree of its own (tests/tools/stages.py).
+COLL := $(or $(TMPDIR),/tmp)/vipkeeper-coll-$(shell echo '$(CURDIR)' | md5sum | cut -c1-8)$(COLL_TAG)/ansible_collections/vipkeeper/vrrp
 PYTEST := $(BIN)/python -m pytest
 
 LAB ?= demo
@@ -18,7 +19,15 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 .PHONY: lint-ansible changelog-lint test-collection-integration test-ansible-matrix
 .PHONY: test-runtime-py39 test-runtime-py313 test-unit test-collection-modules
 
-test: deps lint test-vm test-runtime test-runtime-hosts test-collection test-ansible-matrix test-lab test-molecule test-drill
+# The stages of `make test`, timed by tests/tools/stages.py (docs/lab.md#the-stages-of-make-test):
+# one after the other, except that the CPU-bound stages that time nothing (the linters,
+# ansible-test, the module tests, the ansible-core matrix) run niced in the background beside the
+# collection's integration tests. A table of every stage's wall time ends the output.
+TEST_STAGES ?= test-vm test-runtime test-runtime-hosts \
+	'test-collection-integration | lint test-build sanity units test-collection-modules lint-ansible \
+	changelog-lint test-ansible-matrix' test-lab test-molecule test-drill
+test: deps
+	@$(BIN)/python tests/tools/stages.py --make '$(MAKE)' $(TEST_STAGES)
 	@echo ">> make test: all green"
 
 deps:
@@ -35,7 +44,7 @@ lint: deps
 
 test-runtime: deps
 	@echo ">> runtime tests"
-	cd runtime && $(PYTEST) -q
+	cd runtime && $(PYTEST) -q --durations=15
 
 # The tests that need no root, namespaces, keepalived or VM, as any user, in under a minute: the
 # runtime's (-m "not root": runtime/tests/conftest.py marks what needs root; "not slow": the few
@@ -149,7 +158,8 @@ changelog-lint: deps
 # vipkeeper.vrrp.site against two hosts of the nspawn lab (offline install, deploy, reload).
 test-collection-integration: deps collection-tree
 	@echo ">> collection integration tests (ansible-playbook in namespaces)"
-	VIPKEEPER_COLLECTIONS_PATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider tests/integration/collection
+	VIPKEEPER_COLLECTIONS_PATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider \
+		--durations=15 tests/integration/collection
 
 # The oldest and the newest ansible-core the collection claims (meta/runtime.yml), besides the one
 # in .venv: per release a venv of its own on a Python it supports (cached in ANSIBLE_MATRIX_CACHE,
@@ -187,7 +197,8 @@ MOLECULE_SCENARIOS ?= default keepalived mixed
 test-molecule: deps
 	@echo ">> molecule scenarios on the lab: $(MOLECULE_SCENARIOS)"
 	$(LAB_PY) rootfs --releases all >/dev/null
-	@set -e; for s in $(MOLECULE_SCENARIOS); do $(BIN)/molecule test -s $$s; done
+	@set -e; for s in $(MOLECULE_SCENARIOS); do start=$$SECONDS; $(BIN)/molecule test -s $$s; \
+		echo ">> molecule scenario $$s took $$((SECONDS - start)) s"; done
 
 # Failover drills end to end (tests/integration/drill, docs/drills.md): what the molecule
 # scenarios do not drill (check mode, refusals, keepalived's isolate heal, the mixed cluster with a
@@ -195,7 +206,7 @@ test-molecule: deps
 test-drill: deps
 	@echo ">> failover drills on the lab"
 	$(LAB_PY) rootfs >/dev/null
-	$(PYTEST) -q -p no:cacheprovider tests/integration/drill
+	$(PYTEST) -q -p no:cacheprovider --durations=15 tests/integration/drill
 
 clean:
 	rm -rf build .venv
