@@ -16,16 +16,16 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 .PHONY: lab-up lab-down test-lab test-molecule
 .PHONY: vm-image test-vm
 .PHONY: test-build test-drill test deps lint test-runtime test-collection collection-tree sanity units build demo demo-down clean
-.PHONY: lint-ansible changelog-lint test-collection-integration test-ansible-matrix
+.PHONY: lint-ansible changelog-lint test-collection-integration test-collection-migrate test-ansible-matrix
 .PHONY: test-runtime-py39 test-runtime-py313 test-unit test-collection-modules
 
 # The stages of `make test`, timed by tests/tools/stages.py (docs/lab.md#the-stages-of-make-test):
 # one after the other, except that the CPU-bound stages that time nothing (the linters,
-# ansible-test, the module tests, the ansible-core matrix) run niced in the background beside the
-# collection's integration tests. A table of every stage's wall time ends the output.
+# ansible-test, the module tests, the ansible-core matrix), then the migration lab test, run
+# niced in the background beside the collection's integration tests. A table of every stage's wall time ends the output.
 TEST_STAGES ?= test-vm test-runtime test-runtime-hosts \
 	'test-collection-integration | lint test-build sanity units test-collection-modules lint-ansible \
-	changelog-lint test-ansible-matrix' test-lab test-molecule test-drill
+	changelog-lint test-ansible-matrix test-collection-migrate' test-lab test-molecule test-drill
 test: deps
 	@$(BIN)/python tests/tools/stages.py --make '$(MAKE)' $(TEST_STAGES)
 	@echo ">> make test: all green"
@@ -133,7 +133,7 @@ units: deps collection-tree
 	cd $(COLL) && $(BIN)/ansible-test units --python 3.11 --color no --requirements-mode skip --local $(UNITS_ARGS)
 
 test-collection: test-build sanity units test-collection-modules lint-ansible changelog-lint \
-	test-collection-integration
+	test-collection-integration test-collection-migrate
 
 # The module_utils backends and the golden renders against the kernel and keepalived -t (root,
 # namespaces): tests/integration/modules, with pytest on the collection tree as units use it.
@@ -156,10 +156,20 @@ changelog-lint: deps
 
 # ansible-playbook against throwaway namespaces (render, check mode, idempotence, the lock) and
 # vipkeeper.vrrp.site against two hosts of the nspawn lab (offline install, deploy, reload).
+# The migration lab test (import, migrate, roll back, the rolling daemon switch) is a stage of
+# its own, test-collection-migrate, so that `make test` can run it in the other lane.
+MIGRATE_LAB := tests/integration/collection/test_migrate_lab.py
 test-collection-integration: deps collection-tree
 	@echo ">> collection integration tests (ansible-playbook in namespaces)"
 	VIPKEEPER_COLLECTIONS_PATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -p no:cacheprovider \
-		--durations=15 tests/integration/collection
+		--durations=15 --ignore=$(MIGRATE_LAB) tests/integration/collection
+
+# playbooks/migrate.yml, migrate_rollback.yml and site.yml's daemon switch on a lab of its own,
+# with a client probing the VIP throughout (docs/migration.md).
+test-collection-migrate: deps collection-tree
+	@echo ">> migration lab test (keepalived -> vipkeeper -> keepalived, client probing)"
+	VIPKEEPER_COLLECTIONS_PATH=$(abspath $(COLL)/../../..) $(PYTEST) -q -s -p no:cacheprovider \
+		--durations=5 $(MIGRATE_LAB)
 
 # The oldest and the newest ansible-core the collection claims (meta/runtime.yml), besides the one
 # in .venv: per release a venv of its own on a Python it supports (cached in ANSIBLE_MATRIX_CACHE,
