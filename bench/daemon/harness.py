@@ -23,9 +23,9 @@ from typing import Protocol
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "runtime" / "tests"))
 
-from netlab import Node, stop_process, wait_for  # noqa: E402
+from netlab import Node, stop_process, wait_for
 
-from vipkeeper.daemon.control import request  # noqa: E402
+from vipkeeper.daemon.control import request
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lab" / "vm"))
 
-from vmrun import run_in_vm  # noqa: E402
+from vmrun import run_in_vm
 
 
 def main() -> int:

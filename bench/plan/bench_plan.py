@@ -37,15 +37,15 @@ def _import_collection() -> None:
 
 _import_collection()
 
-from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.inputs import (  # noqa: E402
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.inputs import (
     collect_facts,
 )
-from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.planning import (  # noqa: E402
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.planning import (
     Settings,
     plan,
     plan_from_dict,
 )
-from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.render import (  # noqa: E402
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.render import (
     render_host,
 )
 

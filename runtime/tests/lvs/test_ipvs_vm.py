@@ -24,7 +24,7 @@ VM_DIR = RUNTIME.parent / "tests" / "lab" / "vm"
 if str(VM_DIR) not in sys.path:
     sys.path.insert(0, str(VM_DIR))
 
-from vmrun import run_in_vm  # noqa: E402
+from vmrun import run_in_vm
 
 # The VM is emulated (tcg) and shares the machine's cores: allow for a slow boot.
 pytestmark = [pytest.mark.vm, pytest.mark.slow, pytest.mark.keepalived, pytest.mark.timeout(1200)]

@@ -20,7 +20,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "runtime" / "tests"))
-from netlab import NetLab  # noqa: E402
+from netlab import NetLab
 
 BIN = Path(sys.executable).parent
 pytestmark = [pytest.mark.netns]

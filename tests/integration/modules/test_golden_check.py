@@ -34,7 +34,7 @@ def _netlab_dir() -> Path:
 
 
 sys.path.insert(0, str(_netlab_dir()))
-from netlab import NetLab  # noqa: E402
+from netlab import NetLab
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 

@@ -11,8 +11,8 @@ LAB_DIR = Path(__file__).resolve().parents[1]
 if str(LAB_DIR) not in sys.path:
     sys.path.insert(0, str(LAB_DIR))
 
-from vklab import network, procs  # noqa: E402
-from vklab.state import StateDir  # noqa: E402
+from vklab import network, procs
+from vklab.state import StateDir
 
 LAB_PY = LAB_DIR / "lab.py"
 

@@ -70,14 +70,14 @@ def _register_lazy_pyroute2() -> None:
 
 _register_lazy_pyroute2()
 
-from pyroute2.iproute.linux import AsyncIPRoute  # noqa: E402
-from pyroute2.ipvs import AsyncIPVS, IPVSDest, IPVSService  # noqa: E402
-from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST  # noqa: E402
-from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
-from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR, RTMGRP_LINK  # noqa: E402
-from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg  # noqa: E402
+from pyroute2.iproute.linux import AsyncIPRoute
+from pyroute2.ipvs import AsyncIPVS, IPVSDest, IPVSService
+from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR, RTMGRP_LINK
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 
-from vipkeeper.net import procevents  # noqa: E402
+from vipkeeper.net import procevents
 
 NETLINK_ROUTE = 0
 
