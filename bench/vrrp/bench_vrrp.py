@@ -169,7 +169,7 @@ class _OneAtATime:
     """A stand-in VRRP socket: each wake-up finds one datagram (100 instances at 1 s do so)."""
 
     def __init__(self, raws: list[bytes]) -> None:
-        self.ifname, self.family = "eth0", 4
+        self.ifname, self.family, self.proto = "eth0", 4, 112  # VRRP, not AH (51)
         self.raws = raws
         self.i = 0
         self.pending = False

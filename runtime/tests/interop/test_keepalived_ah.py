@@ -196,8 +196,14 @@ def test_wrong_password_is_an_auth_failure_on_both_sides(lab: NetLab, vk_role: s
     assert ka.wait_state("MASTER", master_down_interval(2, LOW, 1) + START) is not None, both()
     time.sleep(2.5)
     assert vk.state() == "MASTER" and ka.state() == "MASTER", both()
-    drops = vk.instance()["counters"]["drops"]
-    assert drops.get("auth_ah", 0) >= 2 and set(drops) == {"auth_ah"}, drops
+    # Every advert vipkeeper heard was dropped as an AH failure, and nothing else was dropped.
+    # How many it hears is keepalived's: once it hears a peer's adverts that fail its ICV check,
+    # keepalived 2.2.7 sends no more adverts of its own while it stays MASTER (seen with tcpdump:
+    # one advert, then none for 5 s), so one may be all there is.
+    counters = vk.instance()["counters"]
+    drops = counters["drops"]
+    assert drops.get("auth_ah", 0) >= 1 and set(drops) == {"auth_ah"}, drops
+    assert drops["auth_ah"] == counters["adverts_received"], counters
     assert "advert dropped (auth_ah)" in vk.log(), vk.log()
     assert KEEPALIVED_AH_FAILURE in ka.log(), ka.log()
 
