@@ -100,7 +100,10 @@ endef
 # where the 3.9 fallbacks live) runs all of daemon and interop, trixie interop and the daemon
 # tests of the lifecycle, timer, reload, notify, script and systemd paths (the time budget of
 # `make test`). RUNTIME_HOSTS_BULLSEYE / RUNTIME_HOSTS_TRIXIE are the pytest arguments.
-RUNTIME_HOSTS_BULLSEYE ?= tests/daemon tests/interop
+# test_track_process.py is left out: the kernel's process-events connector exists only in the
+# initial network namespace, which a container cannot reach (keepalived gets no events there
+# either); test-runtime runs it on the build host, where the daemon subscribes in pid 1's.
+RUNTIME_HOSTS_BULLSEYE ?= tests/daemon tests/interop --deselect tests/daemon/test_track_process.py
 RUNTIME_HOSTS_TRIXIE ?= tests/interop tests/daemon/test_lifecycle.py tests/daemon/test_timer.py \
 	tests/daemon/test_reload.py tests/daemon/test_systemd_metrics.py \
 	tests/daemon/test_script_security.py tests/daemon/test_notify.py
