@@ -28,8 +28,10 @@ PLUGINS = [
     *(("filter", p.stem) for p in sorted((COLLECTION / "plugins/filter").glob("[!_]*.py"))),
     *(("role", p.parts[-3]) for p in sorted(COLLECTION.glob("roles/*/meta/argument_specs.yml"))),
 ]
-# Where ansible-doc's text of one plugin starts, when it shows several: its FQCN.
-HEADER = re.compile(r"^> [A-Z]+:? \*?(vipkeeper\.vrrp\.\w+)\*? \(", re.MULTILINE)
+# Where ansible-doc's text of one plugin starts, when it shows several: its FQCN. ansible-core
+# 2.17+ writes "> MODULE vipkeeper.vrrp.x (path)" and "> ROLE: *vipkeeper.vrrp.x* (path)";
+# 2.16 writes "> VIPKEEPER.VRRP.X    (path)".
+HEADER = re.compile(r"^> (?:[A-Z]+:? )?\*?((?i:vipkeeper\.vrrp\.\w+))\*?\s+\(", re.MULTILINE)
 # Anything that may be an IPv4 or IPv6 address or network; ipaddress decides.
 CANDIDATE = re.compile(r"[0-9A-Fa-f]*[.:][0-9A-Fa-f.:]+(?:/\d{1,3})?")
 
@@ -98,7 +100,7 @@ def rendered(kind: str) -> tuple[dict[str, Any], dict[str, str]]:
     fqcns = [f"vipkeeper.vrrp.{n}" for k, n in PLUGINS if k == kind]
     docs: dict[str, Any] = json.loads(ansible_doc("--json", "-t", kind, *fqcns))
     parts = HEADER.split(ansible_doc("-t", kind, *fqcns))
-    texts = dict(zip(parts[1::2], parts[2::2]))
+    texts = dict(zip((fqcn.lower() for fqcn in parts[1::2]), parts[2::2]))
     assert len(parts) == 2 * len(fqcns) + 1 and sorted(texts) == sorted(fqcns), parts[1::2]
     assert sorted(docs) == sorted(fqcns)
     return docs, texts
