@@ -256,6 +256,18 @@ CASES: list[tuple[str, str]] = [
     ),
     ("vip-invalid-only", VIPS.format("10.213.0.300")),
     ("vip-empty-block", VIPS.format("")),
+    # a block keyword with no '{': keepalived looks for it on the next line, and at the end
+    # of the configuration takes the block as empty in silence
+    ("block-bare-at-end", INSTANCE % "" + "global_defs\n"),
+    ("block-bare-at-end-with-args", INSTANCE % "" + "global_defs router_id x\n"),
+    ("block-brace-next-line", "global_defs\n{\n    router_id x\n}\n" + INSTANCE % ""),
+    ("block-bare-then-keyword", "global_defs\n    router_id x\n" + INSTANCE % ""),
+    ("block-bare-then-block", "global_defs\n" + INSTANCE % ""),
+    ("instance-bare-at-end", INSTANCE % "" + "vrrp_instance VI_2\n"),
+    ("script-bare-at-end", INSTANCE % "" + "vrrp_script chk\n"),
+    ("static-addresses-bare-at-end", INSTANCE % "" + "static_ipaddress\n"),
+    ("sync-group-bare-at-end", INSTANCE % "" + "vrrp_sync_group G\n"),
+    ("virtual-server-bare-at-end", INSTANCE % "" + "virtual_server 10.213.30.1 80\n"),
     # protocol on a fwmark virtual server, and its neighbours
     ("fwmark-protocol", FWM.format("    protocol TCP\n", "DR", " 80")),
     ("fwmark-protocol-udp-no-rs-port", FWM.format("    protocol UDP\n", "DR", "")),

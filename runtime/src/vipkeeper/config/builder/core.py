@@ -17,6 +17,7 @@ a statement given a block it does not take is an error.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
@@ -330,6 +331,12 @@ class Builder:
 
     def build_root(self, nodes: list[Node]) -> None:
         """Handle the top-level statements."""
+        if nodes and nodes[-1].children is None:
+            spec = self.registry.contexts.get("root", {}).get(nodes[-1].name)
+            if spec is not None and spec.block is not None:
+                # keepalived looks for a block's '{' on the next line; a block keyword that
+                # ends the configuration has none, and it takes the block as empty in silence
+                nodes = [*nodes[:-1], dataclasses.replace(nodes[-1], children=[])]
         self.statements(nodes, "root", Draft())
 
 
