@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from vipkeeper.config.builder.lvs import VirtualServerDraft
     from vipkeeper.config.builder.vrrp import InstanceDraft
     from vipkeeper.config.model import (
+        IpRule,
         TrackFile,
         TrackProcess,
         VirtualIP,
@@ -179,6 +180,9 @@ class Builder:
         self.virtual_servers: list[VirtualServer] = []
         self.static_ips: list[VirtualIP] = []
         self.static_routes: list[VirtualRoute] = []
+        self.static_rules: list[IpRule] = []
+        self.rule_priority = {4: 16384, 6: 16384}  # keepalived's next preference by family
+        self.track_groups: set[str] = set()  # the track_group blocks read so far
         self.vs_nodes: list[tuple[Node, VirtualServerDraft]] = []
         self.hints: dict[tuple[str, str], str | None] = {}  # suggestions made in this load
 
@@ -297,10 +301,8 @@ class Builder:
                 )
                 if spec.block is not None and spec.block != LIST and child.children is not None:
                     self.check_names(child.children, spec.block)
-                elif child.name in ("static_rules", "virtual_rules"):
-                    from vipkeeper.config.builder.rules import check_rules
-
-                    check_rules(self, child)
+                if context == "root" and child.name == "track_group" and child.args:
+                    self.track_groups.add(child.args[0].text)
                 continue
             outer, self.context = self.context, context
             handlers[child.name](self, child, draft)
