@@ -106,7 +106,7 @@ def test_no_preference_counts_down_per_family_across_blocks(
 
 
 def test_protocol_is_keepalived_unless_no_track(conf: Callable[..., LoadResult]) -> None:
-    res, rules = static(
+    _, rules = static(
         conf, "table 100 priority 1", "table 100 priority 2 no_track", "protocol 4 no_track nop"
     )
     assert [(r.protocol, r.no_track) for r in rules] == [(18, False), (None, True), (4, True)]

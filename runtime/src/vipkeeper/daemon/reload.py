@@ -185,12 +185,6 @@ class Plans:
         plans: dict[str, InstancePlan] = {}
         not_started: dict[str, str] = {}
         for inst in config.vrrp_instances:
-            if inst.use_vmac:
-                log.warning(
-                    "(%s) use_vmac is not implemented by vipkeeper: adverts and GARPs use the "
-                    "interface's own MAC",
-                    inst.name,
-                )
             if inst.interface and self.links.get(inst.interface) is None:
                 where = f"{inst.location}: " if inst.location else ""
                 log.error(

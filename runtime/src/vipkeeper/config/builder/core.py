@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
 from vipkeeper.config.builder.registry import LIST, Registry
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
+from vipkeeper.config.keywordstatus import no_effect_note
 from vipkeeper.config.lexer import Token
 from vipkeeper.config.model import Location
 from vipkeeper.config.parser import Node
@@ -307,6 +308,12 @@ class Builder:
             outer, self.context = self.context, context
             handlers[child.name](self, child, draft)
             self.context = outer
+            note = no_effect_note(context, child.name)
+            if note is not None:  # read and checked, but it changes nothing here
+                msg = f"keyword '{child.name}' is not supported by vipkeeper"
+                self.report(
+                    child, Code.UNSUPPORTED, f"{msg}: {note}" if note else msg, warning=True
+                )
 
     def check_names(self, nodes: list[Node], context: str) -> None:
         """Flag unknown keywords inside a skipped (unsupported) block."""
