@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
 from vipkeeper.config.builder.registry import LIST, Registry
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
+from vipkeeper.config.keywordstatus import no_effect_note
 from vipkeeper.config.lexer import Token
 from vipkeeper.config.model import Location
 from vipkeeper.config.parser import Node
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from vipkeeper.config.builder.lvs import VirtualServerDraft
     from vipkeeper.config.builder.vrrp import InstanceDraft
     from vipkeeper.config.model import (
+        IpRule,
         TrackFile,
         TrackProcess,
         VirtualIP,
@@ -180,6 +182,9 @@ class Builder:
         self.virtual_servers: list[VirtualServer] = []
         self.static_ips: list[VirtualIP] = []
         self.static_routes: list[VirtualRoute] = []
+        self.static_rules: list[IpRule] = []
+        self.rule_priority = {4: 16384, 6: 16384}  # keepalived's next preference by family
+        self.track_groups: set[str] = set()  # the track_group blocks read so far
         self.vs_nodes: list[tuple[Node, VirtualServerDraft]] = []
         self.hints: dict[tuple[str, str], str | None] = {}  # suggestions made in this load
 
@@ -298,14 +303,18 @@ class Builder:
                 )
                 if spec.block is not None and spec.block != LIST and child.children is not None:
                     self.check_names(child.children, spec.block)
-                elif child.name in ("static_rules", "virtual_rules"):
-                    from vipkeeper.config.builder.rules import check_rules
-
-                    check_rules(self, child)
+                if context == "root" and child.name == "track_group" and child.args:
+                    self.track_groups.add(child.args[0].text)
                 continue
             outer, self.context = self.context, context
             handlers[child.name](self, child, draft)
             self.context = outer
+            note = no_effect_note(context, child.name)
+            if note is not None:  # read and checked, but it changes nothing here
+                msg = f"keyword '{child.name}' is not supported by vipkeeper"
+                self.report(
+                    child, Code.UNSUPPORTED, f"{msg}: {note}" if note else msg, warning=True
+                )
 
     def check_names(self, nodes: list[Node], context: str) -> None:
         """Flag unknown keywords inside a skipped (unsupported) block."""
