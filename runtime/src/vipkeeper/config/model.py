@@ -262,6 +262,7 @@ class NotifyConfig:
     deleted: ScriptCommand | None = None
     generic: ScriptCommand | None = None  # `notify`: args TYPE NAME STATE PRIORITY appended
     master_rx_lower_pri: ScriptCommand | None = None
+    send_deleted: bool = False  # `notify_deleted`: DELETED, not FAULT, when a reload removes it
 
     def commands(self) -> tuple[ScriptCommand, ...]:
         """Every configured command."""
@@ -357,7 +358,7 @@ class VrrpSyncGroup:
     track_scripts: tuple[TrackScriptRef, ...] = ()
     track_files: tuple[TrackFileRef, ...] = ()
     track_processes: tuple[TrackProcessRef, ...] = ()
-    smtp_alert: bool = False
+    smtp_alert: bool | None = None  # None: global_defs' smtp_alert_vrrp (keepalived's -1)
     global_tracking: bool = False
     sync_group_tracking_weight: bool = False
     location: Location | None = None
