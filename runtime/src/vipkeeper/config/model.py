@@ -107,6 +107,7 @@ class GlobalDefs:
     smtp_alert: bool = False
     smtp_alert_vrrp: bool = False
     smtp_alert_checker: bool = False
+    no_email_faults: bool = False
     default_interface: str | None = None
     dynamic_interfaces: bool = False
     vrrp_mcast_group4: IPv4Address = MCAST_GROUP4

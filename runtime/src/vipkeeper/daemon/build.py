@@ -63,16 +63,26 @@ def _argv(cmd: m.ScriptCommand | None) -> tuple[str, ...]:
     return cmd.argv if cmd is not None else ()
 
 
-def notify_of(n: m.NotifyConfig, fifo: bool) -> Notify:
-    """The core's notify settings."""
+def notify_of(n: m.NotifyConfig, g: m.GlobalDefs, smtp_alert: bool) -> Notify:
+    """The core's notify settings (`smtp_alert`: the instance's or group's own)."""
     return Notify(
         master=_argv(n.master),
         backup=_argv(n.backup),
         fault=_argv(n.fault),
         stop=_argv(n.stop),
         generic=_argv(n.generic),
-        fifo=fifo,
+        fifo=has_fifo(g),
+        deleted=_argv(n.deleted),
+        send_deleted=n.send_deleted,
+        master_rx_lower_pri=_argv(n.master_rx_lower_pri),
+        smtp_alert=smtp_alert and can_mail(g),
+        smtp_faults=not g.no_email_faults,
     )
+
+
+def can_mail(g: m.GlobalDefs) -> bool:
+    """Whether alerts can be mailed: keepalived sends none without a server and a recipient."""
+    return g.smtp_server is not None and bool(g.notification_email)
 
 
 def has_fifo(g: m.GlobalDefs) -> bool:
@@ -261,7 +271,7 @@ def build_instance(
             track_interfaces=interfaces,
             track_files=tuple(files),
             track_processes=tuple(processes),
-            notify=notify_of(inst.notify, has_fifo(g)),
+            notify=notify_of(inst.notify, g, inst.smtp_alert),
         )
     except SettingsError as exc:
         raise BuildError(f"{inst.name}: {exc}") from exc
@@ -299,10 +309,11 @@ def _unique(items: Sequence[m.TrackInterface]) -> list[m.TrackInterface]:
 
 def sync_group_settings(config: m.Config, group: m.VrrpSyncGroup) -> SyncGroupSettings:
     """The core's settings of one sync group."""
+    g, alert = config.global_defs, group.smtp_alert
     return SyncGroupSettings(
         name=group.name,
         members=group.group,
-        notify=notify_of(group.notify, has_fifo(config.global_defs)),
+        notify=notify_of(group.notify, g, g.smtp_alert_vrrp if alert is None else alert),
     )
 
 

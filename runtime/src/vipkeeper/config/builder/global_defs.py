@@ -42,6 +42,7 @@ class GlobalDraft(Draft):
     smtp_alert: Field[bool] = Field()
     smtp_alert_vrrp: Field[bool] = Field()
     smtp_alert_checker: Field[bool] = Field()
+    no_email_faults: Field[bool] = Field()
     default_interface: Field[str] = Field()
     dynamic_interfaces: Field[bool] = Field()
     v3_checksum_as_v2: Field[bool] = Field()
@@ -218,6 +219,7 @@ GLOBAL_HANDLERS: dict[str, Handler[GlobalDraft]] = {
     "smtp_alert": h_flag(G.smtp_alert),
     "smtp_alert_vrrp": h_flag(G.smtp_alert_vrrp),
     "smtp_alert_checker": h_flag(G.smtp_alert_checker),
+    "no_email_faults": h_flag(G.no_email_faults, args="ignored"),
     "default_interface": h_str(G.default_interface),
     "dynamic_interfaces": _dynamic_interfaces,
     "v3_checksum_as_v2": h_flag(G.v3_checksum_as_v2, args="ignored"),

@@ -30,7 +30,7 @@ _TABLE: dict[str, str] = {
         process_names process_name vrrp_process_name checker_process_name lvs_process_name
         bfd_process_name use_symlink_paths set_supplementary_groups startup_script
         startup_script_timeout shutdown_script shutdown_script_timeout max_auto_priority
-        min_auto_priority_delay checker_log_all_failures no_email_faults disable_local_igmp
+        min_auto_priority_delay checker_log_all_failures disable_local_igmp
         lvs_timeouts lvs_sync_daemon vrrp_garp_extra_if vrrp_vmac_garp_intvl vrrp_iptables
         vrrp_ipsets nftables nftables_priority nftables_ifindex vrrp_priority vrrp_no_swap
         vrrp_rt_priority vrrp_cpu_affinity vrrp_rlimit_rttime vrrp_rlimit_rtime
