@@ -106,8 +106,9 @@ class GlobalDefs:
     smtp_connect_timeout: float = 30.0
     smtp_alert: bool = False
     smtp_alert_vrrp: bool = False
-    smtp_alert_checker: bool = False
+    smtp_alert_checker: bool | None = None  # None: neither it nor smtp_alert was written
     no_email_faults: bool = False
+    no_checker_emails: bool = False
     default_interface: str | None = None
     dynamic_interfaces: bool = False
     vrrp_mcast_group4: IPv4Address = MCAST_GROUP4
@@ -613,7 +614,7 @@ class RealServer:
     uthreshold: int = 0
     lthreshold: int = 0
     alpha: bool = False
-    smtp_alert: bool = False
+    smtp_alert: bool | None = None  # None: smtp_alert_checker, else keepalived's true
     virtualhost: str | None = None
     checkers: tuple[Checker, ...] = ()
     location: Location | None = None
@@ -651,7 +652,7 @@ class VirtualServer:
     delay_before_retry: float | None = None
     warmup: float | None = None
     ha_suspend: bool = False
-    smtp_alert: bool = False
+    smtp_alert: bool | None = None  # None: smtp_alert_checker, else false
     real_servers: tuple[RealServer, ...] = ()
     location: Location | None = None
 

@@ -328,7 +328,7 @@ class Daemon:
             from vipkeeper.lvs.dataplane import open_backend
             from vipkeeper.lvs.manager import LvsManager  # type: ignore[import-not-found,unused-ignore]
 
-            return LvsManager(config, backend=await open_backend())
+            return LvsManager(config, backend=await open_backend(), alert=self.mailer.submit)
         except Exception as exc:
             raise ReloadError(f"LVS cannot start: {exc}") from exc
 
@@ -437,7 +437,7 @@ class Daemon:
                 log.error("virtual_server configured but LVS support is not available: %s", exc)
                 return
         try:
-            self._lvs = manager or LvsManager(self.config)
+            self._lvs = manager or LvsManager(self.config, alert=self.mailer.submit)
             await self._lvs.start()
         except Exception as exc:  # LVS trouble must not stop VRRP
             log.error("LVS start failed: %s", exc)

@@ -28,6 +28,7 @@ from email.utils import format_datetime
 
 from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.config import model as m
+from vipkeeper.lvs.alerts import Text  # a queued mail: subject and body from the router_id
 
 log = logging.getLogger("vipkeeper")
 
@@ -49,10 +50,6 @@ GROUP_TEXTS = {
     "FAULT": ("Entering FAULT state", "=> All VRRP group instances are now in FAULT state <="),
     "STOP": ("Stopping", "=> All VRRP group instances are now stopping <="),
 }
-
-
-# A queued mail: its subject and body from the router_id (known only when it is sent).
-Text = Callable[[str], "tuple[str, str] | None"]
 
 
 class SmtpError(Exception):

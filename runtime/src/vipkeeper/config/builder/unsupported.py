@@ -46,7 +46,7 @@ _TABLE: dict[str, str] = {
         vrrp_netlink_monitor_rcv_bufs_force process_monitor_rcv_bufs
         process_monitor_rcv_bufs_force lvs_netlink_cmd_rcv_bufs
         lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs
-        lvs_netlink_monitor_rcv_bufs_force rs_init_notifies no_checker_emails
+        lvs_netlink_monitor_rcv_bufs_force rs_init_notifies
         vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier vrrp_delay_after_boot log_unknown_vrids
         vrrp_owner_ignore_adverts vmac_prefix vmac_addr_prefix umask random_seed
         reload_check_config reload_time_file reload_repeat reload_file include_check
