@@ -128,7 +128,22 @@ CASES: list[tuple[str, str]] = [
     ("notify-twice", twice("notify")),
     ("group-master-twice", twice("notify_master", "group")),
     ("group-notify-twice", twice("notify", "group")),
+    # notify_priority_changes: instance, sync group, global
     ("priority-changes", INSTANCE % "    notify_priority_changes"),
+    ("priority-changes-off", INSTANCE % "    notify_priority_changes off"),
+    ("priority-changes-bogus", INSTANCE % "    notify_priority_changes sometimes"),
+    ("group-priority-changes", GROUP % "    notify_priority_changes" + INSTANCE % "" + SECOND % ""),
+    (
+        "group-priority-changes-bogus",
+        GROUP % "    notify_priority_changes x" + INSTANCE % "" + SECOND % "",
+    ),
+    ("global-priority-changes", g("    vrrp_notify_priority_changes")),
+    ("global-priority-changes-bogus", g("    vrrp_notify_priority_changes 7")),
+    # the event flags
+    ("no-email-faults", g("    no_email_faults")),
+    ("no-email-faults-arg", g("    no_email_faults whatever")),
+    ("no-checker-emails", g("    no_checker_emails")),
+    ("no-checker-emails-bogus", g("    no_checker_emails perhaps")),
 ]
 
 

@@ -9,6 +9,7 @@ too, with their scripts and FIFO lines.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -298,3 +299,43 @@ def test_notify_master_rx_lower_pri(lab: NetLab) -> None:
     assert set(out_file.read_text().splitlines()) == {"rx-lower"}  # as written, no arguments
     assert va.stop() == 0
     assert vb.stop() == 0
+
+
+def test_notify_priority_changes(lab: NetLab) -> None:
+    """A change of the effective priority writes MASTER_PRIORITY (or BACKUP_PRIORITY) to the
+    FIFO with notify_priority_changes, here inherited from vrrp_notify_priority_changes; an
+    instance that says off writes nothing."""
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    work = Path(lab.workdir)
+    weightfile = work / "weight"
+    weightfile.write_text("0\n")
+    fifo = work / "a.fifo"
+    head = f'track_file tf {{\n  file "{weightfile}"\n  weight -1\n}}'
+    track = "track_file {\n    tf\n  }"
+    conf = config(
+        instance_conf(priority=150, version=3, advert=ADV, extra=track),
+        instance_conf(name="VI_2", vrid=52, priority=150, version=3, advert=ADV,
+                      vips=(f"{VIP2}/24",), extra=track + "\n  notify_priority_changes off"),
+        globals_=f"notify_fifo {fifo}\n  vrrp_notify_priority_changes",
+        head=head,
+    )  # fmt: skip
+    va = start_vipkeeper(lab, a, conf)
+    assert wait_for(fifo.exists, 3) is not None, va.log()
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    lines: list[str] = []
+
+    def has(line: str) -> bool:
+        with contextlib.suppress(BlockingIOError):
+            lines.extend(os.read(fd, 65536).decode().splitlines())
+        return line in lines
+
+    try:
+        assert va.wait_state("MASTER", 3) is not None, va.log()
+        assert va.wait_state("MASTER", 3, name="VI_2") is not None, va.log()
+        weightfile.write_text("100\n")
+        assert wait_for(lambda: has('INSTANCE "VI_1" MASTER_PRIORITY 50'), 3), lines
+        assert va.stop() == 0
+        assert wait_for(lambda: has('INSTANCE "VI_1" STOP 50'), 3), lines
+    finally:
+        os.close(fd)
+    assert not any("VI_2" in x and "PRIORITY" in x for x in lines), lines

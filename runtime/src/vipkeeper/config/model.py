@@ -109,6 +109,7 @@ class GlobalDefs:
     smtp_alert_checker: bool | None = None  # None: neither it nor smtp_alert was written
     no_email_faults: bool = False
     no_checker_emails: bool = False
+    vrrp_notify_priority_changes: bool = False
     default_interface: str | None = None
     dynamic_interfaces: bool = False
     vrrp_mcast_group4: IPv4Address = MCAST_GROUP4
@@ -311,6 +312,7 @@ class VrrpInstanceConfig:
     track_processes: tuple[TrackProcessRef, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     smtp_alert: bool = False
+    notify_priority_changes: bool | None = None  # None: the sync group's, else the global
     garp_master_delay: float = 5.0
     garp_master_repeat: int = 5
     garp_master_refresh: float = 0.0
@@ -361,6 +363,7 @@ class VrrpSyncGroup:
     track_files: tuple[TrackFileRef, ...] = ()
     track_processes: tuple[TrackProcessRef, ...] = ()
     smtp_alert: bool | None = None  # None: global_defs' smtp_alert_vrrp (keepalived's -1)
+    notify_priority_changes: bool | None = None  # None: vrrp_notify_priority_changes
     global_tracking: bool = False
     sync_group_tracking_weight: bool = False
     location: Location | None = None

@@ -63,8 +63,11 @@ def _argv(cmd: m.ScriptCommand | None) -> tuple[str, ...]:
     return cmd.argv if cmd is not None else ()
 
 
-def notify_of(n: m.NotifyConfig, g: m.GlobalDefs, smtp_alert: bool) -> Notify:
-    """The core's notify settings (`smtp_alert`: the instance's or group's own)."""
+def notify_of(
+    n: m.NotifyConfig, g: m.GlobalDefs, smtp_alert: bool, priority_changes: bool = False
+) -> Notify:
+    """The core's notify settings (`smtp_alert`, `priority_changes`: the instance's or group's
+    own, resolved)."""
     return Notify(
         master=_argv(n.master),
         backup=_argv(n.backup),
@@ -77,7 +80,18 @@ def notify_of(n: m.NotifyConfig, g: m.GlobalDefs, smtp_alert: bool) -> Notify:
         master_rx_lower_pri=_argv(n.master_rx_lower_pri),
         smtp_alert=smtp_alert and can_mail(g),
         smtp_faults=not g.no_email_faults,
+        priority_changes=priority_changes,
     )
+
+
+def priority_changes(config: m.Config, inst: m.VrrpInstanceConfig) -> bool:
+    """notify_priority_changes: the instance's, else its sync group's, else the global."""
+    if inst.notify_priority_changes is not None:
+        return inst.notify_priority_changes
+    group = next((grp for grp in config.vrrp_sync_groups if grp.name == inst.sync_group), None)
+    if group is not None and group.notify_priority_changes is not None:
+        return group.notify_priority_changes
+    return config.global_defs.vrrp_notify_priority_changes
 
 
 def can_mail(g: m.GlobalDefs) -> bool:
@@ -271,7 +285,7 @@ def build_instance(
             track_interfaces=interfaces,
             track_files=tuple(files),
             track_processes=tuple(processes),
-            notify=notify_of(inst.notify, g, inst.smtp_alert),
+            notify=notify_of(inst.notify, g, inst.smtp_alert, priority_changes(config, inst)),
         )
     except SettingsError as exc:
         raise BuildError(f"{inst.name}: {exc}") from exc

@@ -552,7 +552,7 @@ class VrrpInstance:
         self._track = self._evaluate(self.settings)
         acts: list[Action] = []
         if old.priority != self._track.priority:
-            acts.append(PriorityChanged(self.name, old.priority, self._track.priority, now))
+            acts += self._priority_changed(old.priority, self._track.priority, now)
         acts += self._apply_fault(now, own=True)
         return acts
 
@@ -588,7 +588,7 @@ class VrrpInstance:
         self._track = self._evaluate(settings)
         acts: list[Action] = []
         if self.priority != old_priority:
-            acts.append(PriorityChanged(self.name, old_priority, self.priority, now))
+            acts += self._priority_changed(old_priority, self.priority, now)
         if self._preempt_at is not None:  # a running preempt_delay keeps its start
             began = self._preempt_at - old.preempt_delay
             self._preempt_at = began + settings.preempt_delay if settings.preempt_delay else None
@@ -855,6 +855,16 @@ class VrrpInstance:
             group = tuple(a for a in addrs if a.version == family)
             if group:
                 acts.append(SendGratuitous(self.name, group, family, repeat, reason))
+        return acts
+
+    def _priority_changed(self, old: int, new: int, now: float) -> list[Action]:
+        """The effective priority changed: logged, and with notify_priority_changes a FIFO
+        line (keepalived's send_instance_priority_notifies)."""
+        acts: list[Action] = [PriorityChanged(self.name, old, new, now)]
+        n = self.settings.notify
+        if n.fifo and n.priority_changes:
+            what = "MASTER_PRIORITY" if self.state is State.MASTER else "BACKUP_PRIORITY"
+            acts.append(WriteNotifyFifo(self.name, f'INSTANCE "{self.name}" {what} {new}'))
         return acts
 
     def _notify(self, new: State) -> list[Action]:

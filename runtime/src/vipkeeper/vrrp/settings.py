@@ -111,7 +111,8 @@ class Notify:
     ``send_deleted`` (keepalived's notify_deleted) is set; without it the removal is notified
     as FAULT. ``master_rx_lower_pri`` runs when a master hears a lower-priority master.
     ``smtp_alert``: each state entered is mailed (``smtp_faults`` False: not FAULT, the
-    global no_email_faults).
+    global no_email_faults). ``priority_changes``: a change of the effective priority writes
+    a FIFO line (notify_priority_changes).
     """
 
     master: tuple[str, ...] = ()
@@ -125,6 +126,7 @@ class Notify:
     master_rx_lower_pri: tuple[str, ...] = ()
     smtp_alert: bool = False
     smtp_faults: bool = True
+    priority_changes: bool = False  # notify_priority_changes: FIFO lines on priority changes
 
 
 @dataclass(frozen=True, **SLOTS)

@@ -44,6 +44,7 @@ class GlobalDraft(Draft):
     smtp_alert_checker: Field[bool] = Field()
     no_email_faults: Field[bool] = Field()
     no_checker_emails: Field[bool] = Field()
+    vrrp_notify_priority_changes: Field[bool] = Field()
     default_interface: Field[str] = Field()
     dynamic_interfaces: Field[bool] = Field()
     v3_checksum_as_v2: Field[bool] = Field()
@@ -222,6 +223,7 @@ GLOBAL_HANDLERS: dict[str, Handler[GlobalDraft]] = {
     "smtp_alert_checker": h_flag(G.smtp_alert_checker),
     "no_email_faults": h_flag(G.no_email_faults, args="ignored"),
     "no_checker_emails": h_flag(G.no_checker_emails),
+    "vrrp_notify_priority_changes": h_flag(G.vrrp_notify_priority_changes),
     "default_interface": h_str(G.default_interface),
     "dynamic_interfaces": _dynamic_interfaces,
     "v3_checksum_as_v2": h_flag(G.v3_checksum_as_v2, args="ignored"),

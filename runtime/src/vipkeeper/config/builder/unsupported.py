@@ -35,7 +35,7 @@ _TABLE: dict[str, str] = {
         vrrp_ipsets nftables nftables_priority nftables_ifindex vrrp_priority vrrp_no_swap
         vrrp_rt_priority vrrp_cpu_affinity vrrp_rlimit_rttime vrrp_rlimit_rtime
         nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark nftables_counters
-        vrrp_notify_priority_changes fifo_write_vrrp_states_on_reload checker_priority
+        fifo_write_vrrp_states_on_reload checker_priority
         checker_no_swap checker_rt_priority checker_cpu_affinity checker_rlimit_rttime
         checker_rlimit_rtime bfd_priority bfd_no_swap bfd_rt_priority bfd_cpu_affinity
         bfd_rlimit_rttime bfd_rlimit_rtime snmp_socket enable_traps enable_snmp_vrrp
@@ -56,12 +56,12 @@ _TABLE: dict[str, str] = {
     "vrrp_instance": """
         use_vmac_addr use_ipvlan unicast_fault_no_peer old_unicast_checksum native_ipv6 vrf
         track_bfd[] track_src_ip no_virtual_ipaddress linkbeat_use_polling
-        virtual_rules[] notify_priority_changes lvs_sync_daemon_interface
+        virtual_rules[] lvs_sync_daemon_interface
         timer_expired_backup thread_timer_expired garp_extra_if vmac_garp_intvl
         owner_ignore_adverts kernel_rx_buf_size
     """,
     "authentication": "auth_hmac key active_key time_window anti_replay mode",
-    "vrrp_sync_group": "track_bfd[] notify_priority_changes",
+    "vrrp_sync_group": "track_bfd[]",
     "garp_group": "garp_interval gna_interval interface interfaces[]",
     "track_group": "group[]",
     "SSL": "password ca certificate key",

@@ -135,6 +135,7 @@ class InstanceDraft(NotifyDraft, TrackDraft):
     mcast_src_ip: Field[IPAddress] = Field()
     mcast_dst_ip: Field[IPAddress] = Field()
     smtp_alert: Field[bool] = Field()
+    notify_priority_changes: Field[bool] = Field()
     garp_master_delay: Field[float] = Field()
     garp_master_repeat: Field[int] = Field()
     garp_master_refresh: Field[float] = Field()
@@ -163,6 +164,7 @@ class SyncGroupDraft(NotifyDraft, TrackDraft):
 
     group: Field[tuple[str, ...]] = Field()
     smtp_alert: Field[bool] = Field()
+    notify_priority_changes: Field[bool] = Field()
     global_tracking: Field[bool] = Field()
     sync_group_tracking_weight: Field[bool] = Field()
 
@@ -365,6 +367,7 @@ INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
     "notify_deleted": _notify_deleted,
     "notify_master_rx_lower_pri": h_notify(INST.notify_master_rx_lower_pri),
     "smtp_alert": h_flag(INST.smtp_alert),
+    "notify_priority_changes": h_flag(INST.notify_priority_changes),
     "garp_master_delay": h_float(INST.garp_master_delay, 0.0, 3600.0),
     "garp_master_repeat": h_int(INST.garp_master_repeat, 1, 65535),
     "garp_master_refresh": h_float(INST.garp_master_refresh, 0.0, MAX_TIME),
@@ -460,6 +463,7 @@ SYNC_GROUP_HANDLERS: dict[str, Handler[SyncGroupDraft]] = {
     **TRACK_HANDLERS,
     "group": h_words(SyncGroupDraft.group),
     "smtp_alert": h_flag(SyncGroupDraft.smtp_alert),
+    "notify_priority_changes": h_flag(SyncGroupDraft.notify_priority_changes),
     "global_tracking": h_deprecated(
         h_flag(SyncGroupDraft.global_tracking, args="ignored"),
         "global_tracking is deprecated. Use track_interface/script/file on the sync group",
