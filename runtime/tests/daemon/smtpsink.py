@@ -8,10 +8,10 @@ OUTDIR/accepted. Either writes OUTDIR/ready once it listens, and runs until kill
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ def smtp(addr: str, port: int, out: Path) -> None:
     controller.start()
     (out / "ready").write_text("1")
     try:
-        asyncio.run(asyncio.Event().wait())
+        threading.Event().wait()  # aiosmtpd serves on its own thread's loop
     finally:
         controller.stop()
 
