@@ -57,7 +57,7 @@ from vklab.state import StateDir
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ROOT / "runtime"
 REQUIREMENTS = ROOT / "tests" / "requirements.txt"
-TEST_TOOLS = ("pytest", "pytest-timeout", "hypothesis")
+TEST_TOOLS = ("pytest", "pytest-timeout", "hypothesis", "aiosmtpd")
 # Bump when what goes into a release's wheelhouse changes in a way the stamp cannot see.
 WHEELHOUSE_VERSION = 1
 # In the host: everything under one directory of root's, away from the test's own /tmp use.
@@ -146,7 +146,8 @@ def verdict(run: Run, rc: int, summary: Summary | None) -> str | None:
 
 
 def test_tool_specs(requirements: str) -> list[str]:
-    """The pins of pytest, pytest-timeout and hypothesis in tests/requirements.txt."""
+    """The pins of the TEST_TOOLS (pytest, pytest-timeout, hypothesis, aiosmtpd) in
+    tests/requirements.txt."""
     specs = []
     for raw in requirements.splitlines():
         line = raw.split("#", 1)[0].strip()

@@ -2,9 +2,8 @@
 
 Every keyword of keepalived 2.4's list (keepalived-keywords.txt, the copy of the design docs'
 list kept beside these tests) is tried in every block where vipkeeper recognizes it. It is
-implemented (a handler), implemented on the smtp branch (marked in keywordstatus.py until
-that merges), or `vipkeeper check` gives a warning naming it; and `vipkeeper run` logs what
-the same load says (the last test).
+implemented (a handler), or `vipkeeper check` gives a warning naming it; and `vipkeeper run`
+logs what the same load says (the last test).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from config.test_config_keywords import CONTEXTS_FOR, keepalived_keywords
 from vipkeeper.config import load
 from vipkeeper.config.diagnostics import Severity
 from vipkeeper.config.keywords import Status, lookup, status
-from vipkeeper.config.keywordstatus import NO_EFFECT, NOTES, SMTP_BRANCH
+from vipkeeper.config.keywordstatus import NO_EFFECT, NOTES
 
 INSTANCE = (
     "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 10\n"
@@ -73,7 +72,7 @@ def test_every_block_can_be_drawn() -> None:
 @pytest.mark.parametrize(("context", "name"), placements())
 def test_no_keyword_is_accepted_in_silence(tmp_path: Path, context: str, name: str) -> None:
     state = status(context, name)
-    if state in (Status.IMPLEMENTED, Status.SMTP_BRANCH):
+    if state is Status.IMPLEMENTED:
         spec = lookup(context, name)
         assert spec is not None and spec.supported  # a handler: it is read into the model
         return
@@ -98,7 +97,7 @@ def test_no_keyword_is_accepted_in_silence(tmp_path: Path, context: str, name: s
 
 
 def test_the_status_table_names_real_keywords() -> None:
-    for table in (NO_EFFECT, NOTES, {c: dict.fromkeys(k, "") for c, k in SMTP_BRANCH.items()}):
+    for table in (NO_EFFECT, NOTES):
         for context, names in table.items():
             for name in names:
                 spec = lookup(context, name)
@@ -132,25 +131,6 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "vipkeeper"
 # keyword whose field the daemon ignores fails the test below until it is used, warned about
 # (keywordstatus.NO_EFFECT) or explained here.
 UNREAD: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "GlobalDefs.notification_email",
-            "GlobalDefs.notification_email_from",
-            "GlobalDefs.smtp_server",
-            "GlobalDefs.smtp_server_port",
-            "GlobalDefs.smtp_helo_name",
-            "GlobalDefs.smtp_connect_timeout",
-            "GlobalDefs.smtp_alert",
-            "GlobalDefs.smtp_alert_vrrp",
-            "GlobalDefs.smtp_alert_checker",
-            "VrrpInstanceConfig.smtp_alert",
-            "VrrpSyncGroup.smtp_alert",
-            "VirtualServer.smtp_alert",
-            "RealServer.smtp_alert",
-            "NotifyConfig.master_rx_lower_pri",
-        ),
-        "the smtp branch (keywordstatus.SMTP_BRANCH)",
-    ),
     **dict.fromkeys(
         (
             "GlobalDefs.vrrp_garp_master_delay",

@@ -51,9 +51,17 @@ def test_only_a_clean_run_on_the_right_python_passes() -> None:
 
 
 def test_the_test_tools_come_from_tests_requirements() -> None:
-    text = "ansible-core>=2.18\npytest>=8.0\npytest-timeout>=2.3  # x\nhypothesis >= 6.100\n"
-    assert rh.test_tool_specs(text) == ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100"]
-    with pytest.raises(rh.HostsError, match="hypothesis"):
+    text = (
+        "ansible-core>=2.18\npytest>=8.0\npytest-timeout>=2.3  # x\nhypothesis >= 6.100\n"
+        "aiosmtpd>=1.4  # y\n"
+    )
+    assert rh.test_tool_specs(text) == [
+        "pytest>=8.0",
+        "pytest-timeout>=2.3",
+        "hypothesis>=6.100",
+        "aiosmtpd>=1.4",
+    ]
+    with pytest.raises(rh.HostsError, match="aiosmtpd, hypothesis"):
         rh.test_tool_specs("pytest>=8.0\npytest-timeout>=2.3\n")
 
 

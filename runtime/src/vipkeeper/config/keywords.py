@@ -13,7 +13,7 @@ from __future__ import annotations
 from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.config.build import REGISTRY
 from vipkeeper.config.builder.registry import LIST, Keyword
-from vipkeeper.config.keywordstatus import NO_EFFECT, NOTES, SMTP_BRANCH, Status
+from vipkeeper.config.keywordstatus import NO_EFFECT, NOTES, Status
 
 __all__ = [
     "CONTEXTS", "LIST", "Keyword", "Row", "Status", "context_names", "lookup", "rows", "status",
@@ -47,8 +47,6 @@ def status(context: str, name: str) -> Status | None:
         return Status.UNSUPPORTED
     if name in NO_EFFECT.get(context, {}):
         return Status.NO_EFFECT
-    if name in SMTP_BRANCH.get(context, frozenset()):
-        return Status.SMTP_BRANCH
     return Status.IMPLEMENTED
 
 

@@ -10,8 +10,6 @@ status is:
   changes nothing in vipkeeper: the builder warns, from `check` and `run` alike, with the
   note below (`keyword 'X' is not supported by vipkeeper: NOTE`).
 - `not supported`: recognized, warned about and skipped (config/builder/unsupported.py).
-- `smtp branch`: implemented on the `smtp` branch (issue 18: SMTP alerts and the notify
-  keywords). At its merge, empty `SMTP_BRANCH`: these become `implemented`.
 
 A keyword of none of these is unknown, an error. A unit test walks keepalived 2.4's keyword
 list and checks that every keyword is implemented or warned about.
@@ -21,7 +19,7 @@ from __future__ import annotations
 
 from vipkeeper._compat import StrEnum
 
-__all__ = ["NOTES", "NO_EFFECT", "SMTP_BRANCH", "Status", "no_effect_note"]
+__all__ = ["NOTES", "NO_EFFECT", "Status", "no_effect_note"]
 
 
 class Status(StrEnum):
@@ -30,7 +28,6 @@ class Status(StrEnum):
     IMPLEMENTED = "implemented"
     NO_EFFECT = "no effect"
     UNSUPPORTED = "not supported"
-    SMTP_BRANCH = "smtp branch"
 
 
 _CHECKERS = (
@@ -61,19 +58,6 @@ NO_EFFECT: dict[str, dict[str, str]] = {
     "HTTP_GET": {"fast_recovery": _TLS, "tls_compliant": _TLS},
     "url": {"tls_compliant": _TLS},
     **{checker: {"log_all_failures": _LOG_ALL} for checker in _CHECKERS},
-}
-
-_SMTP_GLOBAL = """
-    notification_email notification_email_from smtp_server smtp_helo_name smtp_connect_timeout
-    smtp_alert smtp_alert_vrrp smtp_alert_checker
-"""
-# context -> keywords implemented on the smtp branch (flip at its merge: empty this)
-SMTP_BRANCH: dict[str, frozenset[str]] = {
-    "global_defs": frozenset(_SMTP_GLOBAL.split()),
-    "vrrp_instance": frozenset({"smtp_alert", "notify_deleted", "notify_master_rx_lower_pri"}),
-    "vrrp_sync_group": frozenset({"smtp_alert"}),
-    "virtual_server": frozenset({"smtp_alert"}),
-    "real_server": frozenset({"smtp_alert"}),
 }
 
 # context -> keyword -> a caveat of an implemented keyword

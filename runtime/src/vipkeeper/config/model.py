@@ -106,7 +106,10 @@ class GlobalDefs:
     smtp_connect_timeout: float = 30.0
     smtp_alert: bool = False
     smtp_alert_vrrp: bool = False
-    smtp_alert_checker: bool = False
+    smtp_alert_checker: bool | None = None  # None: neither it nor smtp_alert was written
+    no_email_faults: bool = False
+    no_checker_emails: bool = False
+    vrrp_notify_priority_changes: bool = False
     default_interface: str | None = None
     dynamic_interfaces: bool = False
     vrrp_mcast_group4: IPv4Address = MCAST_GROUP4
@@ -297,6 +300,7 @@ class NotifyConfig:
     deleted: ScriptCommand | None = None
     generic: ScriptCommand | None = None  # `notify`: args TYPE NAME STATE PRIORITY appended
     master_rx_lower_pri: ScriptCommand | None = None
+    send_deleted: bool = False  # `notify_deleted`: DELETED, not FAULT, when a reload removes it
 
     def commands(self) -> tuple[ScriptCommand, ...]:
         """Every configured command."""
@@ -344,6 +348,7 @@ class VrrpInstanceConfig:
     track_processes: tuple[TrackProcessRef, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     smtp_alert: bool = False
+    notify_priority_changes: bool | None = None  # None: the sync group's, else the global
     garp_master_delay: float = 5.0
     garp_master_repeat: int = 5
     garp_master_refresh: float = 0.0
@@ -393,7 +398,8 @@ class VrrpSyncGroup:
     track_scripts: tuple[TrackScriptRef, ...] = ()
     track_files: tuple[TrackFileRef, ...] = ()
     track_processes: tuple[TrackProcessRef, ...] = ()
-    smtp_alert: bool = False
+    smtp_alert: bool | None = None  # None: global_defs' smtp_alert_vrrp (keepalived's -1)
+    notify_priority_changes: bool | None = None  # None: vrrp_notify_priority_changes
     global_tracking: bool = False
     sync_group_tracking_weight: bool = False
     location: Location | None = None
@@ -647,7 +653,7 @@ class RealServer:
     uthreshold: int = 0
     lthreshold: int = 0
     alpha: bool = False
-    smtp_alert: bool = False
+    smtp_alert: bool | None = None  # None: smtp_alert_checker, else keepalived's true
     virtualhost: str | None = None
     checkers: tuple[Checker, ...] = ()
     location: Location | None = None
@@ -685,7 +691,7 @@ class VirtualServer:
     delay_before_retry: float | None = None
     warmup: float | None = None
     ha_suspend: bool = False
-    smtp_alert: bool = False
+    smtp_alert: bool | None = None  # None: smtp_alert_checker, else false
     real_servers: tuple[RealServer, ...] = ()
     location: Location | None = None
 

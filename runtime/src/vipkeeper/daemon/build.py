@@ -66,16 +66,40 @@ def _argv(cmd: m.ScriptCommand | None) -> tuple[str, ...]:
     return cmd.argv if cmd is not None else ()
 
 
-def notify_of(n: m.NotifyConfig, fifo: bool) -> Notify:
-    """The core's notify settings."""
+def notify_of(
+    n: m.NotifyConfig, g: m.GlobalDefs, smtp_alert: bool, priority_changes: bool = False
+) -> Notify:
+    """The core's notify settings (`smtp_alert`, `priority_changes`: the instance's or group's
+    own, resolved)."""
     return Notify(
         master=_argv(n.master),
         backup=_argv(n.backup),
         fault=_argv(n.fault),
         stop=_argv(n.stop),
         generic=_argv(n.generic),
-        fifo=fifo,
+        fifo=has_fifo(g),
+        deleted=_argv(n.deleted),
+        send_deleted=n.send_deleted,
+        master_rx_lower_pri=_argv(n.master_rx_lower_pri),
+        smtp_alert=smtp_alert and can_mail(g),
+        smtp_faults=not g.no_email_faults,
+        priority_changes=priority_changes,
     )
+
+
+def priority_changes(config: m.Config, inst: m.VrrpInstanceConfig) -> bool:
+    """notify_priority_changes: the instance's, else its sync group's, else the global."""
+    if inst.notify_priority_changes is not None:
+        return inst.notify_priority_changes
+    group = next((grp for grp in config.vrrp_sync_groups if grp.name == inst.sync_group), None)
+    if group is not None and group.notify_priority_changes is not None:
+        return group.notify_priority_changes
+    return config.global_defs.vrrp_notify_priority_changes
+
+
+def can_mail(g: m.GlobalDefs) -> bool:
+    """Whether alerts can be mailed: keepalived sends none without a server and a recipient."""
+    return g.smtp_server is not None and bool(g.notification_email)
 
 
 def has_fifo(g: m.GlobalDefs) -> bool:
@@ -295,7 +319,7 @@ def build_instance(
             track_interfaces=interfaces,
             track_files=tuple(files),
             track_processes=tuple(processes),
-            notify=notify_of(inst.notify, has_fifo(g)),
+            notify=notify_of(inst.notify, g, inst.smtp_alert, priority_changes(config, inst)),
         )
     except SettingsError as exc:
         raise BuildError(f"{inst.name}: {exc}") from exc
@@ -334,10 +358,11 @@ def _unique(items: Sequence[m.TrackInterface]) -> list[m.TrackInterface]:
 
 def sync_group_settings(config: m.Config, group: m.VrrpSyncGroup) -> SyncGroupSettings:
     """The core's settings of one sync group."""
+    g, alert = config.global_defs, group.smtp_alert
     return SyncGroupSettings(
         name=group.name,
         members=group.group,
-        notify=notify_of(group.notify, has_fifo(config.global_defs)),
+        notify=notify_of(group.notify, g, g.smtp_alert_vrrp if alert is None else alert),
     )
 
 

@@ -31,6 +31,7 @@ from vipkeeper.daemon.control import ControlServer, json_number
 from vipkeeper.daemon.executor import Executor
 from vipkeeper.daemon.fifos import Fifos
 from vipkeeper.daemon.kernel import Kernel
+from vipkeeper.daemon.mail import Mailer, mail_settings
 from vipkeeper.daemon.notify import NotifyQueue
 from vipkeeper.daemon.receiver import Receiver
 from vipkeeper.daemon.registry import Registry
@@ -54,6 +55,7 @@ from vipkeeper.vrrp.state import State
 log = logging.getLogger("vipkeeper")
 SIGJSON = signal.SIGRTMIN + 2  # keepalived --signum=JSON
 SIGSTATS_CLEAR = signal.SIGRTMAX - 1  # keepalived --signum=STATS_CLEAR (63)
+MAIL_DRAIN = 2.0  # seconds a stop waits for the SMTP alerts still queued (STOP, mostly)
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -97,6 +99,7 @@ class Daemon:
             "reloads": 0,
             "reload_failures": 0,
         }
+        self.mailer = Mailer(self.counters)
         self.started_at = time.time()
         self.running = False  # true once the first config's instances run (status: starting)
         self.executor = Executor(
@@ -109,6 +112,7 @@ class Daemon:
             fifos=self.fifos,
             counters=self.counters,
             rebind=self._rebind,
+            mailer=self.mailer,
         )
         self.control = ControlServer(options.control_socket, self._control)
         self.timer = OneTimer(self.loop, lambda fired: None)  # scheduler.on_timer, below
@@ -193,6 +197,8 @@ class Daemon:
                 return 1
             self.notify.user = self.trackers.script_user(self.config)
             self.notify.start()
+            self.mailer.configure(mail_settings(self.config.global_defs))
+            self.mailer.start()
             self.fifos.open(self.config, self.trackers.script_policy(self.config))
             self.plans.sync_static(self.config, statics)
             self.trackers.sync(self.config)
@@ -255,12 +261,14 @@ class Daemon:
         except RecordError as exc:  # the stop goes on: LVS, scripts and sockets still end
             log.error("%s; it still lists addresses this stop released", exc)
         await self.notify.drain(self.options.notify_timeout + 2.0)
+        await self.mailer.drain(MAIL_DRAIN)
         await self._stop_lvs()
         await self.trackers.stop()
         for task in list(self._tasks):
             task.cancel()
         await self.control.stop()
         await self.notify.stop()
+        await self.mailer.stop()
         await self.links.stop()
         await self.kernel.stop()
         self.receiver.close_all()
@@ -320,7 +328,7 @@ class Daemon:
             from vipkeeper.lvs.dataplane import open_backend
             from vipkeeper.lvs.manager import LvsManager  # type: ignore[import-not-found,unused-ignore]
 
-            return LvsManager(config, backend=await open_backend())
+            return LvsManager(config, backend=await open_backend(), alert=self.mailer.submit)
         except Exception as exc:
             raise ReloadError(f"LVS cannot start: {exc}") from exc
 
@@ -330,6 +338,7 @@ class Daemon:
         self.not_started = new.not_started
         self.receiver.adopt(new.sockets)
         self.notify.user = self.trackers.script_user(config)
+        self.mailer.configure(mail_settings(config.global_defs))
         self.fifos.open(config, self.trackers.script_policy(config))
         self.plans.sync_static(config, new.statics)
         self.trackers.sync(config)
@@ -428,7 +437,7 @@ class Daemon:
                 log.error("virtual_server configured but LVS support is not available: %s", exc)
                 return
         try:
-            self._lvs = manager or LvsManager(self.config)
+            self._lvs = manager or LvsManager(self.config, alert=self.mailer.submit)
             await self._lvs.start()
         except Exception as exc:  # LVS trouble must not stop VRRP
             log.error("LVS start failed: %s", exc)

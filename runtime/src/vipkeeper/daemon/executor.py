@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from vipkeeper._compat import zip_strict
 from vipkeeper.daemon.kernel import Kernel
+from vipkeeper.daemon.mail import Mailer
 from vipkeeper.daemon.notify import NotifyQueue
 from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.net.addrs import AddrSpec, RouteSpec
@@ -36,6 +37,7 @@ from vipkeeper.vrrp.actions import (
     RemoveVips,
     RunNotify,
     SendAdvert,
+    SendAlert,
     SendGratuitous,
     StateChanged,
     WriteNotifyFifo,
@@ -97,7 +99,7 @@ def rule_specs(
 
 
 class Executor:
-    """Actions to the kernel, the sockets, the notify queue, the FIFOs and the log.
+    """Actions to the kernel, the sockets, the notify queue, the FIFOs, the mailer and the log.
 
     - `clock`: the event loop's time (log rate limits).
     - `sockets`: the VRRP sockets by (interface, family) (the receiver's table).
@@ -118,6 +120,7 @@ class Executor:
         fifos: FifoWriter,
         counters: dict[str, int],
         rebind: Callable[[str], None],
+        mailer: Mailer | None = None,
     ) -> None:
         self.clock = clock
         self.registry = registry
@@ -128,6 +131,7 @@ class Executor:
         self.fifos = fifos
         self.counters = counters
         self.rebind = rebind
+        self.mailer = mailer
 
     def run(self, managed: Managed, actions: list[Action], now: float) -> None:
         """Pass a member's actions through its sync group, then carry them out in order;
@@ -191,6 +195,9 @@ class Executor:
                 self.notify.notify(action.instance, action.kind, action.argv)
             elif isinstance(action, WriteNotifyFifo):
                 self.fifos.write(action.line)
+            elif isinstance(action, SendAlert):
+                if self.mailer is not None:
+                    self.mailer.vrrp(action.instance, action.state, group=action.group)
             elif isinstance(action, PriorityChanged):
                 log.info(
                     "(%s) effective priority %d -> %d", action.instance, action.old, action.new

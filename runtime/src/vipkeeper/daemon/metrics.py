@@ -13,6 +13,9 @@ DAEMON_COUNTERS = {
     "not_vrrp": ("vipkeeper_vrrp_not_vrrp", "Packets on the VRRP sockets that were not VRRP"),
     "reloads": ("vipkeeper_reloads", "Reloads (SIGHUP) attempted"),
     "reload_failures": ("vipkeeper_reload_failures", "Reloads that kept the running config"),
+    "smtp_sent": ("vipkeeper_smtp_alerts_sent", "SMTP alerts the server accepted"),
+    "smtp_failed": ("vipkeeper_smtp_alerts_failed", "SMTP alerts that failed (logged)"),
+    "smtp_dropped": ("vipkeeper_smtp_alerts_dropped", "SMTP alerts dropped: the queue was full"),
 }
 DEFAULT_HOST = "127.0.0.1"  # `--metrics PORT` or `:PORT`: the loopback only
 

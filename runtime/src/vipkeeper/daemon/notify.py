@@ -34,6 +34,7 @@ class NotifyQueue:
         self.refused = 0
         # (instance or group name, kind) -> the vetted script, or why it is refused
         self.scripts: Mapping[tuple[str, str], Script | str] = {}
+        self.retired: Mapping[tuple[str, str], Script | str] = {}  # of removed instances
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -42,7 +43,13 @@ class NotifyQueue:
             self._task = asyncio.get_running_loop().create_task(self._work())
 
     def set_scripts(self, scripts: Mapping[tuple[str, str], Script | str]) -> None:
-        """The vetted notify scripts of the config now running (start and reload)."""
+        """The vetted notify scripts of the config now running (start and reload).
+
+        Those of an instance the new config removes stay until the next load: the reload
+        that removes it notifies it DELETED (or FAULT) with the old config's commands.
+        """
+        names = {name for name, _ in scripts}
+        self.retired = {k: v for k, v in self.scripts.items() if k[0] not in names}
         self.scripts = dict(scripts)
 
     def notify(self, name: str, kind: str, argv: Sequence[str]) -> None:
@@ -53,7 +60,7 @@ class NotifyQueue:
         """
         if not argv:
             return
-        entry = self.scripts.get((name, kind))
+        entry = self.scripts.get((name, kind)) or self.retired.get((name, kind))
         if not isinstance(entry, Script):
             self.refused += 1
             why = entry or "it was not vetted by script security"

@@ -226,9 +226,12 @@ class Plans:
             if plan_identity(new_plan) != plan_identity(managed.plan):
                 changed.append((managed, new_plan))
         for managed in stopped:
-            why = "removed from the config" if managed.name not in plans else "changed"
+            removed = managed.name not in plans
+            why = "removed from the config" if removed else "changed"
             log.info("(%s) %s: stopping it", managed.name, why)
-            self.executor.run(managed, managed.core.stop(now), now)
+            # keepalived's clear_diff_vrrp notifies a removed instance DELETED (or FAULT)
+            acts = managed.core.delete(now) if removed else managed.core.stop(now)
+            self.executor.run(managed, acts, now)
         self.registry.instances = dict(kept)
         started: list[Managed] = []
         for name, plan in plans.items():

@@ -31,6 +31,11 @@ log = logging.getLogger("vipkeeper")
 ACK_WAIT = 0.1  # keepalived waits TIMER_HZ / 10 for the kernel's answer to the subscription
 
 
+# The notify commands of an instance or sync group, as NotifyConfig's fields (and RunNotify's
+# kinds); `generic` is the keyword `notify`. A sync group has no deleted/master_rx_lower_pri.
+NOTIFY_KINDS = ("master", "backup", "fault", "stop", "deleted", "generic", "master_rx_lower_pri")
+
+
 class Trackers:
     """The running script and file trackers, and what their changes (and links') do.
 
@@ -200,7 +205,7 @@ class Trackers:
         owners = [("vrrp_instance", i.name, i.notify) for i in config.vrrp_instances]
         owners += [("vrrp_sync_group", grp.name, grp.notify) for grp in config.vrrp_sync_groups]
         for block, name, notify in owners:
-            for kind in ("master", "backup", "fault", "stop", "generic"):
+            for kind in NOTIFY_KINDS:
                 keyword = "notify" if kind == "generic" else f"notify_{kind}"
                 vetted = policy.prepare(getattr(notify, kind), f"{block} {name} {keyword}")
                 if vetted is not None:

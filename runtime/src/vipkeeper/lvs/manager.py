@@ -46,6 +46,7 @@ from vipkeeper.config.model import (
 )
 from vipkeeper.config.scripts import Lookup, lookup_user
 from vipkeeper.fifo import NotifyFifo
+from vipkeeper.lvs.alerts import Alert, checker_body, quorum_body, rs_alert, vs_alert
 from vipkeeper.lvs.dataplane import Dataplane, DataplaneError, open_backend
 from vipkeeper.lvs.desired import (
     dest,
@@ -95,6 +96,7 @@ class RealServerState:
         self.loops: list[CheckerLoop] = []
         self.unsupported: list[str] = []
         self.alive = False
+        self.reported: dict[int, bool] = {}  # id(loop) -> its state last alerted about
         what = f"real_server {rs_label(vs.vs, rs)} of virtual_server {vs.label}"
         self.what = what
         self.scripts = manager.vet({"notify_up": rs.notify_up, "notify_down": rs.notify_down}, what)
@@ -164,9 +166,10 @@ class RealServerState:
                     label=f"{checker.kind} {rs_label(vs, self.rs)} of {vs_label(vs)}",
                 )
             )
+            self.reported[id(self.loops[-1])] = self.loops[-1].up
 
-    def _changed(self, _loop: CheckerLoop) -> None:
-        self.manager.server_changed(self)
+    def _changed(self, loop: CheckerLoop) -> None:
+        self.manager.server_changed(self, loop)
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-able state."""
@@ -271,8 +274,10 @@ class LvsManager:
         lookup: Lookup = lookup_user,
         bootstrap: float = BOOTSTRAP_DELAY,
         watch_addresses: bool = True,
+        alert: Alert | None = None,
     ) -> None:
         self.config = config
+        self.alert = alert  # SMTP alerts go here (the daemon's mailer)
         self.backend = backend
         self._lookup = lookup
         # keepalived's script users and script security (default: script_user, else
@@ -486,6 +491,7 @@ class LvsManager:
                     loop.base_weight = rs.weight
                     loop.script = vetted  # vetted again under the new config
                 srv.alive = old.alive
+                srv.reported = old.reported
             else:
                 srv.build_loops()
                 srv.alive = srv.checks_ok
@@ -499,10 +505,11 @@ class LvsManager:
             self._update_quorum(vss, init=True)
         return vss
 
-    def server_changed(self, srv: RealServerState) -> None:
-        """A checker of `srv` changed state or weight."""
+    def server_changed(self, srv: RealServerState, loop: CheckerLoop | None = None) -> None:
+        """A checker of `srv` (`loop`, when known) changed state or weight."""
         vss = srv.vs
         alive = srv.checks_ok
+        was_alive = srv.alive
         if alive != srv.alive:
             srv.alive = alive
             log.info(
@@ -515,8 +522,27 @@ class LvsManager:
                 vss.label,
             )
             self._rs_notify(vss, srv)
+        if loop is not None:
+            self._checker_alert(srv, loop, was_alive)
         self._update_quorum(vss, init=False)
         self._schedule_reconcile()
+
+    def _checker_alert(self, srv: RealServerState, loop: CheckerLoop, was_alive: bool) -> None:
+        """keepalived's checker SMTP alert: a checker went up or down; with no_checker_emails
+        only when that changed the real server's state."""
+        before = srv.reported.get(id(loop))
+        srv.reported[id(loop)] = loop.up
+        if before is None or before == loop.up or self.alert is None:
+            return
+        g = self.config.global_defs
+        wanted = srv.rs.smtp_alert
+        if wanted is None:  # keepalived's default for a real server: on
+            wanted = g.smtp_alert_checker is not False
+        if not wanted or (g.no_checker_emails and was_alive == srv.alive):
+            return
+        body = checker_body(loop.checker.kind, loop.up)
+        if body is not None:
+            self.alert(rs_alert(rs_label(srv.vs.vs, srv.rs), srv.vs.label, srv.alive, body))
 
     def _update_quorum(self, vss: VirtualServerState, *, init: bool) -> None:
         weight = vss.live_weight()
@@ -528,6 +554,17 @@ class LvsManager:
                      threshold, weight, vss.label)  # fmt: skip
             vss.sorry_active = False
             self._vs_notify(vss)
+            self._vs_alert(
+                vss,
+                quorum_body(
+                    True,
+                    init=False,
+                    quorum=vss.quorum,
+                    hysteresis=vss.hysteresis,
+                    threshold=threshold,
+                    weight=weight,
+                ),
+            )
         elif (vss.quorum_up and (not weight or weight < threshold)) or (init and not vss.quorum_up):
             vss.quorum_up = False
             log.info("%s for VS %s", "Starting with quorum down" if init else "Lost quorum",
@@ -535,6 +572,15 @@ class LvsManager:
             if sorry is not None:
                 vss.sorry_active = True
             self._vs_notify(vss)
+            body = quorum_body(
+                False,
+                init=init,
+                quorum=vss.quorum,
+                hysteresis=vss.hysteresis,
+                threshold=threshold,
+                weight=weight,
+            )
+            self._vs_alert(vss, body)
 
     # ------------------------------------------------------------------ ha_suspend
 
@@ -622,6 +668,14 @@ class LvsManager:
         self._run_script(srv.scripts, "notify_up" if srv.alive else "notify_down", srv.what)
         if self._fifo is not None:
             self._fifo.write(rs_line(rs_label(vss.vs, srv.rs), vss.label, srv.alive))
+
+    def _vs_alert(self, vss: VirtualServerState, body: str) -> None:
+        """keepalived's virtual server SMTP alert (smtp_alert, else smtp_alert_checker)."""
+        wanted = vss.vs.smtp_alert
+        if wanted is None:
+            wanted = bool(self.config.global_defs.smtp_alert_checker)
+        if wanted and self.alert is not None:
+            self.alert(vs_alert(vss.label, vss.quorum_up, body))
 
     def _vs_notify(self, vss: VirtualServerState) -> None:
         keyword = "quorum_up" if vss.quorum_up else "quorum_down"

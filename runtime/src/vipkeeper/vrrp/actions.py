@@ -87,11 +87,22 @@ class SendGratuitous:
 
 @dataclass(frozen=True, **SLOTS)
 class RunNotify:
-    """Run a notify command; ``kind`` is master|backup|fault|stop|generic."""
+    """Run a notify command; ``kind`` is master|backup|fault|stop|deleted|generic|
+    master_rx_lower_pri."""
 
     instance: str
     kind: str
     argv: tuple[str, ...]
+
+
+@dataclass(frozen=True, **SLOTS)
+class SendAlert:
+    """Mail an SMTP alert: ``instance`` (an instance, or a sync group when ``group``) entered
+    ``state``; the daemon formats the mail as keepalived does."""
+
+    instance: str
+    state: str  # MASTER|BACKUP|FAULT|STOP|DELETED
+    group: bool = False
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -153,6 +164,7 @@ Action = Union[
     RemoveRules,
     SendGratuitous,
     RunNotify,
+    SendAlert,
     WriteNotifyFifo,
     StateChanged,
     PriorityChanged,

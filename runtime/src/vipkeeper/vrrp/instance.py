@@ -74,6 +74,7 @@ from vipkeeper.vrrp.actions import (
     RemoveVips,
     RunNotify,
     SendAdvert,
+    SendAlert,
     SendGratuitous,
     StateChanged,
     WriteNotifyFifo,
@@ -243,6 +244,19 @@ class VrrpInstance:
         """Stop: a master resigns with one priority-0 advert, then releases its addresses."""
         self._fast = None
         return self._transition(Trigger.STOPPED, now)
+
+    def delete(self, now: float) -> list[Action]:
+        """A reload removed the instance: stop it, notified as keepalived's clear_diff_vrrp
+        does: DELETED with notify_deleted, else FAULT (nothing more when already in FAULT)."""
+        self._fast = None
+        n = self.settings.notify
+        was_fault = self.state is State.FAULT
+        acts = self._transition(Trigger.STOPPED, now, notify=False)
+        if n.send_deleted:
+            acts += self._notify_as("DELETED", n.deleted)
+        elif not was_fault:
+            acts += self._notify_as(State.FAULT.value, n.fault)
+        return acts
 
     def demote(self, now: float, hold: float) -> list[Action]:
         """Planned switchover: resign like a stop but stay BACKUP, holding off for ``hold`` s."""
@@ -442,6 +456,13 @@ class VrrpInstance:
             self._garp_bursts.append(
                 (now + s.lower_prio_delay, s.lower_prio_repeat, GARP_SPLIT_BRAIN_HEAL)
             )
+        # keepalived's send_event_notify: the command as written, and a FIFO line
+        n = s.notify
+        if n.master_rx_lower_pri:
+            acts.append(RunNotify(self.name, "master_rx_lower_pri", n.master_rx_lower_pri))
+        if n.fifo:
+            line = f'INSTANCE "{self.name}" MASTER_RX_LOWER_PRI {self.priority}'
+            acts.append(WriteNotifyFifo(self.name, line))
         return acts
 
     # ---- timers ----------------------------------------------------------------------------
@@ -533,7 +554,7 @@ class VrrpInstance:
         self._track = self._evaluate(self.settings)
         acts: list[Action] = []
         if old.priority != self._track.priority:
-            acts.append(PriorityChanged(self.name, old.priority, self._track.priority, now))
+            acts += self._priority_changed(old.priority, self._track.priority, now)
         acts += self._apply_fault(now, own=True)
         return acts
 
@@ -569,7 +590,7 @@ class VrrpInstance:
         self._track = self._evaluate(settings)
         acts: list[Action] = []
         if self.priority != old_priority:
-            acts.append(PriorityChanged(self.name, old_priority, self.priority, now))
+            acts += self._priority_changed(old_priority, self.priority, now)
         if self._preempt_at is not None:  # a running preempt_delay keeps its start
             began = self._preempt_at - old.preempt_delay
             self._preempt_at = began + settings.preempt_delay if settings.preempt_delay else None
@@ -677,7 +698,7 @@ class VrrpInstance:
 
     # ---- transitions -----------------------------------------------------------------------
 
-    def _transition(self, trigger: Trigger, now: float) -> list[Action]:
+    def _transition(self, trigger: Trigger, now: float, *, notify: bool = True) -> list[Action]:
         self._fast = None
         old = self.state
         new = next_state(old, trigger)
@@ -708,7 +729,8 @@ class VrrpInstance:
             acts += self._enter_master(now)
         if trigger in (Trigger.STARTED, Trigger.STARTED_IN_FAULT):
             acts += self._release()
-        acts += self._notify(new)
+        if notify:
+            acts += self._notify(new)
         return acts
 
     def _enter_master(self, now: float) -> list[Action]:
@@ -847,6 +869,16 @@ class VrrpInstance:
                 acts.append(SendGratuitous(self.name, group, family, repeat, reason))
         return acts
 
+    def _priority_changed(self, old: int, new: int, now: float) -> list[Action]:
+        """The effective priority changed: logged, and with notify_priority_changes a FIFO
+        line (keepalived's send_instance_priority_notifies)."""
+        acts: list[Action] = [PriorityChanged(self.name, old, new, now)]
+        n = self.settings.notify
+        if n.fifo and n.priority_changes:
+            what = "MASTER_PRIORITY" if self.state is State.MASTER else "BACKUP_PRIORITY"
+            acts.append(WriteNotifyFifo(self.name, f'INSTANCE "{self.name}" {what} {new}'))
+        return acts
+
     def _notify(self, new: State) -> list[Action]:
         n = self.settings.notify
         specific = {
@@ -855,18 +887,24 @@ class VrrpInstance:
             State.FAULT: n.fault,
             State.STOP: n.stop,
         }.get(new, ())
+        return self._notify_as(new.value, specific)
+
+    def _notify_as(self, state: str, specific: tuple[str, ...]) -> list[Action]:
+        """keepalived's send_instance_notifies for `state`: the state's command, the generic
+        one, the FIFO line, the mail."""
+        n = self.settings.notify
         acts: list[Action] = []
         if specific:
-            acts.append(RunNotify(self.name, new.value.lower(), specific))
+            acts.append(RunNotify(self.name, state.lower(), specific))
         prio = str(self.priority)
         if n.generic:
             acts.append(
-                RunNotify(
-                    self.name, "generic", (*n.generic, "INSTANCE", self.name, new.value, prio)
-                )
+                RunNotify(self.name, "generic", (*n.generic, "INSTANCE", self.name, state, prio))
             )
         if n.fifo:
-            acts.append(WriteNotifyFifo(self.name, f'INSTANCE "{self.name}" {new.value} {prio}'))
+            acts.append(WriteNotifyFifo(self.name, f'INSTANCE "{self.name}" {state} {prio}'))
+        if n.smtp_alert and (n.smtp_faults or state != State.FAULT.value):
+            acts.append(SendAlert(self.name, state))
         return acts
 
     @staticmethod

@@ -105,7 +105,15 @@ class TrackProcess:
 
 @dataclass(frozen=True, **SLOTS)
 class Notify:
-    """Notify commands as argv tuples; ``fifo`` is set when a notify FIFO is configured."""
+    """Notify commands as argv tuples; ``fifo`` is set when a notify FIFO is configured.
+
+    ``deleted`` runs, and DELETED is notified, when a reload removes the instance and
+    ``send_deleted`` (keepalived's notify_deleted) is set; without it the removal is notified
+    as FAULT. ``master_rx_lower_pri`` runs when a master hears a lower-priority master.
+    ``smtp_alert``: each state entered is mailed (``smtp_faults`` False: not FAULT, the
+    global no_email_faults). ``priority_changes``: a change of the effective priority writes
+    a FIFO line (notify_priority_changes).
+    """
 
     master: tuple[str, ...] = ()
     backup: tuple[str, ...] = ()
@@ -113,6 +121,12 @@ class Notify:
     stop: tuple[str, ...] = ()
     generic: tuple[str, ...] = ()
     fifo: bool = False
+    deleted: tuple[str, ...] = ()
+    send_deleted: bool = False
+    master_rx_lower_pri: tuple[str, ...] = ()
+    smtp_alert: bool = False
+    smtp_faults: bool = True
+    priority_changes: bool = False  # notify_priority_changes: FIFO lines on priority changes
 
 
 @dataclass(frozen=True, **SLOTS)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import field
 
 from vipkeeper._compat import SLOTS, dataclass
-from vipkeeper.vrrp.actions import Action, RunNotify, StateChanged, WriteNotifyFifo
+from vipkeeper.vrrp.actions import Action, RunNotify, SendAlert, StateChanged, WriteNotifyFifo
 from vipkeeper.vrrp.errors import LocalProtocolError
 from vipkeeper.vrrp.instance import VrrpInstance
 from vipkeeper.vrrp.settings import Notify
@@ -124,4 +124,6 @@ class SyncGroup:
             acts.append(RunNotify(name, "generic", (*n.generic, "GROUP", name, st)))
         if n.fifo:
             acts.append(WriteNotifyFifo(name, f'GROUP "{name}" {st}'))
+        if n.smtp_alert and (n.smtp_faults or self.state is not State.FAULT):
+            acts.append(SendAlert(name, st, group=True))
         return acts

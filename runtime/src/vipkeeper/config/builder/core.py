@@ -48,7 +48,6 @@ MISSING_VALUE_RULES: dict[str, str] = {
     "global_defs:lvs_notify_fifo_script": "error",
     "global_defs:script_user": "error",
     "vrrp_script:script": "ignored",
-    "vrrp_instance:notify_deleted": "ignored",
     "virtual_server:sorry_server_lvs_method": "error",
     "virtualhost": "error",
     "HTTP_GET:http_protocol": "error",

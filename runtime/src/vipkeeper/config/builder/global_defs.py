@@ -15,9 +15,8 @@ from vipkeeper.config.builder.handlers import (
     h_int,
     h_script,
     h_str,
-    h_words,
 )
-from vipkeeper.config.builder.registry import Handler, opens
+from vipkeeper.config.builder.registry import LIST, Handler, opens
 from vipkeeper.config.model import (
     FifoOwner,
     GlobalDefs,
@@ -27,7 +26,7 @@ from vipkeeper.config.model import (
     ScriptCommand,
 )
 from vipkeeper.config.parser import Node
-from vipkeeper.config.values import parse_ip, parse_port
+from vipkeeper.config.values import ValueError_, parse_int, parse_ip
 
 
 class GlobalDraft(Draft):
@@ -43,6 +42,9 @@ class GlobalDraft(Draft):
     smtp_alert: Field[bool] = Field()
     smtp_alert_vrrp: Field[bool] = Field()
     smtp_alert_checker: Field[bool] = Field()
+    no_email_faults: Field[bool] = Field()
+    no_checker_emails: Field[bool] = Field()
+    vrrp_notify_priority_changes: Field[bool] = Field()
     default_interface: Field[str] = Field()
     dynamic_interfaces: Field[bool] = Field()
     v3_checksum_as_v2: Field[bool] = Field()
@@ -86,15 +88,54 @@ G = GlobalDraft
 
 
 def _smtp_server(b: Builder, node: Node, d: GlobalDraft) -> None:
+    """`smtp_server ADDRESS|NAME [PORT]` (keepalived's smtpserver_handler)."""
     text = b.arg(node, "an address")
     if text is None:
         return
+    port_text = node.args[1].text if len(node.args) > 1 else "25"
+    port = b.convert(node, lambda: parse_int(port_text, 1, 65535))
+    if port is None or not _host_like(text):
+        b.bad(node, f"Invalid smtp server {text} {port_text}")
+        return
     d.smtp_server = text
-    if len(node.args) > 1:
-        port = b.convert(node, lambda: parse_port(node.args[1].text))
-        if port is not None:
-            d.smtp_server_port = port
-    b.only(node, 2)
+    d.smtp_server_port = port
+
+
+def _host_like(text: str) -> bool:
+    """An IP address, or a word that may be a host name (keepalived resolves it; a
+    malformed address, such as 10.0.0.300, is neither)."""
+    try:
+        parse_ip(text)
+        return True
+    except ValueError_:
+        pass
+    if ":" in text or all(part.isdigit() for part in text.split(".")):
+        return False
+    return all(part and all(c.isalnum() or c in "-_" for c in part) for part in text.split("."))
+
+
+def _smtp_connect_timeout(b: Builder, node: Node, d: GlobalDraft) -> None:
+    """Whole seconds 0..4294; 0 is an error that sets 1 (keepalived's smtpto_handler)."""
+    text = b.arg(node, "a number")
+    if text is None:
+        return
+    b.only(node, 1)
+    value = b.convert(node, lambda: parse_int(text, 0, 4294))
+    if value == 0:
+        b.bad(node, "smtp_connect_timeout must be greater than 0, setting to 1")
+        value = 1
+    if value is not None:
+        d.smtp_connect_timeout = float(value)
+
+
+def _notification_email(b: Builder, node: Node, d: GlobalDraft) -> None:
+    """The recipients; an empty block is keepalived's config error (and keeps the list)."""
+    words = [w for entry in b.entries(node) for w in entry.words]
+    if not words:
+        if node.children is not None:
+            b.bad(node, "Warning - empty notification_email block")
+        return
+    d.notification_email = (*(d.notification_email or ()), *words)
 
 
 def _lvs_flush_on_stop(b: Builder, node: Node, d: GlobalDraft) -> None:
@@ -172,14 +213,17 @@ def _fifo(path: Field[str], owner: Field[FifoOwner]) -> Handler[Draft]:
 
 GLOBAL_HANDLERS: dict[str, Handler[GlobalDraft]] = {
     "router_id": h_str(G.router_id),
-    "notification_email": h_words(G.notification_email),
+    "notification_email": opens(LIST, _notification_email),
     "notification_email_from": h_str(G.notification_email_from),
     "smtp_server": _smtp_server,
     "smtp_helo_name": h_str(G.smtp_helo_name),
-    "smtp_connect_timeout": h_float(G.smtp_connect_timeout, TINY, MAX_TIME),
+    "smtp_connect_timeout": _smtp_connect_timeout,
     "smtp_alert": h_flag(G.smtp_alert),
     "smtp_alert_vrrp": h_flag(G.smtp_alert_vrrp),
     "smtp_alert_checker": h_flag(G.smtp_alert_checker),
+    "no_email_faults": h_flag(G.no_email_faults, args="ignored"),
+    "no_checker_emails": h_flag(G.no_checker_emails),
+    "vrrp_notify_priority_changes": h_flag(G.vrrp_notify_priority_changes),
     "default_interface": h_str(G.default_interface),
     "dynamic_interfaces": _dynamic_interfaces,
     "v3_checksum_as_v2": h_flag(G.v3_checksum_as_v2, args="ignored"),
@@ -240,4 +284,8 @@ def finish_global_defs(b: Builder) -> GlobalDefs:
         # which only matters with a refresh, and a written refresh is kept here too)
         d.default(G.vrrp_garp_master_repeat, 1)
         d.default(G.vrrp_garp_master_delay, 0.0)
+    # smtp_alert is keepalived's default for the unset smtp_alert_vrrp and smtp_alert_checker
+    if d.smtp_alert is not None:
+        d.default(G.smtp_alert_vrrp, d.smtp_alert)
+        d.default(G.smtp_alert_checker, d.smtp_alert)
     return GlobalDefs(**d.values)

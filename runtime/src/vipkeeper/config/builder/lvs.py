@@ -287,8 +287,6 @@ def _virtual_server(b: Builder, node: Node, _: Draft) -> None:
     if d.sorry is not None:
         address, port = d.sorry
         d.sorry_server = SorryServer(address=address, port=port, lvs_method=d.sorry_method)
-    if d.smtp_alert is None:
-        d.smtp_alert = False
     b.virtual_servers.append(VirtualServer(**d.values))
     b.vs_nodes.append((node, raw))
 

@@ -30,12 +30,12 @@ _TABLE: dict[str, str] = {
         process_names process_name vrrp_process_name checker_process_name lvs_process_name
         bfd_process_name use_symlink_paths set_supplementary_groups startup_script
         startup_script_timeout shutdown_script shutdown_script_timeout max_auto_priority
-        min_auto_priority_delay checker_log_all_failures no_email_faults disable_local_igmp
+        min_auto_priority_delay checker_log_all_failures disable_local_igmp
         lvs_timeouts lvs_sync_daemon vrrp_garp_extra_if vrrp_vmac_garp_intvl vrrp_iptables
         vrrp_ipsets nftables nftables_priority nftables_ifindex vrrp_priority vrrp_no_swap
         vrrp_rt_priority vrrp_cpu_affinity vrrp_rlimit_rttime vrrp_rlimit_rtime
         nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark nftables_counters
-        vrrp_notify_priority_changes fifo_write_vrrp_states_on_reload checker_priority
+        fifo_write_vrrp_states_on_reload checker_priority
         checker_no_swap checker_rt_priority checker_cpu_affinity checker_rlimit_rttime
         checker_rlimit_rtime bfd_priority bfd_no_swap bfd_rt_priority bfd_cpu_affinity
         bfd_rlimit_rttime bfd_rlimit_rtime snmp_socket enable_traps enable_snmp_vrrp
@@ -46,7 +46,7 @@ _TABLE: dict[str, str] = {
         vrrp_netlink_monitor_rcv_bufs_force process_monitor_rcv_bufs
         process_monitor_rcv_bufs_force lvs_netlink_cmd_rcv_bufs
         lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs
-        lvs_netlink_monitor_rcv_bufs_force rs_init_notifies no_checker_emails
+        lvs_netlink_monitor_rcv_bufs_force rs_init_notifies
         vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier vrrp_delay_after_boot log_unknown_vrids
         vrrp_owner_ignore_adverts vmac_prefix vmac_addr_prefix umask random_seed
         reload_check_config reload_time_file reload_repeat reload_file include_check
@@ -56,12 +56,12 @@ _TABLE: dict[str, str] = {
     "vrrp_instance": """
         use_vmac_addr use_ipvlan unicast_fault_no_peer old_unicast_checksum native_ipv6 vrf
         track_bfd[] track_src_ip no_virtual_ipaddress linkbeat_use_polling
-        notify_priority_changes lvs_sync_daemon_interface
+        lvs_sync_daemon_interface
         timer_expired_backup thread_timer_expired garp_extra_if vmac_garp_intvl
         owner_ignore_adverts kernel_rx_buf_size
     """,
     "authentication": "auth_hmac key active_key time_window anti_replay mode",
-    "vrrp_sync_group": "track_bfd[] notify_priority_changes",
+    "vrrp_sync_group": "track_bfd[]",
     "garp_group": "garp_interval gna_interval interface interfaces[]",
     "track_group": "group[]",
     "SSL": "password ca certificate key",

@@ -87,6 +87,9 @@ class NotifyDraft(Draft):
     notify_deleted: Field[ScriptCommand] = Field(model=False)
     notify_generic: Field[ScriptCommand] = Field(model=False)  # `notify`
     notify_master_rx_lower_pri: Field[ScriptCommand] = Field(model=False)
+    notify_deleted_set: Field[bool] = Field(
+        model=False
+    )  # `notify_deleted`, with or without a command
     notify: Field[NotifyConfig] = Field()
 
     def commands(self) -> NotifyConfig:
@@ -99,6 +102,7 @@ class NotifyDraft(Draft):
             deleted=self.notify_deleted,
             generic=self.notify_generic,
             master_rx_lower_pri=self.notify_master_rx_lower_pri,
+            send_deleted=bool(self.notify_deleted_set),
         )
 
 
@@ -135,6 +139,7 @@ class InstanceDraft(NotifyDraft, TrackDraft):
     mcast_src_ip: Field[IPAddress] = Field()
     mcast_dst_ip: Field[IPAddress] = Field()
     smtp_alert: Field[bool] = Field()
+    notify_priority_changes: Field[bool] = Field()
     garp_master_delay: Field[float] = Field()
     garp_master_repeat: Field[int] = Field()
     garp_master_refresh: Field[float] = Field()
@@ -163,6 +168,7 @@ class SyncGroupDraft(NotifyDraft, TrackDraft):
 
     group: Field[tuple[str, ...]] = Field()
     smtp_alert: Field[bool] = Field()
+    notify_priority_changes: Field[bool] = Field()
     global_tracking: Field[bool] = Field()
     sync_group_tracking_weight: Field[bool] = Field()
 
@@ -286,12 +292,37 @@ def _preempt(b: Builder, node: Node, d: InstanceDraft) -> None:
     b.only(node, 0)
 
 
+def h_notify(field: Field[ScriptCommand]) -> Handler[NotifyDraft]:
+    """A notify command: a second one of the same kind is keepalived's config error, and
+    the first is kept."""
+    script = h_script(field)
+
+    def handle(b: Builder, node: Node, d: NotifyDraft) -> None:
+        if d.get(field) is not None:
+            b.bad(node, f"{node.name} script already specified - ignoring")
+            return
+        script(b, node, d)
+
+    return handle
+
+
+def _notify_deleted(b: Builder, node: Node, d: InstanceDraft) -> None:
+    """`notify_deleted ["command"]`: notify DELETED, not FAULT, when a reload removes the
+    instance; the command, if any, runs then (keepalived's vrrp_notify_deleted_handler)."""
+    if d.notify_deleted_set:
+        b.bad(node, "notify_deleted already specified - ignoring")
+        return
+    d.notify_deleted_set = True
+    if node.args:
+        h_script(INST.notify_deleted)(b, node, d)
+
+
 NOTIFY_HANDLERS: dict[str, Handler[NotifyDraft]] = {
-    "notify_master": h_script(N.notify_master),
-    "notify_backup": h_script(N.notify_backup),
-    "notify_fault": h_script(N.notify_fault),
-    "notify_stop": h_script(N.notify_stop),
-    "notify": h_script(N.notify_generic),
+    "notify_master": h_notify(N.notify_master),
+    "notify_backup": h_notify(N.notify_backup),
+    "notify_fault": h_notify(N.notify_fault),
+    "notify_stop": h_notify(N.notify_stop),
+    "notify": h_notify(N.notify_generic),
 }
 
 
@@ -338,9 +369,10 @@ INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
     "unicast_ttl": h_int(INST.unicast_ttl, 1, 255),
     "mcast_src_ip": h_ip(INST.mcast_src_ip),
     "mcast_dst_ip": h_ip(INST.mcast_dst_ip),
-    "notify_deleted": h_script(INST.notify_deleted),
-    "notify_master_rx_lower_pri": h_script(INST.notify_master_rx_lower_pri),
+    "notify_deleted": _notify_deleted,
+    "notify_master_rx_lower_pri": h_notify(INST.notify_master_rx_lower_pri),
     "smtp_alert": h_flag(INST.smtp_alert),
+    "notify_priority_changes": h_flag(INST.notify_priority_changes),
     "garp_master_delay": h_float(INST.garp_master_delay, 0.0, 3600.0),
     "garp_master_repeat": h_int(INST.garp_master_repeat, 1, 65535),
     "garp_master_refresh": h_float(INST.garp_master_refresh, 0.0, MAX_TIME),
@@ -403,7 +435,7 @@ def finish_instance(
     d.default(INST.check_unicast_src, g.vrrp_check_unicast_src)
     strict = d.default(INST.strict_mode, g.vrrp_strict)
     d.default(INST.v3_checksum_as_v2, g.v3_checksum_as_v2)
-    d.default(INST.smtp_alert, g.smtp_alert or g.smtp_alert_vrrp)
+    d.default(INST.smtp_alert, g.smtp_alert_vrrp)
     d.default(INST.accept, not strict)
     if d.priority is None and d.state is StateConfig.MASTER:
         d.priority = 255  # keepalived derives the owner's priority from MASTER (vrrp.c)
@@ -436,6 +468,7 @@ SYNC_GROUP_HANDLERS: dict[str, Handler[SyncGroupDraft]] = {
     **TRACK_HANDLERS,
     "group": h_words(SyncGroupDraft.group),
     "smtp_alert": h_flag(SyncGroupDraft.smtp_alert),
+    "notify_priority_changes": h_flag(SyncGroupDraft.notify_priority_changes),
     "global_tracking": h_deprecated(
         h_flag(SyncGroupDraft.global_tracking, args="ignored"),
         "global_tracking is deprecated. Use track_interface/script/file on the sync group",
