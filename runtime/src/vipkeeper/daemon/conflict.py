@@ -22,7 +22,7 @@ from vipkeeper.daemon.notify import CONFLICT_HOOK, NotifyQueue
 from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.net.links import LinkMonitor
 from vipkeeper.net.probe import Claim, ProbeSocket, format_mac
-from vipkeeper.vrrp.conflict import Conflict, ConflictTable
+from vipkeeper.vrrp.conflict import Address, Conflict, ConflictTable
 from vipkeeper.vrrp.state import State
 
 log = logging.getLogger("vipkeeper")
@@ -59,6 +59,7 @@ class ConflictWatch:
         self.sockets: dict[str, ProbeSocket] = {}
         self.guarding: dict[str, float] = {}  # instance -> when its guard began
         self.vmacs: set[bytes] = set()
+        self.watched_fds: set[int] = set()
         self.probes_sent = 0
         self.probe_errors = 0
         self._tick: asyncio.TimerHandle | None = None
@@ -128,8 +129,7 @@ class ConflictWatch:
             except OSError as exc:
                 self.probe_errors += 1
                 log.debug("(%s) probe of %s failed: %s", managed.name, spec.address.ip, exc)
-            if sock.icmp6 is not None or sock.arp is not None:
-                self._watch(sock)
+            self._watch(sock)
 
     def _socket(self, ifname: str, ifindex: int) -> ProbeSocket:
         sock = self.sockets.get(ifname)
@@ -143,12 +143,14 @@ class ConflictWatch:
 
     def _watch(self, sock: ProbeSocket) -> None:
         for raw, read in ((sock.arp, sock.read_arp), (sock.icmp6, sock.read_icmp6)):
-            if raw is not None:
+            if raw is not None and raw.fileno() not in self.watched_fds:
+                self.watched_fds.add(raw.fileno())
                 self.loop.add_reader(raw.fileno(), self._on_readable, sock, read)
 
     def _unwatch(self, sock: ProbeSocket) -> None:
         for raw in (sock.arp, sock.icmp6):
-            if raw is not None:
+            if raw is not None and raw.fileno() in self.watched_fds:
+                self.watched_fds.discard(raw.fileno())
                 self.loop.remove_reader(raw.fileno())
 
     def _on_readable(self, sock: ProbeSocket, read: Callable[[], Any]) -> None:
@@ -157,8 +159,8 @@ class ConflictWatch:
         except OSError as exc:
             log.debug("probe socket on %s: %s", sock.ifname, exc)
             return
-        for claim in claims:
-            self.claimed(claim, sock.ifname)
+        if claims:
+            self.claimed(claims, sock.ifname)
 
     # ---- claims ------------------------------------------------------------------------------
 
@@ -166,25 +168,33 @@ class ConflictWatch:
         """This host's MACs, and the virtual MACs of the instances with use_vmac."""
         return {link.mac for link in self.links.links.values()} | self.vmacs
 
-    def claimed(self, claim: Claim, ifname: str) -> None:
-        """A MAC claims an address on `ifname`: a conflict when it is one of our VIPs."""
-        if claim.mac in self.own_macs():
+    def claimed(self, claims: list[Claim], ifname: str) -> None:
+        """MACs claim addresses on `ifname`: a conflict for each claim of one of our VIPs by a
+        MAC not ours (the VIPs watched are indexed once per batch, so a flood of unrelated ARP
+        costs a set lookup per frame)."""
+        own = self.own_macs()
+        foreign = [c for c in claims if c.mac not in own]
+        if not foreign:
             return
-        now = self.loop.time()
+        ours: dict[Address, list[Managed]] = {}
         for managed in self.registry.instances.values():
-            if not self._watching(managed):
-                continue
-            if all(
-                spec.address.ip != claim.address or spec.ifname != ifname
-                for spec in managed.plan.addrs
-            ):
-                continue
-            conflict, new = self.table.heard(managed.name, claim.address, claim.mac, ifname, now)
-            self.counters["vip_conflict_answers"] += 1
-            if new:
-                self.counters["vip_conflicts"] += 1
-            if new or now - conflict.logged_at >= RELOG_EVERY:
-                self._report(managed, conflict, new, now)
+            if self._watching(managed):
+                for spec in managed.plan.addrs:
+                    if spec.ifname == ifname:
+                        ours.setdefault(spec.address.ip, []).append(managed)
+        now = self.loop.time()
+        for claim in foreign:
+            for managed in ours.get(claim.address, ()):
+                self._heard(managed, claim, ifname, now)
+
+    def _heard(self, managed: Managed, claim: Claim, ifname: str, now: float) -> None:
+        """One claim of one of the instance's VIPs by another MAC: count, log, hook."""
+        conflict, new = self.table.heard(managed.name, claim.address, claim.mac, ifname, now)
+        self.counters["vip_conflict_answers"] += 1
+        if new:
+            self.counters["vip_conflicts"] += 1
+        if new or now - conflict.logged_at >= RELOG_EVERY:
+            self._report(managed, conflict, new, now)
 
     def _watching(self, managed: Managed) -> bool:
         core = managed.core
