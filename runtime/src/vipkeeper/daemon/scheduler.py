@@ -4,6 +4,10 @@ After each event the single timer (daemon/timer.py) is re-armed to the earliest 
 core reports (aioquic's adapter shape). When it fires, every due core runs; a backup whose
 down timer runs out within TAKEOVER_LEAD is waited for here, reading the VRRP sockets, so
 the takeover starts when its timer runs out and not when the loop gets round to it.
+
+With the takeover guard (docs/split-brain.md), a backup whose down timer ran out first has
+its VIPs probed for the guard's window (`Scheduler.guarded`); the timer then wakes at the
+window's end, and the backup takes over, or stays BACKUP when another MAC answered.
 """
 
 from __future__ import annotations
@@ -134,6 +138,8 @@ class Scheduler:
             if earliest < armed:
                 self.timer.arm(earliest)
             return
+        for name in [n for n in self.guarding if n not in self.registry.instances]:
+            del self.guarding[name]  # a reload removed it during its window
         wakes = [d for d in map(self.wake_at, self.registry.instances.values()) if d is not None]
         at = min(wakes) if wakes else None
         if at == armed:
@@ -240,11 +246,7 @@ class Scheduler:
         heard = self.guard.guard_verdict(managed)
         core = managed.core
         if heard is not None:
-            log.error(
-                "(%s) takeover held: %s; staying BACKUP",
-                managed.name,
-                heard,
-            )
+            log.error("(%s) takeover held: %s; staying BACKUP", managed.name, heard)
             self.run(managed, core.hold_takeover(now), now)
         else:
             self.run(managed, core.handle_timer(now), now)
