@@ -135,18 +135,25 @@ def test_ipv6_second_holder_is_reported(lab: NetLab) -> None:
     assert [c["address"] for c in _conflicts(va)] == [vip6]
 
 
-def test_our_own_answers_and_garps_are_no_conflict(lab: NetLab) -> None:
-    a = lab.add_node("a", addrs=["10.213.1.1/24"])
-    c = lab.add_node("c", addrs=["10.213.1.3/24"])
+@pytest.mark.parametrize("family", [4, 6])
+def test_our_own_answers_and_garps_are_no_conflict(lab: NetLab, family: int) -> None:
+    if family == 4:
+        vip, a_addr, c_addr, auth = VIP, "10.213.1.1/24", "10.213.1.3/24", "secret1"
+    else:
+        vip, a_addr, c_addr, auth = "fd00:213::100", "fd00:213::1/64", "fd00:213::3/64", None
+    a = lab.add_node("a", addrs=[a_addr])
+    c = lab.add_node("c", addrs=[c_addr])
+    prefix = a_addr.split("/")[1]
     conf = config(
-        instance_conf(priority=150, version=3, advert=ADV),
+        instance_conf(priority=150, version=3, advert=ADV, vips=(f"{vip}/{prefix}",), auth=auth),
         globals_="vrrp_garp_master_refresh 1\n  vrrp_garp_master_refresh_repeat 3",
         head=_vk_block(),
     )
     va = start_vipkeeper(lab, a, conf)
     assert va.wait_state("MASTER", master_down_interval(3, 150, ADV) + 2) is not None
-    # a neighbour keeps asking for the VIP (our kernel answers), we keep sending GARP bursts
-    pinger = c.popen(["ping", "-q", "-i", "0.2", VIP])
+    # a neighbour keeps asking for the VIP (our kernel answers), we keep sending GARP or
+    # unsolicited NA bursts
+    pinger = c.popen(["ping", f"-{family}", "-q", "-i", "0.2", vip])
     try:
         assert stays(lambda: _conflicts(va) == [], 3 * INTERVAL + SLACK)
     finally:
