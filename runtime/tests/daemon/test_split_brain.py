@@ -41,6 +41,9 @@ SLACK = 0.1
 DETECT_BOUND = INTERVAL + SLACK
 WINDOW = 0.05  # takeover_guard
 
+# The master of the guarded pair: vipkeeper, or Debian's keepalived (marker `keepalived`).
+MASTERS = ["vipkeeper", pytest.param("keepalived", marks=pytest.mark.keepalived)]
+
 NFT_DROP_VRRP = """
 table inet vksb {
   chain vrrp_in { type filter hook input priority 0; meta l4proto 112 drop; }
@@ -167,6 +170,7 @@ def test_our_own_answers_and_garps_are_no_conflict(lab: NetLab, family: int) -> 
     assert "VIP conflict" not in va.log()
 
 
+@pytest.mark.keepalived
 def test_keepalived_cut_off_from_vrrp_is_reported(lab: NetLab) -> None:
     a = lab.add_node("a", addrs=["10.213.1.1/24"])
     k = lab.add_node("k", addrs=["10.213.1.2/24"])
@@ -207,7 +211,7 @@ def _guarded_pair(lab: NetLab, master: str) -> tuple[Node, Node, Vipkeeper]:
     return a, b, vb
 
 
-@pytest.mark.parametrize("master", ["vipkeeper", "keepalived"])
+@pytest.mark.parametrize("master", MASTERS)
 def test_the_guard_holds_a_takeover_while_another_mac_answers(lab: NetLab, master: str) -> None:
     a, b, vb = _guarded_pair(lab, master)
     _partition(b)  # VRRP lost, the master alive: without the guard, b would take the VIP
@@ -222,7 +226,7 @@ def test_the_guard_holds_a_takeover_while_another_mac_answers(lab: NetLab, maste
     assert vb.instance()["counters"]["became_master"] == 0
 
 
-@pytest.mark.parametrize("master", ["vipkeeper", "keepalived"])
+@pytest.mark.parametrize("master", MASTERS)
 def test_the_guard_lets_a_real_failover_through_in_its_bound(lab: NetLab, master: str) -> None:
     a, b, vb = _guarded_pair(lab, master)
     watch = AddrWatch(b)
