@@ -256,6 +256,18 @@ CASES: list[tuple[str, str]] = [
     ),
     ("vip-invalid-only", VIPS.format("10.213.0.300")),
     ("vip-empty-block", VIPS.format("")),
+    # a block keyword with no '{': keepalived looks for it on the next line, and at the end
+    # of the configuration takes the block as empty in silence
+    ("block-bare-at-end", INSTANCE % "" + "global_defs\n"),
+    ("block-bare-at-end-with-args", INSTANCE % "" + "global_defs router_id x\n"),
+    ("block-brace-next-line", "global_defs\n{\n    router_id x\n}\n" + INSTANCE % ""),
+    ("block-bare-then-keyword", "global_defs\n    router_id x\n" + INSTANCE % ""),
+    ("block-bare-then-block", "global_defs\n" + INSTANCE % ""),
+    ("instance-bare-at-end", INSTANCE % "" + "vrrp_instance VI_2\n"),
+    ("script-bare-at-end", INSTANCE % "" + "vrrp_script chk\n"),
+    ("static-addresses-bare-at-end", INSTANCE % "" + "static_ipaddress\n"),
+    ("sync-group-bare-at-end", INSTANCE % "" + "vrrp_sync_group G\n"),
+    ("virtual-server-bare-at-end", INSTANCE % "" + "virtual_server 10.213.30.1 80\n"),
     # protocol on a fwmark virtual server, and its neighbours
     ("fwmark-protocol", FWM.format("    protocol TCP\n", "DR", " 80")),
     ("fwmark-protocol-udp-no-rs-port", FWM.format("    protocol UDP\n", "DR", "")),
@@ -278,6 +290,187 @@ CASES: list[tuple[str, str]] = [
     ("virtual-rule-bad-from", VRULES.format("from 10.213.0.999/32 table 100 priority 5")),
     ("virtual-rule-bad-prefix", VRULES.format("from 10.213.0.9/33 table 100 priority 5")),
     ("virtual-rule-good", VRULES.format("from 10.213.0.9/32 table 100 priority 5")),
+    # every rule word keepalived's alloc_rule reads, valid and not (static and virtual)
+    (
+        "static-rule from 10.213.0.3 table 100 priority 5 bogus",
+        RULES.format("static", "from 10.213.0.3 table 100 priority 5 bogus"),
+    ),
+    (
+        "virtual-rule from 10.213.0.3 table 100 priority",
+        VRULES.format("from 10.213.0.3 table 100 priority"),
+    ),
+    ("static-rule from", RULES.format("static", "from")),
+    (
+        "virtual-rule from 10.213.0.3 lookup main priority 5",
+        VRULES.format("from 10.213.0.3 lookup main priority 5"),
+    ),
+    (
+        "static-rule from 10.213.0.3 table nosuch priority 5",
+        RULES.format("static", "from 10.213.0.3 table nosuch priority 5"),
+    ),
+    (
+        "virtual-rule from 10.213.0.3 table 0 priority 5",
+        VRULES.format("from 10.213.0.3 table 0 priority 5"),
+    ),
+    (
+        "static-rule from 10.213.0.3 table 100 table 101 priority 5",
+        RULES.format("static", "from 10.213.0.3 table 100 table 101 priority 5"),
+    ),
+    (
+        "virtual-rule from 10.213.0.3 type prohibit priority 5",
+        VRULES.format("from 10.213.0.3 type prohibit priority 5"),
+    ),
+    (
+        "static-rule from 10.213.0.3 type unicast priority 5",
+        RULES.format("static", "from 10.213.0.3 type unicast priority 5"),
+    ),
+    (
+        "virtual-rule from 10.213.0.3 nop priority 5",
+        VRULES.format("from 10.213.0.3 nop priority 5"),
+    ),
+    (
+        "static-rule from 10.213.0.3 goto 10 priority 5",
+        RULES.format("static", "from 10.213.0.3 goto 10 priority 5"),
+    ),
+    (
+        "virtual-rule from 10.213.0.3 goto 3 priority 5",
+        VRULES.format("from 10.213.0.3 goto 3 priority 5"),
+    ),
+    ("static-rule from 10.213.0.3 goto 10", RULES.format("static", "from 10.213.0.3 goto 10")),
+    (
+        "virtual-rule fwmark 0x5/0xff table 100 priority 5",
+        VRULES.format("fwmark 0x5/0xff table 100 priority 5"),
+    ),
+    (
+        "static-rule fwmark 5/ table 100 priority 5",
+        RULES.format("static", "fwmark 5/ table 100 priority 5"),
+    ),
+    (
+        "virtual-rule fwmark -5 table 100 priority 5",
+        VRULES.format("fwmark -5 table 100 priority 5"),
+    ),
+    (
+        "static-rule fwmark 5/0x1/2 table 100 priority 5",
+        RULES.format("static", "fwmark 5/0x1/2 table 100 priority 5"),
+    ),
+    (
+        "virtual-rule iif eth0 oif lo table 100 priority 5",
+        VRULES.format("iif eth0 oif lo table 100 priority 5"),
+    ),
+    (
+        "static-rule iif eth9 table 100 priority 5",
+        RULES.format("static", "iif eth9 table 100 priority 5"),
+    ),
+    ("virtual-rule oif eth9 table 100 priority 5", VRULES.format("oif eth9 table 100 priority 5")),
+    (
+        "static-rule tos 0x10 table 100 priority 5",
+        RULES.format("static", "tos 0x10 table 100 priority 5"),
+    ),
+    ("virtual-rule tos 300 table 100 priority 5", VRULES.format("tos 300 table 100 priority 5")),
+    (
+        "static-rule uidrange 100-200 table 100 priority 5",
+        RULES.format("static", "uidrange 100-200 table 100 priority 5"),
+    ),
+    (
+        "virtual-rule uidrange 100 table 100 priority 5",
+        VRULES.format("uidrange 100 table 100 priority 5"),
+    ),
+    (
+        "static-rule sport 80-90 dport 443-443 table 100 priority 5",
+        RULES.format("static", "sport 80-90 dport 443-443 table 100 priority 5"),
+    ),
+    ("virtual-rule sport 80 table 100 priority 5", VRULES.format("sport 80 table 100 priority 5")),
+    (
+        "static-rule ipproto tcp table 100 priority 5",
+        RULES.format("static", "ipproto tcp table 100 priority 5"),
+    ),
+    (
+        "virtual-rule ipproto 200 table 100 priority 5",
+        VRULES.format("ipproto 200 table 100 priority 5"),
+    ),
+    ("static-rule l3mdev priority 5", RULES.format("static", "l3mdev priority 5")),
+    ("virtual-rule l3mdev table 100 priority 5", VRULES.format("l3mdev table 100 priority 5")),
+    (
+        "static-rule protocol 5 table 100 priority 5",
+        RULES.format("static", "protocol 5 table 100 priority 5"),
+    ),
+    (
+        "virtual-rule protocol 5 table 100 priority 5 no_track",
+        VRULES.format("protocol 5 table 100 priority 5 no_track"),
+    ),
+    (
+        "static-rule protocol 300 table 100 priority 5",
+        RULES.format("static", "protocol 300 table 100 priority 5"),
+    ),
+    (
+        "virtual-rule realms 5/6 table 100 priority 5",
+        VRULES.format("realms 5/6 table 100 priority 5"),
+    ),
+    (
+        "static-rule realms 5 blackhole priority 5",
+        RULES.format("static", "realms 5 blackhole priority 5"),
+    ),
+    (
+        "virtual-rule realms 5 from fd00::1 table 100 priority 5",
+        VRULES.format("realms 5 from fd00::1 table 100 priority 5"),
+    ),
+    (
+        "static-rule suppress_prefixlength 0 table main priority 5",
+        RULES.format("static", "suppress_prefixlength 0 table main priority 5"),
+    ),
+    (
+        "virtual-rule suppress_prefixlength 0 blackhole priority 5",
+        VRULES.format("suppress_prefixlength 0 blackhole priority 5"),
+    ),
+    (
+        "static-rule suppress_ifgroup default table main priority 5",
+        RULES.format("static", "suppress_ifgroup default table main priority 5"),
+    ),
+    (
+        "virtual-rule suppress_ifgroup x table main priority 5",
+        VRULES.format("suppress_ifgroup x table main priority 5"),
+    ),
+    (
+        "static-rule tunnel-id x table 100 priority 5",
+        RULES.format("static", "tunnel-id x table 100 priority 5"),
+    ),
+    (
+        "virtual-rule not from 10.213.0.3 table 100 priority 5",
+        VRULES.format("not from 10.213.0.3 table 100 priority 5"),
+    ),
+    (
+        "static-rule inet6 from 10.213.0.3 table 100 priority 5",
+        RULES.format("static", "inet6 from 10.213.0.3 table 100 priority 5"),
+    ),
+    (
+        "virtual-rule to fd00::/64 table 100 priority 5",
+        VRULES.format("to fd00::/64 table 100 priority 5"),
+    ),
+    ("static-rule priority -1 table 100", RULES.format("static", "priority -1 table 100")),
+    ("virtual-rule priority 4294967296 table 100", VRULES.format("priority 4294967296 table 100")),
+    ("static-rule priority 0x10 table 100", RULES.format("static", "priority 0x10 table 100")),
+    (
+        "virtual-rule table 100 priority 5 track_group g",
+        VRULES.format("table 100 priority 5 track_group g"),
+    ),
+    (
+        "static-rule from fd00::3/129 table 100 priority 5",
+        RULES.format("static", "from fd00::3/129 table 100 priority 5"),
+    ),
+    (
+        "virtual-rule from 10.213.0 table 100 priority 5",
+        VRULES.format("from 10.213.0 table 100 priority 5"),
+    ),
+    ("static-rule type 6 priority 5", RULES.format("static", "type 6 priority 5")),
+    (
+        "virtual-rule from fd00::3 to 10.0.0.1 table 100 priority 5",
+        VRULES.format("from fd00::3 to 10.0.0.1 table 100 priority 5"),
+    ),
+    (
+        "static-rule-missing-iif-dynamic",
+        "global_defs {\n    dynamic_interfaces\n}\n"
+        + RULES.format("static", "iif eth9 table 100 priority 5"),
+    ),
     (
         "static-route-bad-via",
         "static_routes {\n    10.213.99.0/24 via 10.213.0.300\n}\n" + INSTANCE % "",

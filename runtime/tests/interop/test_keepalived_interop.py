@@ -139,6 +139,29 @@ def _only(master: Side, backup: Side, who: Side) -> Callable[[], bool]:
     return lambda: [s for s in (master, backup) if s.holds()] == [who]
 
 
+def hand_over_on_stop(master: Side, backup: Side, version: int, advert: float) -> None:
+    """Graceful stop of the master: its priority-0 advert hands over within the skew."""
+    bound = skew_time(version, LOW, advert) + SLACK
+    master.terminate()
+    took = wait_for(backup.holds, bound + 2, 0.005)
+    assert took is not None, _both(master, backup)
+    assert took <= bound, f"handover took {took:.3f}s, bound {bound:.3f}s"
+    assert master.wait_exit() == 0, master.log()
+    assert not master.holds(), "a stopped master releases the VIP"
+    assert backup.wait_state("MASTER", 1) is not None, _both(master, backup)
+
+
+def fail_back(master: Side, backup: Side, down_high: float, advert: float) -> None:
+    """The master returns and preempts the lower-priority one, which yields and stays BACKUP."""
+    master.start()
+    assert wait_for(_only(master, backup, master), down_high + START) is not None, _both(
+        master, backup
+    )
+    assert master.wait_state("MASTER", 1) is not None, _both(master, backup)
+    assert backup.wait_state("BACKUP", 1) is not None, _both(master, backup)
+    assert stays(_only(master, backup, master), 3 * advert), _both(master, backup)
+
+
 @pytest.mark.parametrize("vk_role", ["vipkeeper-master", "keepalived-master"])
 @pytest.mark.parametrize("sc", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_mixed_group(lab: NetLab, sc: Scenario, vk_role: str) -> None:
@@ -193,22 +216,9 @@ def test_mixed_group(lab: NetLab, sc: Scenario, vk_role: str) -> None:
 
     # 4. Graceful stop of the master: its priority-0 advert hands over within the skew.
     time.sleep(sc.advert)
-    bound = skew_time(sc.version, LOW, sc.advert) + SLACK
-    master.terminate()
-    took = wait_for(backup.holds, bound + 2, 0.005)
-    assert took is not None, _both(master, backup)
-    assert took <= bound, f"handover took {took:.3f}s, bound {bound:.3f}s"
-    assert master.wait_exit() == 0, master.log()
-    assert not master.holds(), "a stopped master releases the VIP"
-    assert backup.wait_state("MASTER", 1) is not None, _both(master, backup)
+    hand_over_on_stop(master, backup, sc.version, sc.advert)
 
     # 5. Fail-back: the master returns and preempts the lower-priority one.
-    master.start()
-    assert wait_for(_only(master, backup, master), down_high + START) is not None, _both(
-        master, backup
-    )
-    assert master.wait_state("MASTER", 1) is not None, _both(master, backup)
-    assert backup.wait_state("BACKUP", 1) is not None, _both(master, backup)
-    assert stays(_only(master, backup, master), 3 * sc.advert), _both(master, backup)
+    fail_back(master, backup, down_high, sc.advert)
     assert vk.instance()["counters"]["drops"] == {}, vk.instance()["counters"]
     cap.stop()

@@ -92,44 +92,7 @@ def parse_pcap_ah(path: Path) -> list[dict[str, Any]]:
 
 def record_ah(ns_a: str, ns_b: str, tmp: Path, conf_text: str) -> tuple[list[dict[str, Any]], str]:
     """Run keepalived in ``ns_a`` while tcpdump records AH packets in ``ns_b``."""
-    import subprocess
-
-    procs: list[subprocess.Popen[bytes]] = []
-    conf = tmp / "keepalived.conf"
-    conf.write_text(conf_text)
-    pcap = tmp / "ah.pcap"
-    try:
-        tcpdump = subprocess.Popen(
-            ["ip", "netns", "exec", ns_b, "tcpdump", "-i", ns_b, "-U", "-w", str(pcap),
-             "ip proto 51"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        procs.append(tcpdump)
-        time.sleep(1.5)
-        with (tmp / "keepalived.log").open("wb") as log:
-            keepalived = subprocess.Popen(
-                [
-                    "ip", "netns", "exec", ns_a, "keepalived", "-n", "-l", "-D", "-P",
-                    "-f", str(conf), "-p", str(tmp / "k.pid"), "-r", str(tmp / "v.pid"),
-                    "-c", str(tmp / "c.pid"),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            procs.append(keepalived)
-            time.sleep(SECONDS)
-            keepalived.send_signal(signal.SIGTERM)  # our own keepalived, by pid
-            keepalived.wait(timeout=15)
-        time.sleep(1.0)
-        tcpdump.send_signal(signal.SIGINT)
-        tcpdump.wait(timeout=10)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=5)
-    logtext = (tmp / "keepalived.log").read_text(errors="replace").replace(str(tmp), "TMP")
+    pcap, logtext = cg.record_pcap(ns_a, ns_b, tmp, conf_text, SECONDS, "ip proto 51")
     return parse_pcap_ah(pcap), logtext
 
 

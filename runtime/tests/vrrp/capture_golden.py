@@ -210,22 +210,24 @@ def parse_pcap(path: Path) -> list[dict[str, Any]]:
     return packets
 
 
-def record(
-    ns_a: str, ns_b: str, tmp: Path, conf_text: str, seconds: float
-) -> tuple[list[dict[str, Any]], str]:
-    """Run keepalived in ``ns_a`` for ``seconds`` while tcpdump records in ``ns_b``."""
+def record_pcap(
+    ns_a: str, ns_b: str, tmp: Path, conf_text: str, seconds: float, bpf: str
+) -> tuple[Path, str]:
+    """Run keepalived in ``ns_a`` for ``seconds`` while tcpdump records ``bpf`` in ``ns_b``.
+
+    Returns the capture file and keepalived's log (with ``tmp`` replaced by ``TMP``).
+    """
     procs: list[subprocess.Popen[bytes]] = []
     conf = tmp / "keepalived.conf"
     conf.write_text(conf_text)
-    pcap = tmp / "vrrp.pcap"
+    pcap = tmp / "capture.pcap"
     pcap.unlink(missing_ok=True)
     try:
         tcpdump = subprocess.Popen(
-            ["ip", "netns", "exec", ns_b, "tcpdump", "-i", ns_b, "-U", "-w", str(pcap),
-             "ip proto 112 or ip6 proto 112"],
+            ["ip", "netns", "exec", ns_b, "tcpdump", "-i", ns_b, "-U", "-w", str(pcap), bpf],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         procs.append(tcpdump)
         time.sleep(1.5)
         with (tmp / "keepalived.log").open("wb") as log:
@@ -252,6 +254,16 @@ def record(
                 with contextlib.suppress(Exception):
                     p.wait(timeout=5)
     logtext = (tmp / "keepalived.log").read_text(errors="replace").replace(str(tmp), "TMP")
+    return pcap, logtext
+
+
+def record(
+    ns_a: str, ns_b: str, tmp: Path, conf_text: str, seconds: float
+) -> tuple[list[dict[str, Any]], str]:
+    """Run keepalived in ``ns_a`` for ``seconds`` while tcpdump records VRRP in ``ns_b``."""
+    pcap, logtext = record_pcap(
+        ns_a, ns_b, tmp, conf_text, seconds, "ip proto 112 or ip6 proto 112"
+    )
     return parse_pcap(pcap), logtext
 
 

@@ -90,6 +90,7 @@ def build(nodes: list[Node], diagnostics: list[Diagnostic]) -> tuple[Config, Bui
         virtual_servers=tuple(b.virtual_servers),
         static_ipaddresses=tuple(b.static_ips),
         static_routes=tuple(b.static_routes),
+        static_rules=tuple(b.static_rules),
         vipkeeper=finish_vipkeeper(b),
     )
     return ignore_weights(config, diagnostics), b

@@ -210,6 +210,41 @@ class VirtualRoute:
 
 
 @dataclass(frozen=True, kw_only=True, **SLOTS)
+class IpRule:
+    """One `static_rules` / `virtual_rules` entry (`ip rule` words, as keepalived reads them).
+
+    Values are the kernel's: names (tables, dsfields, realms, groups, protocols) are resolved.
+    """
+
+    family: int  # 4 or 6 (4 when nothing says)
+    action: str  # table, goto, nop, blackhole, unreachable, prohibit (l3mdev: table)
+    priority: int  # preference; keepalived picks one (16384 downwards) when none is given
+    source: IPv4Interface | IPv6Interface | None = None  # from; None: all
+    destination: IPv4Interface | IPv6Interface | None = None  # to; None: all
+    invert: bool = False  # not
+    table: int = 0  # table / lookup (0 with any other action)
+    goto: int = 0
+    tos: int = 0  # tos / dsfield
+    fwmark: int | None = None
+    fwmask: int | None = None  # fwmark N/MASK
+    iif: str | None = None  # iif / dev
+    oif: str | None = None
+    realms: int = 0  # FRA_FLOW: source realm << 16 | destination realm
+    suppress_prefixlength: int | None = None
+    suppress_ifgroup: int | None = None
+    tunnel_id: int = 0
+    uid_range: tuple[int, int] | None = None
+    l3mdev: bool = False
+    protocol: int | None = None  # 18 (keepalived) unless no_track
+    ipproto: int | None = None
+    sport: tuple[int, int] | None = None
+    dport: tuple[int, int] | None = None
+    no_track: bool = False
+    track_group: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class UnicastPeer:
     """One `unicast_peer` entry."""
 
@@ -315,6 +350,7 @@ class VrrpInstanceConfig:
     virtual_ipaddresses: tuple[VirtualIP, ...] = ()
     virtual_ipaddresses_excluded: tuple[VirtualIP, ...] = ()
     virtual_routes: tuple[VirtualRoute, ...] = ()
+    virtual_rules: tuple[IpRule, ...] = ()
     unicast_src_ip: IPAddress | None = None
     unicast_peers: tuple[UnicastPeer, ...] = ()
     unicast_ttl: int = 255
@@ -701,6 +737,7 @@ class Config:
     virtual_servers: tuple[VirtualServer, ...] = ()
     static_ipaddresses: tuple[VirtualIP, ...] = ()
     static_routes: tuple[VirtualRoute, ...] = ()
+    static_rules: tuple[IpRule, ...] = ()
     vipkeeper: VipkeeperDefs = field(default_factory=VipkeeperDefs)
     files: tuple[str, ...] = ()  # every file read, main file first
 

@@ -404,6 +404,11 @@ def _interfaces(r: _Report, config: Config, exists: Callable[[str], bool]) -> No
             need(ti.name, ti.location, f"track_interface of {label}")
         for route in inst.virtual_routes:
             need(route.dev, route.location, f"virtual route {route.destination}")
+    if not dynamic:  # keepalived creates a rule's missing interface when they are dynamic
+        rules = (*config.static_rules, *(r for i in config.vrrp_instances for r in i.virtual_rules))
+        for rule in rules:
+            need(rule.iif, rule.location, "rule")
+            need(rule.oif, rule.location, "rule")
     for group in config.vrrp_sync_groups:
         for ti in group.track_interfaces:
             need(ti.name, ti.location, f"track_interface of sync group {group.name}")

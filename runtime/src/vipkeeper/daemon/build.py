@@ -14,6 +14,7 @@ from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.checks.trackfile import read_value
 from vipkeeper.config import model as m
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
+from vipkeeper.net.rules import RuleSpec
 from vipkeeper.net.vrrpsock import IPPROTO_VRRP, SocketKey
 from vipkeeper.vrrp.ah import IPPROTO_AH
 from vipkeeper.vrrp.settings import (
@@ -27,6 +28,7 @@ from vipkeeper.vrrp.settings import (
     TrackProcess,
     TrackScript,
     VirtualRoute,
+    VirtualRule,
 )
 from vipkeeper.vrrp.state import State
 from vipkeeper.vrrp.syncgroup import SyncGroupSettings
@@ -50,6 +52,7 @@ class InstancePlan:
     garp_interval: float  # seconds between gratuitous ARPs of a burst
     gna_interval: float  # seconds between unsolicited NAs of a burst
     sync_group: str | None
+    rules: tuple[RuleSpec, ...] = ()  # virtual_rules, in the order of settings.virtual_rules
 
     @property
     def socket_key(self) -> SocketKey:
@@ -125,6 +128,35 @@ def _route(r: m.VirtualRoute, interface: str | None) -> tuple[VirtualRoute, Rout
 def build_route(r: m.VirtualRoute) -> RouteSpec:
     """A static route as the kernel layer takes it."""
     return _route(r, None)[1]
+
+
+def build_rule(r: m.IpRule) -> RuleSpec:
+    """A (static or virtual) rule as the kernel layer takes it."""
+    return RuleSpec(
+        family=r.family,
+        action=r.action,
+        priority=r.priority,
+        source=r.source,
+        destination=r.destination,
+        invert=r.invert,
+        table=r.table,
+        goto=r.goto,
+        tos=r.tos,
+        fwmark=r.fwmark,
+        fwmask=r.fwmask,
+        iif=r.iif,
+        oif=r.oif,
+        realms=r.realms,
+        suppress_prefixlength=r.suppress_prefixlength,
+        suppress_ifgroup=r.suppress_ifgroup,
+        tunnel_id=r.tunnel_id,
+        uid_range=r.uid_range,
+        l3mdev=r.l3mdev,
+        protocol=r.protocol,
+        ipproto=r.ipproto,
+        sport=r.sport,
+        dport=r.dport,
+    )
 
 
 def build_addr(v: m.VirtualIP, interface: str) -> AddrSpec:
@@ -217,6 +249,7 @@ def build_instance(
             )
         )
     routes = [_route(r, inst.interface) for r in inst.virtual_routes]
+    rules = [build_rule(r) for r in inst.virtual_rules]
     peers = inst.unicast_peers
     min_ttl = max((p.min_ttl or 0 for p in peers), default=0)
     max_ttl = min((p.max_ttl if p.max_ttl is not None else 255 for p in peers), default=255)
@@ -238,6 +271,7 @@ def build_instance(
             advert_int=inst.advert_int,
             excluded_vips=excluded,
             virtual_routes=tuple(core for core, _ in routes),
+            virtual_rules=tuple(VirtualRule(spec.key()) for spec in rules),
             initial_state=State.MASTER if inst.state is m.StateConfig.MASTER else State.BACKUP,
             nopreempt=inst.nopreempt,
             preempt_delay=inst.preempt_delay,
@@ -284,6 +318,7 @@ def build_instance(
         garp_interval=g.vrrp_garp_interval,
         gna_interval=g.vrrp_gna_interval,
         sync_group=inst.sync_group,
+        rules=tuple(rules),
     )
 
 

@@ -1,5 +1,5 @@
-"""Carries out the cores' actions: adverts to the sockets, VIPs and routes to the kernel worker,
-notifies to their queue, lines to the FIFOs, and the log.
+"""Carries out the cores' actions: adverts to the sockets, VIPs, routes and rules to the kernel
+worker, notifies to their queue, lines to the FIFOs, and the log.
 
 `Executor.run` is the one way in: it passes an instance's actions through its sync group,
 then `carry_out` does each one. A failed action is logged and never stops the next.
@@ -21,15 +21,18 @@ from vipkeeper.daemon.notify import NotifyQueue
 from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.net.addrs import AddrSpec, RouteSpec
 from vipkeeper.net.links import LinkMonitor
+from vipkeeper.net.rules import RuleSpec
 from vipkeeper.net.vrrpsock import SocketKey, VrrpSocket
 from vipkeeper.vrrp.actions import (
     Action,
     AddRoutes,
+    AddRules,
     AddVips,
     AdvertDropped,
     IntervalMismatch,
     PriorityChanged,
     RemoveRoutes,
+    RemoveRules,
     RemoveVips,
     RunNotify,
     SendAdvert,
@@ -39,7 +42,7 @@ from vipkeeper.vrrp.actions import (
 )
 from vipkeeper.vrrp.ah import IPPROTO_AH, ah_key, readdress
 from vipkeeper.vrrp.packet import decode_advert, encode_advert
-from vipkeeper.vrrp.settings import MCAST_V4, MCAST_V6, IPAddress, VirtualRoute
+from vipkeeper.vrrp.settings import MCAST_V4, MCAST_V6, IPAddress, VirtualRoute, VirtualRule
 from vipkeeper.vrrp.state import State
 
 log = logging.getLogger("vipkeeper")
@@ -80,6 +83,17 @@ def route_specs(
         if spec is not None:
             out.append(spec)
     return tuple(out)
+
+
+def rule_specs(
+    managed: Managed, rules: Iterable[VirtualRule], *, removing: bool
+) -> tuple[RuleSpec, ...]:
+    """The kernel specs of virtual rules (a removal also in the plan a reload replaced)."""
+    plans = [managed.plan]
+    if removing and managed.retired is not None:
+        plans.append(managed.retired)
+    by_key = {spec.key(): spec for p in reversed(plans) for spec in p.rules}
+    return tuple(by_key[r.text] for r in rules if r.text in by_key)
 
 
 class Executor:
@@ -161,6 +175,15 @@ class Executor:
                     self.kernel.remove_routes(routes, managed.name)
                 else:
                     self.kernel.add_routes(routes, managed.name)
+            elif isinstance(action, (AddRules, RemoveRules)):
+                if managed is None:
+                    return
+                removing = isinstance(action, RemoveRules)
+                rules = rule_specs(managed, action.rules, removing=removing)
+                if removing:
+                    self.kernel.remove_rules(rules, managed.name)
+                else:
+                    self.kernel.add_rules(rules, managed.name)
             elif isinstance(action, SendGratuitous):
                 if managed is not None:
                     self.gratuitous(managed, action)

@@ -1,4 +1,4 @@
-"""Kernel side effects in order: VIPs, routes and gratuitous ARP/NA, kept apart from the timers.
+"""Kernel side effects in order: VIPs, routes, rules and gratuitous ARP/NA, apart from the timers.
 
 Address and route changes run one after the other on a queue (so an add never overtakes the
 remove before it). When nothing is queued, a VIP add or remove is sent at once, from the
@@ -25,6 +25,7 @@ from vipkeeper.aio import cancel_and_wait
 from vipkeeper.net.addrs import Addresses, AddrSpec, NetError, RouteSpec
 from vipkeeper.net.garp import GarpSender
 from vipkeeper.net.record import RecordError, VipRecord
+from vipkeeper.net.rules import RuleSpec, add_rule, remove_rule
 
 log = logging.getLogger("vipkeeper.kernel")
 RECORD_NAME = "vips.json"
@@ -202,6 +203,34 @@ class Kernel:
                 except NetError as exc:
                     self.errors += 1
                     log.error("(%s) %s", owner, exc)
+
+        self.submit(job)
+
+    def add_rules(self, specs: tuple[RuleSpec, ...], owner: str) -> None:
+        """Queue adding rules (not in the VIP record: as keepalived, a start removes the
+        config's rules before it adds any, and a start into BACKUP removes the virtual ones)."""
+        self._rules(specs, owner, add=True)
+
+    def remove_rules(self, specs: tuple[RuleSpec, ...], owner: str) -> None:
+        """Queue removing rules ("already gone" is fine)."""
+        self._rules(specs, owner, add=False)
+
+    def _rules(self, specs: tuple[RuleSpec, ...], owner: str, *, add: bool) -> None:
+        async def job() -> None:
+            ipr = self.addrs.netlink()
+            for spec in specs:
+                try:
+                    if add:
+                        changed = await add_rule(ipr, spec)
+                    else:
+                        changed = await remove_rule(ipr, spec)
+                except NetError as exc:
+                    self.errors += 1
+                    log.error("(%s) %s", owner, exc)
+                    continue
+                if changed:
+                    verb = "added" if add else "removed"
+                    log.info("(%s) %s rule %s", owner, verb, spec.key())
 
         self.submit(job)
 

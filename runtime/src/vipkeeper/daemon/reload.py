@@ -29,6 +29,7 @@ from vipkeeper.daemon.build import (
     build_addr,
     build_instance,
     build_route,
+    build_rule,
     sync_group_settings,
 )
 from vipkeeper.daemon.executor import Executor
@@ -40,6 +41,7 @@ from vipkeeper.daemon.trackers import Trackers
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.links import LinkMonitor
 from vipkeeper.net.record import RecordError
+from vipkeeper.net.rules import RuleSpec
 from vipkeeper.net.vrrpsock import VrrpSocket
 from vipkeeper.vrrp.actions import SendGratuitous
 from vipkeeper.vrrp.instance import GARP_RECONFIGURED, IDENTITY_FIELDS, VrrpInstance
@@ -63,7 +65,8 @@ def blocking_errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     ]
 
 
-Statics = tuple[dict[str, AddrSpec], dict[str, RouteSpec]]  # static_ipaddress, static_routes
+# static_ipaddress, static_routes, static_rules (by key)
+Statics = tuple[dict[str, AddrSpec], dict[str, RouteSpec], dict[str, RuleSpec]]
 
 
 # A hostile config may hold tens of thousands of errors: the journal gets the first ones.
@@ -172,6 +175,7 @@ class Plans:
         self.rearm = rearm
         self.static_addrs: dict[str, AddrSpec] = {}
         self.static_routes: dict[str, RouteSpec] = {}
+        self.static_rules: dict[str, RuleSpec] = {}
 
     async def build(self, config: m.Config) -> tuple[dict[str, InstancePlan], dict[str, str]]:
         names = {i.interface for i in config.vrrp_instances if i.interface}
@@ -181,12 +185,6 @@ class Plans:
         plans: dict[str, InstancePlan] = {}
         not_started: dict[str, str] = {}
         for inst in config.vrrp_instances:
-            if inst.use_vmac:
-                log.warning(
-                    "(%s) use_vmac is not implemented by vipkeeper: adverts and GARPs use the "
-                    "interface's own MAC",
-                    inst.name,
-                )
             if inst.interface and self.links.get(inst.interface) is None:
                 where = f"{inst.location}: " if inst.location else ""
                 log.error(
@@ -312,7 +310,7 @@ class Plans:
 
     @staticmethod
     def static_specs(config: m.Config) -> Statics:
-        """The kernel specs of static_ipaddress / static_routes."""
+        """The kernel specs of static_ipaddress / static_routes / static_rules."""
         addrs: dict[str, AddrSpec] = {}
         for vip in config.static_ipaddresses:
             if vip.dev is None:
@@ -321,14 +319,20 @@ class Plans:
             spec = build_addr(vip, vip.dev)
             addrs[spec.key()] = spec
         routes = {spec.key(): spec for spec in (build_route(r) for r in config.static_routes)}
-        return addrs, routes
+        rules = {spec.key(): spec for spec in (build_rule(r) for r in config.static_rules)}
+        return addrs, routes, rules
 
     def sync_static(self, config: m.Config, specs: Statics | None = None) -> None:
-        """static_ipaddress / static_routes: held in any VRRP state; a reload adds and removes.
+        """static_ipaddress / static_routes / static_rules: held in any VRRP state; a reload adds
+        and removes, and a stop (an empty config) removes them all, as keepalived.
 
         `specs` are the config's, from static_specs (recorded by expect before this runs).
         """
-        addrs, routes = self.static_specs(config) if specs is None else specs
+        addrs, routes, rules = self.static_specs(config) if specs is None else specs
+        gone_rules = tuple(v for k, v in self.static_rules.items() if k not in rules)
+        new_rules = tuple(v for k, v in rules.items() if k not in self.static_rules)
+        if gone_rules:
+            self.kernel.remove_rules(gone_rules, "static")
         gone_a = tuple(v for k, v in self.static_addrs.items() if k not in addrs)
         gone_r = tuple(v for k, v in self.static_routes.items() if k not in routes)
         new_a = tuple(v for k, v in addrs.items() if k not in self.static_addrs)
@@ -341,7 +345,10 @@ class Plans:
             self.kernel.add_addresses(new_a, "static")
         if new_r:
             self.kernel.add_routes(new_r, "static")
+        if new_rules:
+            self.kernel.add_rules(new_rules, "static")
         self.static_addrs, self.static_routes = dict(addrs), dict(routes)
+        self.static_rules = dict(rules)
 
     def expect(self, plans: Iterable[InstancePlan], statics: Statics) -> None:
         """Record what these plans and static addresses may hold, before any add.

@@ -112,6 +112,10 @@ class Addresses:
             self.ipr.close()
             self.ipr = None
 
+    def netlink(self) -> AsyncIPRoute:
+        """The route socket (rules use it too: net/rules.py); NetError when it is not open."""
+        return self._ipr()
+
     def _ipr(self) -> AsyncIPRoute:
         if self.ipr is None:
             raise NetError("netlink socket not open")

@@ -19,6 +19,7 @@ from vipkeeper.vrrp.settings import (
     TrackInterface,
     TrackScript,
     VirtualRoute,
+    VirtualRule,
 )
 from vipkeeper.vrrp.state import TRANSITIONS, State, Trigger
 from vipkeeper.vrrp.syncgroup import SyncGroup, SyncGroupSettings
@@ -44,6 +45,7 @@ __all__ = [
     "TrackScript",
     "Trigger",
     "VirtualRoute",
+    "VirtualRule",
     "VrrpError",
     "VrrpInstance",
     "checksum_ok",

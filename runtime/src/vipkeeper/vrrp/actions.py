@@ -6,7 +6,7 @@ from typing import Union
 
 from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.vrrp.errors import DropReason
-from vipkeeper.vrrp.settings import IPAddress, VirtualRoute
+from vipkeeper.vrrp.settings import IPAddress, VirtualRoute, VirtualRule
 from vipkeeper.vrrp.state import State, Trigger
 
 
@@ -56,6 +56,22 @@ class RemoveRoutes:
 
     instance: str
     routes: tuple[VirtualRoute, ...]
+
+
+@dataclass(frozen=True, **SLOTS)
+class AddRules:
+    """Install the virtual rules (after the VIPs and routes, as keepalived)."""
+
+    instance: str
+    rules: tuple[VirtualRule, ...]
+
+
+@dataclass(frozen=True, **SLOTS)
+class RemoveRules:
+    """Remove the virtual rules (before the routes and VIPs, as keepalived)."""
+
+    instance: str
+    rules: tuple[VirtualRule, ...]
 
 
 @dataclass(frozen=True, **SLOTS)
@@ -133,6 +149,8 @@ Action = Union[
     RemoveVips,
     AddRoutes,
     RemoveRoutes,
+    AddRules,
+    RemoveRules,
     SendGratuitous,
     RunNotify,
     WriteNotifyFifo,

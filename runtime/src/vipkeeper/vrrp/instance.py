@@ -64,11 +64,13 @@ from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.vrrp.actions import (
     Action,
     AddRoutes,
+    AddRules,
     AddVips,
     AdvertDropped,
     IntervalMismatch,
     PriorityChanged,
     RemoveRoutes,
+    RemoveRules,
     RemoveVips,
     RunNotify,
     SendAdvert,
@@ -611,6 +613,9 @@ class VrrpInstance:
         """Remove the routes and VIPs ``old`` had and the current settings do not."""
         s = self.settings
         acts: list[Action] = []
+        rules = tuple(r for r in old.virtual_rules if r not in s.virtual_rules)
+        if rules:
+            acts.append(RemoveRules(self.name, rules))
         routes = tuple(r for r in old.virtual_routes if r not in s.virtual_routes)
         if routes:
             acts.append(RemoveRoutes(self.name, routes))
@@ -638,6 +643,9 @@ class VrrpInstance:
         routes = tuple(r for r in s.virtual_routes if r not in old.virtual_routes)
         if routes:
             acts.append(AddRoutes(self.name, routes))
+        rules = tuple(r for r in s.virtual_rules if r not in old.virtual_rules)
+        if rules:
+            acts.append(AddRules(self.name, rules))
         acts += self._garp_for(added, s.garp_master_repeat, GARP_RECONFIGURED)
         if s.garp_master_refresh != old.garp_master_refresh:
             refresh = s.garp_master_refresh
@@ -725,6 +733,8 @@ class VrrpInstance:
         acts.append(AddVips(self.name, s.vips + s.excluded_vips))
         if s.virtual_routes:
             acts.append(AddRoutes(self.name, s.virtual_routes))
+        if s.virtual_rules:
+            acts.append(AddRules(self.name, s.virtual_rules))
         acts += self._garp(s.garp_master_repeat, GARP_BECAME_MASTER)
         self._garp_bursts = []
         if s.garp_master_delay > 0:
@@ -748,6 +758,8 @@ class VrrpInstance:
     def _release(self) -> list[Action]:
         s = self.settings
         acts: list[Action] = []
+        if s.virtual_rules:
+            acts.append(RemoveRules(self.name, s.virtual_rules))
         if s.virtual_routes:
             acts.append(RemoveRoutes(self.name, s.virtual_routes))
         acts.append(RemoveVips(self.name, s.vips + s.excluded_vips))

@@ -128,6 +128,14 @@ class VirtualRoute:
     blackhole: bool = False
 
 
+@dataclass(frozen=True, **SLOTS)
+class VirtualRule:
+    """A virtual (policy routing) rule installed while MASTER: the daemon's description of it,
+    carried through untouched (two rules are the same rule exactly when their texts are)."""
+
+    text: str
+
+
 def _check(cond: bool, field_name: str, message: str) -> None:
     if not cond:
         raise SettingsError(f"{field_name}: {message}")
@@ -147,6 +155,7 @@ class InstanceSettings:
     advert_int: float = 1.0  # seconds; v2 whole seconds, v3 centisecond resolution
     excluded_vips: tuple[IPAddress, ...] = ()  # virtual_ipaddress_excluded (not advertised)
     virtual_routes: tuple[VirtualRoute, ...] = ()  # virtual_routes, installed while MASTER
+    virtual_rules: tuple[VirtualRule, ...] = ()  # virtual_rules, installed while MASTER
     initial_state: State = State.BACKUP  # state MASTER|BACKUP (see docs/protocol.md)
     nopreempt: bool = False  # nopreempt: never take over from a live lower master
     preempt_delay: float = 0.0  # preempt_delay, 0..1000 s

@@ -328,13 +328,6 @@ def checker_handler(kind: str) -> Opens[HasCheckers]:
         b.only(node, 0)
         sub = b.walk(node, context, CheckerDraft(kind))
         sub.location = loc(node)
-        if kind in ("SMTP_CHECK", "BFD_CHECK"):
-            b.report(
-                node,
-                Code.UNSUPPORTED,
-                f"keyword '{kind}' is not supported by vipkeeper",
-                warning=True,
-            )
         if kind in ("HTTP_GET", "SSL_GET") and not sub.urls:
             b.report(node, Code.MISSING_VALUE, f"{kind} checker has no urls specified")
         d.checkers.append(sub)

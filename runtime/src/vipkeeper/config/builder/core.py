@@ -17,11 +17,13 @@ a statement given a block it does not take is an error.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
 from vipkeeper.config.builder.registry import LIST, Registry
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
+from vipkeeper.config.keywordstatus import no_effect_note
 from vipkeeper.config.lexer import Token
 from vipkeeper.config.model import Location
 from vipkeeper.config.parser import Node
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     from vipkeeper.config.builder.lvs import VirtualServerDraft
     from vipkeeper.config.builder.vrrp import InstanceDraft
     from vipkeeper.config.model import (
+        IpRule,
         TrackFile,
         TrackProcess,
         VirtualIP,
@@ -181,6 +184,9 @@ class Builder:
         self.virtual_servers: list[VirtualServer] = []
         self.static_ips: list[VirtualIP] = []
         self.static_routes: list[VirtualRoute] = []
+        self.static_rules: list[IpRule] = []
+        self.rule_priority = {4: 16384, 6: 16384}  # keepalived's next preference by family
+        self.track_groups: set[str] = set()  # the track_group blocks read so far
         self.vs_nodes: list[tuple[Node, VirtualServerDraft]] = []
         self.hints: dict[tuple[str, str], str | None] = {}  # suggestions made in this load
 
@@ -299,14 +305,18 @@ class Builder:
                 )
                 if spec.block is not None and spec.block != LIST and child.children is not None:
                     self.check_names(child.children, spec.block)
-                elif child.name in ("static_rules", "virtual_rules"):
-                    from vipkeeper.config.builder.rules import check_rules
-
-                    check_rules(self, child)
+                if context == "root" and child.name == "track_group" and child.args:
+                    self.track_groups.add(child.args[0].text)
                 continue
             outer, self.context = self.context, context
             handlers[child.name](self, child, draft)
             self.context = outer
+            note = no_effect_note(context, child.name)
+            if note is not None:  # read and checked, but it changes nothing here
+                msg = f"keyword '{child.name}' is not supported by vipkeeper"
+                self.report(
+                    child, Code.UNSUPPORTED, f"{msg}: {note}" if note else msg, warning=True
+                )
 
     def check_names(self, nodes: list[Node], context: str) -> None:
         """Flag unknown keywords inside a skipped (unsupported) block."""
@@ -332,6 +342,12 @@ class Builder:
 
     def build_root(self, nodes: list[Node]) -> None:
         """Handle the top-level statements."""
+        if nodes and nodes[-1].children is None:
+            spec = self.registry.contexts.get("root", {}).get(nodes[-1].name)
+            if spec is not None and spec.block is not None:
+                # keepalived looks for a block's '{' on the next line; a block keyword that
+                # ends the configuration has none, and it takes the block as empty in silence
+                nodes = [*nodes[:-1], dataclasses.replace(nodes[-1], children=[])]
         self.statements(nodes, "root", Draft())
 
 

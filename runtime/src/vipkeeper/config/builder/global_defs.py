@@ -234,4 +234,10 @@ def finish_global_defs(b: Builder) -> GlobalDefs:
     d = b.global_defs.copy() if b.global_defs is not None else GlobalDraft()
     if b.global_node is not None:
         d.location = loc(b.global_node)
+    if d.vrrp_min_garp:
+        # keepalived's vrrp_min_garp: one gratuitous ARP/NA a burst and no delayed second
+        # burst, unless those are set (global_parser.c; it also zeroes the refresh repeat,
+        # which only matters with a refresh, and a written refresh is kept here too)
+        d.default(G.vrrp_garp_master_repeat, 1)
+        d.default(G.vrrp_garp_master_delay, 0.0)
     return GlobalDefs(**d.values)

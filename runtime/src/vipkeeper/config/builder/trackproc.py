@@ -62,6 +62,21 @@ def _delay(text: str) -> float | None:
     return value if 0.000001 <= value <= MAX_DELAY else None
 
 
+def _ranged(
+    b: Builder, node: Node, d: TrackProcessDraft, text: str, *, what: str, lo: int, hi: int
+) -> int | None:
+    """``text`` as an integer in ``[lo, hi]``, or None after keepalived's range message."""
+    value = _int(text, lo, hi)
+    if value is None:
+        b.report(
+            node,
+            Code.RANGE,
+            f"{what} ({text}) for vrrp_track_process {d.pname} must be between "
+            f"[{lo}..{hi}] inclusive. Ignoring...",
+        )
+    return value
+
+
 def _process(b: Builder, node: Node, d: TrackProcessDraft) -> None:
     text = b.arg(node, "a process name")
     if text is None:
@@ -97,14 +112,8 @@ def _weight(b: Builder, node: Node, d: TrackProcessDraft) -> None:
     if d.weight:
         b.bad(node, f"Weight already set for track process {d.pname} - ignoring {text}")
         return
-    weight = _int(text, -254, 254)
+    weight = _ranged(b, node, d, text, what="Weight", lo=-254, hi=254)
     if weight is None:
-        b.report(
-            node,
-            Code.RANGE,
-            f"Weight ({text}) for vrrp_track_process {d.pname} must be between "
-            "[-254..254] inclusive. Ignoring...",
-        )
         return
     if len(node.args) >= 2:
         option = node.args[1].text
@@ -123,14 +132,8 @@ def _quorum(b: Builder, node: Node, d: TrackProcessDraft) -> None:
     text = b.arg(node, "a number")
     if text is None:
         return
-    quorum = _int(text, 1, 65535)
+    quorum = _ranged(b, node, d, text, what="Quorum", lo=1, hi=65535)
     if quorum is None:
-        b.report(
-            node,
-            Code.RANGE,
-            f"Quorum ({text}) for vrrp_track_process {d.pname} must be between "
-            "[1..65535] inclusive. Ignoring...",
-        )
         return
     if quorum > _quorum_max_now(d):
         b.bad(node, "Quorum is greater than quorum_max - ignoring")
@@ -142,14 +145,8 @@ def _quorum_max(b: Builder, node: Node, d: TrackProcessDraft) -> None:
     text = b.arg(node, "a number")
     if text is None:
         return
-    quorum_max = _int(text, 0, 65535)
+    quorum_max = _ranged(b, node, d, text, what="quorum_max", lo=0, hi=65535)
     if quorum_max is None:
-        b.report(
-            node,
-            Code.RANGE,
-            f"quorum_max ({text}) for vrrp_track_process {d.pname} must be between "
-            "[0..65535] inclusive. Ignoring...",
-        )
         return
     quorum = d.quorum if d.quorum is not None else 1
     # keepalived allows quorum_max 0 while quorum is left at its default

@@ -21,7 +21,7 @@ _CHECKER_COMMON = """
 
 _TABLE: dict[str, str] = {
     "root": """
-        static_rules[] linkbeat_use_polling net_namespace net_namespace_ipvs
+        linkbeat_use_polling net_namespace net_namespace_ipvs
         namespace_with_ipsets use_pid_dir instance child_wait_time track_group{track_group}
         garp_group{garp_group} linkbeat_interfaces[]
         interface_up_down_delays[] SSL{SSL} bfd_instance{bfd_instance}
@@ -56,7 +56,7 @@ _TABLE: dict[str, str] = {
     "vrrp_instance": """
         use_vmac_addr use_ipvlan unicast_fault_no_peer old_unicast_checksum native_ipv6 vrf
         track_bfd[] track_src_ip no_virtual_ipaddress linkbeat_use_polling
-        virtual_rules[] notify_priority_changes lvs_sync_daemon_interface
+        notify_priority_changes lvs_sync_daemon_interface
         timer_expired_backup thread_timer_expired garp_extra_if vmac_garp_intvl
         owner_ignore_adverts kernel_rx_buf_size
     """,

@@ -12,6 +12,7 @@ clash from the draft.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 from vipkeeper.config.builder.core import MAX_TIME, Builder, Draft, Field, loc, name_of
 from vipkeeper.config.builder.entries import (
@@ -40,6 +41,7 @@ from vipkeeper.config.builder.handlers import (
     h_words,
 )
 from vipkeeper.config.builder.registry import LIST, Handler, opens
+from vipkeeper.config.builder.rules import parse_rule
 from vipkeeper.config.builder.trackproc import parse_track_process
 from vipkeeper.config.diagnostics import Code
 from vipkeeper.config.model import (
@@ -47,6 +49,7 @@ from vipkeeper.config.model import (
     AuthTypeConfig,
     GlobalDefs,
     IPAddress,
+    IpRule,
     Location,
     NotifyConfig,
     ScriptCommand,
@@ -125,6 +128,7 @@ class InstanceDraft(NotifyDraft, TrackDraft):
     virtual_ipaddresses: Field[tuple[VirtualIP, ...]] = Field()
     virtual_ipaddresses_excluded: Field[tuple[VirtualIP, ...]] = Field()
     virtual_routes: Field[tuple[VirtualRoute, ...]] = Field()
+    virtual_rules: Field[tuple[IpRule, ...]] = Field()
     unicast_src_ip: Field[IPAddress] = Field()
     unicast_peers: Field[tuple[UnicastPeer, ...]] = Field()
     unicast_ttl: Field[int] = Field()
@@ -328,6 +332,7 @@ INSTANCE_HANDLERS: dict[str, Handler[InstanceDraft]] = {
     ),
     "virtual_ipaddress_excluded": h_list(INST.virtual_ipaddresses_excluded, parse_vip),
     "virtual_routes": h_list(INST.virtual_routes, parse_route),
+    "virtual_rules": h_list(INST.virtual_rules, partial(parse_rule, static=False)),
     "unicast_src_ip": h_remember(INST.unicast_src_ip, h_ip(INST.unicast_src_ip)),
     "unicast_peer": h_remember(INST.unicast_peers, h_list(INST.unicast_peers, parse_peer)),
     "unicast_ttl": h_int(INST.unicast_ttl, 1, 255),
@@ -521,6 +526,13 @@ def _static_routes(b: Builder, node: Node, _: Draft) -> None:
             b.static_routes.append(route)
 
 
+def _static_rules(b: Builder, node: Node, _: Draft) -> None:
+    for entry in b.entries(node):
+        rule = parse_rule(b, entry, static=True)
+        if rule is not None:
+            b.static_rules.append(rule)
+
+
 VRRP_ROOT_HANDLERS: dict[str, Handler[Draft]] = {
     "vrrp_instance": opens("vrrp_instance", _vrrp_instance),
     "vrrp_sync_group": opens("vrrp_sync_group", _vrrp_sync_group),
@@ -529,4 +541,5 @@ VRRP_ROOT_HANDLERS: dict[str, Handler[Draft]] = {
     "vrrp_track_file": opens("track_file", _track_file_block),
     "static_ipaddress": opens(LIST, _static_ipaddress),
     "static_routes": opens(LIST, _static_routes),
+    "static_rules": opens(LIST, _static_rules),
 }

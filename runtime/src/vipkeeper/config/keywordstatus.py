@@ -1,0 +1,101 @@
+"""What vipkeeper does with each keepalived keyword that it reads but does not fully honour.
+
+This is data, and the one source of the keyword table in docs/runtime-config.md (written by
+runtime/tests/config/keyword_table.py; a test fails when the docs are stale). A keyword's
+status is:
+
+- `implemented`: it has a handler (config/build.py) and the daemon honours it. `NOTES` adds
+  a caveat to some.
+- `no effect`: it has a handler, so its value is checked as keepalived checks it, but it
+  changes nothing in vipkeeper: the builder warns, from `check` and `run` alike, with the
+  note below (`keyword 'X' is not supported by vipkeeper: NOTE`).
+- `not supported`: recognized, warned about and skipped (config/builder/unsupported.py).
+- `smtp branch`: implemented on the `smtp` branch (issue 18: SMTP alerts and the notify
+  keywords). At its merge, empty `SMTP_BRANCH`: these become `implemented`.
+
+A keyword of none of these is unknown, an error. A unit test walks keepalived 2.4's keyword
+list and checks that every keyword is implemented or warned about.
+"""
+
+from __future__ import annotations
+
+from vipkeeper._compat import StrEnum
+
+__all__ = ["NOTES", "NO_EFFECT", "SMTP_BRANCH", "Status", "no_effect_note"]
+
+
+class Status(StrEnum):
+    """What vipkeeper does with a keyword."""
+
+    IMPLEMENTED = "implemented"
+    NO_EFFECT = "no effect"
+    UNSUPPORTED = "not supported"
+    SMTP_BRANCH = "smtp branch"
+
+
+_CHECKERS = (
+    "TCP_CHECK", "PING_CHECK", "HTTP_GET", "MISC_CHECK", "DNS_CHECK", "UDP_CHECK",
+    "FILE_CHECK", "SMTP_CHECK", "BFD_CHECK",
+)  # fmt: skip
+_LOG_ALL = "checker failures are logged as vipkeeper logs them, whatever this says"
+_TLS = "the HTTP checker always speaks TLS as Python's ssl module does"
+
+# context -> keyword -> why it has no effect (the builder's warning says it)
+NO_EFFECT: dict[str, dict[str, str]] = {
+    "global_defs": {
+        "default_interface": "each vrrp_instance needs its own interface",
+        "dynamic_interfaces": (
+            "an instance whose interface is missing at start or reload is not started"
+        ),
+        "vrrp_check_unicast_src": "adverts from addresses outside unicast_peer are not dropped",
+    },
+    "vrrp_instance": {
+        "use_vmac": "adverts and gratuitous ARPs use the interface's own MAC",
+        "vmac_xmit_base": "there is no VMAC interface (use_vmac has no effect)",
+        "promote_secondaries": "the interface's promote_secondaries setting is left alone",
+        "no_accept": "vipkeeper never filters traffic to the VIPs",
+        "check_unicast_src": "adverts from addresses outside unicast_peer are not dropped",
+        "debug": "the log level is set with `vipkeeper run --log-level`",
+    },
+    "real_server": {"SMTP_CHECK": "", "BFD_CHECK": ""},
+    "HTTP_GET": {"fast_recovery": _TLS, "tls_compliant": _TLS},
+    "url": {"tls_compliant": _TLS},
+    **{checker: {"log_all_failures": _LOG_ALL} for checker in _CHECKERS},
+}
+
+_SMTP_GLOBAL = """
+    notification_email notification_email_from smtp_server smtp_helo_name smtp_connect_timeout
+    smtp_alert smtp_alert_vrrp smtp_alert_checker
+"""
+# context -> keywords implemented on the smtp branch (flip at its merge: empty this)
+SMTP_BRANCH: dict[str, frozenset[str]] = {
+    "global_defs": frozenset(_SMTP_GLOBAL.split()),
+    "vrrp_instance": frozenset({"smtp_alert", "notify_deleted", "notify_master_rx_lower_pri"}),
+    "vrrp_sync_group": frozenset({"smtp_alert"}),
+    "virtual_server": frozenset({"smtp_alert"}),
+    "real_server": frozenset({"smtp_alert"}),
+}
+
+# context -> keyword -> a caveat of an implemented keyword
+NOTES: dict[str, dict[str, str]] = {
+    "global_defs": {
+        "vrrp_higher_prio_send_advert": (
+            "vipkeeper always sends the advert (its split-brain parting advert)"
+        ),
+        "vrrp_min_garp": "one gratuitous ARP/NA a burst and no delayed burst, as keepalived",
+    },
+    "vrrp_instance": {
+        "higher_prio_send_advert": (
+            "vipkeeper always sends the advert (its split-brain parting advert)"
+        ),
+        "accept": "vipkeeper never filters traffic to the VIPs",
+        "virtual_rules": "added on becoming MASTER, removed on leaving it",
+    },
+    "root": {"static_rules": "held from start to stop, changed by a reload"},
+    "HTTP_GET": {"nb_get_retry": "read as `retry`, with keepalived's deprecation error"},
+}
+
+
+def no_effect_note(context: str, name: str) -> str | None:
+    """The warning's note when `name` has no effect in `context`, else None."""
+    return NO_EFFECT.get(context, {}).get(name)
