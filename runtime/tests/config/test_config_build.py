@@ -11,6 +11,7 @@ from vipkeeper.config import model as m
 from vipkeeper.config.build import HANDLERS, REGISTRY
 from vipkeeper.config.builder.checkers import CHECKER_TYPES, CheckerDraft, TimingDraft, UrlDraft
 from vipkeeper.config.builder.core import Draft, Field
+from vipkeeper.config.builder.extensions import VipkeeperDraft
 from vipkeeper.config.builder.global_defs import GlobalDraft
 from vipkeeper.config.builder.lvs import RealServerDraft, VirtualServerDraft
 from vipkeeper.config.builder.registry import Keyword, Registry
@@ -42,6 +43,7 @@ TIMING_ONLY = {f.name for f in TimingDraft.INHERITED} - {"alpha"}
 
 DRAFTS = [
     (GlobalDraft, (m.GlobalDefs,), set()),
+    (VipkeeperDraft, (m.VipkeeperDefs,), set()),
     (InstanceDraft, (m.VrrpInstanceConfig,), set()),
     (AuthDraft, (m.Authentication,), set()),
     (SyncGroupDraft, (m.VrrpSyncGroup,), set()),

@@ -155,7 +155,6 @@ UNREAD: dict[str, str] = {
             "GlobalDefs.dynamic_interfaces",
             "GlobalDefs.vrrp_check_unicast_src",
             "VrrpInstanceConfig.check_unicast_src",
-            "VrrpInstanceConfig.use_vmac",
             "VrrpInstanceConfig.vmac_name",
             "VrrpInstanceConfig.vmac_xmit_base",
             "VrrpInstanceConfig.promote_secondaries",

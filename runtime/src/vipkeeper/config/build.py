@@ -17,6 +17,7 @@ from typing import Any
 
 from vipkeeper.config.builder.checkers import CHECKER_HANDLERS
 from vipkeeper.config.builder.core import Builder
+from vipkeeper.config.builder.extensions import VIPKEEPER, VIPKEEPER_HANDLERS, finish_vipkeeper
 from vipkeeper.config.builder.global_defs import GLOBAL_DEFS, GLOBAL_HANDLERS, finish_global_defs
 from vipkeeper.config.builder.lvs import LVS_ROOT_HANDLERS, RS_HANDLERS, VS_HANDLERS
 from vipkeeper.config.builder.registry import Handler, Registry
@@ -48,8 +49,10 @@ HANDLERS: dict[str, Mapping[str, Handler[Any]]] = {
         **VRRP_ROOT_HANDLERS,
         **TRACK_PROCESS_ROOT_HANDLERS,
         **LVS_ROOT_HANDLERS,
+        "vipkeeper": VIPKEEPER,
     },
     "global_defs": GLOBAL_HANDLERS,
+    "vipkeeper": VIPKEEPER_HANDLERS,
     "vrrp_instance": INSTANCE_HANDLERS,
     "authentication": AUTH_HANDLERS,
     "vrrp_sync_group": SYNC_GROUP_HANDLERS,
@@ -88,5 +91,6 @@ def build(nodes: list[Node], diagnostics: list[Diagnostic]) -> tuple[Config, Bui
         static_ipaddresses=tuple(b.static_ips),
         static_routes=tuple(b.static_routes),
         static_rules=tuple(b.static_rules),
+        vipkeeper=finish_vipkeeper(b),
     )
     return ignore_weights(config, diagnostics), b

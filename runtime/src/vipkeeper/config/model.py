@@ -93,6 +93,24 @@ class LvsFlushOnStop(StrEnum):
     VS = "vs"  # remove only the virtual servers keepalived configured
 
 
+class ConflictMode(StrEnum):
+    """`vipkeeper { conflict_detection ... }`: probe who answers for our VIPs, or not."""
+
+    OFF = "off"
+    REPORT = "report"
+
+
+@dataclass(frozen=True, kw_only=True, **SLOTS)
+class VipkeeperDefs:
+    """The vipkeeper-only `vipkeeper { }` block (docs/split-brain.md); keepalived has none."""
+
+    conflict_detection: ConflictMode = ConflictMode.REPORT
+    conflict_interval: float = 5.0  # seconds between two probes of each VIP held as MASTER
+    conflict_notify: ScriptCommand | None = None  # run as `CMD conflict INSTANCE VIP MAC IF`
+    takeover_guard: float = 0.0  # seconds a BACKUP probes before a takeover; 0 = no guard
+    location: Location | None = None
+
+
 @dataclass(frozen=True, kw_only=True, **SLOTS)
 class GlobalDefs:
     """The `global_defs` block (defaults when it is absent)."""
@@ -726,6 +744,7 @@ class Config:
     static_ipaddresses: tuple[VirtualIP, ...] = ()
     static_routes: tuple[VirtualRoute, ...] = ()
     static_rules: tuple[IpRule, ...] = ()
+    vipkeeper: VipkeeperDefs = field(default_factory=VipkeeperDefs)
     files: tuple[str, ...] = ()  # every file read, main file first
 
     def instance(self, name: str) -> VrrpInstanceConfig | None:

@@ -366,6 +366,11 @@ def script_uses(config: Config) -> list[ScriptUse]:
     ):
         if cmd is not None:
             uses.append(_use(cmd, f"global_defs {what}", NOTIFY, sides, g.location))
+    vk = config.vipkeeper
+    if vk.conflict_notify is not None:
+        uses.append(
+            _use(vk.conflict_notify, "vipkeeper conflict_notify", NOTIFY, vrrp, vk.location)
+        )
     for script in config.vrrp_scripts:
         uses.append(_use(script.script, f"vrrp_script {script.name}", TRACK, vrrp, script.location))
     owners = [("vrrp_instance", i.name, i.notify, i.location) for i in config.vrrp_instances]

@@ -27,6 +27,7 @@ from vipkeeper import __version__
 from vipkeeper._compat import SLOTS, dataclass, wait_for
 from vipkeeper.config import model as m
 from vipkeeper.daemon import dumps
+from vipkeeper.daemon.conflict import ConflictWatch
 from vipkeeper.daemon.control import ControlServer, json_number
 from vipkeeper.daemon.executor import Executor
 from vipkeeper.daemon.fifos import Fifos
@@ -98,8 +99,18 @@ class Daemon:
             "send_errors": 0,
             "reloads": 0,
             "reload_failures": 0,
+            "vip_conflicts": 0,
+            "vip_conflict_answers": 0,
+            "takeovers_held": 0,
         }
         self.mailer = Mailer(self.counters)
+        self.conflicts = ConflictWatch(
+            loop=self.loop,
+            registry=self.registry,
+            links=self.links,
+            notify=self.notify,
+            counters=self.counters,
+        )
         self.started_at = time.time()
         self.running = False  # true once the first config's instances run (status: starting)
         self.executor = Executor(
@@ -123,6 +134,7 @@ class Daemon:
             run=self.executor.run,
             sockets=self.sockets,
             read=self._read,
+            guard=self.conflicts,
         )
         self.timer.callback = self.scheduler.on_timer
         self.receiver = Receiver(
@@ -202,6 +214,7 @@ class Daemon:
             self.fifos.open(self.config, self.trackers.script_policy(self.config))
             self.plans.sync_static(self.config, statics)
             self.trackers.sync(self.config)
+            self.conflicts.configure(self.config)
             delay = self.config.global_defs.vrrp_startup_delay
             if delay > 0:
                 log.info("vrrp_startup_delay: waiting %.1fs before starting instances", delay)
@@ -254,6 +267,7 @@ class Daemon:
         self.receiver.stop_retrying()
         self._stop_instances()
         self.timer.close()
+        self.conflicts.stop()
         self.plans.sync_static(m.Config())
         await self.kernel.drain(5.0)
         try:
@@ -342,6 +356,7 @@ class Daemon:
         self.fifos.open(config, self.trackers.script_policy(config))
         self.plans.sync_static(config, new.statics)
         self.trackers.sync(config)
+        self.conflicts.configure(config)
         self.plans.apply(new.plans, config)
 
     # ---- demote, status, dumps -----------------------------------------------------------
@@ -381,6 +396,7 @@ class Daemon:
             last_reload=self.reloader.last_reload,
             clock=self.loop.time,
             starting=not self.running,
+            conflicts=self.conflicts,
         )
 
     def _dump(self, name: str, text: str) -> str | None:

@@ -18,6 +18,7 @@ from vipkeeper import __version__
 
 if TYPE_CHECKING:
     from vipkeeper.config import model as m
+    from vipkeeper.daemon.conflict import ConflictWatch
     from vipkeeper.daemon.kernel import Kernel
     from vipkeeper.daemon.notify import NotifyQueue
     from vipkeeper.daemon.registry import Registry
@@ -219,6 +220,7 @@ def snapshot(
     last_reload: dict[str, Any] | None,
     clock: Callable[[], float],
     starting: bool = False,
+    conflicts: ConflictWatch | None = None,
 ) -> dict[str, Any]:
     """The status figures (control socket, dumps, metrics) of a running daemon.
 
@@ -251,6 +253,9 @@ def snapshot(
                 "faults": list(core.faults),
                 "hold_remaining": round(max(0.0, (core.held_until or 0.0) - clock()), 3),
                 "last_transition": managed.last_transition,
+                "conflicts": conflicts.instance_status(managed.name, clock())
+                if conflicts is not None
+                else [],
                 "counters": {
                     "adverts_sent": st.sent,
                     "adverts_received": st.received,
@@ -301,6 +306,7 @@ def snapshot(
             "notifies_killed": notify.killed,
         },
         "lvs": lvs,
+        "conflict_detection": conflicts.status() if conflicts is not None else None,
     }
 
 

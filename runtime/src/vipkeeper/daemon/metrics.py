@@ -16,6 +16,15 @@ DAEMON_COUNTERS = {
     "smtp_sent": ("vipkeeper_smtp_alerts_sent", "SMTP alerts the server accepted"),
     "smtp_failed": ("vipkeeper_smtp_alerts_failed", "SMTP alerts that failed (logged)"),
     "smtp_dropped": ("vipkeeper_smtp_alerts_dropped", "SMTP alerts dropped: the queue was full"),
+    "vip_conflicts": ("vipkeeper_vip_conflicts", "VIP conflicts begun: another MAC claimed a VIP"),
+    "vip_conflict_answers": (
+        "vipkeeper_vip_conflict_answers",
+        "Claims of our VIPs heard from another MAC",
+    ),
+    "takeovers_held": (
+        "vipkeeper_takeovers_held",
+        "Takeovers the takeover guard held back: another host answered for the VIPs",
+    ),
 }
 DEFAULT_HOST = "127.0.0.1"  # `--metrics PORT` or `:PORT`: the loopback only
 
@@ -70,6 +79,11 @@ def start_metrics(listen: str, snapshot: Callable[[], dict[str, Any]]) -> str:
             trans = CounterMetricFamily(
                 "vipkeeper_vrrp_transitions", "State transitions", labels=["instance"]
             )
+            conflict = GaugeMetricFamily(
+                "vipkeeper_vip_conflict",
+                "1 while another MAC claims the VIP (split brain seen from the data plane)",
+                labels=["instance", "address", "mac", "interface"],
+            )
             for inst in snap.get("instances", []):
                 name = inst["name"]
                 for st in STATES:
@@ -82,7 +96,9 @@ def start_metrics(listen: str, snapshot: Callable[[], dict[str, Any]]) -> str:
                 trans.add_metric([name], c["transitions"])
                 for reason, count in c.get("drops", {}).items():
                     drops.add_metric([name, reason], count)
-            yield from (state, prio, sent, recv, drops, trans)
+                for cf in inst.get("conflicts", []):
+                    conflict.add_metric([name, cf["address"], cf["mac"], cf["interface"]], 1.0)
+            yield from (state, prio, sent, recv, drops, trans, conflict)
             counters = snap.get("counters", {})
             for key, (name, doc) in DAEMON_COUNTERS.items():
                 if key in counters:

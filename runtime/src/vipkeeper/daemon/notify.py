@@ -19,6 +19,8 @@ from vipkeeper.aio import cancel_and_wait
 from vipkeeper.checks.process import RunAs, Script, run_script
 
 log = logging.getLogger("vipkeeper.notify")
+# The notify queue's key of the `vipkeeper { conflict_notify }` hook (no instance has this kind).
+CONFLICT_HOOK = ("vipkeeper", "conflict")
 
 
 class NotifyQueue:

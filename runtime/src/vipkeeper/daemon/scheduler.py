@@ -4,6 +4,10 @@ After each event the single timer (daemon/timer.py) is re-armed to the earliest 
 core reports (aioquic's adapter shape). When it fires, every due core runs; a backup whose
 down timer runs out within TAKEOVER_LEAD is waited for here, reading the VRRP sockets, so
 the takeover starts when its timer runs out and not when the loop gets round to it.
+
+With the takeover guard (docs/split-brain.md), a backup whose down timer ran out first has
+its VIPs probed for the guard's window (`Scheduler.guarded`); the timer then wakes at the
+window's end, and the backup takes over, or stays BACKUP when another MAC answered.
 """
 
 from __future__ import annotations
@@ -29,6 +33,35 @@ TAKEOVER_LEAD = 0.001
 # real one then runs on warm caches (0.1 ms from the deadline to the advert's send, cold; 25 us
 # rehearsed). A rehearsal takes 0.05 ms warm and up to 0.3 ms cold.
 REHEARSAL_ROOM = 0.0006
+
+
+class Guard(Protocol):
+    """The takeover guard (daemon/conflict.py's ConflictWatch)."""
+
+    @property
+    def guard_window(self) -> float: ...
+
+    def start_guard(self, managed: Managed, now: float) -> None: ...
+
+    def guard_verdict(self, managed: Managed) -> str | None: ...
+
+    def end_guard(self, managed: Managed) -> None: ...
+
+
+class NoGuard:
+    """No takeover guard: a backup takes over when its down timer runs out."""
+
+    guard_window = 0.0
+
+    def start_guard(self, managed: Managed, now: float) -> None:
+        """Never called: the window is 0."""
+
+    def guard_verdict(self, managed: Managed) -> str | None:
+        """Nobody answers."""
+        return None
+
+    def end_guard(self, managed: Managed) -> None:
+        """Nothing to end."""
 
 
 class Timer(Protocol):
@@ -77,6 +110,7 @@ class Scheduler:
         run: Run,
         sockets: Mapping[SocketKey, VrrpSocket],
         read: Callable[[VrrpSocket, float | None], None],
+        guard: Guard | None = None,
     ) -> None:
         self.clock = clock
         self.registry = registry
@@ -84,6 +118,8 @@ class Scheduler:
         self.run = run
         self.sockets = sockets
         self.read = read
+        self.guard: Guard = guard or NoGuard()
+        self.guarding: dict[str, float] = {}  # instance -> when its takeover guard ends
 
     def rearm(self, touched: Iterable[Managed] | None = None) -> None:
         """Arm the one timer for the earliest deadline.
@@ -96,13 +132,15 @@ class Scheduler:
         if touched is not None and armed is not None:
             earliest = armed
             for managed in touched:
-                d = wake_at(managed)
+                d = self.wake_at(managed)
                 if d is not None and d < earliest:
                     earliest = d
             if earliest < armed:
                 self.timer.arm(earliest)
             return
-        wakes = [d for d in map(wake_at, self.registry.instances.values()) if d is not None]
+        for name in [n for n in self.guarding if n not in self.registry.instances]:
+            del self.guarding[name]  # a reload removed it during its window
+        wakes = [d for d in map(self.wake_at, self.registry.instances.values()) if d is not None]
         at = min(wakes) if wakes else None
         if at == armed:
             return
@@ -110,6 +148,14 @@ class Scheduler:
             self.timer.cancel()
         else:
             self.timer.arm(at)
+
+    def wake_at(self, managed: Managed) -> float | None:
+        """When the loop must wake for this instance (a guarded takeover: when its window ends)."""
+        ends = self.guarding.get(managed.name)
+        at = wake_at(managed)
+        if ends is None or at is None or managed.core.state is not State.BACKUP:
+            return at
+        return max(at, ends)
 
     def after_read(self, touched: set[Managed], due: float | None = None) -> None:
         """Re-arm after a read: `touched` went the full way, `due` is the earliest down timer
@@ -152,6 +198,16 @@ class Scheduler:
             at = core.get_timer()
             if at is None:
                 continue
+            if managed.name in self.guarding and (at > now or core.state is not State.BACKUP):
+                del self.guarding[managed.name]  # an advert came, or it left BACKUP: no verdict
+                self.guard.end_guard(managed)
+            if at <= now and core.state is State.BACKUP and self.guard.guard_window > 0:
+                guarded = self.guarded(managed, now)
+                if guarded is not None:  # the guard's window is still open
+                    next_wake = guarded if next_wake is None else min(next_wake, guarded)
+                    continue
+                ran = True
+                continue
             if at <= now:
                 ran = True
                 was = core.state
@@ -171,6 +227,30 @@ class Scheduler:
         for managed, actions in routine:
             self.run(managed, actions, now)
         return soonest, None if ran else next_wake
+
+    def guarded(self, managed: Managed, now: float) -> float | None:
+        """A backup's down timer ran out with the takeover guard on.
+
+        First the guard probes the VIPs, and this returns when its window ends. Once it has:
+        another holder answered, and the backup stays BACKUP with its down timer run again;
+        or nobody did, and the takeover runs. Then None.
+        """
+        ends = self.guarding.get(managed.name)
+        if ends is None:
+            ends = self.guarding[managed.name] = now + self.guard.guard_window
+            self.guard.start_guard(managed, now)
+            return ends
+        if now < ends:
+            return ends
+        del self.guarding[managed.name]
+        heard = self.guard.guard_verdict(managed)
+        core = managed.core
+        if heard is not None:
+            log.error("(%s) takeover held: %s; staying BACKUP", managed.name, heard)
+            self.run(managed, core.hold_takeover(now), now)
+        else:
+            self.run(managed, core.handle_timer(now), now)
+        return None
 
     def next_takeover(self, now: float) -> float | None:
         """The earliest backup down timer that runs out by `now` plus the lead, if any."""

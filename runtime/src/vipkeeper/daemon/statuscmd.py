@@ -73,6 +73,14 @@ def format_table(status: dict[str, Any]) -> str:
     out = ["  ".join(cell.ljust(w) for cell, w in zip_strict(row, widths)).rstrip() for row in rows]
     if reasons:
         out += ["", "last transitions:", *(f"  {r}" for r in reasons)]
+    conflicts = [
+        f"  {inst['name']}: {c['address']} also held by {c['mac']} on {c['interface']}"
+        f" ({c['answers']} answers, last {c['last_seen_ago']:.1f}s ago)"
+        for inst in status.get("instances", [])
+        for c in inst.get("conflicts", [])
+    ]
+    if conflicts:
+        out += ["", "VIP conflicts (split brain?):", *conflicts]
     if status.get("not_started"):
         out += ["", "not started:"]
         out += [f"  {name}: {why}" for name, why in status["not_started"].items()]

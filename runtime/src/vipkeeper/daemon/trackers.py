@@ -20,7 +20,7 @@ from vipkeeper.checks.trackfile import FileTracker, TrackFileSpec
 from vipkeeper.checks.trackproc import ProcessTracker
 from vipkeeper.config import model as m
 from vipkeeper.daemon.build import InstancePlan
-from vipkeeper.daemon.notify import NotifyQueue
+from vipkeeper.daemon.notify import CONFLICT_HOOK, NotifyQueue
 from vipkeeper.daemon.registry import Managed, Registry, Run
 from vipkeeper.net.links import Link
 from vipkeeper.net.procevents import ProcEvent, ProcEventReader
@@ -210,6 +210,9 @@ class Trackers:
                 vetted = policy.prepare(getattr(notify, kind), f"{block} {name} {keyword}")
                 if vetted is not None:
                     scripts[(name, kind)] = vetted
+        hook = policy.prepare(config.vipkeeper.conflict_notify, "vipkeeper conflict_notify")
+        if hook is not None:
+            scripts[CONFLICT_HOOK] = hook
         self.notify.set_scripts(scripts)
 
     def live_settings(self, plan: InstancePlan) -> InstanceSettings:

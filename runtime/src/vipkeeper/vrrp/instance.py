@@ -493,6 +493,13 @@ class VrrpInstance:
             acts += self._garp(s.garp_master_refresh_repeat, GARP_REFRESH)
         return acts
 
+    def hold_takeover(self, now: float) -> list[Action]:
+        """The daemon's takeover guard heard another holder of the VIPs: stay BACKUP and run
+        the down timer again from ``now`` (the takeover is tried again when it runs out)."""
+        if self.state is State.BACKUP and self._down_at is not None and now >= self._down_at:
+            self._arm_down(now)
+        return []
+
     # ---- tracking --------------------------------------------------------------------------
 
     def set_script_result(self, name: str, ok: bool, now: float) -> list[Action]:

@@ -63,6 +63,7 @@ MISSING_VALUE_RULES: dict[str, str] = {
 FlagArgs = Literal["bool", "ignored", "set"]
 
 if TYPE_CHECKING:
+    from vipkeeper.config.builder.extensions import VipkeeperDraft
     from vipkeeper.config.builder.global_defs import GlobalDraft
     from vipkeeper.config.builder.lvs import VirtualServerDraft
     from vipkeeper.config.builder.vrrp import InstanceDraft
@@ -172,6 +173,7 @@ class Builder:
         self.context = "root"  # the block of the statement being handled
         self.global_defs: GlobalDraft | None = None
         self.global_node: Node | None = None
+        self.vipkeeper: VipkeeperDraft | None = None  # the vipkeeper-only block
         self.instances: list[tuple[Node, InstanceDraft]] = []
         self.sync_groups: list[VrrpSyncGroup] = []
         self.scripts: list[VrrpScript] = []
