@@ -231,9 +231,26 @@ def test_a_lower_master_is_followed_once_the_old_one_would_have_timed_out() -> N
 def test_an_equal_or_higher_router_is_followed_at_once() -> None:
     inst = started(version=3, priority=100, advert_int=1.0)
     rx(inst, 150, 1.0, interval=200)
-    rx(inst, 150, 1.1, source="10.213.0.7", interval=50)  # the same priority: a new master
-    assert inst.current_master == ip("10.213.0.7")
+    # the same priority from a higher address: it wins the tie-break, a new master
+    rx(inst, 150, 1.1, source="10.213.0.10", interval=50)
+    assert inst.current_master == ip("10.213.0.10")
     assert inst.get_timer() == pytest.approx(1.1 + 1.5 + 156 * 0.5 / 256)
+
+
+def test_an_equal_router_the_master_outranks_waits_for_the_masters_timer() -> None:
+    """The same priority from a lower address loses the tie-break to the master we follow:
+    like a lower priority, it does not bring the timer forward while that master's would run."""
+    inst = started(version=3, priority=100, advert_int=1.0)
+    rx(inst, 150, 1.0, interval=200)  # PEER (10.213.0.9), 2 s
+    down_at = inst.get_timer()
+    rx(inst, 150, 1.1, source="10.213.0.7", interval=50)
+    assert inst.current_master == ip(PEER)
+    assert inst.get_timer() == down_at
+    # once its timer would run out after the old master's, it is followed
+    late = down_at - 0.1
+    rx(inst, 150, late, source="10.213.0.7", interval=50)
+    assert inst.current_master == ip("10.213.0.7")
+    assert inst.get_timer() == pytest.approx(late + 1.5 + 156 * 0.5 / 256)
 
 
 def test_v2_interval_mismatch_is_dropped_and_counted() -> None:

@@ -112,6 +112,19 @@ def apply(link: FakeLink, ev: Event) -> None:
         0.0005,
     )
 )  # fmt: skip
+@example(  # two owners at a short interval took turns behind a third, higher-addressed owner
+    (
+        [
+            VrrpInstance(make_settings(name=f"n{k}", priority=255, source=f"10.213.0.{k + 1}",
+                                       version=3, advert_int=adv, lower_prio_no_advert=lpna,
+                                       split_brain_parting_advert=not lpna,
+                                       track_scripts=(TrackScript("w", weight=0),)))
+            for k, (adv, lpna) in enumerate([(0.5, False), (0.5, False), (2.0, True)])
+        ],
+        [],
+        0.0005,
+    )
+)  # fmt: skip
 def test_random_events_end_with_one_master(
     case: tuple[list[VrrpInstance], list[Event], float],
 ) -> None:

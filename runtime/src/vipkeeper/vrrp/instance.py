@@ -384,17 +384,21 @@ class VrrpInstance:
         self.master_adv_int = self._interval_from(advert)
 
     def _outranked(self, advert: Advert, src: IPAddress, now: float) -> bool:
-        """Whether the master we follow still covers an advert from a lower-priority router.
+        """Whether the master we follow still covers an advert from a router it outranks.
 
-        Such an advert (a loser's parting advert, another backup's stray one) must not bring
-        the down timer forward, nor hand us its shorter interval: once its sender went quiet,
-        we would take over from a master that is alive. While it would only push the timer
-        later it is accepted as usual, so a new master is followed once the old one's timer
-        would have run out.
+        It outranks a lower priority, and an equal one from a lower address (the tie-break
+        it would win). Such an advert (a loser's parting advert, another backup's stray one,
+        a second owner that has yet to hear the master) must not bring the down timer
+        forward, nor hand us its shorter interval: once its sender went quiet, we would take
+        over from a master that is alive. While it would only push the timer later it is
+        accepted as usual, so a new master is followed once the old one's timer would have
+        run out.
         """
         if self.current_master is None or src == self.current_master or self._down_at is None:
             return False
-        if advert.priority >= self._master_priority:
+        if advert.priority > self._master_priority:
+            return False
+        if advert.priority == self._master_priority and int(src) > int(self.current_master):
             return False
         return now + self._down_interval_for(self._interval_from(advert)) < self._down_at
 
