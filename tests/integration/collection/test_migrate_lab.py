@@ -225,7 +225,7 @@ def sent_by_masters(
     out = {}
     for c in labstyles.CLUSTERS:
         out[c.label] = {
-            a for a, _ in captured[c.master] if a.family == c.family and a.vrid == c.vrid
+            a for a, _ident in captured[c.master] if a.family == c.family and a.vrid == c.vrid
         }
     return out
 
@@ -233,7 +233,7 @@ def sent_by_masters(
 def check_wire(site: dict[str, Any], what: str, captured: dict[str, Any]) -> None:
     """The masters' adverts are byte-identical to those of the hand-written keepalived."""
     before, now = site["wire"], sent_by_masters(site, captured)
-    ids = sorted({i for h in CAPTURED for _a, i in captured[h] if _a.family == 4})
+    ids = sorted({i for h in CAPTURED for adv, i in captured[h] if adv.family == 4})
     print(f"\nadverts under {what}: IPv4 ids seen {ids[:6]}{'...' if len(ids) > 6 else ''}")
     for c in labstyles.CLUSTERS:
         got = now[c.label]
