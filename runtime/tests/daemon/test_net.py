@@ -258,3 +258,27 @@ def test_address_requests_apply_within_the_send(lab: NetLab) -> None:
     assert res["lookup"] is True  # no cached index: the caller awaits add_address instead
     assert "10.213.1.102/24: interface nosuch0 does not exist" in res["error"]
     assert "adding 10.213.1.102/24 to nosuch0: No such device (errno 19)" in res["error"]
+
+
+SOCKOPTS = """
+import socket, sys
+from vipkeeper.net.vrrpsock import VrrpSocket
+fam = int(sys.argv[1])
+s = VrrpSocket("eth0", socket.if_nametoindex("eth0"), fam)
+if fam == 4:
+    print(s.sock.getsockopt(socket.IPPROTO_IP, socket.IP_TOS),
+          s.sock.getsockopt(socket.IPPROTO_IP, 10))  # IP_MTU_DISCOVER
+else:
+    print(s.sock.getsockopt(socket.IPPROTO_IPV6, 67), 0)  # IPV6_TCLASS
+"""
+
+
+@pytest.mark.parametrize(("fam", "addr"), [(4, "10.213.1.1/24"), (6, "fd00:213::1/64")])
+def test_adverts_leave_with_keepalived_tos_and_no_df(lab: NetLab, fam: int, addr: str) -> None:
+    """keepalived sends VRRP with TOS / traffic class 0xc0 (network control, DSCP CS6) and,
+    for IPv4, a zero fragment field (no DF): so does vipkeeper (IP_PMTUDISC_DONT is 0), and
+    the adverts are byte-identical on the wire (tests/integration/collection/
+    test_migrate_lab.py captures both)."""
+    a = lab.add_node("a", addrs=[addr])
+    tos, pmtudisc = a.run([*_py(SOCKOPTS), str(fam)]).stdout.split()
+    assert (int(tos), int(pmtudisc)) == (0xC0, 0)

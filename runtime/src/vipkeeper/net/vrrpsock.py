@@ -26,6 +26,12 @@ SO_RCVBUFFORCE = 33
 IPV6_MULTICAST_ALL = 29
 SO_TIMESTAMPNS = 35
 SO_BINDTOIFINDEX = 62  # Linux 5.0
+IP_MTU_DISCOVER = 10
+IP_PMTUDISC_DONT = 0  # no DF bit: keepalived sends its IPv4 header with a zero fragment field
+IPV6_TCLASS = 67
+# keepalived's priority for VRRP traffic: TOS / traffic class 0xc0 (IPTOS_PREC_INTERNETCONTROL,
+# DSCP CS6), for IPv4 in the header it builds and for IPv6 with IPV6_TCLASS (vrrp_if.c)
+VRRP_TOS = 0xC0
 _TIMESPEC = struct.Struct("=qq")
 RCVBUF = 4 * 1024 * 1024
 
@@ -78,6 +84,8 @@ class VrrpSocket:
                 sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
             if family == 4:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, VRRP_TOS)
+                sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
                 sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
@@ -85,6 +93,7 @@ class VrrpSocket:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
             else:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_TCLASS, VRRP_TOS)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)

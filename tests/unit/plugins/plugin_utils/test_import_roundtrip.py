@@ -33,6 +33,7 @@ from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.planning
 from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.render import (
     render_host,
 )
+from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.plugin_utils import labstyles
 from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.plugin_utils.helpers import hostvars
 
 config = pytest.importorskip("vipkeeper.config", reason="the runtime package is not installed")
@@ -200,7 +201,26 @@ LVS = {
     "dir2": ({"eth0": ("10.3.0.2/24", None)}, _lvs(100, "BACKUP")),
 }
 
-HANDWRITTEN = {"nginx": NGINX, "unicast3": UNICAST3, "dual_stack": DUAL, "lvs_dr": LVS}
+
+def _lab_fleet() -> dict[str, tuple[Addrs, str]]:
+    """The migration lab's fleet (labstyles.py): four clusters over three hosts, one
+    keepalived.conf each, at the example addresses."""
+    net = labstyles.EXAMPLE
+    texts = labstyles.configs(net)
+    return {
+        h: ({net.interface: (f"{net.v4[h]}/24", f"{net.v6[h]}/64" if h in net.v6 else None)}, t)
+        for h, t in texts.items()
+    }
+
+
+LAB = _lab_fleet()
+HANDWRITTEN = {
+    "nginx": NGINX,
+    "unicast3": UNICAST3,
+    "dual_stack": DUAL,
+    "lvs_dr": LVS,
+    "migration_lab": LAB,
+}
 
 
 def _facts(name: str, addrs: Addrs) -> HostFacts:
@@ -329,6 +349,30 @@ def test_nginx_pins_and_secrets() -> None:
     assert "oldpass1" not in repr(fragment["vipkeeper_clusters"])
     assert fragment["lock"] == {"VI_1": {"ipv4": {"vrid": 51}}}
     assert "vrrp_script chk_nginx -> VI_1_chk_nginx" in fragment["renamed"]
+
+
+def test_migration_lab_fleet_is_four_clusters() -> None:
+    """The lab's hosts hold several clusters each; every instance keeps its name and VRID."""
+    fragment = roundtrip(LAB)
+    clusters = {c["name"]: c for c in fragment["vipkeeper_clusters"]}
+    assert {n: c["vrid"] for n, c in clusters.items()} == {
+        "VI_1": 51,
+        "api": 7,
+        "DB": 20,
+        "LVS": 60,
+    }
+    for style in labstyles.CLUSTERS:
+        if style.family == 6:
+            continue
+        hosts = clusters[style.instance]["hosts"]
+        assert {h["name"]: h["priority"] for h in hosts} == style.priorities, style.label
+    assert len(clusters["DB"]["vips"]) == 2
+    # the sync group is always listed; its hand-written name is already the derived one
+    assert sorted(fragment["renamed"]) == [
+        "vrrp_script chk_nginx -> VI_1_chk_nginx",
+        "vrrp_sync_group of cluster DB -> DB_group",
+    ]
+    assert fragment["secrets"] == {AUTH_VAR: {"VI_1": "oldpass1"}}
 
 
 def test_dual_stack_is_one_cluster() -> None:
