@@ -13,6 +13,8 @@ outage per cluster (the longest window of lost pings to the cluster's first VIP,
 The load average of the machine is reported with the figures (it is shared). `--profile` adds
 the slowest tasks (callback_plugins/task_times.py) of the no-change run.
 --collection runs another checkout of the collection (for example main, to compare).
+Runs use SSH pipelining (ansible.cfg in the run's work directory: `[connection] pipelining = True`,
+the setting docs/collection.md recommends); --no-pipelining runs without it.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def load() -> str:
 
 
 class Bench:
-    def __init__(self, lbs: int, collection: Path, profile: bool) -> None:
+    def __init__(self, lbs: int, collection: Path, profile: bool, pipelining: bool = True) -> None:
         self.lbs = lbs
         self.name = f"vkbench-{lbs}-{os.getpid()}"
         self.work = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
@@ -62,6 +64,10 @@ class Bench:
         coll.mkdir(parents=True)
         (coll / "vrrp").symlink_to(collection.resolve())
         self.profile = profile
+        # the lab's ansible.cfg: the recommended setting (docs/collection.md)
+        (self.work / "ansible.cfg").write_text(
+            f"[defaults]\nretry_files_enabled = False\n\n[connection]\npipelining = {pipelining}\n"
+        )
         self.inventory = ""
         self.vips: list[str] = []
 
@@ -111,6 +117,7 @@ class Bench:
         env = {
             **os.environ,
             "ANSIBLE_COLLECTIONS_PATH": str(self.work / "collections"),
+            "ANSIBLE_CONFIG": str(self.work / "ansible.cfg"),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
             "PATH": f"{BIN}:{os.environ['PATH']}",
@@ -195,10 +202,11 @@ def main() -> int:
     parser.add_argument("--collection", type=Path, default=ROOT)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--no-pipelining", action="store_true", help="SSH without pipelining")
     args = parser.parse_args()
     results = {}
     for lbs in args.lbs or [2]:
-        bench = Bench(lbs, args.collection, args.profile)
+        bench = Bench(lbs, args.collection, args.profile, pipelining=not args.no_pipelining)
         try:
             bench.up()
             rows = bench.run()

@@ -48,6 +48,17 @@ MASK = "********"
 _AUTH_PASS_LINE = re.compile(r"(?m)^([ \t]*auth_pass[ \t]+)[^\s].*$")
 
 
+def _octal(mode):
+    """An octal mode (0640, "0640", "640") as an int; None for anything else (u=rw,g=r...)."""
+    if isinstance(mode, bool):
+        return None
+    if isinstance(mode, int):
+        return mode
+    if isinstance(mode, str) and re.fullmatch(r"0?[0-7]{3,4}", mode.strip()):
+        return int(mode.strip(), 8)
+    return None
+
+
 def mask_auth_pass(text):
     """The config text with every auth_pass value replaced by ********."""
     return _AUTH_PASS_LINE.sub(lambda m: m.group(1) + MASK, text)
@@ -211,6 +222,15 @@ class ActionModule(ActionBase):
                 result["msg"] = "rendered config does not pass the check on the host"
                 return result
 
+        current = self._unchanged(content, dest)
+        if current is not None:
+            # The host holds this text with these attributes already (O(current), read by
+            # runtime_facts): copy would find nothing to do, after a stat and a file call.
+            result.update(current)
+            result["instances"] = instances
+            result["plan_warnings"] = list(the_plan.warnings)
+            return result
+
         copy_result = mask_diff(self._copy(content, dest, validate, task_vars))
         if copy_result.get("failed") and "exit_status" in copy_result:
             rc = int(copy_result["exit_status"])
@@ -235,6 +255,40 @@ class ActionModule(ActionBase):
         result["instances"] = instances
         result["plan_warnings"] = list(the_plan.warnings)
         return result
+
+    def _unchanged(self, content, dest):
+        """copy's unchanged result when O(current) shows the file as it would be written, else None.
+
+        Only a regular file with the rendered SHA1 and the asked mode (octal), owner and group
+        (names) counts; a link, a symbolic mode, a numeric owner or any SELinux argument leaves
+        the decision to copy.
+        """
+        current = self._args.get("current")
+        if not isinstance(current, Mapping) or not current.get("exists"):
+            return None
+        if current.get("type") != "file" or current.get("checksum") != checksum_s(content):
+            return None
+        if any(self._args.get(k) is not None for k in ("seuser", "serole", "setype", "selevel")):
+            return None
+        mode = self._args.get("mode")
+        if mode is not None and _octal(mode) is None:
+            return None
+        if mode is not None and _octal(mode) != _octal(current.get("mode")):
+            return None
+        for key in ("owner", "group"):
+            if self._args.get(key) is not None and self._args[key] != current.get(key):
+                return None
+        return {
+            "changed": False,
+            "dest": dest,
+            "path": dest,
+            "checksum": current["checksum"],
+            "state": "file",
+            "mode": current.get("mode"),
+            "owner": current.get("owner"),
+            "group": current.get("group"),
+            "size": len(to_bytes(content, encoding="utf-8")),
+        }
 
     def _copy(self, content, dest, validate, task_vars):
         new_task = self._task.copy()

@@ -112,6 +112,16 @@ options:
   selevel:
     description: SELinux level of O(dest).
     type: str
+  current:
+    description:
+      - What the host holds at O(dest) now, as M(vipkeeper.vrrp.runtime_facts) reports a path
+        (C(exists), C(type), C(mode), C(owner), C(group), C(checksum)), read in the same play.
+      - When it is a regular file with the rendered text's SHA1 and the asked O(mode) (octal),
+        O(owner) and O(group), nothing goes to the host (no stat, no file call) and the task
+        reports no change, as M(ansible.builtin.copy) would. Anything else - or no O(current) -
+        goes through M(ansible.builtin.copy).
+    type: dict
+    version_added: 0.2.0
 attributes:
   diff_mode:
     support: full

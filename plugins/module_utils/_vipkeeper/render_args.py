@@ -36,4 +36,5 @@ ARGUMENT_SPEC = {
     "serole": {"type": "str"},
     "setype": {"type": "str"},
     "selevel": {"type": "str"},
+    "current": {"type": "dict"},
 }

@@ -84,8 +84,10 @@ def test_a_wheel_of_other_source_under_the_same_version_is_rebuilt(tmp_path: Pat
     assert len(fingerprint.strip()) == 64
 
     out = _run(tmp_path, source, wheelhouse)  # nothing changed: nothing built
-    build = out.split("TASK [runtime : Build the wheels]")[1].split("TASK [")[0]
+    build = out.split("TASK [runtime : Build the runtime wheels on the controller]")[1]
+    build = build.split("TASK [")[0]
     assert "skipping: [localhost]" in build and "changed:" not in build, out
+    assert "TASK [runtime : Build the wheels]" not in out, out
     assert _digest(wheel) == first and stamp.read_text() == fingerprint
 
     cli = source / "src" / "vipkeeper" / "cli.py"

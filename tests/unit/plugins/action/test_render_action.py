@@ -146,3 +146,74 @@ def test_checker_messages_mask_a_quoted_auth_pass(tmp_path: Path) -> None:
     assert plain["message"] == "auth_pass '********' is longer than 8 bytes"
     (kept,) = parse_keepalived("(k.conf: Line 7) Truncating auth_pass to 8 characters", 0)
     assert kept["message"] == "Truncating auth_pass to 8 characters"
+
+
+def render_lb1_with(current: dict[str, Any] | None, **args: Any) -> tuple[dict[str, Any], int]:
+    """lb1 rendered with O(current) (and more args): the result, and how many copies ran."""
+    base = {
+        "dest": "/etc/vipkeeper/keepalived.conf",
+        "clusters": NGINX.clusters,
+        "secrets": NGINX.secrets,
+        "validate": "",
+        "owner": "root",
+        "group": "root",
+        "mode": "0640",
+        **args,
+    }
+    copies: list[str] = []
+
+    def fake_copy(content: str, dest: str, validate: str, task_vars: Any) -> dict[str, Any]:
+        copies.append(content)
+        return {"changed": False, "dest": dest}
+
+    task_vars = {
+        "inventory_hostname": "lb1",
+        "hostvars": {name: hostvars(name, ifaces) for name, ifaces in NGINX.hosts.items()},
+    }
+    probe = action(dict(base))
+    probe._copy = fake_copy  # type: ignore[method-assign]
+    text_checksum = probe._run({}, task_vars)["checksum"]
+    copies.clear()
+    if current is not None:
+        base["current"] = {k: (text_checksum if v == "RENDERED" else v) for k, v in current.items()}
+    mod = action(base)
+    mod._copy = fake_copy  # type: ignore[method-assign]
+    return mod._run({}, task_vars), len(copies)
+
+
+SAME = {"exists": True, "type": "file", "mode": "0640", "owner": "root", "group": "root",
+        "checksum": "RENDERED"}  # fmt: skip
+
+
+def test_an_unchanged_file_is_not_copied() -> None:
+    result, copies = render_lb1_with(SAME)
+    assert copies == 0
+    assert result["changed"] is False
+    assert result["dest"] == "/etc/vipkeeper/keepalived.conf"
+    assert result["instances"] and "plan_warnings" in result
+    assert PASS not in repr(result)
+
+
+@pytest.mark.parametrize(
+    ("current", "args"),
+    [
+        (None, {}),
+        ({**SAME, "checksum": "0" * 40}, {}),
+        ({**SAME, "mode": "0644"}, {}),
+        ({**SAME, "owner": "nobody"}, {}),
+        ({**SAME, "group": "adm"}, {}),
+        ({**SAME, "type": "link"}, {}),
+        ({"exists": False}, {}),
+        (SAME, {"mode": "u=rw,g=r"}),
+        (SAME, {"setype": "etc_t"}),
+    ],
+)
+def test_any_difference_goes_through_copy(current: dict[str, Any] | None, args: Any) -> None:
+    _result, copies = render_lb1_with(current, **args)
+    assert copies == 1
+
+
+def test_an_octal_mode_in_any_spelling_matches() -> None:
+    for mode in ("0640", "640", 0o640):
+        _result, copies = render_lb1_with(SAME, mode=mode)
+        assert copies == 0, mode
