@@ -163,3 +163,54 @@ def test_prometheus_metrics(lab: NetLab) -> None:
         assert _value(_scrape(a, 9650), "vipkeeper_vrrp_send_errors_total") >= errors
     finally:
         a.run(["nft", "delete", "table", "inet", "vkmetrics"])
+
+
+LVS_CONF = """
+virtual_server 10.213.1.100 80 {
+  delay_loop 1
+  lb_algo wrr
+  lb_kind DR
+  protocol TCP
+  quorum 2
+  real_server 10.213.1.50 80 {
+    weight 1
+  }
+  real_server 10.213.1.51 80 {
+    weight 3
+    TCP_CHECK {
+      connect_timeout 1
+      retry 0
+    }
+  }
+}
+"""
+
+
+def test_prometheus_lvs_metrics(lab: NetLab) -> None:
+    """Per virtual server, real server and checker; .51 answers nobody, so its check fails."""
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    va = start_vipkeeper(lab, a, config(head=LVS_CONF), "--metrics", "127.0.0.1:9651")
+
+    def checked() -> bool:
+        lvs = va.status()["lvs"]
+        servers = lvs["virtual_servers"][0]["real_servers"] if lvs else []
+        return any(c["failures"] >= 1 for s in servers for c in s["checkers"])
+
+    assert wait_for(checked, 15) is not None, va.log()
+    got = _scrape(a, 9651)
+    vs = "[10.213.1.100]:tcp:80"
+    up, down = "[10.213.1.50]:tcp:80", "[10.213.1.51]:tcp:80"
+    assert _value(got, "vipkeeper_lvs_virtual_server_quorum_up", virtual_server=vs) == 0.0
+    assert _value(got, "vipkeeper_lvs_virtual_server_live_weight", virtual_server=vs) == 1.0
+    assert _value(got, "vipkeeper_lvs_virtual_server_sorry_server_active", virtual_server=vs) == 0
+    assert _value(got, "vipkeeper_lvs_real_server_up", virtual_server=vs, real_server=up) == 1.0
+    assert _value(got, "vipkeeper_lvs_real_server_up", virtual_server=vs, real_server=down) == 0
+    weight = {"virtual_server": vs, "real_server": down}
+    assert _value(got, "vipkeeper_lvs_real_server_weight", **weight, kind="configured") == 3.0
+    [(labels, failing)] = _matching(got, "vipkeeper_lvs_checker_up", **weight)
+    assert failing == 0.0 and labels["checker"] == "TCP_CHECK", labels
+    assert labels["target"] == "[10.213.1.51]:80", labels
+    ck = {k: labels[k] for k in ("virtual_server", "real_server", "checker", "target")}
+    assert _value(got, "vipkeeper_lvs_checker_failures_total", **ck) >= 1
+    assert _value(got, "vipkeeper_lvs_checker_attempts_total", **ck) >= 1
+    assert _matching(got, "vipkeeper_lvs_checker_up", virtual_server=vs, real_server=up) == []

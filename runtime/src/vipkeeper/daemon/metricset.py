@@ -43,6 +43,7 @@ def families(snap: dict[str, Any]) -> Iterator[Metric]:
     yield from _process(snap)
     yield from _instances(snap.get("instances", []))
     yield from _checks(snap)
+    yield from _lvs(snap.get("lvs"))
 
 
 def _process(snap: dict[str, Any]) -> Iterator[Metric]:
@@ -188,3 +189,64 @@ def _checks(snap: dict[str, Any]) -> Iterator[Metric]:
     for name, number in snap.get("track_files", {}).items():
         value.add_metric([name], number)
     yield value
+
+
+def _lvs(lvs: dict[str, Any] | None) -> Iterator[Metric]:
+    """Virtual servers, real servers and their checkers (none without LVS)."""
+    vs_labels = ["virtual_server"]
+    rs_labels = ["virtual_server", "real_server"]
+    ck_labels = [*rs_labels, "checker", "target"]
+    quorum = GaugeMetricFamily(
+        "vipkeeper_lvs_virtual_server_quorum_up",
+        "1 while the alive real servers' weights reach the quorum",
+        labels=vs_labels,
+    )
+    live = GaugeMetricFamily(
+        "vipkeeper_lvs_virtual_server_live_weight",
+        "Sum of the alive real servers' weights",
+        labels=vs_labels,
+    )
+    sorry = GaugeMetricFamily(
+        "vipkeeper_lvs_virtual_server_sorry_server_active",
+        "1 while the sorry server takes the traffic",
+        labels=vs_labels,
+    )
+    suspended = GaugeMetricFamily(
+        "vipkeeper_lvs_virtual_server_suspended",
+        "1 while ha_suspend holds the service back (no local interface has its address)",
+        labels=vs_labels,
+    )
+    rs_up = GaugeMetricFamily(
+        "vipkeeper_lvs_real_server_up", "1 while the real server is alive", labels=rs_labels
+    )
+    weight = GaugeMetricFamily(
+        "vipkeeper_lvs_real_server_weight",
+        "Weight: kind=configured, kind=effective (after MISC_CHECK dynamic weights)",
+        labels=[*rs_labels, "kind"],
+    )
+    ck_up = GaugeMetricFamily(
+        "vipkeeper_lvs_checker_up", "1 while the health checker counts as up", labels=ck_labels
+    )
+    attempts = CounterMetricFamily(
+        "vipkeeper_lvs_checker_attempts", "Health check attempts", labels=ck_labels
+    )
+    failures = CounterMetricFamily(
+        "vipkeeper_lvs_checker_failures", "Health check attempts that failed", labels=ck_labels
+    )
+    for vs in (lvs or {}).get("virtual_servers", []):
+        vs_name = [vs["name"]]
+        quorum.add_metric(vs_name, 1.0 if vs["quorum_up"] else 0.0)
+        live.add_metric(vs_name, vs["live_weight"])
+        sorry.add_metric(vs_name, 1.0 if vs["sorry_server_active"] else 0.0)
+        suspended.add_metric(vs_name, 1.0 if vs["suspended"] else 0.0)
+        for rs in vs["real_servers"]:
+            rs_name = [*vs_name, rs["name"]]
+            rs_up.add_metric(rs_name, 1.0 if rs["alive"] else 0.0)
+            weight.add_metric([*rs_name, "configured"], rs["weight"])
+            weight.add_metric([*rs_name, "effective"], rs["effective_weight"])
+            for ck in rs["checkers"]:
+                ck_name = [*rs_name, ck["kind"], ck["target"]]
+                ck_up.add_metric(ck_name, 1.0 if ck["up"] else 0.0)
+                attempts.add_metric(ck_name, ck["attempts"])
+                failures.add_metric(ck_name, ck["failures"])
+    yield from (quorum, live, sorry, suspended, rs_up, weight, ck_up, attempts, failures)
