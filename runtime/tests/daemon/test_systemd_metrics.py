@@ -165,6 +165,31 @@ def test_prometheus_metrics(lab: NetLab) -> None:
         a.run(["nft", "delete", "table", "inet", "vkmetrics"])
 
 
+def test_prometheus_metrics_of_a_backup(lab: NetLab) -> None:
+    """The backup names its master, counts what it receives; a wrong password is a drop."""
+    a = lab.add_node("a", addrs=["10.213.1.1/24"])
+    b = lab.add_node("b", addrs=["10.213.1.2/24"])
+    c = lab.add_node("c", addrs=["10.213.1.3/24"])
+    # VRRPv2 (whole-second adverts) for its password; c's differs.
+    va = start_vipkeeper(lab, a, config(instance_conf(priority=150)))
+    vb = start_vipkeeper(lab, b, config(instance_conf(priority=100)), "--metrics", "127.0.0.1:9652")
+    assert va.wait_state("MASTER", 5) is not None
+    assert vb.wait_state("BACKUP", 1) is not None
+    start_vipkeeper(lab, c, config(instance_conf(priority=50, auth="other1")))
+    drops = lambda: vb.instance()["counters"]["drops"].get("auth_password", 0)  # noqa: E731
+    assert wait_for(lambda: drops() >= 2, 15) is not None, vb.instance()  # c: MASTER after ~4 s
+    got = _scrape(b, 9652)
+    inst = {"vrrp_instance": "VI_1", "vrid": "51", "interface": "eth0", "family": "ipv4"}
+    assert _value(got, "vipkeeper_vrrp_state", **inst, state="BACKUP") == 1.0
+    assert _value(got, "vipkeeper_vrrp_master_info", **inst, master="10.213.1.1") == 1.0
+    assert _value(got, "vipkeeper_vrrp_adverts_received_total", **inst) >= 1
+    assert _value(got, "vipkeeper_vrrp_adverts_sent_total", **inst) == 0.0
+    dropped = _value(got, "vipkeeper_vrrp_adverts_dropped_total", **inst, reason="auth_password")
+    assert dropped >= 2
+    assert _value(got, "vipkeeper_vip_held", **inst, vip=f"{VIP}/24") == 0.0
+    assert _matching(got, "vipkeeper_vrrp_transitions_total", **inst, to_state="MASTER") == []
+
+
 LVS_CONF = """
 virtual_server 10.213.1.100 80 {
   delay_loop 1
