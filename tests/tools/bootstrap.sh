@@ -8,6 +8,7 @@ APT_PACKAGES=(
   keepalived ipvsadm nftables iproute2 tcpdump iputils-ping arping curl
   debootstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs
   openssh-client rsync psmisc procps python3-venv openssl
+  prometheus  # promtool: tests/unit/test_alert_rules.py checks the shipped alert rules
 )
 
 missing=()

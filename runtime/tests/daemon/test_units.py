@@ -46,7 +46,7 @@ def test_rise_needs_consecutive_successes() -> None:
     assert flips == []
     tracker.record(True)
     assert flips == [True] and tracker.ok
-    assert tracker.runs == 4 and tracker.failures == 1
+    assert tracker.runs == 4 and tracker.failures == 1 and tracker.timeouts == 0
 
 
 def test_script_timeout_counts_as_failure() -> None:
@@ -64,6 +64,7 @@ def test_script_timeout_counts_as_failure() -> None:
 
     asyncio.run(run())
     assert flips == [False]
+    assert tracker.timeouts >= 1 and tracker.failures == tracker.timeouts == tracker.runs
 
 
 @pytest.mark.root  # a root-owned tree, a file given to nobody

@@ -140,6 +140,7 @@ class ScriptTracker:
         self.ok = not spec.init_fail
         self.runs = 0
         self.failures = 0
+        self.timeouts = 0  # runs killed at `timeout` (counted in failures too)
         self.last_rc: int | None = None
         self._streak = 0  # consecutive results against the current state
         self._task: asyncio.Task[None] | None = None
@@ -190,6 +191,7 @@ class ScriptTracker:
                 return
             self.last_rc = result.returncode
             if result.timed_out:
+                self.timeouts += 1
                 log.warning("vrrp_script %s timed out after %.1fs", self.spec.name, result.duration)
             elif result.error and not result.refused:
                 log.warning("vrrp_script %s could not run: %s", self.spec.name, result.error)

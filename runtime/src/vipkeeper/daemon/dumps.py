@@ -247,6 +247,7 @@ def snapshot(
                 "source": str(s.source),
                 "master_address": str(core.current_master) if core.current_master else None,
                 "vips": [str(a.address) for a in plan.addrs],
+                "vips_held": {str(a.address): a.key() in kernel.held for a in plan.addrs},
                 "unicast_peers": [str(p) for p in s.unicast_peers],
                 "multicast_group": str(plan.mcast_group) if plan.mcast_group else None,
                 "sync_group": plan.sync_group,
@@ -269,6 +270,10 @@ def snapshot(
                     "became_master": st.became_master,
                     "released_master": st.released_master,
                     "transitions": managed.transitions,
+                    "transitions_by": [
+                        {"from": f, "to": to, "reason": why, "count": n}
+                        for (f, to, why), n in list(managed.transitions_by.items())  # list: atomic
+                    ],
                 },
             }
         )
@@ -279,6 +284,7 @@ def snapshot(
             "ok": t.ok,
             "runs": t.runs,
             "failures": t.failures,
+            "timeouts": t.timeouts,
             "last_rc": t.last_rc,
         }
         for name, t in trackers.scripts.items()

@@ -332,6 +332,8 @@ class Executor:
         if managed is None:
             return
         managed.transitions += 1
+        edge = (action.old.value, action.new.value, action.reason.value)
+        managed.transitions_by[edge] = managed.transitions_by.get(edge, 0) + 1
         managed.last_transition = {
             "at": time.time(),
             "from": action.old.value,

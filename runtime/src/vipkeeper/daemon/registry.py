@@ -25,6 +25,9 @@ class Managed:
     core: VrrpInstance
     last_transition: dict[str, Any] | None = None
     transitions: int = 0
+    transitions_by: dict[tuple[str, str, str], int] = field(
+        default_factory=dict
+    )  # (from, to, reason)
     drop_logged: dict[str, float] = field(default_factory=dict)
     retired: InstancePlan | None = None  # the plan a reload just replaced, while it applies
 
