@@ -102,6 +102,7 @@ def play(site: dict[str, Any], playbook: str, *inventories: Path) -> str:
         **os.environ,
         "ANSIBLE_COLLECTIONS_PATH": str(site["work"] / "collections"),
         "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PIPELINING": "1",  # one SSH exec per task, as molecule and the demo
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         "PATH": f"{BIN}:{os.environ['PATH']}",
