@@ -21,11 +21,13 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 
 # The stages of `make test`, timed by tests/tools/stages.py (docs/lab.md#the-stages-of-make-test):
 # one after the other, except that the CPU-bound stages that time nothing (the linters,
-# ansible-test, the module tests, the ansible-core matrix), then the migration lab test, run
-# niced in the background beside the collection's integration tests. A table of every stage's wall time ends the output.
+# ansible-test, the module tests, the ansible-core matrix), then the migration lab test and
+# the molecule migrate scenario, run niced in the background beside the collection's
+# integration tests. A table of every stage's wall time ends the output.
 TEST_STAGES ?= test-vm test-runtime test-runtime-hosts \
 	'test-collection-integration | lint test-build sanity units test-collection-modules lint-ansible \
-	changelog-lint test-ansible-matrix test-collection-migrate' test-lab test-molecule test-drill
+	changelog-lint test-ansible-matrix test-collection-migrate test-molecule-migrate' test-lab test-molecule \
+	test-drill
 test: deps
 	@$(BIN)/python tests/tools/stages.py --make '$(MAKE)' $(TEST_STAGES)
 	@echo ">> make test: all green"
@@ -96,17 +98,14 @@ endef
 # inside booted lab hosts (tests/lab/runtime_hosts.py, docs/lab.md): bullseye's python3 3.9 and
 # trixie's 3.13, as root in the container, the runtime installed from its wheel into a venv with
 # no index, each release's own keepalived as the reference peer. Fails unless each host runs the
-# expected Python and its tests pass with no skip. Both hosts run at once; bullseye (the floor,
-# where the 3.9 fallbacks live) runs all of daemon and interop, trixie interop and the daemon
-# tests of the lifecycle, timer, reload, notify, script and systemd paths (the time budget of
-# `make test`). RUNTIME_HOSTS_BULLSEYE / RUNTIME_HOSTS_TRIXIE are the pytest arguments.
+# expected Python and its tests pass with no skip. Both hosts run at once, each all of
+# tests/daemon and tests/interop. RUNTIME_HOSTS_BULLSEYE / RUNTIME_HOSTS_TRIXIE are the pytest
+# arguments.
 # test_track_process.py is left out: the kernel's process-events connector exists only in the
 # initial network namespace, which a container cannot reach (keepalived gets no events there
 # either); test-runtime runs it on the build host, where the daemon subscribes in pid 1's.
 RUNTIME_HOSTS_BULLSEYE ?= tests/daemon tests/interop --deselect tests/daemon/test_track_process.py
-RUNTIME_HOSTS_TRIXIE ?= tests/interop tests/daemon/test_lifecycle.py tests/daemon/test_timer.py \
-	tests/daemon/test_reload.py tests/daemon/test_systemd_metrics.py \
-	tests/daemon/test_script_security.py tests/daemon/test_notify.py
+RUNTIME_HOSTS_TRIXIE ?= $(RUNTIME_HOSTS_BULLSEYE)
 .PHONY: test-runtime-hosts
 test-runtime-hosts: deps
 	@echo ">> runtime tests in lab hosts: Python 3.9 (bullseye), 3.13 (trixie)"

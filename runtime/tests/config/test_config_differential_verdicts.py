@@ -8,12 +8,16 @@ hand-picked: every keyword whose handler is a `Flag` in vipkeeper's registry is 
 every block that has it, with an argument of each kind.
 
 keepalived runs in a namespace with eth0 (addressed); vipkeeper runs in-process with the
-same interface list.
+same interface list. The keepalived -t runs of the module's cases are started together, a few
+at a time (REFERENCE_JOBS), before its first case: each is a process of its own on a file of
+its own, so running them side by side changes no verdict, and each test still compares its own
+case's exit code (a case without a run fails).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -497,6 +501,20 @@ CASES: list[tuple[str, str]] = [
 ]
 
 
+def flag_text(context: str, keyword: str, arg: str) -> str | None:
+    return render_in(context, f"{NEEDS.get(keyword, '')}    {keyword} {arg}")
+
+
+# Every compared case, by name: the config each test builds (checked against the one run).
+COMPARED: dict[str, str | None] = {
+    **{f"{c}-{k}-{a}": flag_text(c, k, a) for c, k, a in (p.values for p in FLAGS)},
+    **{f"bare-{c}-{k}": render_in(c, f"    {k}") for c, k in (p.values for p in BARE)},
+    **{f"{c}-{line}": render_in(c, f"    {line}") for c, line in OTHER_FLAGS},
+    **dict(CASES),
+}
+REFERENCE_JOBS = 8  # keepalived -t runs at once: each mostly waits on exec and the file system
+
+
 @pytest.fixture(scope="module")
 def node() -> Iterator[Node]:
     """A namespace with eth0 addressed."""
@@ -510,10 +528,26 @@ def _write(node: Node, text: str, name: str) -> Path:
     return path
 
 
-def verdicts(node: Node, text: str, name: str) -> tuple[int, str, int, list[str]]:
-    path = _write(node, text, name)
-    k_rc, k_err = keepalived_t(node, path, "-i", "node1")
-    res = load(path, "node1", interface_exists={"eth0", "lo"}.__contains__)
+@pytest.fixture(scope="module")
+def reference(node: Node) -> dict[str, tuple[str, int, str]]:
+    """Each compared case's config and `keepalived -t -i node1` verdict: exit code, stderr."""
+
+    def run(name: str, text: str) -> tuple[str, int, str]:
+        k_rc, k_err = keepalived_t(node, _write(node, text, name), "-i", "node1")
+        return text, k_rc, k_err
+
+    cases = [(name, text) for name, text in COMPARED.items() if text is not None]
+    with ThreadPoolExecutor(REFERENCE_JOBS) as pool:
+        runs = list(pool.map(lambda case: run(*case), cases))
+    return {name: ran for (name, _), ran in zip(cases, runs)}
+
+
+def verdicts(
+    node: Node, reference: dict[str, tuple[str, int, str]], text: str, name: str
+) -> tuple[int, str, int, list[str]]:
+    ran, k_rc, k_err = reference[name]
+    assert ran == text, f"keepalived -t ran another config for {name}"
+    res = load(_write(node, text, name), "node1", interface_exists={"eth0", "lo"}.__contains__)
     return k_rc, k_err, res.exit_code, [d.format() for d in res.diagnostics]
 
 
@@ -534,31 +568,39 @@ def test_reference_lacks(node: Node, context: str, keyword: str) -> None:
 
 
 @pytest.mark.parametrize(("context", "keyword", "arg"), FLAGS)
-def test_flag_with_argument(node: Node, context: str, keyword: str, arg: str) -> None:
-    text = render_in(context, f"{NEEDS.get(keyword, '')}    {keyword} {arg}")
+def test_flag_with_argument(
+    node: Node, reference: dict[str, tuple[str, int, str]], context: str, keyword: str, arg: str
+) -> None:
+    text = flag_text(context, keyword, arg)
     assert text is not None
-    k_rc, k_err, v_rc, v_diags = verdicts(node, text, f"{context}-{keyword}-{arg}")
+    k_rc, k_err, v_rc, v_diags = verdicts(node, reference, text, f"{context}-{keyword}-{arg}")
     assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
 
 
 @pytest.mark.parametrize(("context", "keyword"), BARE)
-def test_keyword_without_value(node: Node, context: str, keyword: str) -> None:
+def test_keyword_without_value(
+    node: Node, reference: dict[str, tuple[str, int, str]], context: str, keyword: str
+) -> None:
     text = render_in(context, f"    {keyword}")
     assert text is not None
-    k_rc, k_err, v_rc, v_diags = verdicts(node, text, f"bare-{context}-{keyword}")
+    k_rc, k_err, v_rc, v_diags = verdicts(node, reference, text, f"bare-{context}-{keyword}")
     assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
 
 
 @pytest.mark.parametrize(("context", "line"), OTHER_FLAGS, ids=str)
-def test_other_flag_with_argument(node: Node, context: str, line: str) -> None:
+def test_other_flag_with_argument(
+    node: Node, reference: dict[str, tuple[str, int, str]], context: str, line: str
+) -> None:
     text = render_in(context, f"    {line}")
     assert text is not None
-    k_rc, k_err, v_rc, v_diags = verdicts(node, text, f"{context}-{line}")
+    k_rc, k_err, v_rc, v_diags = verdicts(node, reference, text, f"{context}-{line}")
     assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
-def test_same_exit_code(node: Node, case: tuple[str, str]) -> None:
+def test_same_exit_code(
+    node: Node, reference: dict[str, tuple[str, int, str]], case: tuple[str, str]
+) -> None:
     name, text = case
-    k_rc, k_err, v_rc, v_diags = verdicts(node, text, name)
+    k_rc, k_err, v_rc, v_diags = verdicts(node, reference, text, name)
     assert k_rc == v_rc, f"keepalived -t exit {k_rc}: {k_err}\nvipkeeper exit {v_rc}: {v_diags}"

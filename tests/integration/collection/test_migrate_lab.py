@@ -328,6 +328,7 @@ def play(site: dict[str, Any], playbook: str, *inventories: Path) -> str:
         **os.environ,
         "ANSIBLE_COLLECTIONS_PATH": str(site["work"] / "collections"),
         "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PIPELINING": "1",  # one SSH exec per task, as molecule and the demo
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         # one SSH round trip per task, not three or four (the molecule scenarios do the same)

@@ -106,6 +106,7 @@ def play(site: dict[str, Any], which: str, **extra: Any) -> str:
         **os.environ,
         "ANSIBLE_COLLECTIONS_PATH": str(site["work"] / "collections"),
         "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PIPELINING": "1",  # one SSH exec per task, as molecule and the demo
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
         "PATH": f"{BIN}:{os.environ['PATH']}",
     }

@@ -96,6 +96,7 @@ def play(site: dict[str, Any], vars_file: Path, *args: str) -> subprocess.Comple
         **os.environ,
         "ANSIBLE_COLLECTIONS_PATH": str(site["work"] / "collections"),
         "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PIPELINING": "1",  # one SSH exec per task, as molecule and the demo
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
         "PATH": f"{BIN}:{os.environ['PATH']}",
     }

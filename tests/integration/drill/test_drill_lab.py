@@ -86,6 +86,7 @@ class Lab:
             "ANSIBLE_HOST_KEY_CHECKING": "false",
             "ANSIBLE_LOCAL_TEMP": str(work / "tmp"),
             "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_PIPELINING": "1",  # one SSH exec per task, as molecule and the demo
         }
 
     def up(self) -> None:
