@@ -331,8 +331,6 @@ def play(site: dict[str, Any], playbook: str, *inventories: Path) -> str:
         "ANSIBLE_PIPELINING": "1",  # one SSH exec per task, as molecule and the demo
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        # one SSH round trip per task, not three or four (the molecule scenarios do the same)
-        "ANSIBLE_PIPELINING": "1",
         "PATH": f"{BIN}:{os.environ['PATH']}",
     }
     # the play's hosts pattern is templated before the inventory's vars exist: an extra var
