@@ -17,6 +17,19 @@ from vipkeeper.net.addrs import Addresses, AddrSpec, RouteSpec
 from vipkeeper.net.record import RecordError
 
 
+@pytest.fixture(autouse=True)
+def event_loop() -> Iterator[None]:
+    """A current event loop: on Python 3.9 the Kernel's asyncio.Queue binds one when made, and
+    an earlier test's asyncio.run may have left none (the daemon makes its Kernel in its loop)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 def _spec(n: int) -> AddrSpec:
     return AddrSpec("eth0", ip_interface(f"10.213.1.{n}/24"))
 

@@ -24,7 +24,9 @@ STATIC_NEW = "fwmark 0x7/0xff table 101 priority 101"
 VIRTUAL = (
     "to 10.213.50.0/24 iif eth0 table 200 priority 200",
     "from fd00:213::/64 goto 300 priority 250",
-    "not from 10.213.51.0/24 uidrange 100-200 sport 80-90 ipproto tcp blackhole priority 300",
+    # ipproto by number: the lab hosts' minimal trees have no /etc/protocols to name it (the
+    # names are checked by the config tests)
+    "not from 10.213.51.0/24 uidrange 100-200 sport 80-90 ipproto 6 blackhole priority 300",
 )
 
 
@@ -69,12 +71,9 @@ def test_static_and_virtual_rules_follow_the_state(lab: NetLab) -> None:
     assert rule_of(b, 250)["family"] == "-6" and rule_of(b, 250)["goto"] == 300
     third = rule_of(b, 300)
     assert "not" in third, third
-    assert (third["action"], third["ipproto"], third["sport_start"], third["uid_end"]) == (
-        "blackhole",
-        "tcp",
-        80,
-        200,
-    )
+    # iproute2 names protocol 6 from /etc/protocols, or prints ipproto-6 without one
+    assert third["ipproto"] in ("tcp", "ipproto-6"), third
+    assert (third["action"], third["sport_start"], third["uid_end"]) == ("blackhole", 80, 200)
 
     # a higher priority takes over: b leaves MASTER and its virtual rules go, the static stays
     va = start_vipkeeper(lab, a, _conf(150))
