@@ -21,13 +21,13 @@ LAB_PY := $(BIN)/python tests/lab/lab.py
 
 # The stages of `make test`, timed by tests/tools/stages.py (docs/lab.md#the-stages-of-make-test):
 # one after the other, except that the CPU-bound stages that time nothing (the linters,
-# ansible-test, the module tests, the ansible-core matrix), then the migration lab test and
-# the molecule migrate scenario, run niced in the background beside the collection's
-# integration tests. A table of every stage's wall time ends the output.
+# ansible-test, the module tests, the ansible-core matrix), then the molecule migrate scenario,
+# run niced in the background beside the collection's integration tests and the migration lab
+# test. A table of every stage's wall time ends the output.
 TEST_STAGES ?= test-vm test-runtime test-runtime-hosts \
-	'test-collection-integration | lint test-build sanity units test-collection-modules lint-ansible \
-	changelog-lint test-ansible-matrix test-collection-migrate test-molecule-migrate' test-lab test-molecule \
-	test-drill
+	'test-collection-integration test-collection-migrate | lint test-build sanity units \
+	test-collection-modules lint-ansible changelog-lint test-ansible-matrix test-molecule-migrate' \
+	test-lab test-molecule test-drill
 test: deps
 	@$(BIN)/python tests/tools/stages.py --make '$(MAKE)' $(TEST_STAGES)
 	@echo ">> make test: all green"
