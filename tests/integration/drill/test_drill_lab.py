@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,12 @@ class Lab:
         )
         found = sorted(reports.glob("drill-*.json"))
         assert found, f"no report from the {fault} drill:\n{done.stdout[-6000:]}"
-        assert sorted(reports.glob("drill-*.md")), "no Markdown report"
+        [markdown] = sorted(reports.glob("drill-*.md")) or [None]
+        assert markdown is not None, "no Markdown report"
+        # the timeline picture next to it, linked from it, well-formed SVG
+        picture = markdown.with_suffix(".svg")
+        assert f"]({picture.name})" in markdown.read_text()
+        assert ET.parse(picture).getroot().tag == "{http://www.w3.org/2000/svg}svg"
         return json.loads(found[-1].read_text()), done
 
 
