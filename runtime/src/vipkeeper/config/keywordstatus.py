@@ -50,7 +50,6 @@ NO_EFFECT: dict[str, dict[str, str]] = {
         "use_vmac": "adverts and gratuitous ARPs use the interface's own MAC",
         "vmac_xmit_base": "there is no VMAC interface (use_vmac has no effect)",
         "promote_secondaries": "the interface's promote_secondaries setting is left alone",
-        "no_accept": "vipkeeper never filters traffic to the VIPs",
         "check_unicast_src": "adverts from addresses outside unicast_peer are not dropped",
         "debug": "the log level is set with `vipkeeper run --log-level`",
     },
@@ -67,12 +66,18 @@ NOTES: dict[str, dict[str, str]] = {
             "vipkeeper always sends the advert (its split-brain parting advert)"
         ),
         "vrrp_min_garp": "one gratuitous ARP/NA a burst and no delayed burst, as keepalived",
+        "nftables": (
+            "the ip/ip6 tables keepalived makes for VIPs; no VMAC rules (use_vmac has no effect)"
+        ),
+        "vrrp_iptables": (
+            "keepalived 2.2.7 has no iptables: an error, then `nftables` with its default table"
+        ),
     },
     "vrrp_instance": {
         "higher_prio_send_advert": (
             "vipkeeper always sends the advert (its split-brain parting advert)"
         ),
-        "accept": "vipkeeper never filters traffic to the VIPs",
+        "no_accept": "a MASTER drops traffic to its VIPs through the nftables table",
         "virtual_rules": "added on becoming MASTER, removed on leaving it",
     },
     "root": {"static_rules": "held from start to stop, changed by a reload"},
