@@ -228,9 +228,8 @@ def _nftables(b: Builder, node: Node, d: GlobalDraft) -> None:
         b.report(node, Code.DEFAULTED, "nftables already specified - ignoring")
         return
     name = node.args[0].text if node.args else DEFAULT_NFT_TABLE
-    if len(name) >= NFT_TABLE_MAXNAMELEN - 1 or not name:
-        problem = "empty" if not name else "too long"
-        b.bad(node, f"VRRP Error : nftables chain name {problem} - ignored")
+    if len(name) >= NFT_TABLE_MAXNAMELEN or not name:  # 2.2.7's message, and its limit
+        b.bad(node, f"nftables table name {'empty' if not name else 'too long'} - ignoring")
         return
     d.nftables = name
     d.nftables_priority = -1
