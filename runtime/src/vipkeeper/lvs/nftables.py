@@ -45,7 +45,7 @@ from typing import Any
 from vipkeeper._compat import wait_for, zip_strict
 from vipkeeper.config.model import LbKind
 from vipkeeper.lvs.dataplane import DataplaneError
-from vipkeeper.lvs.libnft import LibNft, NftError
+from vipkeeper.net.libnft import LibNft, NftError
 from vipkeeper.lvs.model import (
     Dest,
     DestKey,
