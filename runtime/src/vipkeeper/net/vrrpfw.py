@@ -31,11 +31,10 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from vipkeeper._compat import SLOTS
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.net.libnft import LibNft
 
 __all__ = ["DEFAULT_TABLE", "FwAddr", "FwSettings", "VrrpFirewall", "build_commands"]
