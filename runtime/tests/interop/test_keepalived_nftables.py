@@ -36,7 +36,7 @@ ADDRS = ("10.213.1.1/24", "fd13::1/64")
 VIP4, EVIP4, VIP6, VIPLL = "10.213.1.100", "10.213.1.101", "fd13::100", "fe80::100"
 
 
-def conf(globals_: str, priority: int = 100, vip4: str = VIP4) -> str:
+def conf(globals_: str, priority: int = 100, vip4: str = VIP4, extra: str = "") -> str:
     """Two instances, IPv4 (a VIP and an eVIP) and IPv6 (a global and a link-local VIP)."""
     return f"""global_defs {{
   router_id fw
@@ -61,6 +61,7 @@ vrrp_instance VI_6 {{
   virtual_router_id 62
   version 3
   priority {priority}
+  {extra}
   advert_int 1
   virtual_ipaddress {{
     {VIPLL}/64
@@ -70,13 +71,22 @@ vrrp_instance VI_6 {{
 """
 
 
+# name -> (global_defs lines, table name, VI_6 lines)
 VARIANTS = {
-    "strict": ("vrrp_strict", "keepalived"),
+    "strict": ("vrrp_strict", "keepalived", ""),
     "nftables-name-priority-counters": (
         "vrrp_strict\n  nftables vk_fw\n  nftables_priority -5\n  nftables_counters",
         "vk_fw",
+        "",
     ),
-    "iptables": ("vrrp_strict\n  vrrp_iptables", "keepalived"),
+    "iptables": ("vrrp_strict\n  vrrp_iptables", "keepalived", ""),
+    # the link-local VIP matched by interface name, then by index again
+    "dont-track-primary": ("vrrp_strict", "keepalived", "dont_track_primary"),
+    "dont-track-primary-ifindex": (
+        "vrrp_strict\n  nftables_ifindex",
+        "keepalived",
+        "dont_track_primary",
+    ),
 }
 
 
@@ -117,8 +127,8 @@ def emptied(text: str) -> bool:
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_same_tables_as_keepalived_master_then_backup(lab: NetLab, variant: str) -> None:
-    globals_, name = VARIANTS[variant]
-    text = conf(globals_)
+    globals_, name, extra = VARIANTS[variant]
+    text = conf(globals_, extra=extra)
     ka_node = lab.add_node("ka", addrs=ADDRS)
     ka = keepalived_in(lab, ka_node).start(text)
     with NetLab() as lab2:
@@ -131,11 +141,14 @@ def test_same_tables_as_keepalived_master_then_backup(lab: NetLab, variant: str)
         assert vk.state("VI_4") == vk.state("VI_6") == "MASTER"
         master_ka, master_vk = as_2_2_7(tables(ka_node, name)), tables(vk_node, name)
         assert master_vk == master_ka, (master_vk, master_ka)
+        by_name = bool(extra) and "nftables_ifindex" not in globals_
+        ll_set = "set vips_link_local_name {" if by_name else "set vips_link_local {"
+        assert ll_set in master_ka and "vips_link_local" in master_ka.replace(ll_set, ""), master_ka
 
         # A higher-priority keepalived in each lab pushes both back to BACKUP.
         for lb in (lab, lab2):
             peer = lb.add_node("peer", addrs=("10.213.1.2/24", "fd13::2/64"))
-            keepalived_in(lb, peer).start(conf(globals_, priority=200))
+            keepalived_in(lb, peer).start(conf(globals_, priority=200, extra=extra))
         assert vk.wait_state("BACKUP", 15, "VI_4") is not None, vk.log()
         assert vk.wait_state("BACKUP", 15, "VI_6") is not None, vk.log()
         for node in (ka_node, vk_node):
