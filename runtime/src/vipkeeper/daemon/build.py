@@ -367,7 +367,9 @@ def firewall_addrs(inst: m.VrrpInstanceConfig, g: m.GlobalDefs) -> tuple[FwAddr,
     for v in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded):
         dev = v.dev or inst.interface or ""
         by_name = (
-            not g.nftables_ifindex
+            v.address.version == 6
+            and v.address.ip.is_link_local
+            and not g.nftables_ifindex
             and inst.dont_track_primary
             and (dev == inst.interface or v.no_track)
         )

@@ -243,11 +243,25 @@ class VrrpFirewall:
         wanted = frozenset(addrs)
         if wanted == self.applied:
             return False
-        made = set(self.made)
+        present = self._present()
+        made = {p for p in self.made if p in present or p not in ("ip", "ip6")}
+        if "ip6" not in made:
+            made -= {"vips_link_local", "vips_link_local_name"}
         self._lib().run(build_commands(self.settings, made, wanted))
         self.made = made
         self.applied = wanted
         return True
+
+    def _present(self) -> set[str]:
+        """The families whose table of this name exists: one deleted behind the daemon's back
+        (`nft flush ruleset`) is built again, never written to (a command on a missing table
+        crashes Debian 11's libnftables 0.9.8)."""
+        found = self._lib().run([{"list": {"tables": None}}])
+        return {
+            o["table"]["family"]
+            for o in found
+            if "table" in o and o["table"].get("name") == self.settings.table
+        }
 
     def remove(self) -> None:
         """Delete the tables this daemon made (keepalived's nft_end on stop)."""
