@@ -24,6 +24,7 @@ SIGKILL, the next start discards them before the first MASTER.
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 
 import pytest
@@ -219,5 +220,23 @@ def test_sigterm_removes_and_a_start_after_sigkill_discards(lab: NetLab) -> None
     assert fresh is not None and vk.state("VI_4") == "BACKUP", (ruleset(node), vk.log())
     assert wait_for(lambda: holds(ruleset(node), "10.213.1.102"), 15) is not None, vk.log()
     assert VIP4 not in ruleset(node)
+    assert vk.stop() == 0, vk.log()
+    assert ruleset(node) == "", vk.log()
+
+
+def test_a_reload_that_changes_the_table_rebuilds_it(lab: NetLab) -> None:
+    """A reload that changes the table's name or priority deletes the old tables and builds the
+    new ones; a MASTER's VIPs stay in the new sets (not compared with keepalived's reload)."""
+    node = lab.add_node("vk", addrs=ADDRS)
+    vk = start_vipkeeper(lab, node, conf("vrrp_strict"))
+    assert wait_for(lambda: holds(ruleset(node), VIP4, VIP6), 15) is not None, vk.log()
+    vk.write_config(conf("vrrp_strict\n  nftables vk_fw\n  nftables_priority -7"))
+    vk.signal(signal.SIGHUP)
+    rebuilt = wait_for(lambda: "table ip vk_fw" in ruleset(node), 10)
+    assert rebuilt is not None, (ruleset(node), vk.log())
+    rules = ruleset(node)
+    assert "keepalived" not in rules and "priority filter - 7" in rules, rules
+    assert holds(tables(node, "vk_fw"), VIP4, EVIP4, VIP6, VIPLL), rules
+    assert vk.state("VI_4") == "MASTER"
     assert vk.stop() == 0, vk.log()
     assert ruleset(node) == "", vk.log()
