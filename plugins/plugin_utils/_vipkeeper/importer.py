@@ -610,6 +610,14 @@ def import_fleet(
         ):
             if config.get(key):
                 report.no(f"{host}: {key} is not modelled")
+        # vipkeeper's own block: keepalived refuses it, and the import's first deploy may
+        # still run keepalived, so it is named rather than carried over
+        split_brain = sorted(marked(config.get("vipkeeper") or {}))
+        if split_brain:
+            report.no(
+                f"{host}: the vipkeeper {{ }} block ({', '.join(split_brain)}) is not imported:"
+                " set vipkeeper_split_brain for this host once it runs vipkeeper"
+            )
     return {
         "vipkeeper_clusters": clusters,
         "lock": lock,

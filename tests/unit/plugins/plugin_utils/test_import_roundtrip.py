@@ -433,6 +433,18 @@ def test_track_process_is_reported() -> None:
     assert "lb1: track_processes is not modelled" in fragment["unsupported"]
 
 
+def test_vipkeeper_block_is_reported() -> None:
+    text = "vipkeeper {\n  takeover_guard 0.03\n  conflict_interval 2\n}\n" + NGINX["lb1"][1]
+    fleet = {"lb1": (NGINX["lb1"][0], text), "lb2": NGINX["lb2"]}
+    facts = {h: _facts(h, a) for h, (a, _text) in fleet.items()}
+    configs = {h: export(_load(t, h)) for h, (_addrs, t) in fleet.items()}
+    fragment = import_fleet(configs, facts)
+    assert fragment["unsupported"] == [
+        "lb1: the vipkeeper { } block (conflict_interval, takeover_guard) is not imported:"
+        " set vipkeeper_split_brain for this host once it runs vipkeeper"
+    ]
+
+
 def test_foreign_unicast_peer_is_reported() -> None:
     fleet = dict(UNICAST3)
     del fleet["n3"]
