@@ -151,8 +151,11 @@ class Bench:
             raise RuntimeError(f"{tag}: {done.stdout[-6000:]}{done.stderr[-2000:]}")
         recap = re.findall(r"^\S+\s+: ok=\d+\s+changed=(\d+)", done.stdout, re.M)
         changed = sum(int(n) for n in recap)
+        # tasks the hosts evaluated (ok + skipped, changed is within ok): all hosts together
+        seen = re.findall(r"^\S+\s+: ok=(\d+)\s.*skipped=(\d+)", done.stdout, re.M)
         row = {"run": tag, "wall": round(wall, 1), "per_host": round(wall / self.lbs, 2),
-               "changed": changed, "load_before": before, "load_after": load()}  # fmt: skip
+               "changed": changed, "tasks": sum(int(a) + int(b) for a, b in seen),
+               "load_before": before, "load_after": load()}  # fmt: skip
         if self.profile:
             row["profile"] = re.findall(r"^TASKTIME (.*)$", done.stdout, re.M)
         # printed at once: survives a later failure
@@ -238,7 +241,8 @@ def main() -> int:
         results[lbs] = rows
         for row in rows:
             print(f"{lbs} hosts {row['run']:<20} wall {row['wall']:6.1f}s  per host "
-                  f"{row['per_host']:5.2f}s  changed {row['changed']:3d}  load {row['load_before']}"
+                  f"{row['per_host']:5.2f}s  changed {row['changed']:3d}  tasks {row['tasks']:4d}"
+                  f"  load {row['load_before']}"
                   f" -> {row['load_after']}  outage {row.get('outage', '-')}",
                   flush=True)  # fmt: skip
             for line in row.get("profile", []):
