@@ -208,7 +208,22 @@ class ActionModule(ActionBase):
             self._display.warning("vipkeeper plan: " + text)
         clusters = the_plan.for_host(host)
         self._auth_check(clusters, task_vars)
-        content = render_host(the_plan, host, self._template_text(), self._arg("global_defs", {}))
+        split_brain = self._arg("split_brain")
+        if split_brain is None:
+            split_brain = self._inventory(task_vars, "vipkeeper_split_brain", {})
+        try:
+            content = render_host(
+                the_plan,
+                host,
+                self._template_text(),
+                self._arg("global_defs", {}),
+                daemon=daemon,
+                split_brain=split_brain,
+            )
+        except PlanError as exc:
+            raise AnsibleActionFail(
+                "vipkeeper render refused:\n- " + "\n- ".join(exc.errors)
+            ) from None
         instances = [
             {"name": i.name, "cluster": c.name, "vrid": i.vrid, "state": i.member(host).state}
             for c in clusters

@@ -85,7 +85,8 @@ _value:
     - C(clusters) maps each cluster name to its C(hosts), C(sync_group), C(instances) (one per
       address family, each with name, family, vrid, version, advert_int, preempt, unicast,
       mcast_group, auth_pass, vips, domains and members with host, interface, priority, state,
-      address and peers), C(scripts) and C(virtual_servers).
+      address and peers), C(scripts), C(virtual_servers) and C(split_brain) (the cluster's
+      checked split-brain settings for the vipkeeper daemon; empty when unset).
     - C(lock) holds the VRID and group of every cluster and family, to pass back as O(lock).
     - C(warnings) lists the warnings (for example one-host clusters).
   type: dict

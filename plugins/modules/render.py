@@ -31,7 +31,10 @@ description:
     and the site-wide C(vipkeeper_auth_secret). A VRRPv2 instance that would be rendered without
     authentication although the inventory has a secret for its cluster (or a site-wide secret)
     fails the task, naming the cluster; one without any secret is rendered with a warning.
-  - The same config is rendered for hosts running vipkeeper and hosts running keepalived.
+  - The same config is rendered for hosts running vipkeeper and hosts running keepalived, except
+    the split-brain settings (O(split_brain) and each cluster's C(split_brain)), rendered as a
+    top-level C(vipkeeper) block for the vipkeeper daemon only; a keepalived host that any of
+    them reaches fails the task, naming the host (C(keepalived -t) rejects the block).
 author:
   - vipkeeper maintainers (@vipkeeper)
 options:
@@ -76,8 +79,18 @@ options:
     description:
       - A Jinja2 template (searched like M(ansible.builtin.template) sources) that replaces the
         built-in one. It receives C(host), C(clusters) (the plan of this host's clusters) and
-        C(global_defs), and the filters C(kvalue) and C(kblock).
+        C(global_defs), C(vipkeeper) (this host's split-brain keywords, empty for none), and
+        the filters C(kvalue) and C(kblock).
     type: str
+  split_brain:
+    description:
+      - Site-wide split-brain settings of the vipkeeper daemon - C(conflict_detection),
+        C(conflict_interval), C(takeover_guard), C(conflict_notify) (docs/split-brain.md).
+        Defaults to the inventory's C(vipkeeper_split_brain).
+      - Merged with the C(split_brain) of this host's clusters (a cluster's key wins; two
+        clusters of the host that disagree are an error naming both) into one C(vipkeeper)
+        block. Empty - no block, the daemon's defaults.
+    type: dict
   global_defs:
     description:
       - Keywords added to C(global_defs). C(router_id) defaults to the short host name;
@@ -159,6 +172,13 @@ EXAMPLES = r"""
     secrets: "{{ vipkeeper_secrets }}"
     settings:
       mcast_unique: true
+
+- name: Report VIP conflicts every 2 s and guard takeovers for 30 ms (vipkeeper only)
+  vipkeeper.vrrp.render:
+    dest: /etc/vipkeeper/keepalived.conf
+    split_brain:
+      conflict_interval: 2
+      takeover_guard: 0.03
 
 - name: Large sites - plan once, render everywhere
   block:

@@ -28,6 +28,14 @@ options:
     description: The Python distribution whose installed version RV(venv) reports.
     type: str
     default: vipkeeper
+  extra_distributions:
+    description:
+      - More Python distributions whose installed version in the venv RV(distributions) reports
+        (for example C(prometheus-client), the runtime's C(metrics) extra).
+      - Read from their C(dist-info) only, with no interpreter start.
+    type: list
+    elements: str
+    default: []
   control_socket:
     description: vipkeeper's control socket, asked for the running daemon's version.
     type: path
@@ -81,6 +89,13 @@ venv:
   returned: always
   type: dict
   sample: {exists: true, version: 0.2.0}
+distributions:
+  description:
+    - Per distribution of O(extra_distributions) - its installed version in the venv, or null
+      (not installed, no venv, or several C(dist-info) directories).
+  returned: always
+  type: dict
+  sample: {prometheus-client: 0.21.1}
 running:
   description: C(version) and C(pid) the running vipkeeper reports, or null when none answers.
   returned: always
@@ -128,6 +143,7 @@ def main():
         argument_spec={
             "venv": {"type": "path", "default": "/opt/vipkeeper"},
             "distribution": {"type": "str", "default": "vipkeeper"},
+            "extra_distributions": {"type": "list", "elements": "str", "default": []},
             "control_socket": {"type": "path", "default": "/run/vipkeeper/control.sock"},
             "services": {"type": "list", "elements": "str", "default": ["vipkeeper", "keepalived"]},
             "packages": {"type": "list", "elements": "str", "default": []},
@@ -144,6 +160,9 @@ def main():
     module.exit_json(
         changed=False,
         venv=hoststate.venv_state(run, p["venv"], p["distribution"]),
+        distributions={
+            name: hoststate.dist_version(p["venv"], name) for name in p["extra_distributions"]
+        },
         running=hoststate.running_state(p["control_socket"]),
         services=hoststate.service_states(run, p["services"]),
         packages=hoststate.package_states(run, p["packages"]),

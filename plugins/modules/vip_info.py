@@ -130,6 +130,13 @@ instances:
       type: dict
     faults: {description: Trackers holding FAULT (vipkeeper)., type: list, elements: str}
     vips: {description: C(address) and C(prefix) of each VIP., type: list, elements: dict}
+    conflicts:
+      description:
+        - The VIP conflicts going on (vipkeeper; keepalived has none) - another MAC claims a VIP
+          of this instance (docs/split-brain.md). Each has C(address), C(mac), C(interface) and
+          C(first_seen_ago) (seconds).
+      type: list
+      elements: dict
 vips:
   description: One row per VIP (the instances' VIPs and O(vips)).
   returned: always

@@ -189,6 +189,7 @@ def print_report(doc: dict[str, Any], status: dict[str, Any], record: Path) -> N
         f"{shown(BIN / 'ansible-playbook')} -i {DIR / 'inventory'} vipkeeper.vrrp.assert"
     )
     say(f"Drill report: {record.with_suffix('.md')} (and .json); playbook logs: {DIR}/*.log")
+    say(f"Drill timeline (open in a browser): {record.with_suffix('.svg')}")
     say("Run the demo again: make demo        Tear it down: make demo-down")
 
 

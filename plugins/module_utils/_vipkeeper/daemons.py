@@ -83,6 +83,11 @@ def instance(name, state, **fields):
         },
         "faults": list(fields.get("faults") or []),
         "vips": vips,
+        "conflicts": [
+            {key: item.get(key) for key in ("address", "mac", "interface", "first_seen_ago")}
+            for item in fields.get("conflicts") or []
+            if isinstance(item, dict)
+        ],
     }
 
 
@@ -102,6 +107,7 @@ def from_vipkeeper_status(status):
                 last_transition=item.get("last_transition"),
                 faults=item.get("faults"),
                 vips=item.get("vips"),
+                conflicts=item.get("conflicts"),
             )
         )
     return found

@@ -27,6 +27,7 @@ ARGUMENT_SPEC = {
     "plan": {"type": "dict"},
     "template": {"type": "str"},
     "global_defs": {"type": "dict", "default": {}},
+    "split_brain": {"type": "dict"},
     "host": {"type": "str"},
     "mode": {"type": "raw"},
     "owner": {"type": "str"},

@@ -392,6 +392,9 @@ def _notify(
         cmd = command(notify.get(field), f"{where}: notify_{field}", report)
         if cmd is not None:
             options[f"notify_{field}"] = cmd
+    # a bare `notify_deleted` (no command) still tells the notify scripts DELETED, not FAULT
+    if notify.get("send_deleted") and "notify_deleted" not in options:
+        options["notify_deleted"] = True
     return out, options
 
 

@@ -113,6 +113,8 @@ class ClusterPlan:
     instances: tuple[Instance, ...]
     scripts: tuple[Script, ...] = ()
     virtual_servers: tuple[Mapping[str, Any], ...] = ()
+    # the cluster's split_brain settings, checked (splitbrain.py); the vipkeeper daemon only
+    split_brain: tuple[tuple[str, Any], ...] = ()
 
     @property
     def sync_group(self) -> str | None:
@@ -159,6 +161,7 @@ class Plan:
                 "instances": [_instance_dict(i, redact) for i in cluster.instances],
                 "scripts": [_script_dict(s) for s in cluster.scripts],
                 "virtual_servers": [dict(v) for v in cluster.virtual_servers],
+                "split_brain": dict(cluster.split_brain),
             }
         return {"clusters": clusters, "lock": self.lock(), "warnings": list(self.warnings)}
 
@@ -305,6 +308,7 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
                 tuple(instances),
                 scripts,
                 tuple(raw.get("virtual_servers", ())),
+                tuple((raw.get("split_brain") or {}).items()),
             )
         )
     return Plan(tuple(clusters), tuple(data.get("warnings", ())))

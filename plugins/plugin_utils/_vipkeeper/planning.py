@@ -48,6 +48,10 @@ from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.model im
     Settings,
     plan_from_dict,
 )
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.splitbrain import (
+    check_split_brain,
+    cluster_conflicts,
+)
 from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.schema import (
     NAME_RE,
     ClusterSpec,
@@ -140,6 +144,7 @@ def plan(
         )
         for spec in specs
     ]
+    cluster_conflicts(planned, problems)
     if problems.errors:
         raise PlanError(problems.errors, problems.warnings)
     return Plan(tuple(planned), tuple(problems.warnings))
@@ -235,12 +240,14 @@ def _plan_cluster(
                 options=tuple(opts["instance_options"].items()),
             )
         )
+    split_brain = check_split_brain(opts["split_brain"], f"{where}: split_brain", problems)
     return ClusterPlan(
         spec.name,
         tuple(h.name for h in spec.hosts),
         tuple(instances),
         spec.scripts,
         spec.virtual_servers,
+        tuple(split_brain.items()),
     )
 
 

@@ -12,6 +12,9 @@ import jinja2
 from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.planning import (
     Plan,
 )
+from ansible_collections.vipkeeper.vrrp.plugins.plugin_utils._vipkeeper.splitbrain import (
+    host_block,
+)
 
 _BARE = re.compile(r"^[A-Za-z0-9_./:@+=,%-]+$")
 
@@ -22,6 +25,13 @@ DEFAULT_TEMPLATE = """\
 global_defs {
 {{ global_defs | kblock(1) }}
 }
+{% if vipkeeper %}
+
+# vipkeeper daemon only (docs/split-brain.md): keepalived -t rejects this block
+vipkeeper {
+{{ vipkeeper | kblock(1) }}
+}
+{% endif %}
 {% for cluster in clusters %}
 {%   for script in cluster.scripts %}
 
@@ -194,13 +204,22 @@ def render_host(
     host: str,
     template_text: str | None = None,
     global_defs: Mapping[str, Any] | None = None,
+    *,
+    daemon: str = "vipkeeper",
+    split_brain: Mapping[str, Any] | None = None,
 ) -> str:
-    """This host's config: every instance it is a member of, with its scripts and servers."""
+    """This host's config: every instance it is a member of, with its scripts and servers.
+
+    `split_brain` is the site-wide setting (vipkeeper_split_brain); merged with the clusters'
+    into the `vipkeeper { }` block for the vipkeeper daemon (PlanError: bad or conflicting
+    settings, or any setting for a keepalived host)."""
     clusters = plan.for_host(host)
+    block = host_block(clusters, host, daemon, split_brain)
     defs: dict[str, Any] = {"router_id": host.split(".", maxsplit=1)[0]}
-    if any(c.scripts or any(i.notify for i in c.instances) for c in clusters):
+    hooks = "conflict_notify" in block
+    if hooks or any(c.scripts or any(i.notify for i in c.instances) for c in clusters):
         defs.update({"enable_script_security": True, "script_user": "root"})
     defs.update(global_defs or {})
     template = _template(template_text or DEFAULT_TEMPLATE)
-    text = template.render(host=host, clusters=clusters, global_defs=defs)
+    text = template.render(host=host, clusters=clusters, global_defs=defs, vipkeeper=block)
     return re.sub(r"\n{3,}", "\n\n", text)

@@ -173,6 +173,20 @@ FWM = (
     "virtual_server fwmark 5 {{\n    lb_algo rr\n    lb_kind {1}\n{0}"
     "    real_server 10.213.30.10{2} {{\n        weight 1\n    }}\n}}\n"
 )
+# a `group` virtual server: the group's entries, then the service's own extra lines
+VSG = (
+    "virtual_server_group G {{\n{0}}}\nvirtual_server group G {{\n    lb_algo rr\n"
+    "    lb_kind DR\n{1}    real_server 10.213.30.10{2} {{\n        weight 1\n    }}\n}}\n"
+)
+# a service by address on port 80: its forwarding method, its own lines, a real server's port
+VSA = (
+    "virtual_server 10.213.30.1 80 {{\n    protocol TCP\n    lb_algo rr\n    lb_kind {0}\n{1}"
+    "    real_server 10.213.30.10{2} {{\n        weight 1\n    }}\n}}\n"
+)
+GM = "    fwmark 5\n"  # a fwmark entry
+GA = "    10.213.30.1 80\n"  # an address entry
+PROTO = "    protocol TCP\n"
+HA = "    ha_suspend\n"
 ESCAPED = (INSTANCE % "").replace("{", "{{").replace("}", "}}")
 RULES = "{}_rules {{\n    {}\n}}\n" + ESCAPED
 VRULES = (
@@ -279,6 +293,47 @@ CASES: list[tuple[str, str]] = [
     ("fwmark-no-protocol-no-rs-port", FWM.format("", "DR", "")),
     ("fwmark-nat-rs-port", FWM.format("", "NAT", " 80")),
     ("fwmark-tun-rs-port", FWM.format("", "TUN", " 80")),
+    # the same rules for a `group` service: by fwmark when its group has fwmark entries only,
+    # by address when it has any address entry; ha_suspend is cleared with any fwmark
+    ("group-fwmark-protocol", VSG.format(GM, PROTO, "")),
+    ("group-fwmark-no-protocol", VSG.format(GM, "", "")),
+    ("group-fwmark-protocol-rs-port", VSG.format(GM, PROTO, " 80")),
+    ("group-fwmark-no-protocol-rs-port", VSG.format(GM, "", " 80")),
+    ("group-address-protocol", VSG.format(GA, PROTO, " 80")),
+    ("group-address-no-protocol", VSG.format(GA, "", " 80")),
+    ("group-mixed-protocol", VSG.format(GA + GM, PROTO, " 80")),
+    ("group-mixed-no-protocol", VSG.format(GM + GA, "", " 80")),
+    ("group-empty-protocol", VSG.format("", PROTO, " 80")),
+    ("group-empty-no-protocol", VSG.format("", "", " 80")),
+    ("group-fwmark-ha-suspend", VSG.format(GM, HA, "")),
+    ("group-address-ha-suspend", VSG.format(GA, PROTO + HA, " 80")),
+    ("group-mixed-ha-suspend", VSG.format(GA + GM, PROTO + HA, " 80")),
+    ("fwmark-ha-suspend", FWM.format(HA, "DR", "")),
+    # real and sorry server ports against the service's (keepalived resets them unless NAT)
+    ("port-dr-mismatch", VSA.format("DR", "", " 8080")),
+    ("port-tun-mismatch", VSA.format("TUN", "", " 8080")),
+    ("port-nat-mismatch", VSA.format("NAT", "", " 8080")),
+    ("port-dr-same", VSA.format("DR", "", " 80")),
+    ("port-dr-none", VSA.format("DR", "", "")),
+    (
+        "port-dr-rs-nat-mismatch",
+        VSA.format("DR", "", " 8080").replace("weight 1", "lvs_method NAT"),
+    ),
+    (
+        "port-nat-rs-dr-mismatch",
+        VSA.format("NAT", "", " 8080").replace("weight 1", "lvs_method DR"),
+    ),
+    ("sorry-dr-mismatch", VSA.format("DR", "    sorry_server 10.213.30.9 8080\n", " 80")),
+    ("sorry-dr-same", VSA.format("DR", "    sorry_server 10.213.30.9 80\n", " 80")),
+    ("sorry-nat-mismatch", VSA.format("NAT", "    sorry_server 10.213.30.9 8080\n", " 80")),
+    ("sorry-fwmark-port", FWM.format("    sorry_server 10.213.30.9 80\n", "DR", "")),
+    ("sorry-fwmark-nat-port", FWM.format("    sorry_server 10.213.30.9 80\n", "NAT", "")),
+    ("group-address-port-mismatch", VSG.format(GA, PROTO, " 8080")),
+    ("group-address-port-none", VSG.format(GA, PROTO, "")),
+    ("group-two-address-ports", VSG.format(GA + "    10.213.30.2 81\n", PROTO, " 80")),
+    ("group-address-nat-mismatch", VSG.format(GA, PROTO, " 8080").replace("DR", "NAT")),
+    ("group-sorry-mismatch", VSG.format(GA, PROTO + "    sorry_server 10.213.30.9 8080\n", " 80")),
+    ("group-fwmark-sorry-port", VSG.format(GM, "    sorry_server 10.213.30.9 80\n", "")),
     # invalid addresses inside virtual_rules / static_rules, and the neighbours
     ("static-rule-bad-from", RULES.format("static", "from 10.213.0.300 table 100 priority 5")),
     ("static-rule-bad-to", RULES.format("static", "to bogus table 100 priority 5")),

@@ -385,3 +385,52 @@ def test_diagnostics_carry_the_included_file(conf: Conf, tmp_path: object) -> No
         err.format()
         == f"({tmp_path / 'inst.inc'}: Line 7) priority: number '0' outside range [1, 255]"
     )
+
+
+def test_server_ports_are_corrected_as_keepalived_does(conf: Conf) -> None:
+    """keepalived -t 2.2.7 reports a DR/TUN real or sorry server whose port differs from its
+    service's (exit 5) and then runs with the service's port, which its checkers connect to; a
+    fwmark service's ports are cleared; NAT keeps its own port; a group service keeps them."""
+    rs = "    real_server 10.213.1.%d %d {\n        weight 1\n%s    }\n"
+    res = conf(
+        "virtual_server 10.213.1.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind DR\n"
+        "    sorry_server 10.213.1.9 8080\n"
+        + rs % (2, 8080, "")
+        + rs % (3, 8080, "        lvs_method NAT\n")
+        + rs % (4, 80, "")
+        + "}\n"
+        "virtual_server fwmark 5 {\n    lb_algo rr\n    lb_kind TUN\n" + rs % (2, 443, "") + "}\n"
+        "virtual_server_group G {\n    10.213.1.1 81\n}\n"
+        "virtual_server group G {\n    protocol TCP\n    lb_algo rr\n    lb_kind DR\n"
+        + rs % (2, 8080, "")
+        + "}\n"
+    )
+    assert [(line, message) for line, _code, message in errors(res)] == [
+        (
+            5,
+            "virtual server 10.213.1.1:80 and sorry server port 8080: ports don't match"
+            " - resetting to 80",
+        ),
+        (
+            6,
+            "virtual server 10.213.1.1:80 and real server 10.213.1.2 port 8080: ports don't match"
+            " - resetting to 80",
+        ),
+        (
+            20,
+            "fwmark virtual server fwmark 5, real server 10.213.1.2 port 443: a port is"
+            " meaningless here - clearing",
+        ),
+        (
+            31,
+            "virtual server group G:[10.213.1.1 81] and real server 10.213.1.2 port 8080:"
+            " ports don't match",
+        ),
+    ]
+    assert res.exit_code == 5
+    assert res.config is not None
+    by_addr, fwmark, group = res.config.virtual_servers
+    assert [s.port for s in by_addr.real_servers] == [80, 8080, 80]
+    assert by_addr.sorry_server is not None and by_addr.sorry_server.port == 80
+    assert [s.port for s in fwmark.real_servers] == [None]
+    assert [s.port for s in group.real_servers] == [8080]

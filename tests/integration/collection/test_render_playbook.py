@@ -36,6 +36,7 @@ RENDER = """
         validate: "%(bin)s/vipkeeper check -f %%s --json"
         secrets: "{{ vipkeeper_secrets }}"
         global_defs: "{{ extra_defs | default({}) }}"
+        daemon: "{{ render_daemon | default('vipkeeper') }}"
         mode: "0640"
         backup: true
       register: rendered
@@ -243,3 +244,39 @@ def test_plan_step_avoids_foreign_vrids(site: dict[str, Any]) -> None:
         "cluster api (ipv4; hosts lb2, lb1): pinned VRID 77 is used by a foreign VRRP router"
         " (vipkeeper_avoid_vrids) in domain ipv4:10.213.41.0/24" in failed.stdout
     ), failed.stdout[-3000:]
+
+
+def test_split_brain_settings_render_for_vipkeeper_and_pass_the_check(
+    site: dict[str, Any],
+) -> None:
+    work = site["work"]
+    site_wide = {"vipkeeper_split_brain": {"conflict_interval": 2, "takeover_guard": 0.03}}
+    done = play(site, "render.yml", "-e", json.dumps(site_wide))
+    assert done.returncode == 0, done.stdout + done.stderr  # config_check ran on each file
+    for host in ("lb1", "lb2"):
+        text = (work / f"{host}.conf").read_text()
+        assert "\nvipkeeper {\n  conflict_interval 2\n  takeover_guard 0.03\n}\n" in text
+    # a keepalived host must never get the block: its render fails, naming it
+    refused = play(
+        site, "render.yml", "-e", json.dumps({**site_wide, "render_daemon": "keepalived"})
+    )
+    assert refused.returncode != 0
+    for host in ("lb1", "lb2"):
+        assert f"host {host} runs keepalived (vipkeeper_daemon)" in refused.stdout, refused.stdout
+    assert "\nvipkeeper {" in (work / "lb1.conf").read_text()  # the file was left alone
+    play(site, "render.yml")  # back to the file without the block
+
+
+def test_plan_step_names_two_clusters_that_disagree_on_split_brain(site: dict[str, Any]) -> None:
+    clusters = [
+        {"name": "web", "hosts": ["lb1", "lb2"], "interface": "eth0",
+         "vips": ["10.213.41.100/24"], "split_brain": {"takeover_guard": 0.03}},
+        {"name": "api", "hosts": ["lb2", "lb1"], "interface": "eth0",
+         "vips": ["10.213.41.101/24"], "split_brain": {"takeover_guard": "off"}},
+    ]  # fmt: skip
+    failed = play(site, "plan.yml", "-e", json.dumps({"vipkeeper_clusters": clusters}))
+    assert failed.returncode != 0
+    assert (
+        "host lb1: clusters web and api set split_brain takeover_guard differently (0.03 and off)"
+        in failed.stdout
+    ), failed.stdout

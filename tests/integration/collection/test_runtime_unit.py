@@ -253,3 +253,72 @@ def test_docs_list_every_sandbox_setting_as_the_unit_writes_it(tmp_path: Path) -
         assert f"`{key}={value}`" in table, f"{key}={value} is not in docs/runtime.md"
     assert f"rates it {MEASURED}" in section
     assert "ProtectKernelTunables" in section.split("Left out on purpose", 1)[1]
+
+
+def exec_start_metrics(unit: Path) -> list[str]:
+    """The `--metrics` argument(s) of the unit's ExecStart."""
+    argv = dict(settings(unit.read_text()))["ExecStart"].split()
+    return [argv[i + 1] for i, arg in enumerate(argv) if arg == "--metrics"]
+
+
+@pytest.mark.parametrize(
+    ("metrics", "listen"),
+    [
+        ({}, None),
+        ({"enabled": False, "port": 9100}, None),
+        ({"enabled": True}, "127.0.0.1:9650"),
+        ({"enabled": True, "address": "0.0.0.0", "port": 9100}, "0.0.0.0:9100"),
+        ({"enabled": True, "address": "::"}, "[::]:9650"),
+        ({"enabled": True, "address": "fd00::5", "port": 9650}, "[fd00::5]:9650"),
+    ],
+)
+def test_runtime_metrics_turns_the_daemons_endpoint_on(
+    tmp_path: Path, metrics: dict[str, object], listen: str | None
+) -> None:
+    unit = render(tmp_path, runtime_metrics=metrics)
+    assert exec_start_metrics(unit) == ([listen] if listen else [])
+    if listen:
+        # the daemon reads it as the role meant it (its own parser, this tree)
+        sys.path.insert(0, str(ROOT / "runtime" / "src"))
+        try:
+            from vipkeeper.daemon.metrics import parse_listen
+        finally:
+            sys.path.remove(str(ROOT / "runtime" / "src"))
+        want = metrics.get("address", "127.0.0.1"), metrics.get("port", 9650)
+        assert parse_listen(listen) == want
+
+
+def test_the_inventory_variable_vipkeeper_metrics_turns_it_on(tmp_path: Path) -> None:
+    unit = render(tmp_path, vipkeeper_metrics={"enabled": True, "port": 9101})
+    assert exec_start_metrics(unit) == ["127.0.0.1:9101"]
+
+
+@pytest.mark.parametrize(
+    ("metrics", "ok"),
+    [
+        ({"enabled": True, "address": "10.0.0.5", "port": 9650}, True),
+        ({"enabled": "yes"}, True),
+        ({"enabled": True, "port": 0}, False),
+        ({"enabled": True, "port": 70000}, False),
+        ({"enabled": True, "port": "x"}, False),
+        ({"enabled": True, "address": "[::1]"}, False),
+        ({"enabled": True, "address": "1.2.3.4 --evil"}, False),
+        ({"enabled": "maybe"}, False),
+        ({"enable": True}, False),
+        ("9650", False),
+    ],
+)
+def test_preflight_refuses_bad_metrics_settings(tmp_path: Path, metrics: object, ok: bool) -> None:
+    play = tmp_path / "preflight.yml"
+    play.write_text(PREFLIGHT.format(defaults=ROLE / "defaults" / "main.yml", role=ROLE))
+    extra = {"runtime_metrics": metrics, "ansible_python_interpreter": sys.executable}
+    result = subprocess.run(
+        [BIN / "ansible-playbook", "-i", "localhost,", play, "-e", json.dumps(extra)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        check=False,
+    )
+    assert (result.returncode == 0) is ok, result.stdout[-3000:]
+    if not ok:
+        assert "runtime_metrics (or vipkeeper_metrics) on localhost takes enabled" in result.stdout

@@ -295,3 +295,49 @@ def test_hardened_unit_runs_notify_as_another_user_and_logs_priorities(
     finally:
         on(site, "lb1", f"cp -p /root/conf.good {conf}")
     assert "ActiveState=active" in on(site, "lb1", "systemctl show vipkeeper -p ActiveState")
+
+
+SCRAPE = (
+    'python3 -c "import urllib.request as u; '
+    "print(u.urlopen('http://127.0.0.1:9650/metrics', timeout=10).read().decode())\""
+)
+
+
+def test_vipkeeper_metrics_installs_the_extra_offline_and_serves_metrics(
+    site: dict[str, Any],
+) -> None:
+    # Offline hosts (vipkeeper_offline): prometheus-client must come from the wheelhouse.
+    on_vars = clusters(site, more_vars={"vipkeeper_metrics": {"enabled": True}}, tag="-metrics")
+    first = play(site, on_vars)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr
+    assert any(p.name.startswith("prometheus_client-") for p in (site["work"] / "wheels").iterdir())
+    vip = yaml.safe_load(Path(site["inventory"]).read_text())["all"]["vars"]["lab_vips"][0]
+    for host in ("lb1", "lb2"):
+        assert "prometheus_client-" in on(site, host, "ls /var/cache/vipkeeper/wheelhouse")
+        unit = on(site, host, "systemctl show vipkeeper -p ExecStart -p ActiveState")
+        assert "--metrics 127.0.0.1:9650" in unit and "ActiveState=active" in unit, unit
+        deadline = time.monotonic() + 30
+        while True:  # a daemon that was running restarts (rolling) and needs a moment
+            done = lab("ssh", site["name"], host, SCRAPE)
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert done.returncode == 0, done.stdout + done.stderr
+        text = done.stdout
+        assert "vipkeeper_up 1.0" in text, text[:2000]
+        state = "MASTER" if host == "lb1" else "BACKUP"
+        states = [line for line in text.splitlines() if line.startswith("vipkeeper_vrrp_state{")]
+        assert any(f'state="{state}"' in line and line.endswith("} 1.0") for line in states), (
+            f"{host}: no {state} instance in\n" + "\n".join(states)
+        )
+        held = "1.0" if host == "lb1" else "0.0"
+        assert re.search(
+            r'^vipkeeper_vip_held\{[^}]*vip="' + re.escape(vip) + r'[^"]*"[^}]*\} ' + held + "$",
+            text,
+            re.M,
+        ), f"{host}: vipkeeper_vip_held of {vip} is not {held} in\n{text[:3000]}"
+    # the loopback only by default: not on the host's lab address
+    assert "127.0.0.1:9650" in on(site, "lb1", "ss -Hltn 'sport = :9650'")
+    again = play(site, on_vars)
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert set(changed(again.stdout).values()) == {0}, again.stdout[-4000:]

@@ -36,7 +36,7 @@ PLAY = """
 """
 
 
-def _run(tmp_path: Path, source: Path, wheelhouse: Path) -> str:
+def _run(tmp_path: Path, source: Path, wheelhouse: Path, **more: object) -> str:
     play = tmp_path / "wheels.yml"
     play.write_text(PLAY)
     env = {
@@ -50,6 +50,7 @@ def _run(tmp_path: Path, source: Path, wheelhouse: Path) -> str:
         "ansible_python_interpreter": sys.executable,
         "runtime_source": str(source),
         "runtime_controller_wheelhouse": str(wheelhouse),
+        **more,
     }
     res = subprocess.run(
         [BIN / "ansible-playbook", "-i", "localhost,", "-v", play, "-e", json.dumps(extra)],
@@ -97,3 +98,33 @@ def test_a_wheel_of_other_source_under_the_same_version_is_rebuilt(tmp_path: Pat
     assert "changed: [localhost]" in build, out
     assert _digest(wheel) != first, "the wheel was rebuilt from the changed source"
     assert stamp.read_text() != fingerprint
+
+
+def test_offline_metrics_build_prometheus_client_into_the_wheelhouse(tmp_path: Path) -> None:
+    """Offline hosts install the metrics extra from the wheelhouse: a cache built without it is
+    built again once a host turns metrics on; with metrics off it is not needed."""
+    source = tmp_path / "runtime"
+    shutil.copytree(
+        ROOT / "runtime",
+        source,
+        ignore=shutil.ignore_patterns("tests", "__pycache__", "*.egg-info", ".mypy_cache"),
+    )
+    wheelhouse = tmp_path / "wheelhouse"
+    _run(tmp_path, source, wheelhouse, runtime_offline=True)
+    assert not list(wheelhouse.glob("prometheus_client-*.whl")), "built with metrics off"
+    (wheel,) = wheelhouse.glob("vipkeeper-*-py3-none-any.whl")
+    stamp = wheel.with_name(wheel.name.split("-py3")[0] + ".source")
+    fingerprint = stamp.read_text()
+
+    metrics = {"runtime_offline": True, "runtime_metrics": {"enabled": True}}
+    out = _run(tmp_path, source, wheelhouse, **metrics)
+    build = out.split("TASK [runtime : Build the wheels]")[1].split("TASK [")[0]
+    assert "changed: [localhost]" in build and "[metrics]" in build, out
+    assert list(wheelhouse.glob("prometheus_client-*.whl")), "no prometheus_client wheel"
+    assert stamp.read_text() == fingerprint, "the same source"
+
+    out = _run(tmp_path, source, wheelhouse, **metrics)  # the cache has it now: no build
+    assert "TASK [runtime : Build the wheels]" not in out, out
+    # online hosts fetch the extra from the index: nothing to build for them
+    out = _run(tmp_path, source, tmp_path / "online", runtime_metrics={"enabled": True})
+    assert not list((tmp_path / "online").glob("prometheus_client-*.whl"))

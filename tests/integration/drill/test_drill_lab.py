@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,17 +98,29 @@ class Lab:
     def down(self) -> None:
         _run([*LAB, "down", self.name], check=False)
 
-    def deploy(self, daemon: str, *, lb2_first: bool = False, **host_daemons: str) -> None:
+    def deploy(
+        self,
+        daemon: str,
+        *,
+        lb2_first: bool = False,
+        split_brain: dict[str, dict[str, Any]] | None = None,
+        **host_daemons: str,
+    ) -> None:
         """Deploy the cluster on `daemon`; `lb2="keepalived"` gives one host its own daemon.
 
         The cluster's first host gets the highest priority: lb1, or lb2 with `lb2_first`.
+        `split_brain` gives hosts (`{"lb1": {...}}`) their own vipkeeper_split_brain.
         """
         host_vars = self.inv / "host_vars"
         shutil.rmtree(host_vars, ignore_errors=True)
         host_vars.mkdir()
-        for lb, own in host_daemons.items():
-            own_vars = yaml.safe_dump({"vipkeeper_daemon": own})
-            (host_vars / f"{self.name}-{lb}.yml").write_text(own_vars)
+        for lb in sorted(set(host_daemons) | set(split_brain or {})):
+            own: dict[str, Any] = {}
+            if lb in host_daemons:
+                own["vipkeeper_daemon"] = host_daemons[lb]
+            if split_brain and lb in split_brain:
+                own["vipkeeper_split_brain"] = split_brain[lb]
+            (host_vars / f"{self.name}-{lb}.yml").write_text(yaml.safe_dump(own))
         group_vars = {
             "vipkeeper_offline": True,
             "vipkeeper_daemon": daemon,
@@ -168,7 +181,12 @@ class Lab:
         )
         found = sorted(reports.glob("drill-*.json"))
         assert found, f"no report from the {fault} drill:\n{done.stdout[-6000:]}"
-        assert sorted(reports.glob("drill-*.md")), "no Markdown report"
+        [markdown] = sorted(reports.glob("drill-*.md")) or [None]
+        assert markdown is not None, "no Markdown report"
+        # the timeline picture next to it, linked from it, well-formed SVG
+        picture = markdown.with_suffix(".svg")
+        assert f"]({picture.name})" in markdown.read_text()
+        assert ET.parse(picture).getroot().tag == "{http://www.w3.org/2000/svg}svg"
         return json.loads(found[-1].read_text()), done
 
 
@@ -365,12 +383,21 @@ def test_mixed_cluster_keepalived_master(lab: Lab) -> None:
     (The hosts keep their daemons from the test above and swap priorities, so nothing is
     reinstalled: lb2 keepalived is the cluster's first host, the master.)
     """
-    lab.deploy("vipkeeper", lb2="keepalived", lb2_first=True)
+    # lb1 probes its VIP every second (vipkeeper_split_brain, a host variable: lb2 runs
+    # keepalived, which must not get the vipkeeper block)
+    lab.deploy(
+        "vipkeeper", lb2="keepalived", lb2_first=True, split_brain={"lb1": {"conflict_interval": 1}}
+    )
     lab.assert_placement("-e", "vipkeeper_assert_preferred=true")
     daemons = {f"{lab.name}-lb1": "vipkeeper", f"{lab.name}-lb2": "keepalived"}
     report, done = lab.drill("isolate")
     web = _check(report, "isolate", done, "keepalived", old="lb2", new="lb1")
     assert web["daemons"] == daemons
+    # The split brain seen from the data plane: lb1, master now, hears keepalived's lb2 still
+    # answering for the VIP, and the record names it (keepalived reports nothing).
+    seen = [c for c in web["vip_conflicts"] if c["host"] == f"{lab.name}-lb1"]
+    assert seen and seen[0]["state"] == "MASTER", web["vip_conflicts"]
+    assert seen[0]["address"] == web["vip"].split("/")[0], seen
     # Without that GARP the client's ARP entry would name lb1 for at least delay_first_probe_time
     # (5 s) plus three unicast probes after the heal; the drill's first look after the restore
     # starts about 2 s after it and would lose probes. It loses none.

@@ -215,3 +215,82 @@ def test_a_stale_entry_after_other_faults_is_named_without_a_split_brain(
     assert problem.startswith("the client could not reach the VIP for 9.0s after the restore")
     assert problem.endswith(f"still named {LB2} ({MAC2}), which had given the VIP up"), problem
     assert "split brain" not in problem
+
+
+def _conflicts(host: str, *conflicts: dict[str, Any], state: str = "MASTER") -> dict[str, Any]:
+    """One vip_info result of the conflict read before the restore."""
+    inst = {"name": "web_1", "state": state, "conflicts": list(conflicts)}
+    return {"item": host, "changed": False, "instances": [inst]}
+
+
+SEEN = {"address": VIP, "mac": MAC2, "interface": "host0", "first_seen_ago": 4.0}
+
+
+def test_the_record_names_a_vip_conflict_a_vipkeeper_host_reported(tmp_path: Path) -> None:
+    r = _record(
+        tmp_path,
+        "isolate",
+        _drill_client_first=_probe([], 10, 1012.0, 1014.0),
+        _drill_conflicts={"results": [_conflicts(LB1, SEEN), _conflicts(LB2, state="MASTER")]},
+        _drill_host_links={"results": [_links(LB1, MAC1), _links(LB2, MAC2)]},
+    )
+    assert r["vip_conflicts"] == [
+        {
+            "host": LB1,
+            "instance": "web_1",
+            "state": "MASTER",
+            "address": VIP,
+            "mac": MAC2,
+            "interface": "host0",
+            "mac_host": LB2,
+        }
+    ]
+    # A report, not a failure: the drill's verdict stays the client's and the placement's.
+    assert r["verdict"] == "pass", r["problems"]
+
+
+def test_no_conflict_read_or_a_failed_read_records_none(tmp_path: Path) -> None:
+    r = _record(tmp_path, "isolate", _drill_client_first=_probe([], 10, 1012.0, 1014.0))
+    assert r["vip_conflicts"] == []
+    failed = {"item": LB1, "failed": True, "msg": "cannot reach vipkeeper"}
+    r = _record(
+        tmp_path,
+        "isolate",
+        _drill_client_first=_probe([], 10, 1012.0, 1014.0),
+        _drill_conflicts={"results": [failed]},
+    )
+    assert r["vip_conflicts"] == []
+
+
+def test_the_markdown_report_names_the_conflict(tmp_path: Path) -> None:
+    record = _record(
+        tmp_path,
+        "isolate",
+        _drill_client_first=_probe([], 10, 1012.0, 1014.0),
+        _drill_conflicts={"results": [_conflicts(LB1, SEEN)]},
+    )
+    facts = {
+        "_drill_started_at": "20261204T143000",
+        "drill_fault": "isolate",
+        "drill_max_outage": 5,
+        "drill_probe_mode": "icmp",
+        "drill_probe_interval": 0.1,
+        "drill_client": "lab-client",
+        "_drill_results": [record],
+        "record_template": str(TEMPLATE.parent / "report.md.j2"),
+        "record_out": str(tmp_path / "report.md"),
+    }
+    (tmp_path / "facts-md.json").write_text(json.dumps(facts))
+    play = PLAYBOOK.replace("| from_json | to_json ", "")
+    (tmp_path / "play-md.yml").write_text(play)
+    env = {**os.environ, "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"), "ANSIBLE_NOCOLOR": "1"}
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c"]
+    argv += ["local", "-e", f"ansible_python_interpreter={sys.executable}"]
+    argv += ["-e", f"@{tmp_path / 'facts-md.json'}", str(tmp_path / "play-md.yml")]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    text = (tmp_path / "report.md").read_text()
+    assert (
+        f"**web**: split brain seen from the data plane - {LB1} (MASTER of web_1) reported"
+        f" {VIP} also held by {MAC2} on host0"
+    ) in text

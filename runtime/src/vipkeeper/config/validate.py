@@ -32,7 +32,14 @@ from vipkeeper.config.build import Builder
 from vipkeeper.config.builder.lvs import VirtualServerDraft
 from vipkeeper.config.builder.vrrp import InstanceDraft, ah_clears_master
 from vipkeeper.config.diagnostics import Code, Diagnostic, Severity
-from vipkeeper.config.model import Config, Location, VirtualServer, VrrpInstanceConfig
+from vipkeeper.config.model import (
+    Config,
+    LbKind,
+    Location,
+    VirtualServer,
+    VirtualServerGroup,
+    VrrpInstanceConfig,
+)
 from vipkeeper.config.parser import Node
 
 V3_MAX_ADVERT = 40.95
@@ -83,7 +90,7 @@ def validate(
     _vrid_conflicts(r, config.vrrp_instances)
     _references(r, config)
     for vs, (vs_node, vs_kw) in zip_strict(config.virtual_servers, builder.vs_nodes):
-        _virtual_server(r, vs, vs_node, vs_kw)
+        _virtual_server(r, config, vs, vs_node, vs_kw)
     if interface_exists is not None:
         _interfaces(r, config, interface_exists)
 
@@ -258,23 +265,30 @@ def _vrid_conflicts(r: _Report, instances: Iterable[VrrpInstanceConfig]) -> None
             break
 
 
-def _virtual_server(r: _Report, vs: VirtualServer, node: Node, kw: VirtualServerDraft) -> None:
-    # keepalived -t reports a service left to its defaults as a config error.
-    if vs.fwmark is None and kw.protocol is None:
+def _virtual_server(
+    r: _Report, config: Config, vs: VirtualServer, node: Node, kw: VirtualServerDraft
+) -> None:
+    # keepalived -t reports a service left to its defaults as a config error (check_data.c's
+    # validate_check_config). A `group` service is by address when its group has any address
+    # entry, and by fwmark when it has fwmark entries only; a group that is not defined is
+    # reported elsewhere and is taken as by address, as keepalived takes a service without one.
+    group = next((g for g in config.virtual_server_groups if g.name == vs.group), None)
+    if group is not None:
+        by_address = any(m.fwmark is None for m in group.members)
+        marks = any(m.fwmark is not None for m in group.members)
+        fwmark_only = marks and not by_address
+    else:
+        by_address = vs.fwmark is None
+        marks = fwmark_only = vs.fwmark is not None
+    if by_address and kw.protocol is None:
         r.at(node, Code.DEFAULTED, f"virtual server {vs.name}: no protocol set")
-    if vs.fwmark is not None and kw.protocol is not None:  # keepalived's check_data.c
+    if fwmark_only and kw.protocol is not None:
         msg = f"virtual server {vs.name}: protocol specified for fwmark - protocol will be ignored"
         r.at(kw.node_of(VirtualServerDraft.protocol) or node, Code.DEFAULTED, msg)
-    if vs.fwmark is not None:
-        for rs in vs.real_servers:
-            method = rs.lvs_method or vs.lb_kind
-            if rs.port and method.value != "NAT":
-                r.at(
-                    rs.location,
-                    Code.DEFAULTED,
-                    f"fwmark virtual server {vs.name}, real server {rs.address} port {rs.port}:"
-                    " a port is meaningless here - clearing",
-                )
+    if marks and vs.ha_suspend:
+        msg = f"virtual server {vs.name}: cannot use ha_suspend with fwmarks - clearing ha_suspend"
+        r.at(kw.node_of(VirtualServerDraft.ha_suspend) or node, Code.DEFAULTED, msg)
+    _server_ports(r, vs, group, node, kw)
     if kw.lb_algo is None:
         r.at(node, Code.DEFAULTED, f"virtual server {vs.name}: no scheduler (lb_algo) set")
     if kw.lb_kind is None:
@@ -294,6 +308,56 @@ def _virtual_server(r: _Report, vs: VirtualServer, node: Node, kw: VirtualServer
             f"virtual server {vs.name}: ip_family inet{'6' if vs.ip_family == 6 else ''} "
             "conflicts with its address",
         )
+
+
+def _server_ports(
+    r: _Report,
+    vs: VirtualServer,
+    group: VirtualServerGroup | None,
+    node: Node,
+    kw: VirtualServerDraft,
+) -> None:
+    """keepalived's port rules for the real and sorry servers that do not use NAT (check_data.c),
+    reported from the ports as written (the builder applies keepalived's corrections): a fwmark
+    service clears their ports, a service by address resets a different port to its own, and a
+    `group` service reports a port beside a fwmark entry or different from an address entry's."""
+    vs_kind = kw.lb_kind or LbKind.NAT
+    servers: list[tuple[LbKind, int | None, Any, str]] = [
+        (rs.lvs_method or vs_kind, rs.port, rs.location, f"real server {rs.address}")
+        for rs in kw.real_server_drafts
+    ]
+    if kw.sorry is not None:
+        where = kw.node_of(VirtualServerDraft.sorry) or node
+        servers.append((kw.sorry_method or vs_kind, kw.sorry[1], where, "sorry server"))
+    for method, port, where, what in servers:
+        if method == LbKind.NAT or not port:
+            continue
+        if group is not None:
+            if any(m.fwmark is not None for m in group.members):
+                msg = f"fwmark virtual server {vs.name}, {what} has port {port}"
+                r.at(where, Code.DEFAULTED, msg + " - port will be ignored")
+            for m in group.members:
+                if m.fwmark is None and (m.port or 0) != port:
+                    r.at(
+                        where,
+                        Code.DEFAULTED,
+                        f"virtual server {vs.name}:[{m.address} {m.port or 0}] and {what} port "
+                        f"{port}: ports don't match",
+                    )
+        elif vs.fwmark is not None:
+            r.at(
+                where,
+                Code.DEFAULTED,
+                f"fwmark virtual server {vs.name}, {what} port {port}:"
+                " a port is meaningless here - clearing",
+            )
+        elif port != vs.port:
+            r.at(
+                where,
+                Code.DEFAULTED,
+                f"virtual server {vs.name} and {what} port {port}: ports don't match - resetting"
+                f" to {vs.port}",
+            )
 
 
 def _references(r: _Report, config: Config) -> None:

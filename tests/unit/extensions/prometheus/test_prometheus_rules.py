@@ -19,6 +19,7 @@ TESTS = HERE / "vipkeeper-alerts.test.yml"
 ALERTS = {
     "VipkeeperSplitBrain",
     "VipkeeperVipHeldTwice",
+    "VipkeeperVipConflict",
     "VipkeeperNoMaster",
     "VipkeeperVipNotHeld",
     "VipkeeperFlapping",

@@ -10,6 +10,7 @@ from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
+from ansible.errors import AnsibleActionFail
 
 from ansible_collections.vipkeeper.vrrp.plugins.action.render import (
     ActionModule,
@@ -217,3 +218,51 @@ def test_an_octal_mode_in_any_spelling_matches() -> None:
     for mode in ("0640", "640", 0o640):
         _result, copies = render_lb1_with(SAME, mode=mode)
         assert copies == 0, mode
+
+
+def render_lb1_split_brain(args: dict[str, Any], **inventory: Any) -> tuple[dict[str, Any], str]:
+    """lb1 rendered with the copy stubbed and these inventory variables: result, text copied."""
+    mod = action(
+        {
+            "dest": "/etc/vipkeeper/keepalived.conf",
+            "clusters": NGINX.clusters,
+            "secrets": NGINX.secrets,
+            "validate": "",
+            **args,
+        }
+    )
+    written: list[str] = []
+
+    def fake_copy(content: str, dest: str, validate: str, task_vars: Any) -> dict[str, Any]:
+        written.append(content)
+        return {"changed": True, "dest": dest}
+
+    mod._copy = fake_copy  # type: ignore[method-assign]
+    task_vars = {
+        "inventory_hostname": "lb1",
+        "hostvars": {name: hostvars(name, ifaces) for name, ifaces in NGINX.hosts.items()},
+        **inventory,
+    }
+    result = mod._run({}, task_vars)
+    return result, written[0] if written else ""
+
+
+def test_split_brain_defaults_to_the_inventory_variable() -> None:
+    text = render_lb1_split_brain({}, vipkeeper_split_brain={"takeover_guard": 0.03})[1]
+    assert "\nvipkeeper {\n  takeover_guard 0.03\n}\n" in text
+    # the argument replaces the inventory variable
+    text = render_lb1_split_brain(
+        {"split_brain": {"conflict_interval": 9}}, vipkeeper_split_brain={"takeover_guard": 0.03}
+    )[1]
+    assert "\nvipkeeper {\n  conflict_interval 9\n}\n" in text
+
+
+def test_split_brain_on_a_keepalived_host_fails_naming_it_before_any_copy() -> None:
+    with pytest.raises(AnsibleActionFail) as info:
+        render_lb1_split_brain(
+            {"daemon": "keepalived"}, vipkeeper_split_brain={"conflict_detection": "report"}
+        )
+    assert "vipkeeper render refused:\n- host lb1 runs keepalived" in str(info.value)
+    # unset: the keepalived host renders as before, without the block
+    result, text = render_lb1_split_brain({"daemon": "keepalived"}, vipkeeper_split_brain={})
+    assert result["changed"] and text and "\nvipkeeper {" not in text

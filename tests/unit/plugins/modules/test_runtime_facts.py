@@ -113,3 +113,12 @@ def test_several_dist_infos_ask_the_interpreter(tmp_path: Path) -> None:
 
 def test_no_control_socket_is_not_running(tmp_path: Path) -> None:
     assert hoststate.running_state(str(tmp_path / "control.sock")) is None
+
+
+def test_an_extra_distribution_is_read_by_its_normalised_name(tmp_path: Path) -> None:
+    # the role asks for prometheus-client (the metrics extra); pip writes prometheus_client-*
+    assert hoststate.dist_version(str(tmp_path), "prometheus-client") is None
+    info = tmp_path / "lib" / "python3.11" / "site-packages" / "prometheus_client-0.21.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Name: prometheus_client\nVersion: 0.21.1\n")
+    assert hoststate.dist_version(str(tmp_path), "prometheus-client") == "0.21.1"

@@ -125,6 +125,29 @@ def test_vipkeeper_status_through_the_control_socket(tmp_path: Path) -> None:
     assert web["last_transition"]["reason"] == "started"
 
 
+def test_a_vip_conflict_in_the_status_is_returned_per_instance(tmp_path: Path) -> None:
+    conflict = {
+        "address": "10.0.0.100",
+        "mac": "52:54:00:12:34:56",
+        "interface": "host0",
+        "answers": 7,
+        "first_seen_ago": 4.2,
+        "last_seen_ago": 0.3,
+    }
+    master = dict(STATUS["instances"][0], state="MASTER", conflicts=[conflict])
+    server = ControlServer(tmp_path / "c.sock", lambda req: dict(STATUS, instances=[master]))
+    try:
+        [web] = daemons.vipkeeper_instances(str(tmp_path / "c.sock"))[0]
+    finally:
+        server.close()
+    assert web["conflicts"] == [
+        {"address": "10.0.0.100", "mac": "52:54:00:12:34:56", "interface": "host0",
+         "first_seen_ago": 4.2}
+    ]  # fmt: skip
+    [plain] = daemons.from_vipkeeper_status(STATUS)
+    assert plain["conflicts"] == []
+
+
 def test_vipkeeper_not_running_is_a_daemon_error(tmp_path: Path) -> None:
     with pytest.raises(daemons.DaemonError, match="cannot reach vipkeeper"):
         daemons.vipkeeper_instances(str(tmp_path / "absent.sock"))

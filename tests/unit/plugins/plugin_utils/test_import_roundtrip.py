@@ -351,6 +351,30 @@ def test_nginx_pins_and_secrets() -> None:
     assert "vrrp_script chk_nginx -> VI_1_chk_nginx" in fragment["renamed"]
 
 
+@pytest.mark.parametrize(
+    "line", ["notify_deleted", 'notify_deleted "/usr/local/bin/on-deleted web"', None]
+)
+def test_notify_deleted_round_trips(line: str | None) -> None:
+    """keepalived's `notify_deleted`, bare or with a command, makes a reload that removes the
+    instance notify DELETED rather than FAULT: the import keeps it (and its absence)."""
+    extra = f"\n  {line}" if line else ""
+    fleet = {
+        host: (addrs, text.replace("garp_master_delay 1", "garp_master_delay 1" + extra))
+        for host, (addrs, text) in NGINX.items()
+    }
+    fragment = roundtrip(fleet)
+    assert fragment["unsupported"] == []
+    (web,) = fragment["vipkeeper_clusters"]
+    options = web.get("instance_options") or {}
+    for host in fleet:
+        loaded = _load(fleet[host][1], host)
+        assert loaded.vrrp_instances[0].notify.send_deleted is (line is not None)
+    if line is None:
+        assert "notify_deleted" not in repr(options)
+    else:
+        assert "notify_deleted" in repr(options)
+
+
 def test_migration_lab_fleet_is_four_clusters() -> None:
     """The lab's hosts hold several clusters each; every instance keeps its name and VRID."""
     fragment = roundtrip(LAB)

@@ -9,6 +9,7 @@ to its default, as keepalived -t does.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 from typing import Any
@@ -154,6 +155,7 @@ def _sorry_server(b: Builder, node: Node, d: VirtualServerDraft) -> None:
     b.only(node, 2)
     if addr is not None:
         d.sorry = (addr, port)
+        d.remember(VS.sorry, node)
 
 
 def _granularity(b: Builder, node: Node, d: VirtualServerDraft) -> None:
@@ -287,13 +289,38 @@ def _virtual_server(b: Builder, node: Node, _: Draft) -> None:
     if d.sorry is not None:
         address, port = d.sorry
         d.sorry_server = SorryServer(address=address, port=port, lvs_method=d.sorry_method)
-    b.virtual_servers.append(VirtualServer(**d.values))
+    b.virtual_servers.append(keepalived_ports(VirtualServer(**d.values)))
     b.vs_nodes.append((node, raw))
+
+
+def keepalived_ports(vs: VirtualServer) -> VirtualServer:
+    """keepalived's corrections of the ports of real and sorry servers that do not use NAT
+    (check_data.c; validate.py reports them): a fwmark service clears them, a service by
+    address resets a different port to its own. A `group` service keeps them as written."""
+    if vs.group is not None:
+        return vs
+    want = None if vs.fwmark is not None else vs.port
+
+    def fixed(server: Any) -> Any:
+        method = server.lvs_method or vs.lb_kind
+        if method == LbKind.NAT or not server.port or server.port == want:
+            return server
+        return dataclasses.replace(server, port=want)
+
+    sorry = vs.sorry_server
+    return dataclasses.replace(
+        vs,
+        real_servers=tuple(fixed(rs) for rs in vs.real_servers),
+        sorry_server=None if sorry is None else fixed(sorry),
+    )
 
 
 def _virtual_server_group(b: Builder, node: Node, _: Draft) -> None:
     name = name_of(b, node)
     members = tuple(m for m in (parse_vsg_entry(b, e) for e in b.entries(node)) if m is not None)
+    if name is not None and not members:  # keepalived's check_parser.c, then removed
+        b.report(node, Code.DEFAULTED, f"virtual server group {name} has no entries - removing")
+        return
     if name is not None:
         b.vs_groups.append(VirtualServerGroup(name=name, members=members, location=loc(node)))
 
