@@ -75,8 +75,26 @@ NOTES: dict[str, dict[str, str]] = {
         "accept": "vipkeeper never filters traffic to the VIPs",
         "virtual_rules": "added on becoming MASTER, removed on leaving it",
     },
-    "root": {"static_rules": "held from start to stop, changed by a reload"},
-    "HTTP_GET": {"nb_get_retry": "read as `retry`, with keepalived's deprecation error"},
+    "root": {
+        "static_rules": "held from start to stop, changed by a reload",
+        "SSL": "SSL_GET's one TLS client context; as in keepalived 2.2.7 it verifies nothing",
+    },
+    "HTTP_GET": {
+        "nb_get_retry": "read as `retry`, with keepalived's deprecation error",
+        "enable_sni": (
+            "SNI is `sni_name`, else the url's, checker's or virtual server's virtualhost"
+            " (never the real server's, as keepalived)"
+        ),
+    },
+    "SSL": {
+        "ca": (
+            "loaded (a file that does not load fails every SSL_GET check), never used to"
+            " verify: keepalived 2.2.7 does not verify SSL_GET servers"
+        ),
+        "certificate": "the client certificate, offered only with `key`, when a server asks",
+        "key": "the client certificate's key, with `certificate`",
+        "password": "decrypts `key`; without it an encrypted key does not load",
+    },
 }
 
 
