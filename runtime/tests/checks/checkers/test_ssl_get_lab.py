@@ -313,3 +313,19 @@ def test_ssl_block_reaches_ssl_get_checkers_only() -> None:
             location=ssl_check.tls.location if ssl_check.tls else None,
         )
         assert http_check.tls is None
+
+
+def test_digest_is_keepalived_s(tls: TlsLab) -> None:
+    """The MD5 of the bytes after the headers: chunk lines included, up to Content-Length.
+
+    keepalived 2.2.7's genhash prints the digest its checker compares; vipkeeper's must be it.
+    """
+    tls.serve(8450, "good", "--chunked")
+    tls.serve(8451, "good", "--short")
+    chunked = hashlib.md5(b"6\r\ntls ok\r\n0\r\n\r\n", usedforsecurity=False).hexdigest()
+    for port, want in ((8450, chunked), (8451, BODY_MD5)):
+        assert tls.genhash(port) == want, port
+        ok, why = tls.check(ssl_get(urls=(HttpUrl(path="/", digest=want),)), port)
+        assert ok, why
+        ok, why = tls.check(ssl_get(urls=(HttpUrl(path="/", digest="0" * 32),)), port)
+        assert not ok and f"digest mismatch ({want})" in why, why

@@ -1,6 +1,7 @@
 """A TLS HTTP server for the SSL_GET tests that records what each client sent.
 
 python tlsserver.py PORT CERT KEY LOG [--client-ca CA] [--min VERSION] [--max VERSION]
+                    [--chunked | --short]
 
 Answers every request with `200` and the body `tls ok`. Each handshake appends one JSON line to
 LOG: the SNI name the client sent (null for none), the TLS version, and the client
@@ -29,6 +30,8 @@ def main() -> None:
     p.add_argument("--client-ca")
     p.add_argument("--min")
     p.add_argument("--max")
+    p.add_argument("--chunked", action="store_true", help="send the body in HTTP/1.1 chunks")
+    p.add_argument("--short", action="store_true", help="announce more bytes than are sent")
     a = p.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)  # TLSVersion.TLSv1_1, on purpose
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -70,8 +73,14 @@ def main() -> None:
                     if not more:
                         return
                     data += more
-                head = f"HTTP/1.0 200 OK\r\nContent-Length: {len(BODY)}\r\n\r\n".encode()
-                tls.sendall(head + BODY)
+                if a.chunked:
+                    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)
+                else:
+                    length = len(BODY) + (10 if a.short else 0)
+                    head = f"HTTP/1.0 200 OK\r\nContent-Length: {length}\r\n\r\n".encode()
+                    body = BODY
+                tls.sendall(head + body)
         except (OSError, ssl.SSLError) as exc:
             with lock, open(a.log, "a") as fh:
                 fh.write(json.dumps({"error": str(exc)}) + "\n")

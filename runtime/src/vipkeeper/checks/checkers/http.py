@@ -97,18 +97,6 @@ def build_request(path: str, host: str, protocol: str = "1.0") -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def _dechunk(data: bytes) -> bytes:
-    out = bytearray()
-    while data:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";")[0] or b"0", 16)
-        if size == 0:
-            break
-        out += data[:size]
-        data = data[size + 2 :]
-    return bytes(out)
-
-
 async def http_fetch(
     target: Target,
     path: str,
@@ -161,19 +149,19 @@ async def _read_response(reader: asyncio.StreamReader) -> HttpResponse:
         name, sep, value = line.partition(":")
         if sep:
             headers[name.strip().lower()] = value.strip()
+    # keepalived digests the bytes after the headers as they come (a chunked body with its
+    # chunk lines), up to Content-Length; fewer bytes than announced only get logged there
     length = headers.get("content-length")
-    if length is not None:
-        body = await reader.readexactly(min(int(length), MAX_BODY))
-    else:
-        body = await reader.read(MAX_BODY)
-        while len(body) < MAX_BODY:
-            more = await reader.read(MAX_BODY - len(body))
-            if not more:
-                break
-            body += more
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            body = _dechunk(body)
-    return HttpResponse(status, body)
+    limit = MAX_BODY
+    if length is not None and length.isdigit():
+        limit = min(int(length), MAX_BODY)
+    body = bytearray()
+    while len(body) < limit:
+        more = await reader.read(limit - len(body))
+        if not more:
+            break
+        body += more
+    return HttpResponse(status, bytes(body))
 
 
 def status_ok(status: int, ranges: tuple[tuple[int, int], ...]) -> bool:
