@@ -35,7 +35,11 @@ _CHECKERS = (
     "FILE_CHECK", "SMTP_CHECK", "BFD_CHECK",
 )  # fmt: skip
 _LOG_ALL = "checker failures are logged as vipkeeper logs them, whatever this says"
-_TLS = "the HTTP checker always speaks TLS as Python's ssl module does"
+_TLS = (
+    "SSL_GET always ends its TLS connections with close_notify (Python's ssl module), as"
+    " keepalived does with tls_compliant"
+)
+_FAST = "every url is fetched in each attempt, as keepalived does with fast_recovery"
 
 # context -> keyword -> why it has no effect (the builder's warning says it)
 NO_EFFECT: dict[str, dict[str, str]] = {
@@ -55,7 +59,7 @@ NO_EFFECT: dict[str, dict[str, str]] = {
         "debug": "the log level is set with `vipkeeper run --log-level`",
     },
     "real_server": {"SMTP_CHECK": "", "BFD_CHECK": ""},
-    "HTTP_GET": {"fast_recovery": _TLS, "tls_compliant": _TLS},
+    "HTTP_GET": {"fast_recovery": _FAST, "tls_compliant": _TLS},
     "url": {"tls_compliant": _TLS},
     **{checker: {"log_all_failures": _LOG_ALL} for checker in _CHECKERS},
 }
