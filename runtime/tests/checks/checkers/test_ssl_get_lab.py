@@ -329,3 +329,32 @@ def test_digest_is_keepalived_s(tls: TlsLab) -> None:
         assert ok, why
         ok, why = tls.check(ssl_get(urls=(HttpUrl(path="/", digest="0" * 32),)), port)
         assert not ok and f"digest mismatch ({want})" in why, why
+
+
+def test_ssl_files_are_read_at_start_and_reload(pki: Pki, tmp_path: Path) -> None:
+    """ssl_setup_error (the LVS manager's start/reload check) reads the files again."""
+    from vipkeeper.checks.checkers.http import SslSetupError, client_context, ssl_setup_error
+
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(Path(pki.path("ca1.pem")).read_bytes())
+    service = (
+        "virtual_server 10.213.2.20 443 {\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n"
+        "    real_server 10.213.2.11 443 {\n        %s {\n            url {\n"
+        "                path /\n            }\n        }\n    }\n}\n"
+    )
+    block = f"SSL {{\n    ca {ca}\n}}\n"
+    res = load_text(block + service % "SSL_GET")
+    assert res.config is not None and res.config.ssl is not None
+    config, defs = res.config, res.config.ssl
+    assert ssl_setup_error(config) is None
+    ca.write_text("not a certificate\n")
+    client_context(defs)  # the context of this configuration is kept until a reload...
+    why = ssl_setup_error(config)  # ...which reads the file again
+    assert why is not None and "CA file" in why, why
+    with pytest.raises(SslSetupError, match="CA file"):
+        client_context(defs)
+    # no SSL_GET checker: keepalived builds no context, so nothing to load
+    http_only = load_text(block + service % "HTTP_GET").config
+    assert http_only is not None and ssl_setup_error(http_only) is None
+    ca.write_bytes(Path(pki.path("ca1.pem")).read_bytes())
+    assert ssl_setup_error(config) is None

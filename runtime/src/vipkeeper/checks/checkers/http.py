@@ -22,7 +22,7 @@ import ssl
 from vipkeeper._compat import SLOTS, dataclass, wait_for
 from vipkeeper.checks.checkers.result import CheckResult, Target
 from vipkeeper.checks.checkers.sock import open_tcp
-from vipkeeper.config.model import HttpCheck, HttpUrl, SslDefs
+from vipkeeper.config.model import Config, HttpCheck, HttpUrl, SslDefs
 
 MAX_BODY = 16 * 1024 * 1024
 USER_AGENT = "KeepAliveClient"
@@ -86,6 +86,31 @@ def _context(defs: SslDefs) -> ssl.SSLContext:
         except (OSError, ssl.SSLError) as exc:
             raise SslSetupError(f"SSL error: cannot load CA file: {exc}") from exc
     return ctx
+
+
+def ssl_setup_error(config: Config) -> str | None:
+    """Why the SSL block's files do not load, when an SSL_GET checker needs them; else None.
+
+    Called at start and reload: the files are read again (the cached contexts are dropped),
+    as keepalived reads them then. keepalived stops when one does not load; vipkeeper logs
+    this once, and its SSL_GET checks fail with the same reason.
+    """
+    _context.cache_clear()
+    if config.ssl is None:
+        return None
+    needed = any(
+        isinstance(c, HttpCheck) and c.ssl
+        for vs in config.virtual_servers
+        for rs in vs.real_servers
+        for c in rs.checkers
+    )
+    if not needed:
+        return None
+    try:
+        client_context(config.ssl)
+    except SslSetupError as exc:
+        return str(exc)
+    return None
 
 
 def build_request(path: str, host: str, protocol: str = "1.0") -> bytes:
