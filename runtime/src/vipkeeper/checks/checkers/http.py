@@ -41,7 +41,7 @@ class HttpResponse:
         return hashlib.md5(self.body, usedforsecurity=False).hexdigest()
 
 
-class SslSetupError(ssl.SSLError):
+class SslSetupError(ValueError):
     """A file of the SSL block did not load (keepalived: `SSL error : Cant load ...`)."""
 
 
