@@ -27,8 +27,6 @@ from vipkeeper.checks.checkers import Target, run_check
 from vipkeeper.config import load_text
 from vipkeeper.config.model import HttpCheck, HttpUrl, SslDefs, TcpCheck
 
-pytestmark = pytest.mark.netns
-
 HERE = Path(__file__).parent
 TLSSERVER = str(HERE / "tlsserver.py")
 RS = ip_address("10.213.2.11")
@@ -174,6 +172,8 @@ def ssl_get(ssl: SslDefs | None = None, **kw: object) -> HttpCheck:
     return HttpCheck(tls=ssl, **{**base, **kw})  # type: ignore[arg-type]
 
 
+@pytest.mark.netns
+@pytest.mark.keepalived
 def test_no_certificate_is_verified(tls: TlsLab) -> None:
     """With `ca` set to the CA that signed the good one, every certificate still passes."""
     ports = {"good": 8441, "untrusted": 8442, "expired": 8443, "otherhost": 8444}
@@ -190,6 +190,7 @@ def test_no_certificate_is_verified(tls: TlsLab) -> None:
         assert tls.genhash(port) == BODY_MD5, name
 
 
+@pytest.mark.netns
 def test_ca_file_that_does_not_load_fails_the_check(tls: TlsLab) -> None:
     tls.serve(8441, "good")
     ok, why = tls.check(ssl_get(SslDefs(ca=tls.pki.path("missing-ca.pem"))), 8441)
@@ -202,6 +203,7 @@ def test_ca_file_that_does_not_load_fails_the_check(tls: TlsLab) -> None:
     assert not ok and "CA file" in why, why
 
 
+@pytest.mark.netns
 def test_client_certificate(tls: TlsLab) -> None:
     """A server that requires a client certificate signed by ca1."""
     tls.serve(8445, "good", "--client-ca", tls.pki.path("ca1.pem"))
@@ -229,6 +231,8 @@ def _fields(d: SslDefs) -> dict[str, str | None]:
     return {"ca": d.ca, "certificate": d.certificate, "key": d.key, "password": d.password}
 
 
+@pytest.mark.netns
+@pytest.mark.keepalived
 def test_tls_versions_are_openssl_defaults(tls: TlsLab) -> None:
     """No keyword limits versions: TLS 1.2 and 1.3 pass; a TLS 1.1-only server fails (2.2.7 too)."""
     tls.serve(8446, "good", "--max", "TLSv1_2")
@@ -247,6 +251,8 @@ def test_tls_versions_are_openssl_defaults(tls: TlsLab) -> None:
     assert "error" in tls.last(8448), "genhash made no handshake"
 
 
+@pytest.mark.netns
+@pytest.mark.keepalived
 def test_sni(tls: TlsLab) -> None:
     """SNI only with enable_sni: sni_name, else the url's, checker's, virtual server's host."""
     tls.serve(8449, "good")
@@ -317,6 +323,8 @@ def test_ssl_block_reaches_ssl_get_checkers_only() -> None:
         assert http_check.tls is None
 
 
+@pytest.mark.netns
+@pytest.mark.keepalived
 def test_digest_is_keepalived_s(tls: TlsLab) -> None:
     """The MD5 of the bytes after the headers: chunk lines included, up to Content-Length.
 
