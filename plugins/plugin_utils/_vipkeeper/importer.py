@@ -607,6 +607,7 @@ def import_fleet(
             "virtual_server_groups",
             "track_files",
             "track_processes",
+            "ssl",  # the root SSL block (SSL_GET's client certificate and CA files)
         ):
             if config.get(key):
                 report.no(f"{host}: {key} is not modelled")
