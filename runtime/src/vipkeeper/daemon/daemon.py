@@ -201,6 +201,7 @@ class Daemon:
                 removed = await self.kernel.cleanup_stale(set())
                 if removed:
                     log.info("cleaned %d stale VIP(s) left by an earlier run", removed)
+                await self.kernel.cleanup_stale_vmacs()
                 plans, self.not_started = await self.plans.build(self.config)
                 statics = self.plans.static_specs(self.config)
                 self.plans.expect(plans.values(), statics)  # before any VIP or route is added
@@ -274,6 +275,7 @@ class Daemon:
             self.kernel.expect((), ())  # all released: what is still held stays recorded
         except RecordError as exc:  # the stop goes on: LVS, scripts and sockets still end
             log.error("%s; it still lists addresses this stop released", exc)
+        await self.kernel.remove_vmacs()  # after the VIPs on them were released
         await self.notify.drain(self.options.notify_timeout + 2.0)
         await self.mailer.drain(MAIL_DRAIN)
         await self._stop_lvs()

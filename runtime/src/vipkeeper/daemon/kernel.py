@@ -26,9 +26,11 @@ from vipkeeper.net.addrs import Addresses, AddrSpec, NetError, RouteSpec
 from vipkeeper.net.garp import GarpSender
 from vipkeeper.net.record import RecordError, VipRecord
 from vipkeeper.net.rules import RuleSpec, add_rule, remove_rule
+from vipkeeper.net.vmac import VmacEntry, VmacRecord, VmacSpec, create_vmac, remove_vmac
 
 log = logging.getLogger("vipkeeper.kernel")
 RECORD_NAME = "vips.json"
+VMAC_RECORD_NAME = "vmacs.json"
 
 Job = Callable[[], Awaitable[None]]
 Spec = TypeVar("Spec", AddrSpec, RouteSpec)
@@ -40,6 +42,7 @@ class Kernel:
     def __init__(self, state_dir: str) -> None:
         self.addrs = Addresses()
         self.record = VipRecord(Path(state_dir) / RECORD_NAME)
+        self.vmacs = VmacRecord(Path(state_dir) / VMAC_RECORD_NAME)
         self.queue: asyncio.Queue[Job] = asyncio.Queue()
         self.errors = 0
         self.garps_sent = 0
@@ -81,6 +84,40 @@ class Kernel:
                 log.warning("stale VIP %s: %s", spec.address, exc)
         self.record.save()
         return removed
+
+    async def cleanup_stale_vmacs(self) -> int:
+        """Remove the vmacs an earlier run recorded (only macvlans with the recorded name and
+        MAC), putting back the base interfaces' sysctls; the record is then written empty
+        (RecordError when it cannot be)."""
+        removed = 0
+        for entry in self.vmacs.load():
+            try:
+                if await remove_vmac(self.addrs.netlink(), entry, self.vmacs):
+                    removed += 1
+                    log.info("removed stale vmac %s (left by an earlier run)", entry.name)
+            except NetError as exc:
+                log.warning("stale vmac %s: %s", entry.name, exc)
+        self.vmacs.clear()
+        return removed
+
+    async def ensure_vmac(self, spec: VmacSpec) -> object:
+        """Make (or take over) a vmac, recorded first; its link message (NetError, or
+        RecordError when the record cannot be written)."""
+        self.addrs.forget(spec.name)  # a vmac made again has a new index
+        return await create_vmac(self.addrs.netlink(), spec, self.vmacs)
+
+    async def remove_vmacs(self, keep: Iterable[str] = ()) -> None:
+        """Remove every vmac this run made, except those named in `keep`."""
+        kept = set(keep)
+        entries: list[VmacEntry] = [e for e in self.vmacs.entries.values() if e.name not in kept]
+        for entry in entries:
+            try:
+                if await remove_vmac(self.addrs.netlink(), entry, self.vmacs):
+                    log.info("removed vmac %s", entry.name)
+            except (NetError, RecordError) as exc:
+                self.errors += 1
+                log.error("%s", exc)
+            self.addrs.forget(entry.name)
 
     def submit(self, job: Job) -> None:
         """Queue a kernel job; it runs after every job queued before it."""
