@@ -1,0 +1,173 @@
+"""use_vmac with Debian's keepalived as the peer: the VIP's MAC a client sees never changes.
+
+vipkeeper (priority 150) and keepalived 2.2.7 (priority 100) both run `use_vmac` for VRID 61
+in namespaces joined by a bridge; a third namespace is the client. Asserted on the kernel's own
+view (ip -d link, sysctl, the client's neighbour table):
+
+1. vipkeeper is MASTER: its vrrp.61 is a private macvlan on eth0 with MAC 00:00:5e:00:01:3d
+   holding the VIP, with keepalived's sysctls; keepalived, BACKUP, has made its own vrrp.61 at
+   start (without the VIP), with the same sysctls;
+2. the client reaches the VIP and its neighbour entry is 00:00:5e:00:01:3d;
+3. vipkeeper stops: its vmac is gone and eth0's sysctls are back; keepalived takes the VIP;
+   the client, its neighbour table flushed, reaches the VIP at the same MAC.
+
+A crashed run's vmac (SIGKILL) is removed by the next start, and an interface of the vmac's
+name that is not ours is never touched.
+
+The host kernel needs macvlan (CONFIG_MACVLAN): the test fails, never skips, without it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from daemon.vkd import config, instance_conf, start_vipkeeper
+from interop.kad import keepalived_in
+from netlab import NetLab, Node, wait_for
+
+pytestmark = [pytest.mark.netns, pytest.mark.keepalived, pytest.mark.timeout(120)]
+
+VRID = 61
+VMAC = "vrrp.61"
+MAC = "00:00:5e:00:01:3d"
+VIP = "10.213.61.100"
+ADDRS = {"vk": "10.213.61.1/24", "ka": "10.213.61.2/24", "cl": "10.213.61.50/24"}
+VMAC_SYSCTLS = {"arp_ignore": "1", "accept_local": "1", "rp_filter": "0"}
+BASE_SYSCTLS = {"arp_ignore": "1", "arp_filter": "1"}
+
+
+def conf(priority: int, extra: str = "use_vmac") -> str:
+    inst = instance_conf(
+        vrid=VRID,
+        priority=priority,
+        version=3,
+        advert=0.2,
+        vips=(f"{VIP}/24",),
+        auth=None,
+        extra=extra,
+    )
+    return config(inst)
+
+
+def link(node: Node, ifname: str) -> dict[str, object] | None:
+    """`ip -j -d link show` of one interface, None when there is none."""
+    proc = node.run(["ip", "-j", "-d", "link", "show", "dev", ifname], check=False)
+    if proc.returncode != 0:
+        return None
+    found: list[dict[str, object]] = json.loads(proc.stdout)
+    return found[0] if found else None
+
+
+def sysctls(node: Node, ifname: str, names: dict[str, str]) -> dict[str, str]:
+    """The current values of net.ipv4.conf.IF.NAME for each name (read in the namespace)."""
+    out = {}
+    for name in names:
+        proc = node.run(["cat", f"/proc/sys/net/ipv4/conf/{ifname}/{name}"])
+        out[name] = proc.stdout.strip()
+    return out
+
+
+def neighbour(node: Node, addr: str) -> str | None:
+    """The client's neighbour-table MAC for `addr` (None when it has none)."""
+    entries = json.loads(node.run(["ip", "-j", "neigh", "show", addr]).stdout)
+    macs = [e.get("lladdr") for e in entries if e.get("lladdr")]
+    return macs[0] if macs else None
+
+
+def ping(node: Node, addr: str) -> bool:
+    return node.run(["ping", "-c", "1", "-W", "2", addr], check=False).returncode == 0
+
+
+def assert_vmac(node: Node, log: str = "") -> None:
+    info = link(node, VMAC)
+    assert info is not None, f"no {VMAC} in {node.name}\n{log}"
+    assert info["address"] == MAC
+    assert info["link"] == "eth0"
+    linkinfo = info["linkinfo"]
+    assert isinstance(linkinfo, dict)
+    assert linkinfo["info_kind"] == "macvlan"
+    assert linkinfo["info_data"]["mode"] == "private"
+    assert "UP" in info["flags"]  # type: ignore[operator]
+
+
+def test_vip_mac_stays_the_same_across_failover_to_keepalived(lab: NetLab) -> None:
+    vk_node = lab.add_node("vk", addrs=[ADDRS["vk"]])
+    ka_node = lab.add_node("ka", addrs=[ADDRS["ka"]])
+    client = lab.add_node("cl", addrs=[ADDRS["cl"]])
+    base_before = sysctls(vk_node, "eth0", BASE_SYSCTLS)
+    ka = keepalived_in(lab, ka_node)
+    ka.start(conf(100, f"use_vmac\n  {ka.notify_line}"))
+    vk = start_vipkeeper(lab, vk_node, conf(150))
+    logs = lambda: vk.log()[-3000:] + "\n--- keepalived:\n" + ka.log()[-3000:]  # noqa: E731
+    assert vk.wait_state("MASTER", 10) is not None, logs()
+    assert wait_for(lambda: ka.state() == "BACKUP", 10) is not None, logs()
+
+    # 1. vipkeeper's vmac, with the VIP on it; keepalived's, made at start, while BACKUP
+    assert_vmac(vk_node, logs())
+    assert wait_for(lambda: VIP in vk_node.addresses(VMAC), 5) is not None, logs()
+    assert VIP not in vk_node.addresses("eth0")
+    assert_vmac(ka_node)
+    assert VIP not in ka_node.addresses(VMAC)
+    assert sysctls(vk_node, VMAC, VMAC_SYSCTLS) == VMAC_SYSCTLS
+    assert sysctls(vk_node, "eth0", BASE_SYSCTLS) == BASE_SYSCTLS
+    assert sysctls(ka_node, VMAC, VMAC_SYSCTLS) == VMAC_SYSCTLS
+    assert sysctls(ka_node, "eth0", BASE_SYSCTLS) == BASE_SYSCTLS
+
+    # 2. the client sees the VIP at the virtual MAC. It first talks to both routers' own
+    # addresses: the routers then know its MAC on eth0, where the VIP's replies leave (eth0's
+    # route is the older one). Else a router asks for the client from eth0 with the VIP as
+    # sender (arp_announce 0), and the client takes eth0's MAC for the VIP: keepalived and
+    # vipkeeper alike, as the kernel does it.
+    for router in ("vk", "ka"):
+        assert ping(client, ADDRS[router].split("/")[0])
+    assert ping(client, VIP), logs()
+    assert neighbour(client, VIP) == MAC
+
+    # 3. failover: vipkeeper stops, keepalived takes the VIP on its vmac
+    assert vk.stop() == 0
+    assert link(vk_node, VMAC) is None, vk.log()[-3000:]
+    assert sysctls(vk_node, "eth0", BASE_SYSCTLS) == base_before
+    assert wait_for(lambda: ka.state() == "MASTER", 10) is not None, logs()
+    assert wait_for(lambda: VIP in ka_node.addresses(VMAC), 5) is not None, logs()
+    assert ping(client, VIP), logs()
+    assert neighbour(client, VIP) == MAC
+    client.run(["ip", "neigh", "flush", "to", VIP])
+    assert neighbour(client, VIP) is None
+    assert ping(client, VIP), logs()
+    assert neighbour(client, VIP) == MAC
+    assert ka.stop() == 0
+
+
+def test_crashed_runs_vmac_is_removed_at_the_next_start(lab: NetLab) -> None:
+    node = lab.add_node("vk", addrs=[ADDRS["vk"]])
+    vk = start_vipkeeper(lab, node, conf(150))
+    assert vk.wait_state("MASTER", 10) is not None, vk.log()
+    assert wait_for(lambda: VIP in node.addresses(VMAC), 5) is not None, vk.log()
+    vk.kill()  # a crash: nothing cleaned
+    assert_vmac(node)
+    assert sysctls(node, "eth0", BASE_SYSCTLS) == BASE_SYSCTLS
+    # The next start, with no use_vmac any more, removes the vmac and puts eth0 back.
+    vk.write_config(conf(150, ""))
+    vk.start()
+    assert link(node, VMAC) is None, vk.log()
+    assert sysctls(node, "eth0", BASE_SYSCTLS) == {"arp_ignore": "0", "arp_filter": "0"}
+    assert "removed stale vmac vrrp.61" in vk.log()
+    assert vk.wait_state("MASTER", 10) is not None, vk.log()
+    assert wait_for(lambda: VIP in node.addresses("eth0"), 5) is not None, vk.log()
+    assert vk.stop() == 0
+
+
+def test_an_interface_of_the_vmacs_name_that_is_not_ours_is_left_alone(lab: NetLab) -> None:
+    node = lab.add_node("vk", addrs=[ADDRS["vk"]])
+    # a macvlan of that name with another MAC: not a vmac vipkeeper may take over or remove
+    node.run(["ip", "link", "add", VMAC, "link", "eth0", "address", "02:00:00:00:00:3d",
+              "type", "macvlan", "mode", "private"])  # fmt: skip
+    vk = start_vipkeeper(lab, node, conf(150))
+    status = vk.status()
+    assert status["instances"] == [] or all(i["name"] != "VI_1" for i in status["instances"])
+    assert "VI_1" in json.dumps(status.get("not_started", {})), status
+    assert "cannot set up vmac" in vk.log()
+    assert vk.stop() == 0
+    info = link(node, VMAC)
+    assert info is not None and info["address"] == "02:00:00:00:00:3d"
