@@ -20,6 +20,7 @@ The host kernel needs macvlan (CONFIG_MACVLAN): the test fails, never skips, wit
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 from daemon.vkd import config, instance_conf, start_vipkeeper
@@ -171,3 +172,35 @@ def test_an_interface_of_the_vmacs_name_that_is_not_ours_is_left_alone(lab: NetL
     assert vk.stop() == 0
     info = link(node, VMAC)
     assert info is not None and info["address"] == "02:00:00:00:00:3d"
+
+
+def test_reload_brings_the_vmac_in_and_out(lab: NetLab) -> None:
+    node = lab.add_node("vk", addrs=[ADDRS["vk"]])
+    vk = start_vipkeeper(lab, node, conf(150, ""))
+    assert vk.wait_state("MASTER", 10) is not None, vk.log()
+    assert wait_for(lambda: VIP in node.addresses("eth0"), 5) is not None, vk.log()
+    assert link(node, VMAC) is None
+
+    def reload(text: str) -> None:
+        done = vk.log().count("reload done")
+        vk.write_config(text)
+        vk.signal(signal.SIGHUP)
+        assert wait_for(lambda: vk.log().count("reload done") > done, 10) is not None, vk.log()
+
+    reload(conf(150))  # use_vmac: a new identity, so the instance starts again on the vmac
+    assert_vmac(node, vk.log())
+    assert vk.wait_state("MASTER", 10) is not None, vk.log()
+    assert wait_for(lambda: VIP in node.addresses(VMAC), 5) is not None, vk.log()
+    assert VIP not in node.addresses("eth0")
+    before = link(node, VMAC)
+    reload(conf(150, "use_vmac\n  garp_master_repeat 2"))  # same vmac: kept, not made again
+    after = link(node, VMAC)
+    assert before is not None and after is not None
+    assert after["ifindex"] == before["ifindex"]
+    assert VIP in node.addresses(VMAC)
+    reload(conf(150, ""))
+    assert wait_for(lambda: link(node, VMAC) is None, 5) is not None, vk.log()
+    assert sysctls(node, "eth0", BASE_SYSCTLS) == {"arp_ignore": "0", "arp_filter": "0"}
+    assert vk.wait_state("MASTER", 10) is not None, vk.log()
+    assert wait_for(lambda: VIP in node.addresses("eth0"), 5) is not None, vk.log()
+    assert vk.stop() == 0

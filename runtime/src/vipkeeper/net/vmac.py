@@ -268,13 +268,14 @@ async def create_vmac(ipr: AsyncIPRoute, spec: VmacSpec, record: VmacRecord) -> 
         raise NetError(f"vmac {spec.name} on {spec.base}: {exc}") from exc
     if msg is None:
         raise NetError(f"vmac {spec.name}: gone right after it was made")
-    log.info(
-        "vmac %s (%s) on %s %s",
-        spec.name,
-        format_mac(spec.mac),
-        spec.base,
-        "taken over" if existing is not None else "created",
-    )
+    if previous is None:  # a reload that keeps it says nothing
+        log.info(
+            "vmac %s (%s) on %s %s",
+            spec.name,
+            format_mac(spec.mac),
+            spec.base,
+            "taken over" if existing is not None else "created",
+        )
     return msg
 
 
