@@ -34,7 +34,12 @@ VMAC = "vrrp.61"
 MAC = "00:00:5e:00:01:3d"
 VIP = "10.213.61.100"
 ADDRS = {"vk": "10.213.61.1/24", "ka": "10.213.61.2/24", "cl": "10.213.61.50/24"}
-VMAC_SYSCTLS = {"arp_ignore": "1", "accept_local": "1", "rp_filter": "0"}
+VMAC_SYSCTLS = {
+    "arp_ignore": "1",
+    "accept_local": "1",
+    "rp_filter": "0",
+    "promote_secondaries": "1",
+}
 BASE_SYSCTLS = {"arp_ignore": "1", "arp_filter": "1"}
 
 
@@ -204,3 +209,48 @@ def test_reload_brings_the_vmac_in_and_out(lab: NetLab) -> None:
     assert vk.wait_state("MASTER", 10) is not None, vk.log()
     assert wait_for(lambda: VIP in node.addresses("eth0"), 5) is not None, vk.log()
     assert vk.stop() == 0
+
+
+V6 = {"vk": "fd13:61::1/64", "ka": "fd13:61::2/64", "cl": "fd13:61::50/64"}
+VIP6 = "fd13:61::100"
+MAC6 = "00:00:5e:00:02:3d"
+
+
+def test_ipv6_vip_mac_stays_the_same_across_failover_to_keepalived(lab: NetLab) -> None:
+    vk_node = lab.add_node("vk", addrs=[V6["vk"]])
+    ka_node = lab.add_node("ka", addrs=[V6["ka"]])
+    client = lab.add_node("cl", addrs=[V6["cl"]])
+    conf6 = lambda prio, extra: config(  # noqa: E731
+        instance_conf(
+            vrid=VRID, priority=prio, version=3, advert=0.2, vips=(f"{VIP6}/64",), auth=None,
+            extra=extra,
+        )
+    )  # fmt: skip
+    ka = keepalived_in(lab, ka_node)
+    ka.start(conf6(100, f"use_vmac\n  {ka.notify_line}"))
+    vk = start_vipkeeper(lab, vk_node, conf6(150, "use_vmac"))
+    logs = lambda: vk.log()[-3000:] + "\n--- keepalived:\n" + ka.log()[-3000:]  # noqa: E731
+    assert vk.wait_state("MASTER", 10) is not None, logs()
+    assert wait_for(lambda: ka.state() == "BACKUP", 10) is not None, logs()
+    for node in (vk_node, ka_node):
+        info = link(node, VMAC)
+        assert info is not None and info["address"] == MAC6, logs()
+    # keepalived 2.2.7 sets no sysctl for an IPv6 vmac: both leave the defaults
+    assert sysctls(vk_node, VMAC, VMAC_SYSCTLS) == sysctls(ka_node, VMAC, VMAC_SYSCTLS)
+    assert wait_for(lambda: VIP6 in vk_node.addresses(VMAC), 5) is not None, logs()
+    # the vmac carries the base MAC's link-local address (adverts leave from it), no EUI-64 one
+    for node in (vk_node, ka_node):
+        base_ll = {a for a in node.addresses("eth0") if a.startswith("fe80:")}
+        vmac_ll = {a for a in node.addresses(VMAC) if a.startswith("fe80:")}
+        assert vmac_ll == base_ll, (node.name, vmac_ll, base_ll)
+    for router in ("vk", "ka"):
+        assert client.run(["ping", "-6", "-c", "1", "-W", "2", V6[router].split("/")[0]])
+    assert client.run(["ping", "-6", "-c", "1", "-W", "2", VIP6], check=False).returncode == 0
+    assert neighbour(client, VIP6) == MAC6, logs()
+    assert vk.stop() == 0
+    assert link(vk_node, VMAC) is None
+    assert wait_for(lambda: ka.state() == "MASTER", 10) is not None, logs()
+    client.run(["ip", "neigh", "flush", "to", VIP6])
+    assert client.run(["ping", "-6", "-c", "1", "-W", "2", VIP6], check=False).returncode == 0
+    assert neighbour(client, VIP6) == MAC6, logs()
+    assert ka.stop() == 0

@@ -4,9 +4,9 @@ As keepalived (vrrp_vmac.c netlink_link_add_vmac, vrrp_if_config.c):
 - the macvlan is made on the instance's interface, in private mode, with the MAC
   00-00-5E-00-01-{VRID} (00-00-5E-00-02-{VRID} for IPv6), named `vrrp.{VRID}` unless the
   config names it, in the base interface's group;
-- sysctls: on the vmac arp_ignore=1, and for IPv4 accept_local=1, rp_filter=0 and
-  promote-secondaries=1; on the base interface (IPv4) arp_ignore=1 and arp_filter=1, their old
-  values put back when the vmac is removed;
+- sysctls (IPv4 only, as keepalived 2.2.7): on the vmac arp_ignore=1, accept_local=1,
+  rp_filter=0 and promote-secondaries=1; on the base interface arp_ignore=1 and arp_filter=1,
+  their old values put back when the vmac is removed;
 - IPv6 gets no EUI-64 link-local address on the vmac (addr_gen_mode none); an IPv4 instance's
   vmac has IPv6 disabled; an IPv6 instance that sends from the vmac gets the base interface's
   link-local address (made from the base MAC) on it;
@@ -85,12 +85,14 @@ class VmacSpec:
 
     def sysctls(self) -> dict[str, int]:
         """The vmac's own sysctls (paths under /proc/sys/net) and their values."""
-        out = {f"ipv4/conf/{self.name}/arp_ignore": 1}
-        if self.family == 4:
-            out[f"ipv4/conf/{self.name}/accept_local"] = 1
-            out[f"ipv4/conf/{self.name}/rp_filter"] = 0
-            out[f"ipv4/conf/{self.name}/{PROMOTE}"] = 1
-        return out
+        if self.family != 4:
+            return {}  # keepalived 2.2.7 sets none on an IPv6 vmac (2.4 sets arp_ignore)
+        return {
+            f"ipv4/conf/{self.name}/arp_ignore": 1,
+            f"ipv4/conf/{self.name}/accept_local": 1,
+            f"ipv4/conf/{self.name}/rp_filter": 0,
+            f"ipv4/conf/{self.name}/{PROMOTE}": 1,
+        }
 
     def base_sysctls(self) -> dict[str, int]:
         """The base interface's sysctls a vmac needs (IPv4 only, as keepalived)."""
