@@ -254,3 +254,29 @@ def test_ipv6_vip_mac_stays_the_same_across_failover_to_keepalived(lab: NetLab) 
     assert client.run(["ping", "-6", "-c", "1", "-W", "2", VIP6], check=False).returncode == 0
     assert neighbour(client, VIP6) == MAC6, logs()
     assert ka.stop() == 0
+
+
+def test_two_vmacs_on_one_interface_share_its_sysctls(lab: NetLab) -> None:
+    node = lab.add_node("vk", addrs=[ADDRS["vk"]])
+    node.run(["sh", "-c", "echo 2 >/proc/sys/net/ipv4/conf/eth0/arp_ignore"])
+    second = instance_conf(
+        name="VI_2", vrid=62, priority=150, version=3, advert=0.2,
+        vips=("10.213.61.101/24",), auth=None, extra="use_vmac",
+    )  # fmt: skip
+    first = instance_conf(
+        vrid=VRID, priority=150, version=3, advert=0.2, vips=(f"{VIP}/24",), auth=None,
+        extra="use_vmac",
+    )  # fmt: skip
+    vk = start_vipkeeper(lab, node, config(first, second))
+    assert link(node, VMAC) is not None and link(node, "vrrp.62") is not None, vk.log()
+    assert sysctls(node, "eth0", BASE_SYSCTLS) == BASE_SYSCTLS
+    done = vk.log().count("reload done")
+    vk.write_config(config(second))
+    vk.signal(signal.SIGHUP)
+    assert wait_for(lambda: vk.log().count("reload done") > done, 10) is not None, vk.log()
+    assert wait_for(lambda: link(node, VMAC) is None, 5) is not None, vk.log()
+    # vrrp.62 still needs them: eth0 keeps arp_ignore=1 and arp_filter=1 until it goes
+    assert sysctls(node, "eth0", BASE_SYSCTLS) == BASE_SYSCTLS
+    assert vk.stop() == 0
+    assert link(node, "vrrp.62") is None
+    assert sysctls(node, "eth0", BASE_SYSCTLS) == {"arp_ignore": "2", "arp_filter": "0"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from collections.abc import Awaitable, Callable, Iterable
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
@@ -109,8 +110,24 @@ class Kernel:
     async def remove_vmacs(self, keep: Iterable[str] = ()) -> None:
         """Remove every vmac this run made, except those named in `keep`."""
         kept = set(keep)
-        entries: list[VmacEntry] = [e for e in self.vmacs.entries.values() if e.name not in kept]
-        for entry in entries:
+        for name in [n for n in self.vmacs.entries if n not in kept]:
+            entry: VmacEntry = self.vmacs.entries[name]  # as recorded now (an heir's grows)
+            heir = next(
+                (
+                    e
+                    for e in self.vmacs.entries.values()
+                    if e.name != entry.name and e.base == entry.base
+                ),
+                None,
+            )
+            if heir is not None and entry.restore:
+                # Another vmac still needs the base interface's sysctls (keepalived counts
+                # their users): it takes over the values to put back when it goes.
+                try:
+                    self.vmacs.put(replace(heir, restore=entry.restore + heir.restore))
+                    entry = replace(entry, restore=())
+                except RecordError as exc:  # then this one puts them back, as it would have
+                    log.error("%s", exc)
             try:
                 if await remove_vmac(self.addrs.netlink(), entry, self.vmacs):
                     log.info("removed vmac %s", entry.name)

@@ -108,6 +108,7 @@ class VmacEntry:
     name: str
     mac: bytes
     restore: tuple[tuple[str, int], ...] = ()  # base sysctls as they were before
+    base: str = ""
 
 
 class VmacRecord:
@@ -128,7 +129,8 @@ class VmacRecord:
         with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
             for item in data.get("vmacs", []):
                 restore = tuple((str(k), int(v)) for k, v in item.get("restore", {}).items())
-                out.append(VmacEntry(str(item["name"]), parse_mac(item["mac"]), restore))
+                base = str(item.get("base", ""))
+                out.append(VmacEntry(str(item["name"]), parse_mac(item["mac"]), restore, base))
         return out
 
     def put(self, entry: VmacEntry) -> None:
@@ -148,7 +150,12 @@ class VmacRecord:
         data = {
             "pid": os.getpid(),
             "vmacs": [
-                {"name": e.name, "mac": format_mac(e.mac), "restore": dict(e.restore)}
+                {
+                    "name": e.name,
+                    "mac": format_mac(e.mac),
+                    "base": e.base,
+                    "restore": dict(e.restore),
+                }
                 for e in entries.values()
             ],
         }
@@ -233,7 +240,7 @@ async def create_vmac(ipr: AsyncIPRoute, spec: VmacSpec, record: VmacRecord) -> 
     previous = record.entries.get(spec.name)
     if previous is not None:  # made already (a reload): keep the values first saved
         restore = previous.restore
-    record.put(VmacEntry(spec.name, spec.mac, restore))
+    record.put(VmacEntry(spec.name, spec.mac, restore, spec.base))
     try:
         if existing is None:
             await ipr.link(
