@@ -280,3 +280,23 @@ def test_two_vmacs_on_one_interface_share_its_sysctls(lab: NetLab) -> None:
     assert vk.stop() == 0
     assert link(node, "vrrp.62") is None
     assert sysctls(node, "eth0", BASE_SYSCTLS) == {"arp_ignore": "2", "arp_filter": "0"}
+
+
+def test_a_vmac_deleted_under_the_daemon_is_made_again(lab: NetLab) -> None:
+    node = lab.add_node("vk", addrs=[ADDRS["vk"]])
+    vk = start_vipkeeper(lab, node, conf(150))
+    assert vk.wait_state("MASTER", 10) is not None, vk.log()
+    assert wait_for(lambda: VIP in node.addresses(VMAC), 5) is not None, vk.log()
+    before = link(node, VMAC)
+    assert before is not None
+    node.run(["ip", "link", "del", VMAC])
+    assert wait_for(lambda: (link(node, VMAC) or before)["ifindex"] != before["ifindex"], 5), (
+        vk.log()
+    )
+    assert_vmac(node, vk.log())
+    assert sysctls(node, VMAC, VMAC_SYSCTLS) == VMAC_SYSCTLS
+    assert wait_for(lambda: VIP in node.addresses(VMAC), 10) is not None, vk.log()
+    assert vk.wait_state("MASTER", 10) is not None, vk.log()
+    assert "was deleted; making it again" in vk.log()
+    assert vk.stop() == 0
+    assert link(node, VMAC) is None
