@@ -119,6 +119,10 @@ def test_vip_mac_stays_the_same_across_failover_to_keepalived(lab: NetLab) -> No
     assert sysctls(vk_node, "eth0", BASE_SYSCTLS) == BASE_SYSCTLS
     assert sysctls(ka_node, VMAC, VMAC_SYSCTLS) == VMAC_SYSCTLS
     assert sysctls(ka_node, "eth0", BASE_SYSCTLS) == BASE_SYSCTLS
+    # IPv6 on the vmac of an IPv4 instance: disabled, no EUI-64 address, on both
+    ipv6 = [f"/proc/sys/net/ipv6/conf/{VMAC}/{k}" for k in ("disable_ipv6", "addr_gen_mode")]
+    theirs = [ka_node.run(["cat", p]).stdout.strip() for p in ipv6]
+    assert [vk_node.run(["cat", p]).stdout.strip() for p in ipv6] == theirs == ["1", "1"]
 
     # 2. the client sees the VIP at the virtual MAC. It first talks to both routers' own
     # addresses: the routers then know its MAC on eth0, where the VIP's replies leave (eth0's
@@ -143,6 +147,7 @@ def test_vip_mac_stays_the_same_across_failover_to_keepalived(lab: NetLab) -> No
     assert ping(client, VIP), logs()
     assert neighbour(client, VIP) == MAC
     assert ka.stop() == 0
+    assert link(ka_node, VMAC) is None  # keepalived removes its vmac at stop too
 
 
 def test_crashed_runs_vmac_is_removed_at_the_next_start(lab: NetLab) -> None:
