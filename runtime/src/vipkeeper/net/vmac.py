@@ -164,6 +164,7 @@ class VmacRecord:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, RECORD_MODE)
             with os.fdopen(fd, "w") as out:
+                os.fchmod(fd, RECORD_MODE)  # whatever a leftover tmp file's mode was
                 out.write(json.dumps(data, indent=1))
             os.replace(tmp, self.path)
         except OSError as exc:
