@@ -597,6 +597,33 @@ CASES: list[tuple[str, str]] = [
         "ssl-get-digest-twice-differ",
         SSLGET.format("", "", DIGEST.format(MD5) + DIGEST.format("0" * 32)),
     ),
+    # use_vmac [name] [MAC] [name NAME] [netlink_notify_msg], vmac_xmit_base (vrrp_parser.c)
+    ("vmac-default-name", INSTANCE % "    use_vmac"),
+    ("vmac-own-name", INSTANCE % "    use_vmac vk77"),
+    ("vmac-name-keyword", INSTANCE % "    use_vmac name vk77"),
+    ("vmac-two-names", INSTANCE % "    use_vmac vk77 vk78"),
+    ("vmac-name-too-long", INSTANCE % "    use_vmac abcdefghijklmnopq"),
+    ("vmac-netlink-notify", INSTANCE % "    use_vmac netlink_notify_msg"),
+    ("vmac-group", INSTANCE % "    use_vmac group 5"),
+    ("vmac-name-and-mac", INSTANCE % "    use_vmac vk77 02:00:00:00:00:01"),
+    ("vmac-five-octets", INSTANCE % "    use_vmac 02:00:00:00:00"),
+    ("vmac-multicast-mac", INSTANCE % "    use_vmac 03:00:00:00:00:01"),
+    ("vmac-mac", INSTANCE % "    use_vmac 02:00:00:00:00:01"),
+    ("vmac-mac-rfc", INSTANCE % "    use_vmac 00:00:5e:00:01:0a"),
+    ("vmac-mac-bad", INSTANCE % "    use_vmac 02:zz:00:00:00:01"),
+    ("vmac-xmit-base", INSTANCE % "    use_vmac\n    vmac_xmit_base"),
+    ("vmac-xmit-base-alone", INSTANCE % "    vmac_xmit_base"),
+    ("vmac-unicast", INSTANCE % (PEER + "    use_vmac")),
+    ("vmac-unicast-xmit-base", INSTANCE % (PEER + "    use_vmac\n    vmac_xmit_base")),
+    ("vmac-strict-xmit-base", INSTANCE % "    strict_mode\n    use_vmac\n    vmac_xmit_base"),
+    (
+        "vmac-same-name-twice",
+        INSTANCE % "    use_vmac vk77"
+        + (INSTANCE % "    use_vmac vk77")
+        .replace("VI_1", "VI_2")
+        .replace("id 10", "id 11")
+        .replace(".0.1/", ".0.2/"),
+    ),
 ]
 
 

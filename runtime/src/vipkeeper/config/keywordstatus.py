@@ -51,8 +51,6 @@ NO_EFFECT: dict[str, dict[str, str]] = {
         "vrrp_check_unicast_src": "adverts from addresses outside unicast_peer are not dropped",
     },
     "vrrp_instance": {
-        "use_vmac": "adverts and gratuitous ARPs use the interface's own MAC",
-        "vmac_xmit_base": "there is no VMAC interface (use_vmac has no effect)",
         "promote_secondaries": "the interface's promote_secondaries setting is left alone",
         "no_accept": "vipkeeper never filters traffic to the VIPs",
         "check_unicast_src": "adverts from addresses outside unicast_peer are not dropped",
@@ -78,6 +76,10 @@ NOTES: dict[str, dict[str, str]] = {
         ),
         "accept": "vipkeeper never filters traffic to the VIPs",
         "virtual_rules": "added on becoming MASTER, removed on leaving it",
+        "use_vmac": (
+            "a private macvlan made at start and removed at stop; keepalived 2.4's `name`, "
+            "`group` and `netlink_notify_msg` arguments are not 2.2.7's (read as names)"
+        ),
     },
     "root": {
         "static_rules": "held from start to stop, changed by a reload",

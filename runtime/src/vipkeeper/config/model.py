@@ -381,6 +381,7 @@ class VrrpInstanceConfig:
     strict_mode: bool = False  # global vrrp_strict or per-instance strict_mode
     use_vmac: bool = False
     vmac_name: str | None = None  # None with use_vmac: keepalived's vrrp.<VRID>
+    vmac_mac: bytes | None = None  # `use_vmac MAC`: None for the RFC 5798 MAC
     vmac_xmit_base: bool = False
     dont_track_primary: bool = False
     accept: bool = True  # strict mode defaults to no_accept

@@ -15,6 +15,7 @@ from vipkeeper.checks.trackfile import read_value
 from vipkeeper.config import model as m
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.rules import RuleSpec
+from vipkeeper.net.vmac import VmacSpec, vmac_mac, vmac_name
 from vipkeeper.net.vrrpsock import IPPROTO_VRRP, SocketKey
 from vipkeeper.vrrp.ah import IPPROTO_AH
 from vipkeeper.vrrp.settings import (
@@ -53,6 +54,7 @@ class InstancePlan:
     gna_interval: float  # seconds between unsolicited NAs of a burst
     sync_group: str | None
     rules: tuple[RuleSpec, ...] = ()  # virtual_rules, in the order of settings.virtual_rules
+    vmac: VmacSpec | None = None  # use_vmac: the macvlan the VIPs (and adverts) use
 
     @property
     def socket_key(self) -> SocketKey:
@@ -329,13 +331,14 @@ def build_instance(
         mcast = inst.mcast_dst_ip
     else:
         mcast = g.vrrp_mcast_group4 if family == 4 else g.vrrp_mcast_group6
+    vmac = vmac_of(inst)
+    vip_dev = vmac.name if vmac is not None else inst.interface
     addrs = tuple(
-        _addr(v, inst.interface)
-        for v in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded)
+        _addr(v, vip_dev) for v in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded)
     )
     return InstancePlan(
         settings=settings,
-        interface=inst.interface,
+        interface=inst.interface if vmac is None or vmac.xmit_base else vmac.name,
         mcast_group=mcast,
         addrs=addrs,
         routes=tuple(spec for _, spec in routes),
@@ -343,6 +346,21 @@ def build_instance(
         gna_interval=g.vrrp_gna_interval,
         sync_group=inst.sync_group,
         rules=tuple(rules),
+        vmac=vmac,
+    )
+
+
+def vmac_of(inst: m.VrrpInstanceConfig) -> VmacSpec | None:
+    """The vmac of an instance with use_vmac (None without). The model holds keepalived's
+    corrections already (unicast sets vmac_xmit_base, strict mode clears it)."""
+    if not inst.use_vmac or inst.interface is None:
+        return None
+    return VmacSpec(
+        name=vmac_name(inst.virtual_router_id, inst.vmac_name),
+        base=inst.interface,
+        mac=inst.vmac_mac or vmac_mac(inst.virtual_router_id, inst.family),
+        family=inst.family,
+        xmit_base=inst.vmac_xmit_base,
     )
 
 
