@@ -43,6 +43,16 @@ VMAC_SYSCTLS = {
 BASE_SYSCTLS = {"arp_ignore": "1", "arp_filter": "1"}
 
 
+def reference(node: Node) -> bool:
+    """True when the node's keepalived is the project's reference, Debian 12's 2.2.7. The lab
+    hosts of `make test-runtime-hosts` run their own release's keepalived (2.1.5 on bullseye,
+    2.3.3 on trixie), whose vmac sysctls differ in two places: 2.1.5 leaves an IPv4 vmac's
+    addr_gen_mode, 2.3.3 sets arp_ignore on an IPv6 vmac. There vipkeeper is held to 2.2.7's
+    values, and keepalived's are not compared."""
+    shown = node.run(["keepalived", "-v"], check=False)
+    return "Keepalived v2.2." in shown.stdout + shown.stderr
+
+
 def conf(priority: int, extra: str = "use_vmac") -> str:
     inst = instance_conf(
         vrid=VRID,
@@ -121,8 +131,9 @@ def test_vip_mac_stays_the_same_across_failover_to_keepalived(lab: NetLab) -> No
     assert sysctls(ka_node, "eth0", BASE_SYSCTLS) == BASE_SYSCTLS
     # IPv6 on the vmac of an IPv4 instance: disabled, no EUI-64 address, on both
     ipv6 = [f"/proc/sys/net/ipv6/conf/{VMAC}/{k}" for k in ("disable_ipv6", "addr_gen_mode")]
-    theirs = [ka_node.run(["cat", p]).stdout.strip() for p in ipv6]
-    assert [vk_node.run(["cat", p]).stdout.strip() for p in ipv6] == theirs == ["1", "1"]
+    assert [vk_node.run(["cat", p]).stdout.strip() for p in ipv6] == ["1", "1"]
+    if reference(ka_node):
+        assert [ka_node.run(["cat", p]).stdout.strip() for p in ipv6] == ["1", "1"]
 
     # 2. the client sees the VIP at the virtual MAC. It first talks to both routers' own
     # addresses: the routers then know its MAC on eth0, where the VIP's replies leave (eth0's
@@ -241,7 +252,10 @@ def test_ipv6_vip_mac_stays_the_same_across_failover_to_keepalived(lab: NetLab) 
         info = link(node, VMAC)
         assert info is not None and info["address"] == MAC6, logs()
     # keepalived 2.2.7 sets no sysctl for an IPv6 vmac: both leave the defaults
-    assert sysctls(vk_node, VMAC, VMAC_SYSCTLS) == sysctls(ka_node, VMAC, VMAC_SYSCTLS)
+    defaults = sysctls(vk_node, "default", VMAC_SYSCTLS)
+    assert sysctls(vk_node, VMAC, VMAC_SYSCTLS) == defaults
+    if reference(ka_node):
+        assert sysctls(vk_node, VMAC, VMAC_SYSCTLS) == sysctls(ka_node, VMAC, VMAC_SYSCTLS)
     assert wait_for(lambda: VIP6 in vk_node.addresses(VMAC), 5) is not None, logs()
     # the vmac carries the base MAC's link-local address (adverts leave from it), no EUI-64 one
     for node in (vk_node, ka_node):
