@@ -13,6 +13,9 @@ outage per cluster (the longest window of lost pings to the cluster's first VIP,
 The load average of the machine is reported with the figures (it is shared). `--profile` adds
 the slowest tasks (callback_plugins/task_times.py) of the no-change run.
 --collection runs another checkout of the collection (for example main, to compare).
+--compare DIR --rounds N: after the first deploy, N rounds of one no-change run with DIR's
+collection then one with --collection's, on the same lab (interleaved: the machine's load
+changes under both alike); then the other runs as usual unless --nochange-only.
 Runs use SSH pipelining (ansible.cfg in the run's work directory: `[connection] pipelining = True`,
 the setting docs/collection.md recommends); --no-pipelining runs without it.
 """
@@ -56,13 +59,24 @@ def load() -> str:
 
 
 class Bench:
-    def __init__(self, lbs: int, collection: Path, profile: bool, pipelining: bool = True) -> None:
+    def __init__(
+        self,
+        lbs: int,
+        collection: Path,
+        profile: bool,
+        pipelining: bool = True,
+        compare: Path | None = None,
+    ) -> None:
         self.lbs = lbs
         self.name = f"vkbench-{lbs}-{os.getpid()}"
         self.work = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
-        coll = self.work / "collections" / "ansible_collections" / "vipkeeper"
-        coll.mkdir(parents=True)
-        (coll / "vrrp").symlink_to(collection.resolve())
+        # one collections path per checkout: "collections" (--collection), "compare" (--compare)
+        for sub, checkout in (("collections", collection), ("compare", compare)):
+            if checkout is None:
+                continue
+            coll = self.work / sub / "ansible_collections" / "vipkeeper"
+            coll.mkdir(parents=True)
+            (coll / "vrrp").symlink_to(checkout.resolve())
         self.profile = profile
         # the lab's ansible.cfg: the recommended setting (docs/collection.md)
         (self.work / "ansible.cfg").write_text(
@@ -99,7 +113,7 @@ class Bench:
             )
         return out
 
-    def play(self, tag: str, **extra: Any) -> dict[str, Any]:
+    def play(self, tag: str, collections: str = "collections", **extra: Any) -> dict[str, Any]:
         data = {
             "all": {
                 "vars": {
@@ -116,7 +130,7 @@ class Bench:
         path.write_text(yaml.safe_dump(data))
         env = {
             **os.environ,
-            "ANSIBLE_COLLECTIONS_PATH": str(self.work / "collections"),
+            "ANSIBLE_COLLECTIONS_PATH": str(self.work / collections),
             "ANSIBLE_CONFIG": str(self.work / "ansible.cfg"),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
@@ -137,8 +151,11 @@ class Bench:
             raise RuntimeError(f"{tag}: {done.stdout[-6000:]}{done.stderr[-2000:]}")
         recap = re.findall(r"^\S+\s+: ok=\d+\s+changed=(\d+)", done.stdout, re.M)
         changed = sum(int(n) for n in recap)
+        # tasks the hosts evaluated (ok + skipped, changed is within ok): all hosts together
+        seen = re.findall(r"^\S+\s+: ok=(\d+)\s.*skipped=(\d+)", done.stdout, re.M)
         row = {"run": tag, "wall": round(wall, 1), "per_host": round(wall / self.lbs, 2),
-               "changed": changed, "load_before": before, "load_after": load()}  # fmt: skip
+               "changed": changed, "tasks": sum(int(a) + int(b) for a, b in seen),
+               "load_before": before, "load_after": load()}  # fmt: skip
         if self.profile:
             row["profile"] = re.findall(r"^TASKTIME (.*)$", done.stdout, re.M)
         # printed at once: survives a later failure
@@ -177,9 +194,14 @@ class Bench:
                     raise RuntimeError(f"c{i}: {host} never took {self.vips[i]}")
                 time.sleep(0.5)
 
-    def run(self) -> list[dict[str, Any]]:
+    def run(self, rounds: int = 0, nochange_only: bool = False) -> list[dict[str, Any]]:
         rows = [self.play("first")]
         self.wait_converged()
+        for n in range(rounds):  # interleaved: --compare's checkout, then --collection's
+            rows.append(self.play(f"nochange-compare-{n + 1}", collections="compare"))
+            rows.append(self.play(f"nochange-{n + 1}"))
+        if nochange_only:
+            return rows
         self.probe_start()
         time.sleep(1)
         rows.append(min((self.play("nochange"), self.play("nochange")), key=lambda r: r["wall"]))
@@ -203,19 +225,24 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-pipelining", action="store_true", help="SSH without pipelining")
+    parser.add_argument("--compare", type=Path, help="another checkout, interleaved no-change runs")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (--compare)")
+    parser.add_argument("--nochange-only", action="store_true", help="stop after the rounds")
     args = parser.parse_args()
     results = {}
     for lbs in args.lbs or [2]:
-        bench = Bench(lbs, args.collection, args.profile, pipelining=not args.no_pipelining)
+        bench = Bench(lbs, args.collection, args.profile, pipelining=not args.no_pipelining,
+                      compare=args.compare)  # fmt: skip
         try:
             bench.up()
-            rows = bench.run()
+            rows = bench.run(args.rounds if args.compare else 0, args.nochange_only)
         finally:
             bench.down()
         results[lbs] = rows
         for row in rows:
             print(f"{lbs} hosts {row['run']:<20} wall {row['wall']:6.1f}s  per host "
-                  f"{row['per_host']:5.2f}s  changed {row['changed']:3d}  load {row['load_before']}"
+                  f"{row['per_host']:5.2f}s  changed {row['changed']:3d}  tasks {row['tasks']:4d}"
+                  f"  load {row['load_before']}"
                   f" -> {row['load_after']}  outage {row.get('outage', '-')}",
                   flush=True)  # fmt: skip
             for line in row.get("profile", []):

@@ -100,7 +100,10 @@ def _checker(chk: Mapping[str, Any], where: str, report: Report) -> tuple[str, d
         urls.append(entry)
     if urls:
         out["url"] = urls
+    # tls: the root SSL block, reported once per host; sni_host: derived from the virtualhosts
+    derived = {"tls", "sni_host"}
     handled = set(_CHECKER_TIMING) | set(_CHECKER_KEYWORDS) | {"kind", "ssl", "urls", "misc_path"}
+    handled |= derived
     for key in sorted(changed - handled):
         report.no(f"{where}: {kind} {key} is not modelled")
     return kind, out

@@ -166,10 +166,28 @@ class Plan:
         return {"clusters": clusters, "lock": self.lock(), "warnings": list(self.warnings)}
 
 
+REDACTED = "********"
+
+
+def redacted(data: Mapping[str, Any]) -> dict[str, Any]:
+    """`Plan.to_dict(redact=False)` as `to_dict()` gives it: every password replaced.
+
+    Copies what it changes (the clusters, their instances); the rest is shared with `data`.
+    """
+    clusters: dict[str, Any] = {}
+    for name, cluster in data["clusters"].items():
+        instances = [
+            {**inst, "auth_pass": REDACTED} if inst.get("auth_pass") is not None else dict(inst)
+            for inst in cluster["instances"]
+        ]
+        clusters[name] = {**cluster, "instances": instances}
+    return {**data, "clusters": clusters}
+
+
 def _instance_dict(inst: Instance, redact: bool) -> dict[str, Any]:
     secret = inst.auth_pass
     if secret is not None and redact:
-        secret = "********"
+        secret = REDACTED
     return {
         "name": inst.name,
         "family": inst.family,

@@ -196,6 +196,17 @@ VRULES = (
     .replace("RULE", "{}")
 )
 ID_IF = (INSTANCE % "").replace("{", "{{").replace("}", "}}").replace("eth0", "{}")
+# an SSL_GET service: the service's own lines, the checker's lines, the url's lines
+SSLGET = (
+    "virtual_server 10.213.30.1 443 {{\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n{0}"
+    "    real_server 10.213.30.10 443 {{\n        weight 1\n        SSL_GET {{\n"
+    "            url {{\n                path /\n{2}            }}\n{1}        }}\n    }}\n}}\n"
+)
+SSL_GET = SSLGET.format("", "", "")
+SSLB = "SSL {{\n{}}}\n"  # the root SSL block (keepalived's SSL_GET client context)
+SSL_FILES = "    password secret\n    ca /nonexistent/ca.pem\n    certificate /nonexistent/c.pem\n"
+DIGEST = "                digest {}\n"
+MD5 = "9b3a0c85a887a256d6939da88aabd8cd"
 CASES: list[tuple[str, str]] = [
     # a missing interface: keepalived's WARNING is a general error, which outranks its
     # CONFIG_BAD_IF: exit 5
@@ -574,6 +585,66 @@ CASES: list[tuple[str, str]] = [
             ("vrrp-iptables-chains", "vrrp_iptables IN OUT"),
             ("vrrp-iptables-then-nftables", "vrrp_iptables\n    nftables fw"),
         )
+    ),
+    # the root SSL block (files are not read by -t), SSL_GET's TLS keywords and digest
+    ("ssl-block-full", SSLB.format(SSL_FILES + "    key /nonexistent/k.pem\n") + SSL_GET),
+    ("ssl-block-empty", SSLB.format("") + SSL_GET),
+    ("ssl-block-no-ssl-get", SSLB.format(SSL_FILES) + INSTANCE % ""),
+    ("ssl-block-after-service", SSL_GET + SSLB.format(SSL_FILES)),
+    ("ssl-block-lower-case", "ssl {\n    ca /nonexistent/ca.pem\n}\n" + SSL_GET),
+    ("ssl-block-in-global-defs", GLOBAL.format("SSL {\n    }") + SSL_GET),
+    ("ssl-block-twice", SSLB.format(SSL_FILES) + SSLB.format("    ca /b.pem\n") + SSL_GET),
+    ("ssl-ca-missing", SSLB.format("    ca\n") + SSL_GET),
+    ("ssl-certificate-missing", SSLB.format("    certificate\n") + SSL_GET),
+    ("ssl-key-missing", SSLB.format("    key\n") + SSL_GET),
+    ("ssl-password-missing", SSLB.format("    password\n") + SSL_GET),
+    ("ssl-ca-twice", SSLB.format("    ca /a.pem\n    ca /b.pem\n") + SSL_GET),
+    ("ssl-key-twice", SSLB.format("    key /a.pem\n    key /b.pem\n") + SSL_GET),
+    ("ssl-ca-extra-words", SSLB.format("    ca /a.pem /b.pem\n") + SSL_GET),
+    ("ssl-tls-version-in-block", SSLB.format("    tls_version 1.2\n") + SSL_GET),
+    ("ssl-verify-in-block", SSLB.format("    verify yes\n") + SSL_GET),
+    ("ssl-get-tls-version", SSLGET.format("", "            tls_version 1.2\n", "")),
+    ("ssl-get-min-tls", SSLGET.format("", "            min_tls_version TLSv1.2\n", "")),
+    ("ssl-get-enable-sni", SSLGET.format("", "            enable_sni\n", "")),
+    ("ssl-get-enable-sni-no", SSLGET.format("", "            enable_sni no\n", "")),
+    ("ssl-get-enable-sni-bad", SSLGET.format("", "            enable_sni maybe\n", "")),
+    ("ssl-get-digest", SSLGET.format("", "", DIGEST.format(MD5))),
+    ("ssl-get-digest-upper", SSLGET.format("", "", DIGEST.format(MD5.upper()))),
+    ("ssl-get-digest-short", SSLGET.format("", "", DIGEST.format(MD5[:12]))),
+    ("ssl-get-digest-long", SSLGET.format("", "", DIGEST.format(MD5 + "00"))),
+    ("ssl-get-digest-not-hex", SSLGET.format("", "", DIGEST.format("z" + MD5[1:]))),
+    ("ssl-get-digest-missing", SSLGET.format("", "", DIGEST.format(""))),
+    ("ssl-get-digest-twice", SSLGET.format("", "", DIGEST.format(MD5) * 2)),
+    (
+        "ssl-get-digest-twice-differ",
+        SSLGET.format("", "", DIGEST.format(MD5) + DIGEST.format("0" * 32)),
+    ),
+    # use_vmac [name] [MAC] [name NAME] [netlink_notify_msg], vmac_xmit_base (vrrp_parser.c)
+    ("vmac-default-name", INSTANCE % "    use_vmac"),
+    ("vmac-own-name", INSTANCE % "    use_vmac vk77"),
+    ("vmac-name-keyword", INSTANCE % "    use_vmac name vk77"),
+    ("vmac-two-names", INSTANCE % "    use_vmac vk77 vk78"),
+    ("vmac-name-too-long", INSTANCE % "    use_vmac abcdefghijklmnopq"),
+    ("vmac-netlink-notify", INSTANCE % "    use_vmac netlink_notify_msg"),
+    ("vmac-group", INSTANCE % "    use_vmac group 5"),
+    ("vmac-name-and-mac", INSTANCE % "    use_vmac vk77 02:00:00:00:00:01"),
+    ("vmac-five-octets", INSTANCE % "    use_vmac 02:00:00:00:00"),
+    ("vmac-multicast-mac", INSTANCE % "    use_vmac 03:00:00:00:00:01"),
+    ("vmac-mac", INSTANCE % "    use_vmac 02:00:00:00:00:01"),
+    ("vmac-mac-rfc", INSTANCE % "    use_vmac 00:00:5e:00:01:0a"),
+    ("vmac-mac-bad", INSTANCE % "    use_vmac 02:zz:00:00:00:01"),
+    ("vmac-xmit-base", INSTANCE % "    use_vmac\n    vmac_xmit_base"),
+    ("vmac-xmit-base-alone", INSTANCE % "    vmac_xmit_base"),
+    ("vmac-unicast", INSTANCE % (PEER + "    use_vmac")),
+    ("vmac-unicast-xmit-base", INSTANCE % (PEER + "    use_vmac\n    vmac_xmit_base")),
+    ("vmac-strict-xmit-base", INSTANCE % "    strict_mode\n    use_vmac\n    vmac_xmit_base"),
+    (
+        "vmac-same-name-twice",
+        INSTANCE % "    use_vmac vk77"
+        + (INSTANCE % "    use_vmac vk77")
+        .replace("VI_1", "VI_2")
+        .replace("id 10", "id 11")
+        .replace(".0.1/", ".0.2/"),
     ),
 ]
 

@@ -155,8 +155,6 @@ UNREAD: dict[str, str] = {
             "GlobalDefs.dynamic_interfaces",
             "GlobalDefs.vrrp_check_unicast_src",
             "VrrpInstanceConfig.check_unicast_src",
-            "VrrpInstanceConfig.vmac_name",
-            "VrrpInstanceConfig.vmac_xmit_base",
             "VrrpInstanceConfig.promote_secondaries",
             "HttpCheck.fast_recovery",
             "HttpCheck.tls_compliant",

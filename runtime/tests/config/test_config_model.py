@@ -172,6 +172,8 @@ vrrp_instance VI_9 {
     assert inst.authentication.auth_type is AuthTypeConfig.AH
     assert inst.authentication.auth_pass == "12345678"
     assert [w.message for w in res.errors] == [  # keepalived -t rejects it too
+        # keepalived 2.2.7 sets vmac_xmit_base for unicast (test_config_differential_verdicts)
+        "(VI_9) unicast with use_vmac requires vmac_xmit_base - setting",
         "(VI_9) initial state MASTER is incompatible with AH authentication; it is cleared",
         "auth_pass is 10 bytes, longer than 8; truncated to 8",
     ]
@@ -203,7 +205,7 @@ vrrp_instance VI_9 {
     assert inst.notify.master.argv == ("/usr/bin/logger", "up")
     assert (inst.notify.master.user, inst.notify.master.group) == ("root", "root")
     assert inst.notify.generic is not None and inst.notify.backup is None
-    assert inst.use_vmac and inst.vmac_name == "vrrp9"
+    assert inst.use_vmac and inst.vmac_name == "vrrp9" and inst.vmac_xmit_base
     assert inst.dont_track_primary and not inst.accept
     assert inst.garp_master_refresh == 30 and inst.debug == 2
 

@@ -138,8 +138,12 @@ def test_ipv6_second_holder_is_reported(lab: NetLab) -> None:
     assert [c["address"] for c in _conflicts(va)] == [vip6]
 
 
-@pytest.mark.parametrize("family", [4, 6])
-def test_our_own_answers_and_garps_are_no_conflict(lab: NetLab, family: int) -> None:
+@pytest.mark.parametrize(
+    ("family", "vmac"), [(4, False), (6, False), (4, True), (6, True)], ids=str
+)
+def test_our_own_answers_and_garps_are_no_conflict(lab: NetLab, family: int, vmac: bool) -> None:
+    """With use_vmac the VIP lives on the vmac, whose RFC 5798 virtual MAC answers for it:
+    that MAC is ours too."""
     if family == 4:
         vip, a_addr, c_addr, auth = VIP, "10.213.1.1/24", "10.213.1.3/24", "secret1"
     else:
@@ -148,12 +152,22 @@ def test_our_own_answers_and_garps_are_no_conflict(lab: NetLab, family: int) -> 
     c = lab.add_node("c", addrs=[c_addr])
     prefix = a_addr.split("/")[1]
     conf = config(
-        instance_conf(priority=150, version=3, advert=ADV, vips=(f"{vip}/{prefix}",), auth=auth),
+        instance_conf(
+            priority=150,
+            version=3,
+            advert=ADV,
+            vips=(f"{vip}/{prefix}",),
+            auth=auth,
+            extra="use_vmac" if vmac else "",
+        ),
         globals_="vrrp_garp_master_refresh 1\n  vrrp_garp_master_refresh_repeat 3",
         head=_vk_block(),
     )
     va = start_vipkeeper(lab, a, conf)
     assert va.wait_state("MASTER", master_down_interval(3, 150, ADV) + 2) is not None
+    if vmac:  # the VIP is on vrrp.51, and its MAC is the virtual one
+        shown = a.run(["ip", "-j", "address", "show", "dev", "vrrp.51"]).stdout
+        assert vip in shown and f"00:00:5e:00:0{1 if family == 4 else 2}:33" in shown, shown
     # a neighbour keeps asking for the VIP (our kernel answers), we keep sending GARP or
     # unsolicited NA bursts
     pinger = c.popen(["ping", f"-{family}", "-q", "-i", "0.2", vip])

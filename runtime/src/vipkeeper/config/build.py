@@ -21,6 +21,7 @@ from vipkeeper.config.builder.extensions import VIPKEEPER, VIPKEEPER_HANDLERS, f
 from vipkeeper.config.builder.global_defs import GLOBAL_DEFS, GLOBAL_HANDLERS, finish_global_defs
 from vipkeeper.config.builder.lvs import LVS_ROOT_HANDLERS, RS_HANDLERS, VS_HANDLERS
 from vipkeeper.config.builder.registry import Handler, Registry
+from vipkeeper.config.builder.tls import SSL_HANDLERS, SSL_ROOT, attach_ssl, finish_ssl
 from vipkeeper.config.builder.trackproc import (
     TRACK_PROCESS_HANDLERS,
     TRACK_PROCESS_ROOT_HANDLERS,
@@ -50,7 +51,9 @@ HANDLERS: dict[str, Mapping[str, Handler[Any]]] = {
         **TRACK_PROCESS_ROOT_HANDLERS,
         **LVS_ROOT_HANDLERS,
         "vipkeeper": VIPKEEPER,
+        "SSL": SSL_ROOT,
     },
+    "SSL": SSL_HANDLERS,
     "global_defs": GLOBAL_HANDLERS,
     "vipkeeper": VIPKEEPER_HANDLERS,
     "vrrp_instance": INSTANCE_HANDLERS,
@@ -79,6 +82,7 @@ def build(nodes: list[Node], diagnostics: list[Diagnostic]) -> tuple[Config, Bui
     instances = []
     for _, d in b.instances:
         instances.append(finish_instance(g, d, member_of.get(d.name or "")))
+    ssl = finish_ssl(b)
     config = Config(
         global_defs=g,
         vrrp_scripts=tuple(b.scripts),
@@ -87,10 +91,11 @@ def build(nodes: list[Node], diagnostics: list[Diagnostic]) -> tuple[Config, Bui
         vrrp_instances=tuple(instances),
         vrrp_sync_groups=tuple(owner_groups_unweighted(b, b.sync_groups, instances)),
         virtual_server_groups=tuple(b.vs_groups),
-        virtual_servers=tuple(b.virtual_servers),
+        virtual_servers=attach_ssl(tuple(b.virtual_servers), ssl),
         static_ipaddresses=tuple(b.static_ips),
         static_routes=tuple(b.static_routes),
         static_rules=tuple(b.static_rules),
         vipkeeper=finish_vipkeeper(b),
+        ssl=ssl,
     )
     return ignore_weights(config, diagnostics), b

@@ -35,7 +35,11 @@ _CHECKERS = (
     "FILE_CHECK", "SMTP_CHECK", "BFD_CHECK",
 )  # fmt: skip
 _LOG_ALL = "checker failures are logged as vipkeeper logs them, whatever this says"
-_TLS = "the HTTP checker always speaks TLS as Python's ssl module does"
+_TLS = (
+    "SSL_GET always ends its TLS connections with close_notify (Python's ssl module), as"
+    " keepalived does with tls_compliant"
+)
+_FAST = "every url is fetched in each attempt, as keepalived does with fast_recovery"
 
 # context -> keyword -> why it has no effect (the builder's warning says it)
 NO_EFFECT: dict[str, dict[str, str]] = {
@@ -47,14 +51,12 @@ NO_EFFECT: dict[str, dict[str, str]] = {
         "vrrp_check_unicast_src": "adverts from addresses outside unicast_peer are not dropped",
     },
     "vrrp_instance": {
-        "use_vmac": "adverts and gratuitous ARPs use the interface's own MAC",
-        "vmac_xmit_base": "there is no VMAC interface (use_vmac has no effect)",
         "promote_secondaries": "the interface's promote_secondaries setting is left alone",
         "check_unicast_src": "adverts from addresses outside unicast_peer are not dropped",
         "debug": "the log level is set with `vipkeeper run --log-level`",
     },
     "real_server": {"SMTP_CHECK": "", "BFD_CHECK": ""},
-    "HTTP_GET": {"fast_recovery": _TLS, "tls_compliant": _TLS},
+    "HTTP_GET": {"fast_recovery": _FAST, "tls_compliant": _TLS},
     "url": {"tls_compliant": _TLS},
     **{checker: {"log_all_failures": _LOG_ALL} for checker in _CHECKERS},
 }
@@ -67,7 +69,7 @@ NOTES: dict[str, dict[str, str]] = {
         ),
         "vrrp_min_garp": "one gratuitous ARP/NA a burst and no delayed burst, as keepalived",
         "nftables": (
-            "the ip/ip6 tables keepalived makes for VIPs; no VMAC rules (use_vmac has no effect)"
+            "the ip/ip6 tables keepalived makes for VIPs; not its rules for use_vmac interfaces"
         ),
         "vrrp_iptables": (
             "keepalived 2.2.7 has no iptables: an error, then `nftables` with its default table"
@@ -79,9 +81,31 @@ NOTES: dict[str, dict[str, str]] = {
         ),
         "no_accept": "a MASTER drops traffic to its VIPs through the nftables table",
         "virtual_rules": "added on becoming MASTER, removed on leaving it",
+        "use_vmac": (
+            "a private macvlan made at start and removed at stop; keepalived 2.4's `name`, "
+            "`group` and `netlink_notify_msg` arguments are not 2.2.7's (read as names)"
+        ),
     },
-    "root": {"static_rules": "held from start to stop, changed by a reload"},
-    "HTTP_GET": {"nb_get_retry": "read as `retry`, with keepalived's deprecation error"},
+    "root": {
+        "static_rules": "held from start to stop, changed by a reload",
+        "SSL": "SSL_GET's one TLS client context; as in keepalived 2.2.7 it verifies nothing",
+    },
+    "HTTP_GET": {
+        "nb_get_retry": "read as `retry`, with keepalived's deprecation error",
+        "enable_sni": (
+            "SNI is `sni_name`, else the url's, checker's or virtual server's virtualhost"
+            " (never the real server's, as keepalived)"
+        ),
+    },
+    "SSL": {
+        "ca": (
+            "loaded (a file that does not load fails every SSL_GET check), never used to"
+            " verify: keepalived 2.2.7 does not verify SSL_GET servers"
+        ),
+        "certificate": "the client certificate, offered only with `key`, when a server asks",
+        "key": "the client certificate's key, with `certificate`",
+        "password": "decrypts `key`; without it an encrypted key does not load",
+    },
 }
 
 

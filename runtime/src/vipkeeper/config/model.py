@@ -387,6 +387,7 @@ class VrrpInstanceConfig:
     strict_mode: bool = False  # global vrrp_strict or per-instance strict_mode
     use_vmac: bool = False
     vmac_name: str | None = None  # None with use_vmac: keepalived's vrrp.<VRID>
+    vmac_mac: bytes | None = None  # `use_vmac MAC`: None for the RFC 5798 MAC
     vmac_xmit_base: bool = False
     dont_track_primary: bool = False
     accept: bool = True  # strict mode defaults to no_accept
@@ -559,6 +560,22 @@ class HttpUrl:
 
 
 @dataclass(frozen=True, kw_only=True, **SLOTS)
+class SslDefs:
+    """The root `SSL` block: the files of SSL_GET's one TLS client context (keepalived's).
+
+    As in keepalived, none of them makes the server's certificate verified: `ca` is loaded
+    (and must load) but no verdict depends on it; `certificate` with `key` is the client
+    certificate offered when a server asks for one; `password` decrypts `key`.
+    """
+
+    password: str | None = None
+    ca: str | None = None
+    certificate: str | None = None
+    key: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True, kw_only=True, **SLOTS)
 class HttpCheck(CheckerBase):
     """HTTP_GET / SSL_GET."""
 
@@ -570,6 +587,10 @@ class HttpCheck(CheckerBase):
     http_protocol: str = "1.0"  # 1.0, 1.0C (close), 1.1
     enable_sni: bool = False
     sni_name: str | None = None
+    # the SNI name after sni_name and the url's virtualhost: the checker's virtualhost, else
+    # the virtual server's (keepalived skips the real server's here, not in `Host:`)
+    sni_host: str | None = None
+    tls: SslDefs | None = None  # the root SSL block, on SSL_GET checkers
     tls_compliant: bool = False
     fast_recovery: bool = False
 
@@ -751,6 +772,7 @@ class Config:
     static_routes: tuple[VirtualRoute, ...] = ()
     static_rules: tuple[IpRule, ...] = ()
     vipkeeper: VipkeeperDefs = field(default_factory=VipkeeperDefs)
+    ssl: SslDefs | None = None  # the root SSL block
     files: tuple[str, ...] = ()  # every file read, main file first
 
     def instance(self, name: str) -> VrrpInstanceConfig | None:

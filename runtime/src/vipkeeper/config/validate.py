@@ -170,6 +170,19 @@ def _instance(
             clash = ""
         if clash:
             r.at(where, Code.DEFAULTED, f"{name} preempt_delay {clash}; it is cleared")
+    # use_vmac / vmac_xmit_base: keepalived -t reports what it corrects (the model holds it
+    # corrected already)
+    xmit_node = kw.node_of(INST.vmac_xmit_base) or node
+    if kw.vmac_xmit_base and not kw.use_vmac:
+        r.at(xmit_node, Code.DEFAULTED, f"{name} vmac_xmit_base is only valid with a vmac")
+    elif kw.use_vmac and inst.unicast_peers and not kw.vmac_xmit_base:
+        r.at(
+            kw.node_of(INST.use_vmac) or node,
+            Code.DEFAULTED,
+            f"{name} unicast with use_vmac requires vmac_xmit_base - setting",
+        )
+    if kw.use_vmac and inst.strict_mode and (kw.vmac_xmit_base or inst.unicast_peers):
+        r.at(xmit_node, Code.DEFAULTED, f"{name} xmit_base is incompatible with strict mode")
     # advert_int
     adv_node = kw.node_of(INST.advert_int) or node
     if inst.version == 2 and family == 4 and inst.advert_int != int(inst.advert_int):

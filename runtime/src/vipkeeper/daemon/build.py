@@ -15,6 +15,7 @@ from vipkeeper.checks.trackfile import read_value
 from vipkeeper.config import model as m
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.rules import RuleSpec
+from vipkeeper.net.vmac import VmacSpec, vmac_mac, vmac_name
 from vipkeeper.net.vrrpfw import DEFAULT_TABLE, FwAddr
 from vipkeeper.net.vrrpsock import IPPROTO_VRRP, SocketKey
 from vipkeeper.vrrp.ah import IPPROTO_AH
@@ -57,6 +58,7 @@ class InstancePlan:
     # What the VRRP firewall drops while the VIPs are up: empty for an address owner or an
     # instance in accept mode (keepalived's vrrp_handle_accept_mode).
     fw_addrs: tuple[FwAddr, ...] = ()
+    vmac: VmacSpec | None = None  # use_vmac: the macvlan the VIPs (and adverts) use
 
     @property
     def socket_key(self) -> SocketKey:
@@ -333,13 +335,14 @@ def build_instance(
         mcast = inst.mcast_dst_ip
     else:
         mcast = g.vrrp_mcast_group4 if family == 4 else g.vrrp_mcast_group6
+    vmac = vmac_of(inst)
+    vip_dev = vmac.name if vmac is not None else inst.interface
     addrs = tuple(
-        _addr(v, inst.interface)
-        for v in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded)
+        _addr(v, vip_dev) for v in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded)
     )
     return InstancePlan(
         settings=settings,
-        interface=inst.interface,
+        interface=inst.interface if vmac is None or vmac.xmit_base else vmac.name,
         mcast_group=mcast,
         addrs=addrs,
         routes=tuple(spec for _, spec in routes),
@@ -347,7 +350,22 @@ def build_instance(
         gna_interval=g.vrrp_gna_interval,
         sync_group=inst.sync_group,
         rules=tuple(rules),
-        fw_addrs=firewall_addrs(inst, g),
+        fw_addrs=firewall_addrs(inst, g, vip_dev),
+        vmac=vmac,
+    )
+
+
+def vmac_of(inst: m.VrrpInstanceConfig) -> VmacSpec | None:
+    """The vmac of an instance with use_vmac (None without). The model holds keepalived's
+    corrections already (unicast sets vmac_xmit_base, strict mode clears it)."""
+    if not inst.use_vmac or inst.interface is None:
+        return None
+    return VmacSpec(
+        name=vmac_name(inst.virtual_router_id, inst.vmac_name),
+        base=inst.interface,
+        mac=inst.vmac_mac or vmac_mac(inst.virtual_router_id, inst.family),
+        family=inst.family,
+        xmit_base=inst.vmac_xmit_base,
     )
 
 
@@ -357,21 +375,25 @@ def firewalled(inst: m.VrrpInstanceConfig) -> bool:
     return inst.priority != 255 and not inst.accept
 
 
-def firewall_addrs(inst: m.VrrpInstanceConfig, g: m.GlobalDefs) -> tuple[FwAddr, ...]:
+def firewall_addrs(
+    inst: m.VrrpInstanceConfig, g: m.GlobalDefs, vip_dev: str | None = None
+) -> tuple[FwAddr, ...]:
     """The firewall's view of the instance's VIPs and eVIPs (keepalived's
     nft_update_ipv6_address: a link-local VIP is matched with its interface, by name with
-    dont_track_primary unless nftables_ifindex, when on the instance's interface or no_track)."""
+    dont_track_primary unless nftables_ifindex, when on the instance's interface or no_track).
+    `vip_dev`: where the VIPs go (the vmac with use_vmac), by default the interface."""
     if not firewalled(inst):
         return ()
     out = []
     for v in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded):
-        dev = v.dev or inst.interface or ""
+        vips_on = vip_dev or inst.interface or ""
+        dev = v.dev or vips_on
         by_name = (
             v.address.version == 6
             and v.address.ip.is_link_local
             and not g.nftables_ifindex
             and inst.dont_track_primary
-            and (dev == inst.interface or v.no_track)
+            and (dev == vips_on or v.no_track)
         )
         out.append(FwAddr(v.address.ip, dev, by_name))
     return tuple(out)

@@ -77,7 +77,9 @@ class ConflictWatch:
         self.settings = config.vipkeeper
         self.table.hold = 3 * self.settings.conflict_interval
         self.vmacs = {
-            vmac(i.virtual_router_id, i.family) for i in config.vrrp_instances if i.use_vmac
+            i.vmac_mac or vmac(i.virtual_router_id, i.family)
+            for i in config.vrrp_instances
+            if i.use_vmac
         }
         running = self.settings.conflict_detection is m.ConflictMode.REPORT
         if not running:

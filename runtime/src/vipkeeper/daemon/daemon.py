@@ -48,10 +48,12 @@ from vipkeeper.daemon.scheduler import Scheduler
 from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.timer import OneTimer
 from vipkeeper.daemon.trackers import Trackers
+from vipkeeper.net.addrs import NetError
 from vipkeeper.net.links import Link, LinkMonitor
 from vipkeeper.net.record import RecordError
 from vipkeeper.net.vrrpsock import SocketKey, VrrpSocket
-from vipkeeper.vrrp.instance import Stats
+from vipkeeper.vrrp.actions import SendGratuitous
+from vipkeeper.vrrp.instance import GARP_RECONFIGURED, Stats
 from vipkeeper.vrrp.state import State
 
 log = logging.getLogger("vipkeeper")
@@ -205,6 +207,7 @@ class Daemon:
                 if removed:
                     log.info("cleaned %d stale VIP(s) left by an earlier run", removed)
                 self.firewall.configure(self.config)  # a killed run's tables go first
+                await self.kernel.cleanup_stale_vmacs()
                 plans, self.not_started = await self.plans.build(self.config)
                 statics = self.plans.static_specs(self.config)
                 self.plans.expect(plans.values(), statics)  # before any VIP or route is added
@@ -279,6 +282,7 @@ class Daemon:
             self.kernel.expect((), ())  # all released: what is still held stays recorded
         except RecordError as exc:  # the stop goes on: LVS, scripts and sockets still end
             log.error("%s; it still lists addresses this stop released", exc)
+        await self.kernel.remove_vmacs()  # after the VIPs on them were released
         await self.notify.drain(self.options.notify_timeout + 2.0)
         await self.mailer.drain(MAIL_DRAIN)
         await self._stop_lvs()
@@ -296,6 +300,47 @@ class Daemon:
 
     def _on_link(self, old: Link | None, new: Link | None) -> None:
         self.trackers.on_link(old, new)  # the link monitor is made before the trackers
+        if old is not None and new is None and old.name in self.kernel.vmacs.entries:
+            self._spawn(self._recreate_vmac(old.name), f"vmac {old.name}")
+
+    async def _recreate_vmac(self, name: str) -> None:
+        """A vmac of ours was deleted under us: make it again, as keepalived does
+        (vrrp_if.c recreate_vmac_thread). Its instance is in FAULT meanwhile, and its VIPs come
+        back with MASTER."""
+        if self._stopping.is_set():
+            return
+        spec = next(
+            (
+                mg.plan.vmac
+                for mg in self.registry.instances.values()
+                if mg.plan.vmac is not None and mg.plan.vmac.name == name
+            ),
+            None,
+        )
+        if spec is None or self.links.get(name) is not None:
+            return
+        log.warning("vmac %s was deleted; making it again", name)
+        try:
+            self.links.learn(await self.kernel.ensure_vmac(spec))
+        except (NetError, RecordError) as exc:
+            log.error("vmac %s cannot be made again: %s", name, exc)
+            return
+        # A master's VIPs went with the link: put them back, and announce them.
+        for managed in self.registry.instances.values():
+            if managed.core.state is not State.MASTER:
+                continue
+            specs = tuple(a for a in managed.plan.addrs if a.ifname == name)
+            if not specs:
+                continue
+            self.kernel.add_addresses(specs, managed.name)
+            for family in (4, 6):
+                addrs = tuple(a.address.ip for a in specs if a.address.ip.version == family)
+                if addrs:
+                    repeat = managed.plan.settings.garp_master_repeat
+                    self.executor.gratuitous(
+                        managed,
+                        SendGratuitous(managed.name, addrs, family, repeat, GARP_RECONFIGURED),
+                    )
 
     # The executor and the scheduler reach the receiver, made after them, through these.
     def _rebind(self, ifname: str) -> None:

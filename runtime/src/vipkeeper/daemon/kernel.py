@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import TypeVar
@@ -26,9 +27,11 @@ from vipkeeper.net.addrs import Addresses, AddrSpec, NetError, RouteSpec
 from vipkeeper.net.garp import GarpSender
 from vipkeeper.net.record import RecordError, VipRecord
 from vipkeeper.net.rules import RuleSpec, add_rule, remove_rule
+from vipkeeper.net.vmac import VmacEntry, VmacRecord, VmacSpec, create_vmac, remove_vmac
 
 log = logging.getLogger("vipkeeper.kernel")
 RECORD_NAME = "vips.json"
+VMAC_RECORD_NAME = "vmacs.json"
 
 Job = Callable[[], Awaitable[None]]
 Spec = TypeVar("Spec", AddrSpec, RouteSpec)
@@ -40,6 +43,7 @@ class Kernel:
     def __init__(self, state_dir: str) -> None:
         self.addrs = Addresses()
         self.record = VipRecord(Path(state_dir) / RECORD_NAME)
+        self.vmacs = VmacRecord(Path(state_dir) / VMAC_RECORD_NAME)
         self.queue: asyncio.Queue[Job] = asyncio.Queue()
         self.errors = 0
         self.garps_sent = 0
@@ -81,6 +85,56 @@ class Kernel:
                 log.warning("stale VIP %s: %s", spec.address, exc)
         self.record.save()
         return removed
+
+    async def cleanup_stale_vmacs(self) -> int:
+        """Remove the vmacs an earlier run recorded (only macvlans with the recorded name and
+        MAC), putting back the base interfaces' sysctls; the record is then written empty
+        (RecordError when it cannot be)."""
+        removed = 0
+        for entry in self.vmacs.load():
+            try:
+                if await remove_vmac(self.addrs.netlink(), entry, self.vmacs):
+                    removed += 1
+                    log.info("removed stale vmac %s (left by an earlier run)", entry.name)
+            except NetError as exc:
+                log.warning("stale vmac %s: %s", entry.name, exc)
+        self.vmacs.clear()
+        return removed
+
+    async def ensure_vmac(self, spec: VmacSpec) -> object:
+        """Make (or take over) a vmac, recorded first; its link message (NetError, or
+        RecordError when the record cannot be written)."""
+        self.addrs.forget(spec.name)  # a vmac made again has a new index
+        return await create_vmac(self.addrs.netlink(), spec, self.vmacs)
+
+    async def remove_vmacs(self, keep: Iterable[str] = ()) -> None:
+        """Remove every vmac this run made, except those named in `keep`."""
+        kept = set(keep)
+        for name in [n for n in self.vmacs.entries if n not in kept]:
+            entry: VmacEntry = self.vmacs.entries[name]  # as recorded now (an heir's grows)
+            heir = next(
+                (
+                    e
+                    for e in self.vmacs.entries.values()
+                    if e.name != entry.name and e.base == entry.base
+                ),
+                None,
+            )
+            if heir is not None and entry.restore:
+                # Another vmac still needs the base interface's sysctls (keepalived counts
+                # their users): it takes over the values to put back when it goes.
+                try:
+                    self.vmacs.put(replace(heir, restore=entry.restore + heir.restore))
+                    entry = replace(entry, restore=())
+                except RecordError as exc:  # then this one puts them back, as it would have
+                    log.error("%s", exc)
+            try:
+                if await remove_vmac(self.addrs.netlink(), entry, self.vmacs):
+                    log.info("removed vmac %s", entry.name)
+            except (NetError, RecordError) as exc:
+                self.errors += 1
+                log.error("%s", exc)
+            self.addrs.forget(entry.name)
 
     def submit(self, job: Job) -> None:
         """Queue a kernel job; it runs after every job queued before it."""

@@ -38,7 +38,7 @@ from vipkeeper.daemon.receiver import Receiver, SocketsError
 from vipkeeper.daemon.registry import Managed, Registry
 from vipkeeper.daemon.sdnotify import SdNotify
 from vipkeeper.daemon.trackers import Trackers
-from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
+from vipkeeper.net.addrs import AddrSpec, IPInterface, NetError, RouteSpec
 from vipkeeper.net.links import LinkMonitor
 from vipkeeper.net.record import RecordError
 from vipkeeper.net.rules import RuleSpec
@@ -196,14 +196,26 @@ class Plans:
                 not_started[inst.name] = f"interface {inst.interface} does not exist"
                 continue
             try:
-                plans[inst.name] = build_instance(
-                    config, inst, lambda n: addrs.get(n, []), self._link_up
-                )
+                plan = build_instance(config, inst, lambda n: addrs.get(n, []), self._link_up)
+                if plan.vmac is not None:
+                    try:
+                        self.links.learn(await self.kernel.ensure_vmac(plan.vmac))
+                    except (NetError, RecordError) as exc:
+                        raise BuildError(f"{inst.name}: cannot set up vmac: {exc}") from exc
+                plans[inst.name] = plan
             except BuildError as exc:
                 where = f"{inst.location}: " if inst.location else ""
                 log.error("%s%s; the instance is not started", where, exc)
                 not_started[inst.name] = str(exc)
         return plans, not_started
+
+    async def prune_vmacs(self, plans: dict[str, InstancePlan]) -> None:
+        """Remove the vmacs no plan uses any more (after the stopped instances released their
+        VIPs, so those leave as VIPs do before the link goes)."""
+        keep = {p.vmac.name for p in plans.values() if p.vmac is not None}
+        if set(self.kernel.vmacs.entries) - keep:
+            await self.kernel.drain(5.0)
+            await self.kernel.remove_vmacs(keep)
 
     def _link_up(self, name: str) -> bool:
         link = self.links.get(name)
@@ -447,6 +459,7 @@ class Reloader:
             log.info("reload abandoned: stopping")
             return False
         self.commit(new)
+        await self.plans.prune_vmacs(new.plans)
         await self.apply_lvs(new.config, new.lvs)
         freeze_heap(collect=False)
         self.last_reload = {"at": time.time(), "ok": True, "errors": 0, "error": None}

@@ -32,6 +32,7 @@ from typing import Any
 
 from vipkeeper._compat import wait_for, zip_strict
 from vipkeeper.checks.checkers import Target, unsupported_reason
+from vipkeeper.checks.checkers.http import ssl_setup_error
 from vipkeeper.checks.checkers.runner import BOOTSTRAP_DELAY, CheckerLoop
 from vipkeeper.checks.process import Script, run_script, spawn_script
 from vipkeeper.checks.script import ScriptPolicy
@@ -323,6 +324,7 @@ class LvsManager:
         await self._sync()
         await self._watch_addresses()
         self._started = True
+        self._check_ssl_files(self.config)
         for vss in self.virtual_servers:
             for srv in vss.servers:
                 for loop in srv.loops:
@@ -367,10 +369,18 @@ class LvsManager:
             self._programmed = await self.backend.read()
             await self._sync()
         await self._watch_addresses()
+        self._check_ssl_files(new_config)
         for vss in self.virtual_servers:
             for srv in vss.servers:
                 for loop in srv.loops:
                     loop.start()
+
+    @staticmethod
+    def _check_ssl_files(config: Config) -> None:
+        """Log, once a start or reload, an SSL block whose files do not load (keepalived stops)."""
+        why = ssl_setup_error(config)
+        if why is not None:
+            log.error("%s: every SSL_GET check fails until it loads", why)
 
     async def stop(self) -> None:
         """Stop the checkers and remove our services as lvs_flush_on_stop says."""

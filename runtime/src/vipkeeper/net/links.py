@@ -134,6 +134,11 @@ class LinkMonitor:
         """The interface with index `index`."""
         return next((link for link in self.table.links.values() if link.index == index), None)
 
+    def learn(self, msg: Any) -> None:
+        """Take in a link message this daemon read itself (a vmac it just made), before the
+        monitor's own event for it arrives."""
+        self._handle(msg)
+
     def request_resync(self) -> None:
         """Read the whole table again soon and report what changed (a send found a socket
         whose interface is not what the table says: an event may have been missed)."""

@@ -67,6 +67,7 @@ CHECKERS: dict[str, tuple[Checker, int, Callable[[str, str], list[str]]]] = {
             ssl=True,
             enable_sni=True,
             virtualhost="rs.test",
+            sni_host="rs.test",
             urls=(HttpUrl(path="/", digest=DIGEST),),
             **TIMING,
         ),  # type: ignore[arg-type]

@@ -248,12 +248,12 @@ def render_lb1_split_brain(args: dict[str, Any], **inventory: Any) -> tuple[dict
 
 
 def test_split_brain_defaults_to_the_inventory_variable() -> None:
-    _, text = render_lb1_split_brain({}, vipkeeper_split_brain={"takeover_guard": 0.03})
+    text = render_lb1_split_brain({}, vipkeeper_split_brain={"takeover_guard": 0.03})[1]
     assert "\nvipkeeper {\n  takeover_guard 0.03\n}\n" in text
     # the argument replaces the inventory variable
-    _, text = render_lb1_split_brain(
+    text = render_lb1_split_brain(
         {"split_brain": {"conflict_interval": 9}}, vipkeeper_split_brain={"takeover_guard": 0.03}
-    )
+    )[1]
     assert "\nvipkeeper {\n  conflict_interval 9\n}\n" in text
 
 

@@ -7,10 +7,12 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vipkeeper.vrrp.plugins.filter.vrrp_hosts import FilterModule as Hosts
 from ansible_collections.vipkeeper.vrrp.plugins.filter.vrrp_plan import FilterModule as Plan
+from ansible_collections.vipkeeper.vrrp.plugins.filter.vrrp_redact import FilterModule as Redact
 from ansible_collections.vipkeeper.vrrp.tests.unit.plugins.plugin_utils.helpers import hostvars
 
 vrrp_plan = Plan().filters()["vrrp_plan"]
 vrrp_hosts = Hosts().filters()["vrrp_hosts"]
+vrrp_redact = Redact().filters()["vrrp_redact"]
 
 HOSTVARS = {
     "lb1": hostvars("lb1", {"eth0": ("10.213.5.11/24", None)}),
@@ -33,6 +35,23 @@ def test_plan_is_redacted_by_default_and_has_a_lock() -> None:
     assert result["lock"] == {"web": {"ipv4": {"vrid": inst["vrid"]}}}
     clear = vrrp_plan([WEB], HOSTVARS, secrets={"web": "s"}, redact=False)
     assert len(clear["clusters"]["web"]["instances"][0]["auth_pass"]) == 8
+
+
+def test_redacting_the_clear_plan_gives_the_redacted_plan() -> None:
+    # the vrrp role plans once (redact=false) and derives the public copy with vrrp_redact
+    clusters = [WEB, {**WEB, "name": "db", "vips": ["10.213.5.101/24"]}]
+    for settings in ({"secret": "site"}, {}):  # db: the site's secret, then none
+        clear = vrrp_plan(clusters, HOSTVARS, settings=settings, secrets={"web": "s"}, redact=False)
+        public = vrrp_plan(clusters, HOSTVARS, settings=settings, secrets={"web": "s"})
+        assert vrrp_redact(clear) == public
+        passwords = {n: c["instances"][0]["auth_pass"] for n, c in clear["clusters"].items()}
+        assert len(passwords["web"]) == 8 and passwords["web"] != "********"
+        assert (passwords["db"] is None) == (settings == {})
+        # the clear plan is left as it was
+        again = vrrp_plan(clusters, HOSTVARS, settings=settings, secrets={"web": "s"}, redact=False)
+        assert clear == again
+    with pytest.raises(AnsibleFilterError, match="vrrp_redact expects a plan"):
+        vrrp_redact(["not", "a", "plan"])
 
 
 def test_plan_settings_and_lock_are_applied() -> None:

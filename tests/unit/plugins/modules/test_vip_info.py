@@ -137,7 +137,7 @@ def test_a_vip_conflict_in_the_status_is_returned_per_instance(tmp_path: Path) -
     master = dict(STATUS["instances"][0], state="MASTER", conflicts=[conflict])
     server = ControlServer(tmp_path / "c.sock", lambda req: dict(STATUS, instances=[master]))
     try:
-        [web], _ = daemons.vipkeeper_instances(str(tmp_path / "c.sock"))
+        [web] = daemons.vipkeeper_instances(str(tmp_path / "c.sock"))[0]
     finally:
         server.close()
     assert web["conflicts"] == [

@@ -433,6 +433,18 @@ def test_track_process_is_reported() -> None:
     assert "lb1: track_processes is not modelled" in fragment["unsupported"]
 
 
+def test_vipkeeper_block_is_reported() -> None:
+    text = "vipkeeper {\n  takeover_guard 0.03\n  conflict_interval 2\n}\n" + NGINX["lb1"][1]
+    fleet = {"lb1": (NGINX["lb1"][0], text), "lb2": NGINX["lb2"]}
+    facts = {h: _facts(h, a) for h, (a, _text) in fleet.items()}
+    configs = {h: export(_load(t, h)) for h, (_addrs, t) in fleet.items()}
+    fragment = import_fleet(configs, facts)
+    assert fragment["unsupported"] == [
+        "lb1: the vipkeeper { } block (conflict_interval, takeover_guard) is not imported:"
+        " set vipkeeper_split_brain for this host once it runs vipkeeper"
+    ]
+
+
 def test_foreign_unicast_peer_is_reported() -> None:
     fleet = dict(UNICAST3)
     del fleet["n3"]
@@ -578,3 +590,27 @@ def test_sync_group_without_tracking_weight_keeps_keepalived_meaning() -> None:
     fragment = roundtrip(_weighted_dual(False), ignored)
     for cluster in fragment["vipkeeper_clusters"]:
         assert not cluster.get("track"), cluster
+
+
+def test_ssl_block_is_reported_once_and_sni_host_is_not() -> None:
+    """The root SSL block is not modelled (reported per host); SSL_GET itself is imported."""
+    ssl_get = "    SSL_GET {\n      enable_sni\n      url {\n        path /healthz\n      }\n    }"
+    fleet = {}
+    for host, (addrs, text) in LVS.items():
+        text = text.replace("  persistence_timeout 50\n", "  virtualhost www.test\n")
+        text = text.replace(
+            "    TCP_CHECK {\n      connect_timeout 2\n",
+            ssl_get + "\n    TCP_CHECK {\n      connect_timeout 2\n",
+        )
+        fleet[host] = (addrs, "SSL {\n  ca /etc/keepalived/ca.pem\n}\n" + text)
+    facts = {h: _facts(h, a) for h, (a, _text) in fleet.items()}
+    configs = {h: export(_load(t, h)) for h, (_addrs, t) in fleet.items()}
+    fragment = import_fleet(configs, facts)
+    unsupported = fragment["unsupported"]
+    assert "dir1: ssl is not modelled" in unsupported
+    assert "dir2: ssl is not modelled" in unsupported
+    assert not [u for u in unsupported if "sni_host" in u or " tls " in u], unsupported
+    (cluster,) = [c for c in fragment["vipkeeper_clusters"] if c.get("virtual_servers")]
+    (vs,) = cluster["virtual_servers"]
+    rs = next(r for r in vs["real_servers"] if r["address"] == "10.3.0.22")
+    assert rs["SSL_GET"]["enable_sni"] is True

@@ -102,6 +102,7 @@ class CheckerDraft(TimingDraft):
     http_protocol: Field[str] = Field()
     enable_sni: Field[bool] = Field()
     sni_name: Field[str] = Field()
+    sni_host: Field[str] = Field()
     fast_recovery: Field[bool] = Field()
     tls_compliant: Field[bool] = Field()
     # MISC_CHECK
@@ -189,6 +190,9 @@ _HEX = re.compile(r"^[0-9a-fA-F]{32}$")
 def _digest(b: Builder, node: Node, d: UrlDraft) -> None:
     text = b.arg(node, "an MD5 digest")
     if text is None:
+        return
+    if d.digest is not None:  # keepalived keeps the first, and calls it an error
+        b.report(node, Code.DEFAULTED, f"Digest '{text}' is a duplicate")
         return
     if not _HEX.match(text):
         b.bad(node, f"digest: '{text}' is not 32 hex digits")
@@ -336,11 +340,16 @@ def checker_handler(kind: str) -> Opens[HasCheckers]:
 
 
 def finish_checker(
-    raw: CheckerDraft, rs: TimingDraft, vs: TimingDraft, virtualhost: str | None
+    raw: CheckerDraft,
+    rs: TimingDraft,
+    vs: TimingDraft,
+    virtualhost: str | None,
+    vs_virtualhost: str | None = None,
 ) -> Checker:
     """Build a checker: timings from it, its real server, its virtual server, else its type.
 
-    `virtualhost` is its real server's, else its virtual server's (HTTP_GET and SSL_GET).
+    `virtualhost` is its real server's, else its virtual server's (HTTP_GET and SSL_GET);
+    `vs_virtualhost` the virtual server's alone, the last SNI name keepalived tries.
     """
     kind = raw.checker
     d = raw.copy()
@@ -362,6 +371,9 @@ def finish_checker(
     if kind in ("HTTP_GET", "SSL_GET"):
         d.kind = kind
         d.ssl = kind == "SSL_GET"
+        sni_host = d.virtualhost if d.virtualhost is not None else vs_virtualhost
+        if sni_host is not None:
+            d.sni_host = sni_host
         if d.virtualhost is None and virtualhost is not None:
             d.virtualhost = virtualhost
     if kind == "MISC_CHECK":

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from vipkeeper.config.builder.extensions import VipkeeperDraft
     from vipkeeper.config.builder.global_defs import GlobalDraft
     from vipkeeper.config.builder.lvs import VirtualServerDraft
+    from vipkeeper.config.builder.tls import SslDraft
     from vipkeeper.config.builder.vrrp import InstanceDraft
     from vipkeeper.config.model import (
         IpRule,
@@ -174,6 +175,7 @@ class Builder:
         self.global_defs: GlobalDraft | None = None
         self.global_node: Node | None = None
         self.vipkeeper: VipkeeperDraft | None = None  # the vipkeeper-only block
+        self.ssl: SslDraft | None = None  # the root SSL block
         self.instances: list[tuple[Node, InstanceDraft]] = []
         self.sync_groups: list[VrrpSyncGroup] = []
         self.scripts: list[VrrpScript] = []

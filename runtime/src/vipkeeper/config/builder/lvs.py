@@ -250,7 +250,7 @@ _RS_ONLY_INHERITED = frozenset(f.name for f in TimingDraft.INHERITED if f is not
 def finish_real_server(rs: RealServerDraft, vs: VirtualServerDraft) -> RealServer:
     """Build a real server with its checkers."""
     host = rs.virtualhost if rs.virtualhost is not None else vs.virtualhost
-    checkers = tuple(finish_checker(c, rs, vs, host) for c in rs.checkers)
+    checkers = tuple(finish_checker(c, rs, vs, host, vs.virtualhost) for c in rs.checkers)
     data = {k: v for k, v in rs.values.items() if k not in _RS_ONLY_INHERITED}
     data.setdefault("inhibit_on_failure", vs.inhibit_on_failure or False)
     return RealServer(checkers=checkers, **data)

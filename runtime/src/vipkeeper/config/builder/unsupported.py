@@ -24,7 +24,7 @@ _TABLE: dict[str, str] = {
         linkbeat_use_polling net_namespace net_namespace_ipvs
         namespace_with_ipsets use_pid_dir instance child_wait_time track_group{track_group}
         garp_group{garp_group} linkbeat_interfaces[]
-        interface_up_down_delays[] SSL{SSL} bfd_instance{bfd_instance}
+        interface_up_down_delays[] bfd_instance{bfd_instance}
     """,
     "global_defs": """
         process_names process_name vrrp_process_name checker_process_name lvs_process_name
@@ -64,7 +64,6 @@ _TABLE: dict[str, str] = {
     "vrrp_sync_group": "track_bfd[]",
     "garp_group": "garp_interval gna_interval interface interfaces[]",
     "track_group": "group[]",
-    "SSL": "password ca certificate key",
     "bfd_instance": """
         source_ip neighbor_ip neighbour_ip min_rx min_tx idle_tx multiplier passive ttl
         hoplimit max_hops multihop weight vrrp checker

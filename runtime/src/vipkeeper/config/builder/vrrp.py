@@ -154,6 +154,7 @@ class InstanceDraft(NotifyDraft, TrackDraft):
     strict_mode: Field[bool] = Field()
     use_vmac: Field[bool] = Field()
     vmac_name: Field[str] = Field()
+    vmac_mac: Field[bytes] = Field()
     vmac_xmit_base: Field[bool] = Field()
     dont_track_primary: Field[bool] = Field()
     accept: Field[bool] = Field()
@@ -273,10 +274,71 @@ AUTH_HANDLERS: dict[str, Handler[AuthDraft]] = {
 
 
 def _use_vmac(b: Builder, node: Node, d: InstanceDraft) -> None:
+    """`use_vmac [NAME] [MAC]` as keepalived 2.2.7 reads it (vrrp_parser.c vrrp_vmac_handler):
+    an argument with a `:` is a MAC, any other the interface's name; a bad one is ignored with
+    an error, and the instance still uses a vmac."""
     d.use_vmac = True
-    if node.args:
-        d.vmac_name = node.args[0].text
-    b.only(node, 1)
+    for tok in node.args:
+        text = tok.text
+        if ":" in text:
+            if d.vmac_mac is not None:
+                b.report(tok, Code.DEFAULTED, "VMAC interface address already specified")
+                continue
+            mac, error = vmac_mac_arg(text)
+            if mac is None:
+                b.report(tok, Code.DEFAULTED, error)
+            else:
+                d.vmac_mac = mac
+            continue
+        if d.vmac_name is not None:
+            b.report(tok, Code.DEFAULTED, "VMAC interface name already specified")
+            continue
+        if not vmac_name_valid(text):
+            b.report(
+                tok,
+                Code.DEFAULTED,
+                f"VMAC interface name '{text}' too long or invalid characters - ignoring",
+            )
+            continue
+        other = next((o for _, o in b.instances if o.use_vmac and o.vmac_name == text), None)
+        if other is not None:
+            b.report(
+                tok,
+                Code.DEFAULTED,
+                f"({d.name}) VRRP instance {other.name} is already using {text} - ignoring name",
+            )
+            continue
+        d.vmac_name = text
+
+
+IFNAMSIZ = 16
+RFC5798_PREFIX = bytes((0x00, 0x00, 0x5E, 0x00))
+
+
+def vmac_name_valid(name: str) -> bool:
+    """keepalived's dev_name_valid: 1..15 bytes, not `.` or `..`, no `/`, `:` or blank."""
+    raw = name.encode()
+    if not raw or len(raw) >= IFNAMSIZ or name in (".", ".."):
+        return False
+    return not any(c in "/:" or c.isspace() for c in name)
+
+
+def vmac_mac_arg(text: str) -> tuple[bytes | None, str]:
+    """The MAC of `use_vmac MAC` and "", or None and keepalived's error. Five octets (the
+    instance's VRID is the sixth, keepalived's VRRP_VMAC_MAC_USE_VRID) stay five here."""
+    if text.strip("0123456789ABCDEFabcdef:"):
+        return None, f"VMAC invalid MAC address {text}"
+    parts = text.split(":")
+    if len(parts) == 6 and parts[5] == "":
+        parts = parts[:5]  # `a:b:c:d:e:`: five octets and the VRID
+    if len(parts) not in (5, 6) or any(not 1 <= len(p) <= 2 for p in parts):
+        return None, f"VMAC invalid MAC address {text} - ignored"
+    mac = bytes(int(p, 16) for p in parts)
+    if mac[0] & 0x01:
+        return None, f"VMAC MAC address is multicast {text} - ignoring"
+    if mac[:4] == RFC5798_PREFIX and mac[4] in (0x01, 0x02):
+        return None, f"VMAC MAC address not allowed to be RFC5798 address ({text}) - ignoring"
+    return mac, ""
 
 
 def _debug(b: Builder, node: Node, d: InstanceDraft) -> None:
@@ -443,6 +505,15 @@ def finish_instance(
         d.state = StateConfig.BACKUP  # keepalived clears it (validate reports it)
     if d.preempt_delay and (strict or d.nopreempt or d.state is StateConfig.MASTER):
         d.preempt_delay = 0.0  # keepalived clears it (validate reports the clash)
+    # keepalived's corrections (vrrp_parser.c vrrp_end_handler, vrrp.c); validate reports them
+    if d.vmac_xmit_base and not d.use_vmac:
+        d.vmac_xmit_base = False
+    elif d.use_vmac and d.unicast_peers and not d.vmac_xmit_base:
+        d.vmac_xmit_base = True  # unicast with use_vmac sends from the base interface
+    if d.use_vmac and d.vmac_xmit_base and strict:
+        d.vmac_xmit_base = False
+    if d.vmac_mac is not None and len(d.vmac_mac) == 5:
+        d.vmac_mac = d.vmac_mac + bytes((d.virtual_router_id or 0,))
     return VrrpInstanceConfig(**d.values)
 
 

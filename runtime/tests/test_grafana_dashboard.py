@@ -24,7 +24,7 @@ pytest.importorskip("prometheus_client")  # the [metrics] extra; `make deps` ins
 
 from vipkeeper.daemon import metricset
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "extensions" / "grafana" / "vipkeeper.json"
 VARIABLES = {"cluster", "instance", "vrrp_instance", "datasource"}
 # Grafana's variables, as a query would see them once Grafana filled them in
