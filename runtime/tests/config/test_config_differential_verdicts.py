@@ -564,6 +564,28 @@ CASES: list[tuple[str, str]] = [
     ("notify-unterminated-quote", INSTANCE % '    notify_master "/usr/bin/true x'),
     ("notify-terminated-quote", INSTANCE % '    notify_master "/usr/bin/true x"'),
     ("static-address-bad", "static_ipaddress {\n    10.213.0.300/24 dev eth0\n}\n" + INSTANCE % ""),
+    # the VRRP firewall (keepalived 2.2.7 is built with nftables and without iptables)
+    *(
+        (f"firewall-{name}", GLOBAL.format(line) + INSTANCE % "")
+        for name, line in (
+            ("nftables", "nftables"),
+            ("nftables-name", "nftables vk_fw"),
+            ("nftables-twice", "nftables a\n    nftables b"),
+            ("nftables-name-too-long", "nftables " + "x" * 300),
+            ("nftables-name-255", "nftables " + "x" * 255),
+            ("nftables-name-256", "nftables " + "x" * 256),
+            ("nftables-priority", "nftables\n    nftables_priority -5"),
+            ("nftables-priority-before", "nftables_priority 7\n    nftables"),
+            ("nftables-priority-bad", "nftables_priority abc"),
+            ("nftables-priority-huge", "nftables_priority 4294967296"),
+            ("nftables-priority-missing", "nftables_priority"),
+            ("nftables-priority-extra", "nftables_priority 3 4"),
+            ("nftables-with-strict", "vrrp_strict\n    nftables"),
+            ("vrrp-iptables", "vrrp_iptables"),
+            ("vrrp-iptables-chains", "vrrp_iptables IN OUT"),
+            ("vrrp-iptables-then-nftables", "vrrp_iptables\n    nftables fw"),
+        )
+    ),
     # the root SSL block (files are not read by -t), SSL_GET's TLS keywords and digest
     ("ssl-block-full", SSLB.format(SSL_FILES + "    key /nonexistent/k.pem\n") + SSL_GET),
     ("ssl-block-empty", SSLB.format("") + SSL_GET),

@@ -185,13 +185,13 @@ UNREAD: dict[str, str] = {
         (
             "VirtualIP.home",
             "VirtualIP.autojoin",
-            "VirtualIP.no_track",
             "VirtualIP.track_group",
             "VirtualIP.preferred_lft",
-            "IpRule.no_track",
             "IpRule.track_group",
         ),
-        "entry words, not keywords (no_track sets a rule's protocol in the config layer)",
+        # VirtualIP.no_track is read by the VRRP firewall (daemon/build.py), and the word
+        # check below then finds IpRule.no_track too (it sets a rule's protocol in config/)
+        "entry words, not keywords",
     ),
     "Location.column": "diagnostics only",
 }

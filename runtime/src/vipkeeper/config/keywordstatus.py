@@ -52,7 +52,6 @@ NO_EFFECT: dict[str, dict[str, str]] = {
     },
     "vrrp_instance": {
         "promote_secondaries": "the interface's promote_secondaries setting is left alone",
-        "no_accept": "vipkeeper never filters traffic to the VIPs",
         "check_unicast_src": "adverts from addresses outside unicast_peer are not dropped",
         "debug": "the log level is set with `vipkeeper run --log-level`",
     },
@@ -69,12 +68,18 @@ NOTES: dict[str, dict[str, str]] = {
             "vipkeeper always sends the advert (its split-brain parting advert)"
         ),
         "vrrp_min_garp": "one gratuitous ARP/NA a burst and no delayed burst, as keepalived",
+        "nftables": (
+            "the ip/ip6 tables keepalived makes for VIPs; not its rules for use_vmac interfaces"
+        ),
+        "vrrp_iptables": (
+            "keepalived 2.2.7 has no iptables: an error, then `nftables` with its default table"
+        ),
     },
     "vrrp_instance": {
         "higher_prio_send_advert": (
             "vipkeeper always sends the advert (its split-brain parting advert)"
         ),
-        "accept": "vipkeeper never filters traffic to the VIPs",
+        "no_accept": "a MASTER drops traffic to its VIPs through the nftables table",
         "virtual_rules": "added on becoming MASTER, removed on leaving it",
         "use_vmac": (
             "a private macvlan made at start and removed at stop; keepalived 2.4's `name`, "

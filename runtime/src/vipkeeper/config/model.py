@@ -165,6 +165,12 @@ class GlobalDefs:
     lvs_notify_fifo_owner: FifoOwner | None = None
     lvs_flush: bool = False
     lvs_flush_on_stop: LvsFlushOnStop = LvsFlushOnStop.OFF
+    # `nftables [NAME]` (or `vrrp_iptables`): the VRRP firewall's table; None: not written
+    # (an instance without accept mode still makes keepalived use `keepalived`)
+    nftables: str | None = None
+    nftables_priority: int = -1
+    nftables_counters: bool = False
+    nftables_ifindex: bool = False
     location: Location | None = None
 
 

@@ -16,6 +16,7 @@ from vipkeeper.config import model as m
 from vipkeeper.net.addrs import AddrSpec, IPInterface, RouteSpec
 from vipkeeper.net.rules import RuleSpec
 from vipkeeper.net.vmac import VmacSpec, vmac_mac, vmac_name
+from vipkeeper.net.vrrpfw import DEFAULT_TABLE, FwAddr
 from vipkeeper.net.vrrpsock import IPPROTO_VRRP, SocketKey
 from vipkeeper.vrrp.ah import IPPROTO_AH
 from vipkeeper.vrrp.settings import (
@@ -54,6 +55,9 @@ class InstancePlan:
     gna_interval: float  # seconds between unsolicited NAs of a burst
     sync_group: str | None
     rules: tuple[RuleSpec, ...] = ()  # virtual_rules, in the order of settings.virtual_rules
+    # What the VRRP firewall drops while the VIPs are up: empty for an address owner or an
+    # instance in accept mode (keepalived's vrrp_handle_accept_mode).
+    fw_addrs: tuple[FwAddr, ...] = ()
     vmac: VmacSpec | None = None  # use_vmac: the macvlan the VIPs (and adverts) use
 
     @property
@@ -346,6 +350,7 @@ def build_instance(
         gna_interval=g.vrrp_gna_interval,
         sync_group=inst.sync_group,
         rules=tuple(rules),
+        fw_addrs=firewall_addrs(inst, g, vip_dev),
         vmac=vmac,
     )
 
@@ -362,6 +367,47 @@ def vmac_of(inst: m.VrrpInstanceConfig) -> VmacSpec | None:
         family=inst.family,
         xmit_base=inst.vmac_xmit_base,
     )
+
+
+def firewalled(inst: m.VrrpInstanceConfig) -> bool:
+    """Whether keepalived drops traffic to the instance's VIPs while it holds them: when it
+    neither owns them (priority 255) nor runs in accept mode."""
+    return inst.priority != 255 and not inst.accept
+
+
+def firewall_addrs(
+    inst: m.VrrpInstanceConfig, g: m.GlobalDefs, vip_dev: str | None = None
+) -> tuple[FwAddr, ...]:
+    """The firewall's view of the instance's VIPs and eVIPs (keepalived's
+    nft_update_ipv6_address: a link-local VIP is matched with its interface, by name with
+    dont_track_primary unless nftables_ifindex, when on the instance's interface or no_track).
+    `vip_dev`: where the VIPs go (the vmac with use_vmac), by default the interface."""
+    if not firewalled(inst):
+        return ()
+    out = []
+    for v in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded):
+        vips_on = vip_dev or inst.interface or ""
+        dev = v.dev or vips_on
+        by_name = (
+            v.address.version == 6
+            and v.address.ip.is_link_local
+            and not g.nftables_ifindex
+            and inst.dont_track_primary
+            and (dev == vips_on or v.no_track)
+        )
+        out.append(FwAddr(v.address.ip, dev, by_name))
+    return tuple(out)
+
+
+def firewall_table(config: m.Config) -> str | None:
+    """The VRRP firewall's table name: `nftables NAME`, or keepalived's default when an
+    instance needs the firewall and none is configured (vrrp.c); None: no firewall."""
+    g = config.global_defs
+    if g.nftables is not None:
+        return g.nftables
+    if any(firewalled(inst) for inst in config.vrrp_instances):
+        return DEFAULT_TABLE
+    return None
 
 
 def _unique(items: Sequence[m.TrackInterface]) -> list[m.TrackInterface]:

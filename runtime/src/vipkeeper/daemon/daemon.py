@@ -31,6 +31,7 @@ from vipkeeper.daemon.conflict import ConflictWatch
 from vipkeeper.daemon.control import ControlServer, json_number
 from vipkeeper.daemon.executor import Executor
 from vipkeeper.daemon.fifos import Fifos
+from vipkeeper.daemon.firewall import Firewall
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.mail import Mailer, mail_settings
 from vipkeeper.daemon.notify import NotifyQueue
@@ -87,6 +88,7 @@ class Daemon:
         # When the loop's last wait for events returned (daemon/evloop.py); else the clock.
         self._woke = woke or self.loop.time
         self.kernel = Kernel(options.state_dir)
+        self.firewall = Firewall(self.kernel)
         self.links = LinkMonitor(self._on_link)  # trackers.on_link
         self.sd = SdNotify()
         self.registry = Registry()
@@ -126,6 +128,7 @@ class Daemon:
             counters=self.counters,
             rebind=self._rebind,
             mailer=self.mailer,
+            firewall=self.firewall,
         )
         self.control = ControlServer(options.control_socket, self._control)
         self.timer = OneTimer(self.loop, lambda fired: None)  # scheduler.on_timer, below
@@ -203,6 +206,7 @@ class Daemon:
                 removed = await self.kernel.cleanup_stale(set())
                 if removed:
                     log.info("cleaned %d stale VIP(s) left by an earlier run", removed)
+                self.firewall.configure(self.config)  # a killed run's tables go first
                 await self.kernel.cleanup_stale_vmacs()
                 plans, self.not_started = await self.plans.build(self.config)
                 statics = self.plans.static_specs(self.config)
@@ -273,6 +277,7 @@ class Daemon:
         self.conflicts.stop()
         self.plans.sync_static(m.Config())
         await self.kernel.drain(5.0)
+        await self.firewall.stop()
         try:
             self.kernel.expect((), ())  # all released: what is still held stays recorded
         except RecordError as exc:  # the stop goes on: LVS, scripts and sockets still end
@@ -402,6 +407,7 @@ class Daemon:
         self.plans.sync_static(config, new.statics)
         self.trackers.sync(config)
         self.conflicts.configure(config)
+        self.firewall.configure(config)
         self.plans.apply(new.plans, config)
 
     # ---- demote, status, dumps -----------------------------------------------------------

@@ -16,6 +16,7 @@ from ipaddress import IPv4Address
 from typing import Any, Protocol
 
 from vipkeeper._compat import zip_strict
+from vipkeeper.daemon.firewall import Firewall
 from vipkeeper.daemon.kernel import Kernel
 from vipkeeper.daemon.mail import Mailer
 from vipkeeper.daemon.notify import NotifyQueue
@@ -121,6 +122,7 @@ class Executor:
         counters: dict[str, int],
         rebind: Callable[[str], None],
         mailer: Mailer | None = None,
+        firewall: Firewall | None = None,
     ) -> None:
         self.clock = clock
         self.registry = registry
@@ -132,6 +134,7 @@ class Executor:
         self.counters = counters
         self.rebind = rebind
         self.mailer = mailer
+        self.firewall = firewall
 
     def run(self, managed: Managed, actions: list[Action], now: float) -> None:
         """Pass a member's actions through its sync group, then carry them out in order;
@@ -168,7 +171,11 @@ class Executor:
                 specs = addr_specs(managed, action.addresses, removing=removing)
                 if removing:
                     self.kernel.remove_addresses(specs, managed.name)
+                    if self.firewall is not None:  # after the VIPs leave, as keepalived
+                        self.firewall.remove(managed, action.addresses)
                 else:
+                    if self.firewall is not None:  # before the VIPs come, as keepalived
+                        self.firewall.add(managed, action.addresses)
                     self.kernel.add_addresses(specs, managed.name)
             elif isinstance(action, (AddRoutes, RemoveRoutes)):
                 if managed is None:

@@ -45,7 +45,6 @@ from typing import Any
 from vipkeeper._compat import wait_for, zip_strict
 from vipkeeper.config.model import LbKind
 from vipkeeper.lvs.dataplane import DataplaneError
-from vipkeeper.lvs.libnft import LibNft, NftError
 from vipkeeper.lvs.model import (
     Dest,
     DestKey,
@@ -55,6 +54,7 @@ from vipkeeper.lvs.model import (
     Table,
 )
 from vipkeeper.lvs.reconcile import AddService, DelService, EditService, Op, apply_to
+from vipkeeper.net.libnft import LibNft, NftError
 from vipkeeper.net.netlink import route_ifname
 
 TABLE = "vipkeeper"

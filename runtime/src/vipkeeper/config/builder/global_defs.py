@@ -17,6 +17,7 @@ from vipkeeper.config.builder.handlers import (
     h_str,
 )
 from vipkeeper.config.builder.registry import LIST, Handler, opens
+from vipkeeper.config.diagnostics import Code
 from vipkeeper.config.model import (
     FifoOwner,
     GlobalDefs,
@@ -27,6 +28,8 @@ from vipkeeper.config.model import (
 )
 from vipkeeper.config.parser import Node
 from vipkeeper.config.values import ValueError_, parse_int, parse_ip
+
+DEFAULT_NFT_TABLE = "keepalived"
 
 
 class GlobalDraft(Draft):
@@ -81,6 +84,10 @@ class GlobalDraft(Draft):
     script_user: Field[str] = Field()
     script_group: Field[str] = Field()
     enable_script_security: Field[bool] = Field()
+    nftables: Field[str] = Field()
+    nftables_priority: Field[int] = Field()
+    nftables_counters: Field[bool] = Field()
+    nftables_ifindex: Field[bool] = Field()
     location: Field[Location] = Field()
 
 
@@ -211,6 +218,47 @@ def _fifo(path: Field[str], owner: Field[FifoOwner]) -> Handler[Draft]:
     return handle
 
 
+NFT_TABLE_MAXNAMELEN = 256  # the kernel's, with the NUL
+
+
+def _nftables(b: Builder, node: Node, d: GlobalDraft) -> None:
+    """`nftables [NAME]` (keepalived's vrrp_nftables_handler): the first one wins, and it
+    resets the priority that an earlier nftables_priority set."""
+    if d.nftables is not None:
+        b.report(node, Code.DEFAULTED, "nftables already specified - ignoring")
+        return
+    name = node.args[0].text if node.args else DEFAULT_NFT_TABLE
+    if len(name) >= NFT_TABLE_MAXNAMELEN or not name:  # 2.2.7's message, and its limit
+        b.bad(node, f"nftables table name {'empty' if not name else 'too long'} - ignoring")
+        return
+    d.nftables = name
+    d.nftables_priority = -1
+
+
+def _vrrp_iptables(b: Builder, node: Node, d: GlobalDraft) -> None:
+    """keepalived 2.2.7 is built without iptables: `vrrp_iptables` is a config error and
+    turns on nftables with the default table, whatever its arguments. A corrected error:
+    `check` fails as `keepalived -t` does, `run` logs it and starts."""
+    b.report(
+        node,
+        Code.DEPRECATED,
+        "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and "
+        "'vrrp_ipsets' with 'nftables' config option",
+    )
+    d.nftables = DEFAULT_NFT_TABLE
+    d.nftables_priority = -1
+
+
+def _nftables_priority(b: Builder, node: Node, d: GlobalDraft) -> None:
+    text = b.arg(node, "a number")
+    if text is None:
+        return
+    try:
+        d.nftables_priority = parse_int(text, -(2**31), 2**31 - 1)
+    except ValueError_:
+        b.bad(node, f"invalid nftables chain priority '{text}'")
+
+
 GLOBAL_HANDLERS: dict[str, Handler[GlobalDraft]] = {
     "router_id": h_str(G.router_id),
     "notification_email": opens(LIST, _notification_email),
@@ -257,6 +305,11 @@ GLOBAL_HANDLERS: dict[str, Handler[GlobalDraft]] = {
     "lvs_notify_fifo_script": h_script(G.lvs_notify_fifo_script),
     "script_user": _script_user,
     "enable_script_security": h_flag(G.enable_script_security, args="ignored"),
+    "nftables": _nftables,
+    "vrrp_iptables": _vrrp_iptables,
+    "nftables_priority": _nftables_priority,
+    "nftables_counters": h_flag(G.nftables_counters, args="ignored"),
+    "nftables_ifindex": h_flag(G.nftables_ifindex, args="ignored"),
 }
 
 

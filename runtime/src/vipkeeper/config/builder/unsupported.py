@@ -31,10 +31,10 @@ _TABLE: dict[str, str] = {
         bfd_process_name use_symlink_paths set_supplementary_groups startup_script
         startup_script_timeout shutdown_script shutdown_script_timeout max_auto_priority
         min_auto_priority_delay checker_log_all_failures disable_local_igmp
-        lvs_timeouts lvs_sync_daemon vrrp_garp_extra_if vrrp_vmac_garp_intvl vrrp_iptables
-        vrrp_ipsets nftables nftables_priority nftables_ifindex vrrp_priority vrrp_no_swap
+        lvs_timeouts lvs_sync_daemon vrrp_garp_extra_if vrrp_vmac_garp_intvl
+        vrrp_ipsets vrrp_priority vrrp_no_swap
         vrrp_rt_priority vrrp_cpu_affinity vrrp_rlimit_rttime vrrp_rlimit_rtime
-        nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark nftables_counters
+        nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark
         fifo_write_vrrp_states_on_reload checker_priority
         checker_no_swap checker_rt_priority checker_cpu_affinity checker_rlimit_rttime
         checker_rlimit_rtime bfd_priority bfd_no_swap bfd_rt_priority bfd_cpu_affinity
