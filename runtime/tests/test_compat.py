@@ -19,15 +19,8 @@ from dataclasses import field
 import pytest
 
 from vipkeeper import _compat
-from vipkeeper._compat import (
-    SLOTS,
-    StrEnum,
-    dataclass,
-    run_with_loop,
-    timeout,
-    wait_for,
-    zip_strict,
-)
+from vipkeeper._aiocompat import run_with_loop, timeout, wait_for
+from vipkeeper._compat import SLOTS, StrEnum, dataclass, zip_strict
 
 # -- dataclass ------------------------------------------------------------------------------------
 

@@ -74,6 +74,12 @@ def test_the_copy_keeps_every_contract(copy: Path) -> None:
             "import vipkeeper.lvs.manager",
             "config reads files but does no other I/O",
         ),
+        ("runtime/src/vipkeeper/_compat.py", "import asyncio", "the check path outside config"),
+        (
+            "runtime/src/vipkeeper/cli.py",
+            "from vipkeeper._aiocompat import wait_for",
+            "the check path outside config",
+        ),
         ("runtime/src/vipkeeper/net/garp.py", "from ..daemon import daemon", "net does not import"),
         ("runtime/src/vipkeeper/net/links.py", "import vipkeeper.daemon", "net does not import"),
         ("plugins/modules/vip_info.py", "import vipkeeper.vrrp.packet", "modules that run on"),

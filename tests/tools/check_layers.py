@@ -15,6 +15,9 @@ The contracts, decided by reading the code:
   interface exists (socket.if_nametoindex).
 - vipkeeper.net touches the kernel for the daemon, and never imports the daemon (nor lvs or
   checks, which sit beside the daemon).
+- The modules `vipkeeper check` imports besides config (the package, cli.py, _compat.py) do no
+  I/O and import no layer above config: `check` must not load asyncio, pyroute2 or the daemon
+  (the asyncio shims are in _aiocompat.py; cli.py imports each subcommand by name, when it runs).
 - plugins/modules and plugins/module_utils run on the managed host, where the runtime may not
   be installed yet: they never import the `vipkeeper` runtime package.
 """
@@ -58,6 +61,15 @@ CONTRACTS = (
         ("runtime/src/vipkeeper/config",),
         (*IO_MODULES, *ABOVE_THE_CORE, "vipkeeper.vrrp"),
         {"runtime/src/vipkeeper/config/checkcmd.py": ("socket",)},
+    ),
+    Contract(
+        "the check path outside config does no I/O",
+        (
+            "runtime/src/vipkeeper/__init__.py",
+            "runtime/src/vipkeeper/cli.py",
+            "runtime/src/vipkeeper/_compat.py",
+        ),
+        (*IO_MODULES, *ABOVE_THE_CORE, "vipkeeper._aiocompat"),
     ),
     Contract(
         "net does not import the daemon",

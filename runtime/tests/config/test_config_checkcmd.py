@@ -153,3 +153,125 @@ def test_never_a_traceback(tmp_path: Path, content: bytes) -> None:
     assert proc.returncode in (4, 5, 6)
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"({conf}")
+
+
+# `vipkeeper check` runs on every deploy (the render action, config_check): it must not pay for
+# the daemon's imports. A config that reaches every builder: VRRP with a sync group, a tracked
+# script and file, and a virtual_server with each checker kind.
+LEAN = """global_defs {
+    router_id lean
+    enable_script_security
+    script_user root
+}
+vrrp_script chk {
+    script "/bin/true"
+    interval 2
+}
+vrrp_track_file flag {
+    file /tmp/vipkeeper-lean-flag
+}
+vrrp_instance VI_1 {
+    interface lo
+    virtual_router_id 5
+    priority 100
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass lean
+    }
+    virtual_ipaddress {
+        10.213.0.1/24
+    }
+    track_script {
+        chk
+    }
+    track_file {
+        flag weight 0
+    }
+}
+vrrp_instance VI_2 {
+    interface lo
+    virtual_router_id 6
+    priority 100
+    virtual_ipaddress {
+        10.213.0.2/24
+    }
+}
+vrrp_sync_group G {
+    group {
+        VI_1
+        VI_2
+    }
+}
+virtual_server 10.213.1.1 80 {
+    delay_loop 6
+    lb_algo wrr
+    lb_kind DR
+    protocol TCP
+    real_server 10.213.2.1 80 {
+        HTTP_GET {
+            url {
+                path /health
+                status_code 200
+            }
+        }
+    }
+    real_server 10.213.2.2 80 {
+        TCP_CHECK {
+            connect_timeout 3
+        }
+    }
+    real_server 10.213.2.3 80 {
+        MISC_CHECK {
+            misc_path "/bin/true"
+        }
+    }
+}
+"""
+
+HEAVY = ("asyncio", "pyroute2", "vipkeeper.daemon", "vipkeeper.net", "vipkeeper.checks")
+PROBE = """
+import sys
+{before}
+from vipkeeper import cli
+code = cli.main(["check", "-f", sys.argv[1]])
+heavy = sorted(
+    {{
+        root
+        for name in sys.modules
+        for root in {heavy!r}
+        if name == root or name.startswith(root + ".")
+    }}
+)
+print(code, " ".join(heavy))
+"""
+
+
+def _check_imports(conf: Path, before: str = "") -> tuple[int, list[str]]:
+    """Exit code of `vipkeeper check -f conf` in a fresh interpreter, and the heavy packages
+    loaded by the end of it (of HEAVY)."""
+    src = Path(cli.__file__).resolve().parents[1]  # the runtime these tests import
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(before=before, heavy=HEAVY), str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(src)},
+    )
+    assert proc.stderr == "", proc.stderr
+    code, *heavy = proc.stdout.split()
+    return int(code), heavy
+
+
+def test_check_does_not_import_the_daemon(tmp_path: Path) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text(LEAN)
+    assert _check_imports(conf) == (0, [])
+
+
+def test_check_import_probe_sees_asyncio(tmp_path: Path) -> None:
+    """The probe above would see them: the same run, with the daemon's asyncio half imported."""
+    conf = tmp_path / "k.conf"
+    conf.write_text(LEAN)
+    assert _check_imports(conf, "import vipkeeper._aiocompat") == (0, ["asyncio"])

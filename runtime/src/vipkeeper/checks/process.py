@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vipkeeper._compat import wait_for
+from vipkeeper._aiocompat import wait_for
 from vipkeeper.config.scripts import unsafe_component
 
 log = logging.getLogger("vipkeeper.scripts")

@@ -17,7 +17,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from vipkeeper._compat import SLOTS, dataclass, wait_for
+from vipkeeper._aiocompat import wait_for
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.aio import cancel_and_wait
 from vipkeeper.checks.process import ProcessResult, RunAs, Script, run_script
 from vipkeeper.config.model import FifoOwner, GlobalDefs, ScriptCommand

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from vipkeeper._compat import wait_for
+from vipkeeper._aiocompat import wait_for
 
 log = logging.getLogger("vipkeeper.control")
 MAX_REQUEST = 65536  # bytes in one request line before its newline (asyncio's limit)

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from vipkeeper import __version__
-from vipkeeper._compat import SLOTS, dataclass, wait_for
+from vipkeeper._aiocompat import wait_for
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.config import model as m
 from vipkeeper.daemon import dumps
 from vipkeeper.daemon.conflict import ConflictWatch

@@ -21,7 +21,8 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import TypeVar
 
-from vipkeeper._compat import wait_for, zip_strict
+from vipkeeper._aiocompat import wait_for
+from vipkeeper._compat import zip_strict
 from vipkeeper.aio import cancel_and_wait
 from vipkeeper.net.addrs import Addresses, AddrSpec, NetError, RouteSpec
 from vipkeeper.net.garp import GarpSender

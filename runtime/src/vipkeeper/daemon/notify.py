@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 
-from vipkeeper._compat import wait_for
+from vipkeeper._aiocompat import wait_for
 from vipkeeper.aio import cancel_and_wait
 from vipkeeper.checks.process import RunAs, Script, run_script
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 
-from vipkeeper._compat import run_with_loop
+from vipkeeper._aiocompat import run_with_loop
 from vipkeeper.daemon.daemon import Daemon, Options
 from vipkeeper.daemon.dumps import DEFAULT_DIR
 from vipkeeper.daemon.evloop import new_event_loop

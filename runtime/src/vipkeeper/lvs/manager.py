@@ -30,7 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from vipkeeper._compat import wait_for, zip_strict
+from vipkeeper._aiocompat import wait_for
+from vipkeeper._compat import zip_strict
 from vipkeeper.checks.checkers import Target, unsupported_reason
 from vipkeeper.checks.checkers.http import ssl_setup_error
 from vipkeeper.checks.checkers.runner import BOOTSTRAP_DELAY, CheckerLoop

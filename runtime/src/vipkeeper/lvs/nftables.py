@@ -42,7 +42,8 @@ import math
 from functools import reduce
 from typing import Any
 
-from vipkeeper._compat import wait_for, zip_strict
+from vipkeeper._aiocompat import wait_for
+from vipkeeper._compat import zip_strict
 from vipkeeper.config.model import LbKind
 from vipkeeper.lvs.dataplane import DataplaneError
 from vipkeeper.lvs.model import (

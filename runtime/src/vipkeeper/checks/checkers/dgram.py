@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from vipkeeper._compat import wait_for
+from vipkeeper._aiocompat import wait_for
 from vipkeeper.checks.checkers.result import Target
 from vipkeeper.checks.checkers.sock import make_socket
 

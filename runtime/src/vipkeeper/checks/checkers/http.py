@@ -19,7 +19,8 @@ import functools
 import hashlib
 import ssl
 
-from vipkeeper._compat import SLOTS, dataclass, wait_for
+from vipkeeper._aiocompat import wait_for
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.checks.checkers.result import CheckResult, Target
 from vipkeeper.checks.checkers.sock import open_tcp
 from vipkeeper.config.model import Config, HttpCheck, HttpUrl, SslDefs

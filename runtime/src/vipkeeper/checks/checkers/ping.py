@@ -15,7 +15,7 @@ import socket
 import struct
 from ipaddress import ip_address
 
-from vipkeeper._compat import wait_for
+from vipkeeper._aiocompat import wait_for
 from vipkeeper.checks.checkers.result import CheckResult, Target
 
 ECHO_REQUEST = {4: 8, 6: 128}

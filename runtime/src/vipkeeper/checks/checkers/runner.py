@@ -19,7 +19,8 @@ import logging
 import random
 from collections.abc import Callable
 
-from vipkeeper._compat import SLOTS, dataclass, timeout
+from vipkeeper._aiocompat import timeout
+from vipkeeper._compat import SLOTS, dataclass
 from vipkeeper.aio import cancel_and_wait
 from vipkeeper.checks.checkers import attempt_timeout, run_check
 from vipkeeper.checks.checkers.result import CheckResult, Target

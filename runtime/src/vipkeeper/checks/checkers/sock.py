@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from vipkeeper._compat import timeout as async_timeout
+from vipkeeper._aiocompat import timeout as async_timeout
 from vipkeeper.checks.checkers.result import Target
 
 
