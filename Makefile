@@ -223,7 +223,8 @@ test-molecule-migrate: deps
 
 # Failover drills end to end (tests/integration/drill, docs/drills.md): what the molecule
 # scenarios do not drill (check mode, refusals, keepalived's isolate heal, the mixed cluster with a
-# vipkeeper master), on clusters deployed by vipkeeper.vrrp.site on a lab of its own.
+# vipkeeper master), on clusters deployed by vipkeeper.vrrp.site on a lab of its own; and a lab
+# Prometheus with the shipped rules: the alerts fire and clear in drills (docs/monitoring.md).
 test-drill: deps
 	@echo ">> failover drills on the lab"
 	$(LAB_PY) rootfs >/dev/null

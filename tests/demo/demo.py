@@ -2,7 +2,11 @@
 """make demo / make demo-down: an HA nginx VIP on a local lab, a failover drill, a short report.
 
 demo.py up     bring the lab `demo` up (or reuse it), deploy, drill, print the report
-demo.py down   tear the lab down and remove the demo's files
+demo.py down   tear the lab down, stop the demo's Prometheus, remove the demo's files
+
+VIPKEEPER_DEMO_PROMETHEUS=1: the hosts serve metrics on their lab addresses and Debian's
+Prometheus runs on this machine, scraping them with the shipped alert rules, from before the
+drill until `make demo-down` (docs/monitoring.md#in-the-lab).
 
 Everything the demo writes outside the lab lives in $VIPKEEPER_DEMO_DIR (/var/tmp/vipkeeper-demo):
 the playbook logs, the drill report, the VRID lock and the link that makes this tree the
@@ -14,9 +18,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +33,9 @@ DEMO = Path(__file__).resolve().parent
 LAB = os.environ.get("VIPKEEPER_DEMO_LAB", "demo")
 DIR = Path(os.environ.get("VIPKEEPER_DEMO_DIR", "/var/tmp/vipkeeper-demo"))
 BIN = Path(sys.executable).parent
+PROMETHEUS = Path("/usr/bin/prometheus")
+RULES = ROOT / "extensions" / "prometheus" / "vipkeeper-alerts.yml"
+METRICS_PORT = 9650  # the runtime role's default
 
 
 FAULTS = {
@@ -193,6 +203,68 @@ def print_report(doc: dict[str, Any], status: dict[str, Any], record: Path) -> N
     say("Run the demo again: make demo        Tear it down: make demo-down")
 
 
+def prometheus_up(status: dict[str, Any]) -> str:
+    """Start Debian's Prometheus (detached, pid in DIR) scraping the lab's load balancers."""
+    prometheus_down()
+    if not PROMETHEUS.exists():
+        raise DemoError(f"{PROMETHEUS} is missing: install Debian's prometheus (make deps)")
+    targets = [f"{h['address']}:{METRICS_PORT}" for h in status["hosts"] if h["group"] == "lb"]
+    config = {  # JSON is YAML
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(RULES)],
+        "scrape_configs": [
+            {
+                "job_name": "vipkeeper",
+                "scrape_timeout": "1s",
+                "static_configs": [{"targets": targets, "labels": {"cluster": "web"}}],
+            }
+        ],
+    }
+    (DIR / "prometheus.yml").write_text(json.dumps(config, indent=2))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with (DIR / "prometheus.log").open("w") as log:
+        proc = subprocess.Popen(
+            [
+                str(PROMETHEUS),
+                f"--config.file={DIR / 'prometheus.yml'}",
+                f"--storage.tsdb.path={DIR / 'prometheus'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives `make demo`; demo-down stops it by its pid
+        )
+    (DIR / "prometheus.pid").write_text(f"{proc.pid}\n")
+    url = f"http://127.0.0.1:{port}"
+    for _attempt in range(60):
+        if proc.poll() is not None:
+            raise DemoError(f"prometheus exited ({proc.returncode}); log {DIR / 'prometheus.log'}")
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=2):
+                return url
+        except OSError:
+            time.sleep(0.5)
+    raise DemoError(f"prometheus never became ready; log {DIR / 'prometheus.log'}")
+
+
+def prometheus_down() -> None:
+    """Stop the demo's Prometheus by the pid it recorded, if that process is still it."""
+    pidfile = DIR / "prometheus.pid"
+    if not pidfile.exists():
+        return
+    pid = int(pidfile.read_text())
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        cmdline = b""
+    if str(PROMETHEUS).encode() in cmdline and str(DIR).encode() in cmdline:
+        os.kill(pid, signal.SIGTERM)
+        say(f"stopped prometheus (pid {pid})")
+    pidfile.unlink()
+
+
 def up() -> int:
     """Lab, deploy, drill, report."""
     DIR.mkdir(parents=True, exist_ok=True)
@@ -200,6 +272,10 @@ def up() -> int:
     inventory = str(inventory_dir(status["inventory"]))
     say("[2/4] deploy: nginx + ansible-playbook vipkeeper.vrrp.site (runtime, config, VIP) ...")
     say("      " + playbook("deploy", "site.yml", inventory, DIR / "deploy.log", {}))
+    prometheus = ""
+    if os.environ.get("VIPKEEPER_DEMO_PROMETHEUS") == "1":
+        prometheus = prometheus_up(status)
+        say(f"      prometheus {prometheus} scrapes both hosts, the shipped rules loaded")
     fault = os.environ.get("VIPKEEPER_DEMO_FAULT", "stop")
     say(f"[3/4] failover drill: vipkeeper.vrrp.drill, fault {fault} on the master ...")
     reports = DIR / "drill"
@@ -216,11 +292,17 @@ def up() -> int:
     )
     record = sorted(reports.glob("drill-*.json"))[-1]
     print_report(json.loads(record.read_text()), status, record)
+    if prometheus:
+        say(
+            f"Prometheus: {prometheus}/alerts (alerts), {prometheus}/targets;"
+            " `make demo-down` stops it"
+        )
     return 0
 
 
 def down() -> int:
     """Tear the lab down and remove the demo's directory."""
+    prometheus_down()
     proc = lab("down", LAB, check=False)
     say((proc.stdout + proc.stderr).strip())
     if DIR.exists():

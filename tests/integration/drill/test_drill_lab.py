@@ -104,12 +104,14 @@ class Lab:
         *,
         lb2_first: bool = False,
         split_brain: dict[str, dict[str, Any]] | None = None,
+        more_vars: dict[str, Any] | None = None,
         **host_daemons: str,
     ) -> None:
         """Deploy the cluster on `daemon`; `lb2="keepalived"` gives one host its own daemon.
 
         The cluster's first host gets the highest priority: lb1, or lb2 with `lb2_first`.
-        `split_brain` gives hosts (`{"lb1": {...}}`) their own vipkeeper_split_brain.
+        `split_brain` gives hosts (`{"lb1": {...}}`) their own vipkeeper_split_brain;
+        `more_vars` adds group variables (vipkeeper_metrics, test_drill_prometheus_lab.py).
         """
         host_vars = self.inv / "host_vars"
         shutil.rmtree(host_vars, ignore_errors=True)
@@ -144,6 +146,7 @@ class Lab:
                     ],
                 }
             ],
+            **(more_vars or {}),
         }
         (self.inv / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars))
         self.playbook("vipkeeper.vrrp.site")
