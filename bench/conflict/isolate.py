@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import threading
@@ -39,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 
-from harness import Keepalived, Vipkeeper, load_average
+from harness import Keepalived, Vipkeeper, load_average, run_record
 from netlab import NetLab, Node, wait_for
 
 from vipkeeper.daemon.control import request
@@ -268,10 +266,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, help="write the results as JSON here")
     args = p.parse_args(argv)
     res: dict[str, Any] = {
-        "command": "bench/conflict/isolate.py " + " ".join(argv),
-        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_before": load_average(),
-        "host": f"{platform.node()} ({os.cpu_count()} CPUs, kernel {platform.release()})",
+        **run_record("bench/conflict/isolate.py", argv),
         "cut": args.cut,
         "after": args.after,
         "cases": [],

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import threading
@@ -42,6 +40,7 @@ from harness import (
     group_conf,
     load_average,
     rss_kib,
+    run_record,
     vip_of,
 )
 from netlab import NetLab, Node, wait_for
@@ -173,10 +172,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, help="write the results as JSON here")
     args = p.parse_args(argv)
     res: dict[str, Any] = {
-        "command": "bench/conflict/run.py " + " ".join(argv),
-        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_before": load_average(),
-        "host": f"{platform.node()} ({os.cpu_count()} CPUs, kernel {platform.release()})",
+        **run_record("bench/conflict/run.py", argv),
         "cases": [],
     }
     with NetLab() as net:

@@ -365,3 +365,15 @@ def rss_kib(pid: int) -> int:
 def load_average() -> str:
     """The 1/5/15-minute load averages."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def run_record(script: str, argv: list[str]) -> dict[str, str]:
+    """The head of a benchmark's JSON result: its command, start, load and host."""
+    import platform
+
+    return {
+        "command": f"{script} " + " ".join(argv),
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_before": load_average(),
+        "host": f"{platform.node()} ({os.cpu_count()} CPUs, kernel {platform.release()})",
+    }

@@ -20,6 +20,7 @@ Run: `.venv/bin/python -m pytest -q tests/integration/drill` (root; builds the l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -193,16 +194,23 @@ class Lab:
         return json.loads(found[-1].read_text()), done
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    work = Path(tempfile.mkdtemp(prefix="vkdrill-"))
-    lab = Lab(f"drill{os.getpid()}", work)
+@contextlib.contextmanager
+def booted_lab(name: str) -> Iterator[Lab]:
+    """A lab named `name` + this pid, up for the block, then down and its work dir removed."""
+    work = Path(tempfile.mkdtemp(prefix=f"vk{name}-"))
+    lab = Lab(f"{name}{os.getpid()}", work)
     try:
         lab.up()
         yield lab
     finally:
         lab.down()
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with booted_lab("drill") as booted:
+        yield booted
 
 
 # An isolate drill whose heal the surviving master's advert timer decides: when the loser hears

@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 import yaml
-from test_drill_lab import ROOT, Lab, _check, _client_forgets_the_vip
+from test_drill_lab import ROOT, Lab, _check, _client_forgets_the_vip, booted_lab
 
 pytestmark = [pytest.mark.netns]
 
@@ -199,14 +199,8 @@ class AlertWatch:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    work = Path(tempfile.mkdtemp(prefix="vkpromdrill-"))
-    lab = Lab(f"pdrill{os.getpid()}", work)
-    try:
-        lab.up()
-        yield lab
-    finally:
-        lab.down()
-        shutil.rmtree(work, ignore_errors=True)
+    with booted_lab("pdrill") as booted:
+        yield booted
 
 
 @pytest.fixture(scope="module")
